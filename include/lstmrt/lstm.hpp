@@ -1,0 +1,139 @@
+// lstmrt — running an LSTM: backends, the forward request, and the Lstm object.
+//
+// Conventions (see model.hpp for the letters):
+//   - Tensors are dense and row-major. x is (T, N, I) time-major or (N, T, I) batch-major; y is
+//     (T, N, D·H_out) or (N, T, D·H_out) in the same layout as x, channels [forward | reverse].
+//   - h0, h_n are (L·D, N, H_out); c0, c_n are (L·D, N, H); first index layer·D + direction slot.
+//   - Data pointers live where the backend computes: host memory for `reference`, device memory
+//     for `cudnn` and `fused` (Lstm::memory_space() says which). Lstm::forward_host() takes host
+//     pointers for any backend. `lengths` is always a host array.
+//   - Inputs may not alias outputs. Outputs that are null are not requested and never written.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lstmrt/model.hpp"
+#include "lstmrt/weights.hpp"
+
+// The one CUDA type in lstmrt's public API (declared exactly as cuda_runtime_api.h does).
+typedef struct CUstream_st* cudaStream_t;
+
+namespace lstmrt {
+
+enum class BackendKind {
+  kReference,  // CPU, double accumulation, every feature: the oracle
+  kCudnn,      // cudnnRNNForward (cuDNN 9)
+  kFused,      // lstmrt's own CUDA kernels
+  kAuto,       // the fastest backend that can serve the model on this machine
+};
+enum class DataType { kFloat32, kFloat16, kBFloat16 };  // storage of x, y, h, c, weights on device
+enum class MathMode { kStrict, kTF32 };                 // fp32 data: exact FMA math, or TF32 tensor cores
+enum class CudnnAlgo { kAuto, kStandard, kPersistStatic, kPersistStaticSmallH, kPersistDynamic };
+enum class MemorySpace { kHost, kDevice };
+
+struct BackendOptions {
+  BackendKind kind = BackendKind::kAuto;
+  DataType data_type = DataType::kFloat32;
+  MathMode math = MathMode::kStrict;
+  CudnnAlgo cudnn_algo = CudnnAlgo::kAuto;
+  int device = 0;  // CUDA device ordinal for GPU backends
+};
+
+enum class TensorLayout { kTimeMajor, kBatchMajor };
+
+// What padded positions of y (t >= lengths[b]) hold.
+enum class PaddingMode {
+  kZero,       // zeros (cuDNN, PyTorch pad_packed_sequence, ONNX Runtime)
+  kCarryLast,  // Keras's generic loop: the most recent output in processing order, zeros if none
+               // yet (so the forward half repeats h at the row's last valid step and the reverse
+               // half, which meets the padding first, holds zeros)
+};
+
+// Time order of y for a Direction::kReverse model.
+enum class ReverseOutputOrder {
+  kOriginal,    // y[t] is the output at input step t (ONNX direction=reverse, PyTorch)
+  kProcessing,  // y[k] is the k-th step processed, i.e. input step T−1−k (Keras go_backwards)
+};
+
+struct ForwardRequest {
+  int seq_len = 0;  // T >= 1
+  int batch = 0;    // N >= 1
+  TensorLayout layout = TensorLayout::kTimeMajor;
+  const void* x = nullptr;              // (T, N, I) or (N, T, I); required
+  const std::int32_t* lengths = nullptr;// HOST (N), each in [0, T]; null = every row runs T steps
+  const void* h0 = nullptr;             // (L·D, N, H_out); null = zeros
+  const void* c0 = nullptr;             // (L·D, N, H);     null = zeros
+  void* y = nullptr;                    // return_sequences: (T, N, D·H_out) or (N, T, D·H_out)
+  void* h_n = nullptr;                  // return_state: (L·D, N, H_out) state after each row's last step
+  void* c_n = nullptr;                  // return_state: (L·D, N, H)
+  PaddingMode padding = PaddingMode::kZero;
+  ReverseOutputOrder reverse_order = ReverseOutputOrder::kOriginal;
+};
+
+// Throws Error(kInvalidArgument) naming the first bad field of `req` for `desc`.
+void validate(const ModelDesc& desc, const ForwardRequest& req);
+
+class Backend;  // internal
+
+class Lstm {
+ public:
+  // Validates desc and weights, then packs and uploads the weights once (GPU backends
+  // synchronise here, never in forward). Throws kUnsupported naming the feature and backend when
+  // the backend cannot serve the model, kNoDevice when a GPU backend has no GPU.
+  static Lstm create(const ModelDesc& desc, const Weights& weights, const BackendOptions& options = {});
+
+  Lstm(Lstm&&) noexcept;
+  Lstm& operator=(Lstm&&) noexcept;
+  ~Lstm();
+
+  const ModelDesc& desc() const;
+  const BackendOptions& options() const;  // kind resolved (never kAuto)
+  std::string backend_name() const;       // "reference", "cudnn", "fused"
+  MemorySpace memory_space() const;
+
+  // Runs on `stream` (ignored by the reference backend, which computes before returning).
+  // GPU backends enqueue only: no allocation, host synchronisation or blocking copy.
+  void forward(const ForwardRequest& req, cudaStream_t stream = nullptr);
+
+  // Same contract with every data pointer in host memory, whatever the backend: GPU backends stage
+  // through device buffers and synchronise. For CLIs, tests and quick use.
+  void forward_host(const ForwardRequest& req);
+
+ private:
+  explicit Lstm(std::unique_ptr<Backend> impl);
+  std::unique_ptr<Backend> impl_;
+};
+
+// ---- the machine --------------------------------------------------------------------------------
+struct GpuInfo {
+  int ordinal = 0;
+  std::string name;
+  int compute_major = 0, compute_minor = 0;
+  std::size_t memory_bytes = 0;
+  int multiprocessors = 0;
+};
+
+struct SystemInfo {
+  std::string version;                        // lstmrt version
+  std::vector<std::string> backends_built;    // compiled in
+  std::vector<std::string> backends_usable;   // usable on this machine now
+  int cuda_runtime_version = 0;               // e.g. 13000
+  int cuda_driver_version = 0;                // 0 when no driver
+  std::size_t cudnn_version = 0;              // e.g. 91900; 0 when not loadable
+  int cublas_version = 0;                     // e.g. 130000; 0 when not loadable
+  std::vector<GpuInfo> gpus;                  // empty is a normal answer
+  std::string gpu_status;                     // why there are no GPUs, when there are none
+};
+
+SystemInfo query_system();
+bool gpu_available();
+std::string to_string(BackendKind kind);
+BackendKind backend_from_string(const std::string& name);  // throws naming the valid choices
+std::string to_string(DataType t);
+std::string to_string(CudnnAlgo a);
+
+}  // namespace lstmrt

@@ -1,0 +1,8 @@
+// lstmrt — LSTM layers on NVIDIA GPUs. The whole public API.
+#pragma once
+
+#include "lstmrt/error.hpp"
+#include "lstmrt/lstm.hpp"
+#include "lstmrt/model.hpp"
+#include "lstmrt/weights.hpp"
+#include "lstmrt/version.hpp"

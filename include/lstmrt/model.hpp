@@ -1,0 +1,116 @@
+// lstmrt — model description: what LSTM to run (sizes, directions, activations, cell options).
+//
+// Notation used throughout lstmrt's headers:
+//   T steps, N batch rows, I input size, H hidden size, P projection size (0 = none),
+//   H_out = P if P > 0 else H, D directions (1 or 2), L layers.
+//   Gate blocks are ordered i f g o (input, forget, cell candidate, output) as in PyTorch/cuDNN.
+//
+// Cell equations (one step, one direction; ⊙ is elementwise):
+//   z = W_ih·x_t + b_ih + W_hh·h_{t-1} + b_hh                         (4H values, blocks i f g o)
+//   i = gate(clip(z_i + p_i⊙c_{t-1}))
+//   f = 1 − i                              if coupled_input_forget
+//     = gate(clip(z_f + p_f⊙c_{t-1}))      otherwise
+//   g = cell(clip(z_g))
+//   c_t = f⊙c_{t-1} + i⊙g
+//   o = gate(clip(z_o + p_o⊙c_t))          (the output peephole sees the NEW cell state, as ONNX)
+//   h_t = o⊙hidden(clip(c_t))              then h_t = W_hr·h_t when P > 0 (h is H_out wide)
+// clip(v) clamps to [−clip, clip] when clip > 0 (ONNX "clip": applied to the input of every
+// activation; the stored cell state itself is not clipped) and is the identity when clip == 0.
+// Peephole terms are present only when peepholes is true.
+#pragma once
+
+#include <array>
+#include <limits>
+#include <string>
+#include <string_view>
+
+namespace lstmrt {
+
+enum class Direction { kForward, kReverse, kBidirectional };
+
+// The ONNX LSTM activation set, plus Keras 3's hard_sigmoid which shares a name, not a formula.
+enum class ActivationKind {
+  kSigmoid,          // 1 / (1 + e^-x)
+  kTanh,             // tanh(x)
+  kRelu,             // max(0, x)
+  kAffine,           // alpha·x + beta                (Keras "linear" = Affine(1, 0))
+  kLeakyRelu,        // x if x >= 0 else alpha·x      (alpha default 0.01)
+  kThresholdedRelu,  // x if x > alpha else 0         (alpha default 1)
+  kScaledTanh,       // alpha·tanh(beta·x)            (defaults 1, 1)
+  kHardSigmoid,      // clamp(alpha·x + beta, 0, 1)   ONNX / Keras 2 (defaults 0.2, 0.5)
+  kHardSigmoidKeras3,// clamp(x/6 + 1/2, 0, 1)        Keras 3's "hard_sigmoid" (no parameters)
+  kElu,              // x if x >= 0 else alpha·(e^x − 1) (alpha default 1)
+  kSoftsign,         // x / (1 + |x|)
+  kSoftplus,         // log(1 + e^x)
+};
+
+struct Activation {
+  ActivationKind kind = ActivationKind::kSigmoid;
+  float alpha = 0.0f;
+  float beta = 0.0f;
+
+  static Activation sigmoid() { return {ActivationKind::kSigmoid}; }
+  static Activation tanh() { return {ActivationKind::kTanh}; }
+  static Activation relu() { return {ActivationKind::kRelu}; }
+  static Activation affine(float alpha = 1.0f, float beta = 0.0f) { return {ActivationKind::kAffine, alpha, beta}; }
+  static Activation leaky_relu(float alpha = 0.01f) { return {ActivationKind::kLeakyRelu, alpha}; }
+  static Activation thresholded_relu(float alpha = 1.0f) { return {ActivationKind::kThresholdedRelu, alpha}; }
+  static Activation scaled_tanh(float alpha = 1.0f, float beta = 1.0f) { return {ActivationKind::kScaledTanh, alpha, beta}; }
+  static Activation hard_sigmoid(float alpha = 0.2f, float beta = 0.5f) { return {ActivationKind::kHardSigmoid, alpha, beta}; }
+  static Activation hard_sigmoid_keras3() { return {ActivationKind::kHardSigmoidKeras3}; }
+  static Activation elu(float alpha = 1.0f) { return {ActivationKind::kElu, alpha}; }
+  static Activation softsign() { return {ActivationKind::kSoftsign}; }
+  static Activation softplus() { return {ActivationKind::kSoftplus}; }
+
+  // Parses an ONNX name ("Sigmoid", "HardSigmoid", ...; alpha/beta default as in ONNX when not
+  // given, i.e. NaN) or a Keras name ("sigmoid", "hard_sigmoid" = Keras 3's, "linear", ...).
+  // Throws Error(kInvalidArgument) naming the unknown activation.
+  static Activation from_name(std::string_view name, float alpha = kDefault, float beta = kDefault);
+  static constexpr float kDefault = std::numeric_limits<float>::quiet_NaN();
+};
+
+bool operator==(const Activation& a, const Activation& b);
+inline bool operator!=(const Activation& a, const Activation& b) { return !(a == b); }
+std::string to_string(const Activation& a);  // e.g. "sigmoid", "hard_sigmoid(alpha=0.2, beta=0.5)"
+
+// The three activation slots of one direction, named as in ONNX's f, g, h.
+struct CellActivations {
+  Activation gate = Activation::sigmoid();  // ONNX f, Keras recurrent_activation: i, f, o
+  Activation cell = Activation::tanh();     // ONNX g, Keras activation: the candidate g
+  Activation hidden = Activation::tanh();   // ONNX h, Keras activation: applied to c for h
+  bool is_default() const;
+};
+
+struct ModelDesc {
+  int input_size = 0;   // I
+  int hidden_size = 0;  // H
+  int proj_size = 0;    // P; 0 = no projection, else 0 < P < H (PyTorch's rule)
+  int num_layers = 1;   // L
+  Direction direction = Direction::kForward;
+  // activations[d] serves direction slot d: slot 0 is the only direction of a forward or reverse
+  // model and the forward half of a bidirectional one; slot 1 is the reverse half.
+  std::array<CellActivations, 2> activations{};
+  float clip = 0.0f;                  // ONNX clip; 0 = none, else > 0
+  bool peepholes = false;             // ONNX P: weights carry a (3H) peephole vector per direction
+  bool coupled_input_forget = false;  // ONNX input_forget=1: f = 1 − i
+
+  int num_directions() const { return direction == Direction::kBidirectional ? 2 : 1; }
+  int output_size() const { return proj_size > 0 ? proj_size : hidden_size; }  // H_out
+  // Width of layer `layer`'s input: I for layer 0, D·H_out above it.
+  int layer_input_size(int layer) const { return layer == 0 ? input_size : num_directions() * output_size(); }
+  // Is direction slot d of this model run backwards in time?
+  bool is_reverse_slot(int d) const {
+    return direction == Direction::kReverse || (direction == Direction::kBidirectional && d == 1);
+  }
+  void set_activations(const CellActivations& a) { activations = {a, a}; }
+  // True when any feature beyond PyTorch's nn.LSTM is used (peepholes, clip, coupled gate,
+  // non-default activations): what cuDNN cannot serve.
+  bool uses_extended_cell() const;
+};
+
+// Throws Error(kInvalidArgument) naming the first bad field and what it expected.
+void validate(const ModelDesc& desc);
+std::string to_string(Direction d);
+std::string describe(const ModelDesc& desc);  // one line, for logs and `lstmrt run -v`
+
+}  // namespace lstmrt

@@ -1,0 +1,5 @@
+#pragma once
+
+namespace lstmrt {
+const char* version() noexcept;  // "MAJOR.MINOR.PATCH"
+}  // namespace lstmrt

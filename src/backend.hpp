@@ -1,0 +1,44 @@
+// Internal: the interface every backend implements. Lstm validates the model, weights and each
+// request before a backend sees them, so backends check only what is theirs to refuse.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "lstmrt/lstm.hpp"
+
+namespace lstmrt {
+
+class Backend {
+ public:
+  Backend(const ModelDesc& desc, const BackendOptions& options) : desc_(desc), options_(options) {}
+  virtual ~Backend() = default;
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
+
+  const ModelDesc& desc() const { return desc_; }
+  const BackendOptions& options() const { return options_; }
+
+  virtual std::string name() const = 0;
+  virtual MemorySpace memory_space() const = 0;
+  // Throws kUnsupported naming the request feature this backend cannot serve (e.g. carry-over
+  // padding); the request itself is already valid.
+  virtual void check_request(const ForwardRequest& req) const = 0;
+  virtual void forward(const ForwardRequest& req, cudaStream_t stream) = 0;
+
+ private:
+  ModelDesc desc_;
+  BackendOptions options_;
+};
+
+// Factories. Each validates what it alone cannot serve and throws kUnsupported / kNoDevice with a
+// message naming the backend and the feature.
+std::unique_ptr<Backend> make_reference_backend(const ModelDesc& desc, const Weights& weights,
+                                                const BackendOptions& options);
+std::unique_ptr<Backend> make_gpu_backend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options);
+
+// Runs `req` (host pointers) through a device-memory backend: uploads inputs, runs, downloads the
+// requested outputs, synchronises. Used by Lstm::forward_host.
+void forward_staged(Backend& backend, const ForwardRequest& req);
+
+}  // namespace lstmrt
