@@ -35,7 +35,10 @@ class Backend {
 // message naming the backend and the feature.
 std::unique_ptr<Backend> make_reference_backend(const ModelDesc& desc, const Weights& weights,
                                                 const BackendOptions& options);
+// make_gpu_backend checks the device, then calls the backend's own factory (src/cudnn, src/fused).
 std::unique_ptr<Backend> make_gpu_backend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options);
+std::unique_ptr<Backend> make_cudnn_backend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options);
+std::unique_ptr<Backend> make_fused_backend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options);
 
 // Runs `req` (host pointers) through a device-memory backend: uploads inputs, runs, downloads the
 // requested outputs, synchronises. Used by Lstm::forward_host.

@@ -6,7 +6,6 @@
 namespace lstmrt {
 
 std::unique_ptr<Backend> make_gpu_backend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options) {
-  (void)weights;
   const std::string name = to_string(options.kind);
   const GpuProbe probe = probe_gpus();
   if (probe.device_count == 0)
@@ -15,8 +14,9 @@ std::unique_ptr<Backend> make_gpu_backend(const ModelDesc& desc, const Weights& 
   if (options.device < 0 || options.device >= probe.device_count)
     detail::invalid("device is {}: expected 0..{} ({} GPU(s) present)", options.device, probe.device_count - 1,
                     probe.device_count);
-  (void)desc;
-  detail::unsupported("backend {} is not built into lstmrt {} yet: use reference or auto", name, LSTMRT_VERSION_STRING);
+  if (options.kind == BackendKind::kCudnn) return make_cudnn_backend(desc, weights, options);
+  if (options.kind == BackendKind::kFused) return make_fused_backend(desc, weights, options);
+  detail::invalid("backend {} is not a GPU backend", name);
 }
 
 }  // namespace lstmrt
