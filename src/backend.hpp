@@ -25,6 +25,8 @@ class Backend {
   // padding); the request itself is already valid.
   virtual void check_request(const ForwardRequest& req) const = 0;
   virtual void forward(const ForwardRequest& req, cudaStream_t stream) = 0;
+  virtual std::size_t workspace_size(int /*seq_len*/, int /*batch*/) const { return 0; }
+  virtual void reserve(int /*seq_len*/, int /*batch*/) {}
 
  private:
   ModelDesc desc_;

@@ -58,6 +58,16 @@ const BackendOptions& Lstm::options() const { return impl_->options(); }
 std::string Lstm::backend_name() const { return impl_->name(); }
 MemorySpace Lstm::memory_space() const { return impl_->memory_space(); }
 
+std::size_t Lstm::workspace_size(int seq_len, int batch) const {
+  if (seq_len < 1 || batch < 1) detail::invalid("workspace_size({}, {}): expected seq_len >= 1 and batch >= 1", seq_len, batch);
+  return impl_->workspace_size(seq_len, batch);
+}
+
+void Lstm::reserve(int seq_len, int batch) {
+  if (seq_len < 1 || batch < 1) detail::invalid("reserve({}, {}): expected seq_len >= 1 and batch >= 1", seq_len, batch);
+  impl_->reserve(seq_len, batch);
+}
+
 void Lstm::forward(const ForwardRequest& req, cudaStream_t stream) {
   validate(impl_->desc(), req);
   impl_->check_request(req);
@@ -70,6 +80,7 @@ void Lstm::forward_host(const ForwardRequest& req) {
   if (impl_->memory_space() == MemorySpace::kHost) {
     impl_->forward(req, nullptr);
   } else {
+    impl_->reserve(req.seq_len, req.batch);
     forward_staged(*impl_, req);
   }
 }

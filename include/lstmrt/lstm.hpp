@@ -72,6 +72,10 @@ struct ForwardRequest {
   void* c_n = nullptr;                  // return_state: (L·D, N, H)
   PaddingMode padding = PaddingMode::kZero;
   ReverseOutputOrder reverse_order = ReverseOutputOrder::kOriginal;
+  // Device scratch for GPU backends: at least Lstm::workspace_size(T, N) bytes, 256-byte aligned,
+  // not shared with a forward still running. Null = the object's own, sized by Lstm::reserve.
+  void* workspace = nullptr;
+  std::size_t workspace_bytes = 0;
 };
 
 // Throws Error(kInvalidArgument) naming the first bad field of `req` for `desc`.
@@ -95,12 +99,19 @@ class Lstm {
   std::string backend_name() const;       // "reference", "cudnn", "fused"
   MemorySpace memory_space() const;
 
+  // Device scratch bytes forward needs for T = seq_len, N = batch (0 for the reference backend).
+  std::size_t workspace_size(int seq_len, int batch) const;
+  // Sizes the object's own workspace and per-shape plans for shapes up to seq_len × batch, so
+  // that forward without a caller workspace never allocates. May allocate and synchronise.
+  void reserve(int seq_len, int batch);
+
   // Runs on `stream` (ignored by the reference backend, which computes before returning).
-  // GPU backends enqueue only: no allocation, host synchronisation or blocking copy.
+  // GPU backends enqueue only: no allocation, host synchronisation or blocking copy. Without a
+  // caller workspace the shape must fit a previous reserve() (else kInvalidArgument says so).
   void forward(const ForwardRequest& req, cudaStream_t stream = nullptr);
 
   // Same contract with every data pointer in host memory, whatever the backend: GPU backends stage
-  // through device buffers and synchronise. For CLIs, tests and quick use.
+  // through device buffers, reserve as needed and synchronise. For CLIs, tests and quick use.
   void forward_host(const ForwardRequest& req);
 
  private:
