@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <random>
 #include <string>
@@ -16,6 +17,15 @@
 namespace lstmrt::test {
 
 // NaN with a recognisable payload: an output element still holding it was never written.
+// Fresh seed per run (reported on failure so a run can be replayed with LSTMRT_TEST_SEED).
+inline std::uint64_t test_seed() {
+  static const std::uint64_t seed = [] {
+    if (const char* s = std::getenv("LSTMRT_TEST_SEED")) return static_cast<std::uint64_t>(std::stoull(s));
+    return static_cast<std::uint64_t>(std::random_device{}()) << 32 | std::random_device{}();
+  }();
+  return seed;
+}
+
 inline float poison_value() { return std::numeric_limits<float>::quiet_NaN(); }
 inline std::vector<float> poisoned(std::size_t n) { return std::vector<float>(n, poison_value()); }
 
@@ -24,15 +34,6 @@ inline std::vector<float> random_vector(std::size_t n, std::mt19937_64& rng, flo
   std::vector<float> v(n);
   for (float& x : v) x = dist(rng);
   return v;
-}
-
-// Fresh seed per run (reported on failure so a run can be replayed with LSTMRT_TEST_SEED).
-inline std::uint64_t test_seed() {
-  static const std::uint64_t seed = [] {
-    if (const char* s = std::getenv("LSTMRT_TEST_SEED")) return static_cast<std::uint64_t>(std::stoull(s));
-    return static_cast<std::uint64_t>(std::random_device{}()) << 32 | std::random_device{}();
-  }();
-  return seed;
 }
 
 // Passes when every element of `got` is finite (written) and
@@ -54,8 +55,10 @@ inline ::testing::AssertionResult all_close(const std::vector<float>& expected, 
   }
   if (worst_excess > 0.0)
     return ::testing::AssertionFailure() << fmt::format(
-               "{}: worst element [{}] expected {:.9g} got {:.9g} (|diff| {:.3g} > atol {:.3g} + rtol {:.3g}·|expected|)",
-               what, worst, expected[worst], got[worst], std::fabs(double(got[worst]) - expected[worst]), atol, rtol);
+               "{}: worst element [{}] expected {:.9g} got {:.9g} (|diff| {:.3g} > atol {:.3g} + rtol {:.3g}·|expected|); "
+               "replay with LSTMRT_TEST_SEED={}",
+               what, worst, expected[worst], got[worst], std::fabs(double(got[worst]) - expected[worst]), atol, rtol,
+               test_seed());
   return ::testing::AssertionSuccess();
 }
 
