@@ -1,0 +1,113 @@
+// lstmrt — file formats: NumPy .npy / .npz arrays, and LSTM weight files (.npz) in PyTorch, Keras
+// or ONNX naming.
+//
+// Arrays are read and written in NumPy's own formats so that Python can make lstmrt's inputs and
+// check its outputs with nothing but numpy:
+//   numpy.save("x.npy", x.astype(numpy.float32))      ->  lstmrt::load_npy("x.npy")
+//   numpy.savez("w.npz", **state_dict) / savez_compressed  ->  lstmrt::load_npz / load_weights
+//
+// Every failure throws lstmrt::Error(kIoError) with a one-line message naming the file (and the
+// npz member) and what was wrong, e.g.
+//   "x.npy: dtype '>f4' is big-endian: expected little-endian (save with x.astype('<f4'))".
+// Hostile files are safe to open: sizes from a header are checked against the bytes actually
+// present before anything is allocated from them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "lstmrt/model.hpp"
+#include "lstmrt/weights.hpp"
+
+namespace lstmrt {
+
+// Element types lstmrt reads and writes (NumPy descr in brackets; all little-endian).
+enum class Dtype {
+  kBool,     // '|b1' one byte, 0 or 1
+  kUint8,    // '|u1'
+  kInt8,     // '|i1'
+  kInt16,    // '<i2'
+  kInt32,    // '<i4'
+  kInt64,    // '<i8'
+  kFloat32,  // '<f4'
+  kFloat64,  // '<f8'
+};
+
+std::string to_string(Dtype dtype);    // numpy's name: "float32", "int64", "bool", ...
+std::size_t dtype_size(Dtype dtype);   // bytes per element
+std::string supported_dtypes();        // "bool, uint8, int8, int16, int32, int64, float32, float64"
+
+// A dense, C-ordered (row-major) n-d array: `data` holds numel()·dtype_size(dtype) bytes,
+// little-endian. A 0-d array (shape {}) holds one element; a shape with a 0 holds none.
+struct Array {
+  Dtype dtype = Dtype::kFloat32;
+  std::vector<std::int64_t> shape;
+  std::vector<std::uint8_t> data;
+
+  std::int64_t numel() const;  // product of shape (1 for 0-d)
+  std::size_t ndim() const { return shape.size(); }
+
+  static Array from_float32(std::vector<std::int64_t> shape, const std::vector<float>& values);
+  static Array from_float64(std::vector<std::int64_t> shape, const std::vector<double>& values);
+  static Array from_int32(std::vector<std::int64_t> shape, const std::vector<std::int32_t>& values);
+  static Array from_int64(std::vector<std::int64_t> shape, const std::vector<std::int64_t>& values);
+  // Throws Error(kInvalidArgument) when values.size() is not the product of shape.
+
+  // Copies of the values. `name` is used in errors ("--input x.npy", "w.npz member 'W'").
+  // to_float32: the array must be float32 (no silent narrowing of float64).
+  // to_int32:   int32, or int64 with every value in int32's range (the value that is not is named).
+  // Throws Error(kInvalidArgument) naming the array, its dtype and the expected dtype.
+  std::vector<float> to_float32(const std::string& name) const;
+  std::vector<std::int32_t> to_int32(const std::string& name) const;
+};
+
+// One .npy file (format versions 1.0, 2.0 and 3.0; C order; the dtypes above). save_npy writes
+// version 1.0 (2.0 when the header needs it) to a temporary file beside `path` and renames it, so
+// a failure leaves no partial file.
+Array load_npy(const std::string& path);
+void save_npy(const std::string& path, const Array& array);
+
+// An .npz archive: a zip of NAME.npy members, stored or deflated (numpy.savez and
+// savez_compressed). Keys are the member names without ".npy" (they may contain '/'). load_npz
+// rejects a member that is not a .npy file, or two members with the same name. save_npz writes
+// atomically like save_npy; `compressed` deflates the members as savez_compressed does.
+using ArrayMap = std::map<std::string, Array>;
+ArrayMap load_npz(const std::string& path);
+void save_npz(const std::string& path, const ArrayMap& arrays, bool compressed = false);
+
+// ---- LSTM weight files ----------------------------------------------------------------------------
+// load_weights reads an .npz holding float32 arrays named in one of three schemes; the scheme is
+// detected from the names and the model description inferred from the shapes:
+//
+//   "pytorch"  nn.LSTM state_dict names (numpy.savez(path, **{k: v.numpy() for k, v in
+//              lstm.state_dict().items()})):
+//                weight_ih_l{k}[_reverse] (4H, I_l)   weight_hh_l{k}[_reverse] (4H, H_out)
+//                bias_ih_l{k}[_reverse]   (4H)        bias_hh_l{k}[_reverse]   (4H)
+//                weight_hr_l{k}[_reverse] (P, H)      (projection, optional)
+//              optionally all behind one common prefix ending in '.' (e.g. "lstm.", "encoder.rnn."),
+//              which is stripped. Converted by pytorch_desc + from_pytorch.
+//   "keras"    Keras 3 LSTM weights (gates i f c o):
+//                kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H, optional)   one forward layer
+//                layer{k}/kernel, layer{k}/recurrent_kernel, layer{k}/bias        a stack, k = 0..L-1
+//                layer{k}/forward/kernel ... + layer{k}/backward/kernel ...       Bidirectional layers
+//              Converted by from_keras per layer and direction.
+//   "onnx"     ONNX LSTM node inputs (gates i o f c):
+//                W (D, 4H, I), R (D, 4H, H), B (D, 8H, optional), P (D, 3H, optional peepholes)
+//                one node = one layer; or layer{k}/W, layer{k}/R, ... for a stack of nodes.
+//              D = 1 is a forward layer, D = 2 a bidirectional one. Converted by from_onnx.
+//
+// The returned desc has default activations; it has peepholes when the ONNX P arrays are present.
+// Any other set of names is an Error(kIoError) listing the unrecognised keys and these schemes;
+// wrong shapes or dtypes are errors naming the member.
+struct LoadedWeights {
+  ModelDesc desc;
+  Weights weights;
+  std::string format;  // "pytorch", "keras" or "onnx"
+};
+LoadedWeights load_weights(const std::string& path);
+// The same from arrays already in memory; `source` names them in errors (e.g. the file name).
+LoadedWeights weights_from_arrays(const ArrayMap& arrays, const std::string& source);
+
+}  // namespace lstmrt

@@ -1,0 +1,123 @@
+// lstmrt::Array: dtypes, construction from typed values, checked typed copies.
+#include <cstring>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "common/check.hpp"
+#include "lstmrt/io.hpp"
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "lstmrt::Array stores little-endian bytes and copies them as host values");
+
+namespace lstmrt {
+namespace {
+
+constexpr Dtype kAllDtypes[] = {Dtype::kBool,  Dtype::kUint8, Dtype::kInt8,    Dtype::kInt16,
+                                Dtype::kInt32, Dtype::kInt64, Dtype::kFloat32, Dtype::kFloat64};
+
+template <typename T>
+Array from_values(Dtype dtype, std::vector<std::int64_t> shape, const std::vector<T>& values) {
+  Array a;
+  a.dtype = dtype;
+  a.shape = std::move(shape);
+  for (std::int64_t d : a.shape)
+    if (d < 0) detail::invalid("array shape {} has a negative dimension", shape_string(a.shape));
+  if (static_cast<std::int64_t>(values.size()) != a.numel())
+    detail::invalid("array of shape {} needs {} values, got {}", shape_string(a.shape), a.numel(), values.size());
+  a.data.resize(values.size() * sizeof(T));
+  if (!values.empty()) std::memcpy(a.data.data(), values.data(), a.data.size());
+  return a;
+}
+
+template <typename T>
+std::vector<T> values_of(const Array& a) {
+  std::vector<T> out(a.data.size() / sizeof(T));
+  if (!out.empty()) std::memcpy(out.data(), a.data.data(), out.size() * sizeof(T));
+  return out;
+}
+
+void check_data_size(const Array& a, const std::string& name) {
+  if (a.data.size() != static_cast<std::uint64_t>(a.numel()) * dtype_size(a.dtype))
+    detail::invalid("{} holds {} bytes, expected shape {} of {} = {} bytes", name, a.data.size(),
+                    shape_string(a.shape), to_string(a.dtype), a.numel() * dtype_size(a.dtype));
+}
+
+}  // namespace
+
+std::string to_string(Dtype dtype) {
+  switch (dtype) {
+    case Dtype::kBool: return "bool";
+    case Dtype::kUint8: return "uint8";
+    case Dtype::kInt8: return "int8";
+    case Dtype::kInt16: return "int16";
+    case Dtype::kInt32: return "int32";
+    case Dtype::kInt64: return "int64";
+    case Dtype::kFloat32: return "float32";
+    case Dtype::kFloat64: return "float64";
+  }
+  return "unknown";
+}
+
+std::size_t dtype_size(Dtype dtype) {
+  switch (dtype) {
+    case Dtype::kBool:
+    case Dtype::kUint8:
+    case Dtype::kInt8: return 1;
+    case Dtype::kInt16: return 2;
+    case Dtype::kInt32:
+    case Dtype::kFloat32: return 4;
+    case Dtype::kInt64:
+    case Dtype::kFloat64: return 8;
+  }
+  detail::invalid("dtype {} is not one of {}", static_cast<int>(dtype), supported_dtypes());
+}
+
+std::string supported_dtypes() {
+  std::string names;
+  for (Dtype d : kAllDtypes) names += (names.empty() ? "" : ", ") + to_string(d);
+  return names;
+}
+
+std::int64_t Array::numel() const {
+  std::int64_t n = 1;
+  for (std::int64_t d : shape) n *= d;
+  return n;
+}
+
+Array Array::from_float32(std::vector<std::int64_t> shape, const std::vector<float>& values) {
+  return from_values(Dtype::kFloat32, std::move(shape), values);
+}
+Array Array::from_float64(std::vector<std::int64_t> shape, const std::vector<double>& values) {
+  return from_values(Dtype::kFloat64, std::move(shape), values);
+}
+Array Array::from_int32(std::vector<std::int64_t> shape, const std::vector<std::int32_t>& values) {
+  return from_values(Dtype::kInt32, std::move(shape), values);
+}
+Array Array::from_int64(std::vector<std::int64_t> shape, const std::vector<std::int64_t>& values) {
+  return from_values(Dtype::kInt64, std::move(shape), values);
+}
+
+std::vector<float> Array::to_float32(const std::string& name) const {
+  if (dtype != Dtype::kFloat32)
+    detail::invalid("{} has dtype {}: expected float32 (convert with .astype(numpy.float32))", name, to_string(dtype));
+  check_data_size(*this, name);
+  return values_of<float>(*this);
+}
+
+std::vector<std::int32_t> Array::to_int32(const std::string& name) const {
+  check_data_size(*this, name);
+  if (dtype == Dtype::kInt32) return values_of<std::int32_t>(*this);
+  if (dtype != Dtype::kInt64)
+    detail::invalid("{} has dtype {}: expected int32 or int64", name, to_string(dtype));
+  const std::vector<std::int64_t> wide = values_of<std::int64_t>(*this);
+  std::vector<std::int32_t> out(wide.size());
+  for (std::size_t i = 0; i < wide.size(); ++i) {
+    if (wide[i] < std::numeric_limits<std::int32_t>::min() || wide[i] > std::numeric_limits<std::int32_t>::max())
+      detail::invalid("{} value {} at flat index {} does not fit in int32", name, wide[i], i);
+    out[i] = static_cast<std::int32_t>(wide[i]);
+  }
+  return out;
+}
+
+}  // namespace lstmrt

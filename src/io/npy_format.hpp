@@ -1,0 +1,66 @@
+// Internal: the .npy format shared by the npy and npz readers/writers, and atomic file output.
+//
+// .npy layout (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html):
+//   bytes 0-5   magic "\x93NUMPY"
+//   bytes 6-7   format version major, minor (1.0, 2.0 or 3.0)
+//   then        header length: uint16 LE (1.0) or uint32 LE (2.0, 3.0)
+//   then        the header: a Python dict literal, e.g.
+//               {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
+//               padded with spaces and ended by '\n' (3.0 allows UTF-8 in it)
+//   then        the data: numel · itemsize bytes in C order.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "common/check.hpp"
+#include "lstmrt/io.hpp"
+
+namespace lstmrt::io_detail {
+
+template <typename... Args>
+[[noreturn]] void io_error(fmt::format_string<Args...> format, Args&&... args) {
+  throw Error(ErrorCode::kIoError, fmt::format(format, std::forward<Args>(args)...));
+}
+
+// A sequential byte source: a file, or one member of a zip archive.
+class ByteReader {
+ public:
+  virtual ~ByteReader() = default;
+  // Reads up to n bytes into dst; returns how many were read (fewer only at the end or on error).
+  virtual std::size_t read(void* dst, std::size_t n) = 0;
+};
+
+// Reads one .npy stream of `total_size` bytes. `name` prefixes every error ("x.npy",
+// "w.npz member 'W.npy'"). When `size_is_trusted` is false (a zip member's declared size), the data
+// buffer grows only as bytes actually arrive, so a lying header cannot make us allocate much.
+Array read_npy(ByteReader& in, std::uint64_t total_size, bool size_is_trusted, const std::string& name);
+
+// The magic, version, header length and padded header dict for `array` (the data follows it).
+// Throws Error(kInvalidArgument) when the array's data size does not match its shape and dtype.
+std::string npy_header(const Array& array, const std::string& name);
+
+// A temporary file beside `path` ("DIR/.NAME.tmp-PID-N") that becomes `path` on commit(); removed
+// by the destructor when not committed, so a failed write leaves nothing behind.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  const std::string& temp_path() const { return temp_path_; }
+  void commit();  // renames the temporary file to the final path; throws Error(kIoError)
+
+ private:
+  std::string path_;
+  std::string temp_path_;
+  bool committed_ = false;
+};
+
+// Throws Error(kIoError) unless `path` names an existing regular file ("no such file", "is a
+// directory"). Returns its size in bytes.
+std::uint64_t regular_file_size(const std::string& path);
+
+}  // namespace lstmrt::io_detail
