@@ -1,0 +1,154 @@
+// Internal: everything the cudnn backend decides on the host, as plain data and with no cuDNN
+// calls, so that it is tested on machines without a GPU. The backend (cudnn_backend.cpp) only
+// turns these values into cuDNN descriptor calls.
+//
+// What cuDNN cannot do and how the plan works around it:
+//   - Direction::kReverse: cuDNN has no reverse-only mode. A stack of reverse layers over x equals
+//     a stack of forward layers over x reversed per row (step s reads x[len−1−s]), with the
+//     outputs reversed back the same way; h_n/c_n are the same either way. So the plan reverses x
+//     into scratch, runs UNIDIRECTIONAL, and gathers y back (reversed_run).
+//   - lengths[b] == 0: cuDNN rejects it; the row runs as length 1, then its y rows are zeroed and
+//     its h_n/c_n restored to h0/c0 (zeros when absent).
+//   - Keras go_backwards order and carry-over padding: output transforms of y on the device.
+#pragma once
+
+#include <cudnn.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lstmrt/lstm.hpp"
+
+namespace lstmrt::cudnn {
+
+// ---- what this backend refuses ----------------------------------------------------------------
+// The model features cuDNN's LSTM cannot compute, in words ("peepholes", "ONNX clip 2.5", ...);
+// empty when cuDNN can serve the model.
+std::vector<std::string> unsupported_model_features(const ModelDesc& desc);
+// Throws Error(kUnsupported) naming every such feature and "backend cudnn".
+void check_model_supported(const ModelDesc& desc);
+
+// ---- algorithms --------------------------------------------------------------------------------
+cudnnRNNAlgo_t to_cudnn_algo(CudnnAlgo algo);  // kAuto is not a cuDNN algorithm: kInvalidArgument
+// Algorithms worth asking cuDNN about for this model: the chosen one, or for kAuto every algorithm
+// not excluded by a documented rule (projection needs STANDARD). STANDARD comes first.
+std::vector<CudnnAlgo> candidate_algos(const ModelDesc& desc, CudnnAlgo requested);
+// Documented per-request limit: PERSIST_STATIC_SMALL_H rejects unequal lengths within a batch.
+bool algo_accepts_unequal_lengths(CudnnAlgo algo);
+// First algorithm of `ranked` (fastest first) that can serve a batch with (un)equal lengths;
+// STANDARD when none of them can.
+CudnnAlgo choose_algo(const std::vector<CudnnAlgo>& ranked, bool uniform_lengths);
+
+struct AlgoTiming {
+  CudnnAlgo algo;
+  float milliseconds;
+};
+// Algorithms ordered fastest first (ties keep the given order).
+std::vector<CudnnAlgo> rank_by_time(std::vector<AlgoTiming> timings);
+
+// ---- the RNN descriptor --------------------------------------------------------------------------
+// The arguments of cudnnSetRNNDescriptor_v8, in its order.
+struct RnnDescParams {
+  cudnnRNNAlgo_t algo;
+  cudnnRNNMode_t cell_mode;          // CUDNN_LSTM
+  cudnnRNNBiasMode_t bias_mode;      // CUDNN_RNN_DOUBLE_BIAS (b_ih and b_hh, as PyTorch)
+  cudnnDirectionMode_t dir_mode;     // BIDIRECTIONAL, or UNIDIRECTIONAL for forward and reverse
+  cudnnRNNInputMode_t input_mode;    // CUDNN_LINEAR_INPUT
+  cudnnDataType_t data_type;         // storage of x, y, h, c and weights
+  cudnnDataType_t math_prec;         // always CUDNN_DATA_FLOAT
+  cudnnMathType_t math_type;         // FMA (strict fp32), DEFAULT (TF32 allowed), TENSOR_OP (16-bit)
+  int input_size;
+  int hidden_size;
+  int proj_size;                     // == hidden_size when there is no projection (cuDNN's rule)
+  int num_layers;
+  std::uint32_t aux_flags;           // CUDNN_RNN_PADDED_IO_ENABLED
+};
+cudnnDataType_t to_cudnn_data_type(DataType t);
+std::size_t element_bytes(DataType t);
+RnnDescParams rnn_desc_params(const ModelDesc& desc, const BackendOptions& options, CudnnAlgo algo);
+
+// ---- weights ---------------------------------------------------------------------------------------
+// cuDNN addresses the weight space per pseudo-layer (layer·D + direction slot, the canonical order)
+// and linear-layer ID: 0–3 the input-side matrices of gates i f g o, 4–7 the recurrent-side ones,
+// 8 the projection. Matrices are row-major (rows, cols); biases are `rows` long.
+int num_pseudo_layers(const ModelDesc& desc);  // L·D
+int num_lin_layers(const ModelDesc& desc);     // 8, or 9 with projection
+struct LinLayerShape {
+  int rows, cols;
+  bool has_bias;
+};
+LinLayerShape lin_layer_shape(const ModelDesc& desc, int pseudo_layer, int lin_id);
+
+// Where the canonical weights of one linear layer are: `matrix` (rows × cols, row-major) is a
+// block of rows of w_ih / w_hh (gate g = lin_id mod 4 owns rows [g·H, (g+1)·H)) or all of w_hr;
+// `bias` is the matching block of b_ih / b_hh, or null for the projection.
+struct CanonicalBlock {
+  const float* matrix;
+  const float* bias;
+};
+CanonicalBlock canonical_block(const ModelDesc& desc, const Weights& weights, int pseudo_layer, int lin_id);
+
+// What cudnnGetRNNWeightParams reported for one linear layer: byte offsets into the weight space
+// (−1 where cuDNN gave a null address) and the tensor dims of the matrix and bias (cuDNN reports
+// 3-D {1, rows, cols} and {1, rows, 1}).
+struct WeightPlacement {
+  int pseudo_layer, lin_id;
+  std::ptrdiff_t matrix_offset;
+  std::vector<int> matrix_dims;
+  std::ptrdiff_t bias_offset;
+  std::vector<int> bias_dims;
+};
+// Fills `image` (the whole weight space, `image.size()` bytes, zeroed first) from the canonical
+// weights, converted to `type`, at the placements cuDNN reported. Checks that there is exactly
+// one placement per (pseudo-layer, linLayerID), that every shape matches lin_layer_shape and that
+// every block lies inside the space: Error(kInternal) otherwise (cuDNN disagreeing with the plan).
+void pack_weight_image(const ModelDesc& desc, const Weights& weights, DataType type,
+                       const std::vector<WeightPlacement>& placements, std::vector<unsigned char>& image);
+// float32 → the storage bits of `type` (round to nearest even), written to dst (element_bytes).
+void store_element(float value, DataType type, unsigned char* dst);
+
+// ---- one forward call ------------------------------------------------------------------------------
+// The 3-D tensor descriptor of h or c: dims {L·D, N, width}, fully packed strides.
+struct StateTensorDims {
+  int dims[3];
+  int strides[3];
+};
+StateTensorDims state_dims(const ModelDesc& desc, int batch, int width);
+
+struct DataPlan {
+  int max_seq_len = 0, batch = 0;
+  cudnnRNNDataLayout_t layout = CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED;
+  cudnnDataType_t data_type = CUDNN_DATA_FLOAT;
+  int x_vector_size = 0;  // I
+  int y_vector_size = 0;  // D·H_out
+  StateTensorDims h_dims{}, c_dims{};
+  // Host lengths as cuDNN must see them: the request's, every 0 raised to 1; T per row without
+  // lengths. Resized in place (no allocation once its capacity covers the batch).
+  std::vector<int> cudnn_lengths;
+  bool uniform_lengths = true;  // every row has the same length (some algorithms require it)
+  bool has_zero_length = false; // some row has length 0 (run as 1, then masked and restored)
+  bool has_padding = false;     // some row is shorter than T
+  bool reversed_run = false;    // reverse model: x reversed per row into scratch, y gathered back
+  bool y_to_scratch = false;    // cuDNN's y goes to the workspace (y not asked, or gathered back)
+  bool finish_y = false;        // run the y transform kernel (scratch → y, or in place on y)
+  bool restore_states = false;  // zero-length rows get h_n/c_n = h0/c0 (or zeros)
+};
+// Plans one request (validated by Lstm already). `plan` is reused between calls.
+void plan_forward(const ModelDesc& desc, const BackendOptions& options, const ForwardRequest& req, DataPlan& plan);
+
+// The workspace of one forward, carved from one caller or owned buffer; each part 256-byte aligned.
+struct WorkspaceLayout {
+  std::size_t lengths_offset = 0;     // 2N int32: true lengths, then cuDNN's (zeros raised to 1)
+  std::size_t y_scratch_offset = 0;   // T·N·D·H_out elements
+  std::size_t x_reversed_offset = 0;  // T·N·I elements, reverse models only (else 0 bytes)
+  std::size_t cudnn_offset = 0;       // cuDNN's work space
+  std::size_t cudnn_bytes = 0;
+  std::size_t total = 0;
+};
+constexpr std::size_t kWorkspaceAlignment = 256;
+WorkspaceLayout workspace_layout(const ModelDesc& desc, DataType type, int seq_len, int batch,
+                                 std::size_t cudnn_work_bytes);
+
+}  // namespace lstmrt::cudnn
