@@ -1,0 +1,180 @@
+// The fused backend's plan: everything about one forward pass that is not arithmetic on the device,
+// computed on the host from the model and the request's shape, and CPU-tested
+// (tests/cpu/test_fused_plan*.cpp): which GEMMs run with which sizes, leading dimensions and offsets,
+// which time step every row is at, where outputs go, the order of the graph's nodes, the layer
+// wavefront and the workspace layout.
+//
+// Execution model (per layer l, both directions together):
+//   init      h_state, c_state (and m_state) from h0/c0 or zeros                 (one kernel)
+//   for each time chunk c (chunk_steps processing steps):
+//     input GEMM(s)   gates_x = x_chunk · W_ih^T                                  (tensor cores)
+//     for each processing step s of the chunk:
+//       recurrent GEMM  gates_h[d] = h_state[d] · W_hh[d]^T, batched over d       (skipped at s = 0
+//                                                                                  without h0)
+//       gate step       ONE kernel: biases, activations, c/h update, masking, y, h_n/c_n
+//       projection GEMM h_state[d] = m_state[d] · W_hr[d]^T (P > 0), batched over d
+//   final emit (P > 0): the gate-step kernel in emit-only mode writes the last step's projected h
+// With a projection the gate step of step s also writes step s−1's projected h (then in h_state)
+// to y and h_n, so each step stays one kernel.
+//
+// Time: processing step s of a row with length len is at input time t = s (forward) or
+// t = len−1−s (reverse) while s < len; at s >= len the row is frozen (state untouched) and the step
+// writes y's padded position t = s instead.
+//
+// GEMMs are row-major: out[b] (rows × cols) = act[b] (rows × depth) · weight[b]^T (cols × depth),
+// batch b in [0, batch) with per-operand batch strides (elements). cuBLASLt sees it column-major as
+// out^T = weight · act^T: transa = T, transb = N, m = cols, n = rows, k = depth.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lstmrt/lstm.hpp"
+
+namespace lstmrt::fused {
+
+// Byte budget for one layer's gates_x chunk: the input GEMM's output should stay in the 50 MB L2
+// until the steps consume it.
+constexpr std::size_t kGatesChunkBudgetBytes = std::size_t{16} << 20;
+// Stacked one-direction models: the wavefront unit. Layer l+1 runs chunk c while layer l runs chunk
+// c+1, so a smaller chunk overlaps more but makes smaller input GEMMs.
+constexpr int kWavefrontChunkSteps = 4;
+// cuBLASLt workspace per layer stream (layers run GEMMs concurrently, so each has its own).
+constexpr std::size_t kCublasWorkspaceBytes = std::size_t{4} << 20;
+constexpr std::size_t kWorkspaceAlignment = 256;
+
+// What the plan (and the captured graph) depends on: a request with the same key replays it.
+struct PlanKey {
+  int seq_len = 0;
+  int batch = 0;
+  TensorLayout layout = TensorLayout::kTimeMajor;
+  bool has_lengths = false;
+  bool has_initial_state = false;
+  bool want_y = false, want_h_n = false, want_c_n = false;
+  PaddingMode padding = PaddingMode::kZero;
+  ReverseOutputOrder reverse_order = ReverseOutputOrder::kOriginal;
+  bool operator==(const PlanKey& o) const;
+  bool operator!=(const PlanKey& o) const { return !(*this == o); }
+};
+PlanKey plan_key(const ForwardRequest& req);
+std::string to_string(const PlanKey& key);
+
+// Storage element bytes on the device: 4 for float32, 2 for float16 / bfloat16.
+std::size_t element_bytes(DataType t);
+
+// Buffers a GEMM or kernel touches. Caller buffers: kX (layer 0's input). Workspace buffers are
+// per layer. Weight buffers are per layer, packed at create (fused_weights.hpp).
+enum class BufferKind {
+  kX,          // the request's x, (T, N, I) or (N, T, I), data type
+  kLayerOut,   // (T, N, D·H_out) data type, time-major: layer l's output when l < L−1
+  kGatesX,     // (chunk_steps, N, D·4H) float32: input projections of one time chunk
+  kGatesH,     // (D, N, 4H) float32: recurrent GEMM output of the current step
+  kHState,     // (D, N, H_out) data type: h, the next step's recurrent GEMM input
+  kMState,     // (D, N, H) data type: o⊙act(c) before projection (P > 0 only)
+  kCState,     // (D, N, H) float32: the cell state
+  kWeightIh,   // (D·4H, I_l) data type
+  kWeightHh,   // (D, 4H, H_out) data type
+  kWeightHr,   // (D, P, H) data type
+};
+const char* to_string(BufferKind kind);
+
+struct MatrixRef {
+  BufferKind buffer = BufferKind::kX;
+  int layer = 0;
+  std::int64_t offset = 0;        // elements from the buffer's start
+  std::int64_t ld = 0;            // elements between consecutive rows
+  std::int64_t batch_stride = 0;  // elements between batch entries (0 when batch == 1)
+};
+
+enum class GemmRole { kInput, kRecurrent, kProjection };
+const char* to_string(GemmRole role);
+
+struct GemmOp {
+  GemmRole role = GemmRole::kInput;
+  int rows = 0, cols = 0, depth = 0, batch = 1;
+  MatrixRef act, weight, out;
+};
+
+enum class OpKind {
+  kUploadLengths,  // the request's host lengths into the workspace (caller's stream, before kFork)
+  kFork,           // every layer stream > 0 waits for the caller's stream (start of the call)
+  kInitState,      // layer's h/c/m state from h0/c0 or zeros
+  kGemm,           // see GemmOp
+  kGateStep,       // the fused per-step kernel (compute = false: the final projected emit only)
+  kRecordEvent,    // layer's event recorded on its stream (after chunk `chunk`)
+  kWaitEvent,      // layer waits for the event of layer `wait_layer` recorded after chunk `chunk`
+  kJoin,           // the caller's stream waits for every layer stream (end of the call)
+};
+const char* to_string(OpKind kind);
+
+struct Op {
+  OpKind kind = OpKind::kFork;
+  int layer = 0;  // also the stream: layer l runs on stream l (stream 0 is the caller's)
+  int chunk = 0;
+  int step = 0;   // processing step s (kGateStep; T for the final emit)
+  GemmOp gemm;    // kGemm
+  // kGateStep: time of gates_x's first row block for each direction slot in this chunk.
+  std::array<int, 2> gates_time_base{0, 0};
+  bool compute = true;        // kGateStep: false = emit-only (projected final step)
+  bool has_recurrent = true;  // kGateStep: false when the recurrent GEMM was skipped (zero h)
+  bool emit_previous = false; // kGateStep: write step s−1's projected h (P > 0, s >= 1)
+  int wait_layer = 0;         // kWaitEvent
+};
+
+struct Region {
+  std::size_t offset = 0;  // bytes from the workspace start, kWorkspaceAlignment-aligned
+  std::size_t bytes = 0;
+};
+
+struct LayerRegions {
+  Region cublas, gates_x, gates_h, h_state, c_state, m_state, layer_out;
+};
+
+struct WorkspaceLayout {
+  Region lengths;  // int32 (N): the request's lengths on the device
+  std::vector<LayerRegions> layers;
+  std::size_t total_bytes = 0;
+};
+
+struct FusedPlan {
+  PlanKey key;
+  int layers = 0, directions = 0, hidden = 0, out_size = 0, proj = 0;
+  int chunk_steps = 0;   // processing steps per time chunk (T when unchunked)
+  int chunk_count = 0;
+  bool wavefront = false;  // layer l+1 chunk c overlaps layer l chunk c+1
+  std::vector<Op> ops;     // issue order (each op runs on stream op.layer)
+  WorkspaceLayout workspace;
+};
+
+// Processing steps per time chunk for this model and request shape. Reverse directions with
+// per-row lengths start each row at its own end, so their input times do not form one contiguous
+// range per step range: such plans are unchunked (chunk_steps = T).
+int plan_chunk_steps(const ModelDesc& desc, int seq_len, int batch, bool has_lengths);
+
+// The input times [first, last) of direction slot `d`'s chunk `c` (the rows of gates_x it fills).
+struct TimeRange {
+  int first = 0, last = 0;
+};
+TimeRange chunk_time_range(const ModelDesc& desc, int d, int chunk, int chunk_steps, int seq_len);
+// Index of the chunk in which direction slot d produces its output at input time t.
+int chunk_of_time(const ModelDesc& desc, int d, int t, int chunk_steps, int seq_len);
+
+// Where a layer's gate step writes its per-step output h: layer_out for l < L−1 (time-major), the
+// caller's y for the top layer (request layout; time flipped for Keras go_backwards). Element
+// (t, b, d·H_out + j) is at t'·time + b·row + d·H_out + j with t' = flip ? T−1−t : t.
+struct SequenceStrides {
+  std::int64_t time = 0, row = 0;
+  bool flip = false;
+};
+SequenceStrides output_strides(const ModelDesc& desc, const PlanKey& key, int layer);
+
+WorkspaceLayout plan_workspace(const ModelDesc& desc, DataType type, int seq_len, int batch, int chunk_steps);
+// Bytes forward needs for any request of this shape (the largest over the keys' chunkings).
+std::size_t workspace_bytes(const ModelDesc& desc, DataType type, int seq_len, int batch);
+
+FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key);
+
+}  // namespace lstmrt::fused
