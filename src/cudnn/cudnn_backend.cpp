@@ -1,11 +1,114 @@
-// Placeholder until the cudnn backend lands (its issue replaces this file).
-#include "backend.hpp"
+// The cudnn backend: creation (descriptors and weight spaces, once) and request checks.
+#include "cudnn/cudnn_backend.hpp"
+
 #include "common/check.hpp"
+#include "cudnn/cudnn_check.hpp"
+#include "cudnn/scoped_device.hpp"
 
 namespace lstmrt {
+namespace cudnn {
+namespace {
 
-std::unique_ptr<Backend> make_cudnn_backend(const ModelDesc&, const Weights&, const BackendOptions&) {
-  detail::unsupported("backend cudnn is not built into lstmrt {} yet: use reference or auto", LSTMRT_VERSION_STRING);
+// A status that means "cuDNN cannot serve this configuration" rather than a failure: NOT_SUPPORTED
+// and, for descriptor set-up of a validated model, BAD_PARAM (cuDNN's own limits).
+bool is_refusal(cudnnStatus_t s) {
+  return detail::is_cudnn_not_supported(s) || CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_BAD_PARAM;
+}
+
+}  // namespace
+
+cudnnStatus_t set_rnn_descriptor(cudnnRNNDescriptor_t rnn, const RnnDescParams& p, cudnnDropoutDescriptor_t dropout) {
+  return cudnnSetRNNDescriptor_v8(rnn, p.algo, p.cell_mode, p.bias_mode, p.dir_mode, p.input_mode, p.data_type,
+                                  p.math_prec, p.math_type, p.input_size, p.hidden_size, p.proj_size, p.num_layers,
+                                  dropout, p.aux_flags);
+}
+
+CudnnBackend::CudnnBackend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options)
+    : Backend(desc, options), device_(options.device) {
+  check_model_supported(desc);
+  ScopedDevice scoped(device_);
+  handle_ = Handle::create();
+  dropout_ = DropoutDesc::create();
+  // Inference: dropout p = 0, no RNG states.
+  LSTMRT_CUDNN_CHECK(cudnnSetDropoutDescriptor(dropout_.get(), handle_.get(), 0.0f, nullptr, 0, 0));
+
+  std::string refusals;
+  for (CudnnAlgo algo : candidate_algos(desc, options.cudnn_algo)) {
+    AlgoState state;
+    state.algo = algo;
+    state.rnn = RnnDesc::create();
+    cudnnStatus_t status = set_rnn_descriptor(state.rnn.get(), rnn_desc_params(desc, options, algo), dropout_.get());
+    WeightSpace space;
+    if (status == CUDNN_STATUS_SUCCESS)
+      status = build_weight_space(handle_.get(), state.rnn.get(), desc, weights, options.data_type, space);
+    if (status != CUDNN_STATUS_SUCCESS) {
+      if (!is_refusal(status)) detail::fail_cudnn(status, "cudnnSetRNNDescriptor_v8", __FILE__, __LINE__);
+      refusals += fmt::format("{}{}: {}", refusals.empty() ? "" : "; ", to_string(algo), detail::cudnn_status_text(status));
+      continue;
+    }
+    // Algorithms whose weight spaces are laid out alike share one copy of the weights.
+    state.weights = -1;
+    for (std::size_t k = 0; k < weight_spaces_.size(); ++k)
+      if (weight_spaces_[k].bytes() == space.bytes() && weight_spaces_[k].placements == space.placements)
+        state.weights = static_cast<int>(k);
+    if (state.weights < 0) {
+      state.weights = static_cast<int>(weight_spaces_.size());
+      weight_spaces_.push_back(std::move(space));
+    }
+    algos_.push_back(std::move(state));
+  }
+  if (algos_.empty())
+    detail::unsupported("backend cudnn cannot serve {} with {} data: cuDNN {} refused {} ({})", describe(desc),
+                        to_string(options.data_type), cudnnGetVersion(),
+                        options.cudnn_algo == CudnnAlgo::kAuto ? "every algorithm" : "the algorithm", refusals);
+
+  x_desc_ = RnnDataDesc::create();
+  y_desc_ = RnnDataDesc::create();
+  h_desc_ = TensorDesc::create();
+  c_desc_ = TensorDesc::create();
+  try_order_.reserve(8);
+}
+
+const AlgoState* CudnnBackend::state_of(CudnnAlgo algo) const {
+  for (const AlgoState& s : algos_)
+    if (s.algo == algo) return &s;
+  return nullptr;
+}
+
+cudnnRNNDescriptor_t CudnnBackend::descriptor_for(const AlgoState& state, int batch) const {
+  if (state.algo != CudnnAlgo::kPersistDynamic) return state.rnn.get();
+  const auto it = state.built.find(batch);
+  return it == state.built.end() ? nullptr : it->second.get();
+}
+
+std::vector<CudnnAlgo> CudnnBackend::algorithms() const {
+  std::vector<CudnnAlgo> out;
+  for (const AlgoState& s : algos_) out.push_back(s.algo);
+  return out;
+}
+
+std::vector<CudnnAlgo> CudnnBackend::ranking(int seq_len, int batch) const {
+  const auto it = rankings_.find({seq_len, batch});
+  return it == rankings_.end() ? std::vector<CudnnAlgo>{} : it->second;
+}
+
+void CudnnBackend::check_request(const ForwardRequest& req) const {
+  const CudnnAlgo algo = options().cudnn_algo;
+  if (algo == CudnnAlgo::kAuto || algo_accepts_unequal_lengths(algo) || !req.lengths) return;
+  // Lengths as cuDNN sees them (0 runs as 1).
+  auto seen = [&](int b) { return req.lengths[b] == 0 ? 1 : req.lengths[b]; };
+  for (int b = 1; b < req.batch; ++b) {
+    if (seen(b) != seen(0))
+      detail::unsupported("backend cudnn with algorithm {} cannot serve unequal lengths within a batch "
+                          "(lengths[0] = {}, lengths[{}] = {}): use algorithm standard or auto",
+                          to_string(algo), req.lengths[0], b, req.lengths[b]);
+  }
+}
+
+}  // namespace cudnn
+
+std::unique_ptr<Backend> make_cudnn_backend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options) {
+  return std::make_unique<cudnn::CudnnBackend>(desc, weights, options);
 }
 
 }  // namespace lstmrt

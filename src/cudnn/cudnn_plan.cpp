@@ -171,6 +171,11 @@ void store_element(float value, DataType type, unsigned char* dst) {
   detail::invalid("data type {} is not float32, float16 or bfloat16", static_cast<int>(type));
 }
 
+bool operator==(const WeightPlacement& a, const WeightPlacement& b) {
+  return a.pseudo_layer == b.pseudo_layer && a.lin_id == b.lin_id && a.matrix_offset == b.matrix_offset &&
+         a.matrix_dims == b.matrix_dims && a.bias_offset == b.bias_offset && a.bias_dims == b.bias_dims;
+}
+
 namespace {
 
 std::string dims_string(const std::vector<int>& dims) {

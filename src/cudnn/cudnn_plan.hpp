@@ -100,6 +100,9 @@ struct WeightPlacement {
   std::ptrdiff_t bias_offset;
   std::vector<int> bias_dims;
 };
+bool operator==(const WeightPlacement& a, const WeightPlacement& b);
+inline bool operator!=(const WeightPlacement& a, const WeightPlacement& b) { return !(a == b); }
+
 // Fills `image` (the whole weight space, `image.size()` bytes, zeroed first) from the canonical
 // weights, converted to `type`, at the placements cuDNN reported. Checks that there is exactly
 // one placement per (pseudo-layer, linLayerID), that every shape matches lin_layer_shape and that

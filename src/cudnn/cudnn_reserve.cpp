@@ -1,0 +1,159 @@
+// The cudnn backend's reserve(): everything a shape needs before forward may run without
+// allocating — PERSIST_DYNAMIC plans built for the batch size, the owned workspace, and for
+// algorithm auto one timing of every algorithm cuDNN accepts for the shape (fastest kept).
+// reserve() allocates and synchronises by design.
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <random>
+
+#include "common/check.hpp"
+#include "common/cuda_check.hpp"
+#include "cudnn/cudnn_backend.hpp"
+#include "cudnn/cudnn_check.hpp"
+#include "cudnn/scoped_device.hpp"
+
+namespace lstmrt::cudnn {
+namespace {
+
+constexpr int kTimedRuns = 3;  // after one warm-up run; the minimum is kept
+
+// Stream and events for timing, destroyed on every path.
+struct TimingResources {
+  cudaStream_t stream = nullptr;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  TimingResources() {
+    LSTMRT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    LSTMRT_CUDA_CHECK(cudaEventCreate(&start));
+    LSTMRT_CUDA_CHECK(cudaEventCreate(&stop));
+  }
+  ~TimingResources() {
+    if (stop) cudaEventDestroy(stop);
+    if (start) cudaEventDestroy(start);
+    if (stream) cudaStreamDestroy(stream);
+  }
+  TimingResources(const TimingResources&) = delete;
+  TimingResources& operator=(const TimingResources&) = delete;
+};
+
+// Device buffer of `count` elements of `type` holding uniform values in [−1, 1) (never time on
+// zeros: some kernels shortcut them). A 64K-element random pattern is repeated to fill it.
+detail::DeviceBuffer random_device_data(std::size_t count, DataType type) {
+  const std::size_t e = element_bytes(type);
+  detail::DeviceBuffer buffer(count * e);
+  const std::size_t pattern_count = std::min<std::size_t>(count, 1u << 16);
+  std::vector<unsigned char> pattern(pattern_count * e);
+  std::mt19937 rng(12345);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (std::size_t k = 0; k < pattern_count; ++k) store_element(dist(rng), type, pattern.data() + k * e);
+  for (std::size_t done = 0; done < count; done += pattern_count) {
+    const std::size_t n = std::min(pattern_count, count - done);
+    LSTMRT_CUDA_CHECK(cudaMemcpy(buffer.as<unsigned char>() + done * e, pattern.data(), n * e, cudaMemcpyHostToDevice));
+  }
+  return buffer;
+}
+
+}  // namespace
+
+void CudnnBackend::reserve(int seq_len, int batch) {
+  ScopedDevice scoped(device_);
+  const ModelDesc& m = desc();
+  const bool automatic = options().cudnn_algo == CudnnAlgo::kAuto;
+
+  // PERSIST_DYNAMIC: a descriptor compiled for this batch size (cudnnBuildRNNDynamic, costly).
+  for (AlgoState& state : algos_) {
+    if (state.algo != CudnnAlgo::kPersistDynamic || state.built.count(batch)) continue;
+    RnnDesc rnn = RnnDesc::create();
+    cudnnStatus_t status = set_rnn_descriptor(rnn.get(), rnn_desc_params(m, options(), state.algo), dropout_.get());
+    if (status == CUDNN_STATUS_SUCCESS) status = cudnnBuildRNNDynamic(handle_.get(), rnn.get(), batch);
+    if (status != CUDNN_STATUS_SUCCESS) {
+      if (!detail::is_cudnn_not_supported(status) && CUDNN_STATUS_CATEGORY(status) != CUDNN_STATUS_BAD_PARAM)
+        detail::fail_cudnn(status, "cudnnBuildRNNDynamic", __FILE__, __LINE__);
+      if (!automatic)
+        detail::unsupported("backend cudnn: algorithm persist_dynamic cannot serve batch {}: {}", batch,
+                            detail::cudnn_status_text(status));
+      continue;  // auto: this algorithm simply does not serve this batch size
+    }
+    // The built plan must use the weight space packed at creation.
+    const WeightSpace& w = weight_spaces_[state.weights];
+    if (query_weight_placements(handle_.get(), rnn.get(), m, w.bytes(), w.buffer.get()) != w.placements)
+      detail::fail(ErrorCode::kInternal, "backend cudnn: persist_dynamic built for batch {} changed its weight layout",
+                   batch);
+    state.built.emplace(batch, std::move(rnn));
+  }
+
+  // An explicitly chosen algorithm that cannot take this shape is reported now, not in forward.
+  if (!automatic) {
+    ForwardRequest probe;
+    probe.seq_len = seq_len;
+    probe.batch = batch;
+    plan_forward(m, options(), probe, plan_);
+    set_data_descriptors();
+    const AlgoState& state = algos_.front();
+    std::size_t bytes = 0;
+    const cudnnRNNDescriptor_t rnn = descriptor_for(state, batch);
+    const cudnnStatus_t status = rnn ? temp_space(rnn, bytes) : CUDNN_STATUS_NOT_SUPPORTED;
+    if (status != CUDNN_STATUS_SUCCESS)
+      detail::unsupported("backend cudnn: algorithm {} cannot serve seq_len {} batch {}: {}", to_string(state.algo),
+                          seq_len, batch, detail::cudnn_status_text(status));
+  }
+
+  const std::size_t bytes = workspace_size(seq_len, batch);
+  if (workspace_.bytes() < bytes) workspace_ = detail::DeviceBuffer(bytes);  // cudaFree waits for the device
+  const bool covered = std::any_of(reserved_.begin(), reserved_.end(), [&](const std::pair<int, int>& r) {
+    return seq_len <= r.first && batch <= r.second;
+  });
+  if (!covered) reserved_.emplace_back(seq_len, batch);
+  host_lengths_.reserve(2 * static_cast<std::size_t>(batch));
+  plan_.cudnn_lengths.reserve(static_cast<std::size_t>(batch));
+
+  if (automatic && algos_.size() > 1 && !rankings_.count({seq_len, batch})) tune(seq_len, batch);
+}
+
+void CudnnBackend::tune(int seq_len, int batch) {
+  const ModelDesc& m = desc();
+  const DataType type = options().data_type;
+  const std::size_t states = static_cast<std::size_t>(num_pseudo_layers(m)) * batch;
+  detail::DeviceBuffer x = random_device_data(static_cast<std::size_t>(seq_len) * batch * m.input_size, type);
+  detail::DeviceBuffer h_n(states * m.output_size() * element_bytes(type));
+  TimingResources timing;
+
+  ForwardRequest req;  // every row runs T steps; y goes to the workspace scratch, as cuDNN always writes it
+  req.seq_len = seq_len;
+  req.batch = batch;
+  req.x = x.get();
+  req.h_n = h_n.get();
+  req.workspace = workspace_.get();
+  req.workspace_bytes = workspace_.bytes();
+
+  std::vector<AlgoTiming> timings;
+  for (const AlgoState& state : algos_) {
+    forced_ = state.algo;
+    try {
+      enqueue(req, timing.stream);  // warm-up (first-use set-up stays out of the timing)
+      LSTMRT_CUDA_CHECK(cudaStreamSynchronize(timing.stream));
+      float best = 0.0f;
+      for (int run = 0; run < kTimedRuns; ++run) {
+        LSTMRT_CUDA_CHECK(cudaEventRecord(timing.start, timing.stream));
+        enqueue(req, timing.stream);
+        LSTMRT_CUDA_CHECK(cudaEventRecord(timing.stop, timing.stream));
+        LSTMRT_CUDA_CHECK(cudaEventSynchronize(timing.stop));
+        float ms = 0.0f;
+        LSTMRT_CUDA_CHECK(cudaEventElapsedTime(&ms, timing.start, timing.stop));
+        best = run == 0 ? ms : std::min(best, ms);
+      }
+      timings.push_back({state.algo, best});
+    } catch (const Error& e) {
+      // "Cannot serve this shape" (or a dynamic plan not built for it) drops the algorithm; a CUDA
+      // failure is real and propagates.
+      if (e.code() != ErrorCode::kUnsupported && e.code() != ErrorCode::kInvalidArgument) {
+        forced_.reset();
+        throw;
+      }
+    }
+    forced_.reset();
+  }
+  rankings_[{seq_len, batch}] = rank_by_time(std::move(timings));
+}
+
+}  // namespace lstmrt::cudnn
