@@ -1,0 +1,62 @@
+// From a plan op and the call's buffer addresses to the kernels' by-value parameters and the GEMMs'
+// operand addresses. Pure host arithmetic: the GPU backend passes device addresses, the CPU
+// emulation (tests/common/fused_emulation.hpp) host addresses, through the same code.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "fused/fused_plan.hpp"
+#include "kernels/fused_step_math.cuh"
+
+namespace lstmrt::fused {
+
+// Where every buffer of one call starts.
+struct LayerBuffers {
+  void* gates_x = nullptr;
+  void* gates_h = nullptr;
+  void* h_state = nullptr;
+  void* c_state = nullptr;
+  void* m_state = nullptr;
+  void* layer_out = nullptr;
+  void* cublas_workspace = nullptr;
+  const void* w_ih = nullptr;
+  const void* w_hh = nullptr;
+  const void* w_hr = nullptr;
+  const float* bias = nullptr;
+  const float* peephole = nullptr;
+};
+
+struct CallBuffers {
+  const void* x = nullptr;
+  void* y = nullptr;
+  const void* h0 = nullptr;
+  const void* c0 = nullptr;
+  void* h_n = nullptr;
+  void* c_n = nullptr;
+  std::int32_t* lengths = nullptr;  // device copy (workspace); null without lengths
+  std::vector<LayerBuffers> layers;
+};
+
+// Workspace regions of `layout` placed at `workspace`, request pointers from `req` (lengths: the
+// workspace copy when req.lengths is set), weights left null for the caller to fill.
+CallBuffers call_buffers(const WorkspaceLayout& layout, void* workspace, const ForwardRequest& req);
+
+// Bytes per element of a buffer: float32 for gates and the cell state, the data type otherwise.
+std::size_t buffer_element_bytes(BufferKind kind, DataType type);
+// Address of element `offset` of buffer `ref` (null base: throws kInternal naming the buffer).
+const void* matrix_address(const CallBuffers& buffers, const MatrixRef& ref, DataType type);
+
+kernels::StorageType storage_type(DataType type);
+
+// Parameters of a kGateStep op of `plan`.
+kernels::GateStepParams gate_step_params(const ModelDesc& desc, const FusedPlan& plan, const Op& op,
+                                         const CallBuffers& buffers,
+                                         const std::array<kernels::CellMathParams, 2>& cell, DataType type);
+// Parameters of layer l's kInitState op.
+kernels::InitStateParams init_state_params(const ModelDesc& desc, const FusedPlan& plan, int layer,
+                                           const CallBuffers& buffers, DataType type);
+
+}  // namespace lstmrt::fused
