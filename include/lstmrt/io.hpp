@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "lstmrt/error.hpp"
 #include "lstmrt/model.hpp"
 #include "lstmrt/weights.hpp"
 
@@ -64,7 +65,7 @@ struct Array {
 };
 
 // One .npy file (format versions 1.0, 2.0 and 3.0; C order; the dtypes above). save_npy writes
-// version 1.0 (2.0 when the header needs it) to a temporary file beside `path` and renames it, so
+// version 1.0 to a temporary file beside `path` and renames it, so
 // a failure leaves no partial file.
 Array load_npy(const std::string& path);
 void save_npy(const std::string& path, const Array& array);

@@ -46,6 +46,20 @@ std::string kind_name(char kind) {
   return "unknown kind";
 }
 
+// Text from a file as one printable line for a message: control bytes escaped, trailing padding
+// dropped, long headers cut.
+std::string printable(const std::string& text) {
+  constexpr std::size_t kShown = 160;
+  std::string out;
+  const std::size_t end = text.find_last_not_of(" \n");
+  for (std::size_t i = 0; end != std::string::npos && i <= end && i < kShown; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    out += c >= 0x20 && c < 0x7f ? std::string(1, static_cast<char>(c)) : fmt::format("\\x{:02x}", c);
+  }
+  if (end != std::string::npos && end >= kShown) out += "...";
+  return out;
+}
+
 Dtype parse_descr(const std::string& descr, const std::string& name) {
   std::string code = descr;
   char order = '|';
@@ -56,7 +70,7 @@ Dtype parse_descr(const std::string& descr, const std::string& name) {
       io_error("{}: dtype '{}' is big-endian: expected little-endian (save with arr.astype('<{}'))", name, descr, code);
     return c.dtype;
   }
-  io_error("{}: unsupported dtype '{}' ({}): expected one of {}", name, descr,
+  io_error("{}: unsupported dtype '{}' ({}): expected one of {}", name, printable(descr),
            code.empty() ? std::string("empty") : kind_name(code[0]), supported_dtypes());
 }
 
@@ -81,7 +95,7 @@ class HeaderParser {
       } else if (key == "shape") {
         set_once(shape_, parse_shape(), key);
       } else {
-        malformed(fmt::format("unexpected key '{}'", key));
+        malformed(fmt::format("unexpected key '{}'", printable(key)));
       }
       if (!peek_is('}')) expect(',');
     }
@@ -99,7 +113,7 @@ class HeaderParser {
 
  private:
   [[noreturn]] void malformed(const std::string& what) const {
-    io_error("{}: malformed .npy header ({} at offset {}): {}", name_, what, pos_, s_);
+    io_error("{}: malformed .npy header ({} at offset {}): {}", name_, what, pos_, printable(s_));
   }
   template <typename T>
   void set_once(std::optional<T>& slot, T value, const std::string& key) {
@@ -280,16 +294,17 @@ std::string npy_header(const Array& array, const std::string& name) {
   const std::string shape = array.shape.empty() ? "()" : shape_string(array.shape);
   std::string dict = fmt::format("{{'descr': '{}{}', 'fortran_order': False, 'shape': {}, }}",
                                  dtype_size(array.dtype) == 1 ? '|' : '<', code, shape);
-  // Pad with spaces so that prefix + header (ending in '\n') is a multiple of 64 bytes, as numpy does.
-  const bool v2 = dict.size() + 1 + 10 + 64 > 0xffff;
-  const std::size_t prefix_size = v2 ? 12 : 10;
+  // Pad with spaces so that prefix + header (ending in '\n') is a multiple of 64 bytes, as numpy
+  // does. Version 1.0's 16-bit length always suffices: at most 64 dimensions keep it under 2 KB.
+  const std::size_t prefix_size = 10;
   const std::size_t total = (prefix_size + dict.size() + 1 + 63) / 64 * 64;
   dict.append(total - prefix_size - dict.size() - 1, ' ');
   dict.push_back('\n');
   std::string out(kMagic, kMagicSize);
-  out.push_back(static_cast<char>(v2 ? 2 : 1));
+  out.push_back(1);  // version 1.0
   out.push_back(0);
-  for (int i = 0; i < (v2 ? 4 : 2); ++i) out.push_back(static_cast<char>((dict.size() >> (8 * i)) & 0xff));
+  out.push_back(static_cast<char>(dict.size() & 0xff));
+  out.push_back(static_cast<char>(dict.size() >> 8));
   return out + dict;
 }
 
