@@ -1,0 +1,154 @@
+// lstmrt-bench output: derived numbers, CSV, JSON and the terminal table.
+#include "report.hpp"
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <tuple>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace lstmrt::bench {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+bool timed(const Row& r) { return r.time_ms.count > 0 && (r.status == "ok" || r.status == "mismatch"); }
+
+// Shortest round-tripping text; empty for NaN/inf so spreadsheets and pandas read a missing value.
+std::string number(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : std::string(); }
+
+nlohmann::json json_number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+// Every CSV column's value for a row, in csv_columns() order.
+std::vector<std::string> csv_fields(const Row& r) {
+  const Shape& s = r.shape;
+  const bool t = timed(r);
+  auto when_timed = [&](double v) { return t ? number(v) : std::string(); };
+  return {r.source, r.backend, r.variant, std::to_string(s.batch), std::to_string(s.steps), std::to_string(s.input),
+          std::to_string(s.hidden), std::to_string(s.proj), std::to_string(s.layers), std::to_string(s.directions),
+          to_string(s.precision), r.status, number(r.max_abs_err), r.check_steps ? std::to_string(r.check_steps) : "",
+          t ? std::to_string(r.time_ms.count) : "", when_timed(r.time_ms.median), when_timed(r.time_ms.p10),
+          when_timed(r.time_ms.p90), when_timed(r.us_per_step), when_timed(r.tflops), when_timed(r.gbps),
+          number(r.gflop), number(r.mbytes), number(r.floor_ms), when_timed(r.floor_fraction),
+          when_timed(r.vs_cudnn_best), r.timer, r.device, r.note};
+}
+
+}  // namespace
+
+void fill_derived(std::vector<Row>& rows, const Ceilings& ceilings) {
+  // Best (lowest median) cudnn algorithm per shape, among rows that were timed and matched.
+  std::map<std::string, double> best_cudnn;
+  for (const Row& r : rows) {
+    if (r.source != "lstmrt" || r.backend != "cudnn" || r.status != "ok" || r.time_ms.count == 0) continue;
+    const std::string key = describe(r.shape);
+    const auto it = best_cudnn.find(key);
+    if (it == best_cudnn.end() || r.time_ms.median < it->second) best_cudnn[key] = r.time_ms.median;
+  }
+  for (Row& r : rows) {
+    const double flops = shape_flops(r.shape), bytes = shape_min_bytes(r.shape);
+    r.gflop = flops / 1e9;
+    r.mbytes = bytes / 1e6;
+    r.floor_ms = floor_seconds(r.shape, ceilings) * 1e3;
+    if (!timed(r)) {
+      r.us_per_step = r.tflops = r.gbps = r.floor_fraction = r.vs_cudnn_best = kNaN;
+      continue;
+    }
+    const double seconds = r.time_ms.median * 1e-3;
+    r.us_per_step = r.time_ms.median * 1e3 / r.shape.steps;
+    r.tflops = flops / seconds / 1e12;
+    r.gbps = bytes / seconds / 1e9;
+    r.floor_fraction = r.floor_ms / r.time_ms.median;
+    const auto best = best_cudnn.find(describe(r.shape));
+    r.vs_cudnn_best = best == best_cudnn.end() ? kNaN : r.time_ms.median / best->second;
+  }
+}
+
+const std::vector<std::string>& csv_columns() {
+  static const std::vector<std::string> columns = {
+      "source",     "backend",     "variant",   "batch",     "steps",  "input",  "hidden",    "proj",
+      "layers",     "directions",  "precision", "status",    "max_abs_err", "check_steps", "runs",
+      "median_ms",  "p10_ms",      "p90_ms",    "us_per_step", "tflops", "gbps", "gflop",     "mbytes",
+      "floor_ms",   "floor_fraction", "vs_cudnn_best", "timer", "device", "note"};
+  return columns;
+}
+
+std::string csv_escape(const std::string& field) {
+  if (field.find_first_of(",\"\n\r") == std::string::npos) return field;
+  std::string quoted = "\"";
+  for (char c : field) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
+void write_csv(std::ostream& out, const std::vector<Row>& rows) {
+  out << fmt::format("{}\n", fmt::join(csv_columns(), ","));
+  for (const Row& r : rows) {
+    std::vector<std::string> fields = csv_fields(r);
+    for (std::string& f : fields) f = csv_escape(f);
+    out << fmt::format("{}\n", fmt::join(fields, ","));
+  }
+}
+
+void write_json(std::ostream& out, const RunInfo& info, const std::vector<Row>& rows) {
+  nlohmann::json run = {{"date_utc", info.date_utc},
+                        {"lstmrt_version", info.lstmrt_version},
+                        {"gpu", info.gpu},
+                        {"gpu_status", info.gpu_status},
+                        {"driver_version", info.driver_version},
+                        {"cuda_runtime_version", info.cuda_runtime_version},
+                        {"cudnn_version", info.cudnn_version},
+                        {"cublas_version", info.cublas_version}};
+  nlohmann::json gemm = nlohmann::json::object();
+  for (const auto& [precision, rate] : info.ceilings.gemm_flops_per_s) gemm[to_string(precision)] = rate / 1e12;
+  run["ceilings"] = {{"gemm_tflops", gemm}, {"copy_gbps", json_number(info.ceilings.copy_bytes_per_s / 1e9)}};
+
+  nlohmann::json list = nlohmann::json::array();
+  const std::vector<std::string>& columns = csv_columns();
+  for (const Row& r : rows) {
+    // Same keys as the CSV columns; numeric columns as numbers (null when empty).
+    const std::vector<std::string> fields = csv_fields(r);
+    nlohmann::json object = nlohmann::json::object();
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      const std::string& key = columns[i];
+      const bool text = key == "source" || key == "backend" || key == "variant" || key == "precision" ||
+                        key == "status" || key == "timer" || key == "device" || key == "note";
+      if (text) object[key] = fields[i];
+      else if (fields[i].empty()) object[key] = nullptr;
+      else object[key] = std::stod(fields[i]);
+    }
+    list.push_back(object);
+  }
+  out << nlohmann::json{{"run", run}, {"rows", list}}.dump(2) << "\n";
+}
+
+void print_table(std::ostream& out, const std::vector<Row>& rows) {
+  auto cell = [](double v, const char* format) {
+    return std::isfinite(v) ? fmt::format(fmt::runtime(format), v) : std::string("-");
+  };
+  std::string last_shape;
+  for (const Row& r : rows) {
+    const std::string shape = describe(r.shape);
+    if (shape != last_shape) {
+      out << fmt::format("\n{}   {:.4g} GFLOP, {:.4g} MB min traffic, floor {} ms\n", shape, r.gflop, r.mbytes,
+                         cell(r.floor_ms, "{:.4g}"));
+      out << fmt::format("  {:<32} {:<11} {:>10} {:>10} {:>19} {:>8} {:>8} {:>7} {:>7}\n", "backend", "status",
+                         "us/step", "total ms", "p10..p90 ms", "TFLOP/s", "GB/s", "%floor", "/cudnn");
+      last_shape = shape;
+    }
+    const std::string name = r.variant.empty() || r.variant == "-" ? r.source + ":" + r.backend
+                                                                   : r.source + ":" + r.backend + " " + r.variant;
+    const bool t = timed(r);
+    out << fmt::format("  {:<32} {:<11} {:>10} {:>10} {:>19} {:>8} {:>8} {:>7} {:>7}\n", name, r.status,
+                       t ? cell(r.us_per_step, "{:.2f}") : "-", t ? cell(r.time_ms.median, "{:.4f}") : "-",
+                       t ? fmt::format("{:.4f}..{:.4f}", r.time_ms.p10, r.time_ms.p90) : "-",
+                       t ? cell(r.tflops, "{:.3f}") : "-", t ? cell(r.gbps, "{:.1f}") : "-",
+                       t ? cell(r.floor_fraction * 100.0, "{:.1f}") : "-", t ? cell(r.vs_cudnn_best, "{:.2f}x") : "-");
+    if (!r.note.empty() && r.status != "ok") out << fmt::format("      {}\n", r.note);
+  }
+}
+
+}  // namespace lstmrt::bench

@@ -1,0 +1,165 @@
+// lstmrt-bench configuration: presets, sweeps, JSON configs, and errors that name the bad field.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "bench/config.hpp"
+
+namespace lstmrt::bench {
+namespace {
+
+// Runs `f`, expects lstmrt::Error with `code` whose message contains every one of `parts`.
+template <typename F>
+void expect_error(F&& f, ErrorCode code, std::initializer_list<std::string> parts) {
+  try {
+    f();
+    ADD_FAILURE() << "no error thrown; expected one mentioning " << *parts.begin();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    for (const std::string& part : parts) EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
+                                              << "message \"" << e.what() << "\" lacks \"" << part << "\"";
+  }
+}
+
+TEST(BenchPrecision, NamesRoundTripAndMapToBackendOptions) {
+  for (const char* name : {"fp32", "tf32", "fp16", "bf16"}) EXPECT_EQ(to_string(precision_from_string(name)), name);
+  EXPECT_EQ(data_type(Precision::kFp32), DataType::kFloat32);
+  EXPECT_EQ(data_type(Precision::kTf32), DataType::kFloat32);
+  EXPECT_EQ(math_mode(Precision::kTf32), MathMode::kTF32);
+  EXPECT_EQ(math_mode(Precision::kFp32), MathMode::kStrict);
+  EXPECT_EQ(data_type(Precision::kFp16), DataType::kFloat16);
+  EXPECT_EQ(data_type(Precision::kBf16), DataType::kBFloat16);
+  EXPECT_EQ(element_bytes(Precision::kTf32), 4);
+  EXPECT_EQ(element_bytes(Precision::kBf16), 2);
+  // Looser storage, looser tolerance.
+  EXPECT_LT(tolerance(Precision::kFp32).atol, tolerance(Precision::kTf32).atol);
+  EXPECT_LT(tolerance(Precision::kFp16).atol, tolerance(Precision::kBf16).atol);
+  expect_error([] { precision_from_string("fp64"); }, ErrorCode::kInvalidArgument, {"fp64", "fp32, tf32, fp16 or bf16"});
+}
+
+TEST(BenchConfig, QuickPresetHasItsTenShapesWithInputDefaultingToHidden) {
+  const std::vector<Shape> shapes = preset_shapes("quick");
+  ASSERT_EQ(shapes.size(), 10u);
+  const Shape stacked{16, 50, 256, 256, 0, 2, 2, Precision::kBf16};
+  const Shape projected{8, 50, 512, 1024, 256, 1, 1, Precision::kFp32};
+  const Shape large{64, 50, 1024, 1024, 0, 1, 1, Precision::kBf16};
+  for (const Shape& s : {stacked, projected, large})
+    EXPECT_NE(std::find(shapes.begin(), shapes.end(), s), shapes.end()) << describe(s);
+}
+
+TEST(BenchConfig, EveryPresetParsesToValidShapes) {
+  const std::vector<PresetInfo> presets = preset_list();
+  std::vector<std::string> names;
+  for (const PresetInfo& p : presets) {
+    names.push_back(p.name);
+    EXPECT_FALSE(p.description.empty()) << p.name;
+    const std::vector<Shape> shapes = preset_shapes(p.name);
+    EXPECT_FALSE(shapes.empty()) << p.name;
+    for (const Shape& s : shapes) EXPECT_NO_THROW(validate(s)) << describe(s);
+  }
+  for (const char* wanted : {"quick", "small-batch", "large-batch", "stacked"})
+    EXPECT_NE(std::find(names.begin(), names.end(), wanted), names.end()) << wanted;
+  // performance.md's large-batch case is in the large-batch preset.
+  const std::vector<Shape> large = preset_shapes("large-batch");
+  EXPECT_NE(std::find(large.begin(), large.end(), Shape{256, 100, 1024, 1024, 0, 1, 1, Precision::kBf16}), large.end());
+  expect_error([] { preset_shapes("huge"); }, ErrorCode::kInvalidArgument, {"huge", "quick", "stacked"});
+}
+
+TEST(BenchConfig, SweepIsTheCartesianProductWithoutDuplicates) {
+  const std::vector<Shape> shapes = parse_config(
+      R"({"sweeps": [{"batch": [1, 8, 64], "steps": 10, "hidden": [32, 48], "input": 16, "precision": ["fp32", "bf16"]},
+                     {"batch": 8, "steps": 10, "hidden": 32, "input": 16, "precision": "bf16"},
+                     {"batch": 2, "steps": 3, "hidden": 40, "proj": 20, "layers": 3, "directions": 2}]})",
+      "test.json");
+  ASSERT_EQ(shapes.size(), 3u * 2u * 2u + 1u);  // the second sweep's shape is already in the first
+  EXPECT_EQ(std::count(shapes.begin(), shapes.end(), Shape{8, 10, 16, 32, 0, 1, 1, Precision::kBf16}), 1);
+  for (int batch : {1, 8, 64})
+    for (int hidden : {32, 48})
+      for (Precision p : {Precision::kFp32, Precision::kBf16})
+        EXPECT_NE(std::find(shapes.begin(), shapes.end(), Shape{batch, 10, 16, hidden, 0, 1, 1, p}), shapes.end());
+  EXPECT_EQ(shapes.back(), (Shape{2, 3, 40, 40, 20, 3, 2, Precision::kFp32}));
+}
+
+TEST(BenchConfig, FlagListsExpandLikeConfigs) {
+  const Sweep sweep = {{"batch", split_list("--batch", "1, 4")}, {"steps", {"7"}}, {"hidden", split_list("--hidden", "16,24")}};
+  const std::vector<Shape> shapes = expand(sweep, "flags");
+  ASSERT_EQ(shapes.size(), 4u);
+  for (const Shape& s : shapes) {
+    EXPECT_EQ(s.steps, 7);
+    EXPECT_EQ(s.input, s.hidden);
+    EXPECT_EQ(s.precision, Precision::kFp32);
+    EXPECT_EQ(s.layers, 1);
+    EXPECT_EQ(s.directions, 1);
+  }
+  expect_error([] { split_list("--batch", "1,,4"); }, ErrorCode::kInvalidArgument, {"--batch", "empty item"});
+  expect_error([] { split_list("--batch", "1,4,"); }, ErrorCode::kInvalidArgument, {"--batch", "empty item"});
+  expect_error([] { expand(Sweep{{"batch", {"1"}}, {"hidden", {"8"}}}, "flags"); }, ErrorCode::kInvalidArgument,
+               {"flags", "missing field 'steps'"});
+  expect_error([] { expand(Sweep{{"batch", {"1"}}, {"steps", {"2"}}, {"hidden", {"8"}}, {"heads", {"2"}}}, "flags"); },
+               ErrorCode::kInvalidArgument, {"unknown field 'heads'", "batch"});
+}
+
+TEST(BenchConfig, ErrorsNameTheBadField) {
+  auto parse = [](const std::string& text) { return [text] { parse_config(text, "cfg.json"); }; };
+  expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2, "hidden": 8},
+                                    {"batch": 1, "steps": 2, "hidden": [8, 16, "big"]}]})"),
+               ErrorCode::kInvalidArgument, {"cfg.json: sweeps[1].hidden[2]", "expected an integer", "\"big\""});
+  expect_error(parse(R"({"sweeps": [{"batch": 0, "steps": 2, "hidden": 8}]})"), ErrorCode::kInvalidArgument,
+               {"sweeps[0].batch", "expected an integer >= 1", "\"0\""});
+  expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2, "hidden": 8, "hiden": 4}]})"),
+               ErrorCode::kInvalidArgument, {"sweeps[0]", "unknown field 'hiden'", "hidden"});
+  expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2, "hidden": 8, "precision": ["fp32", "int8"]}]})"),
+               ErrorCode::kInvalidArgument, {"sweeps[0].precision[1]", "int8"});
+  expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2, "hidden": 8, "precision": 16}]})"),
+               ErrorCode::kInvalidArgument, {"sweeps[0].precision", "expected a precision name"});
+  expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2, "hidden": 8, "directions": 3}]})"),
+               ErrorCode::kInvalidArgument, {"sweeps[0]", "directions is 3", "1 or 2"});
+  expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2, "hidden": 8, "proj": 8}]})"),
+               ErrorCode::kInvalidArgument, {"sweeps[0]", "P=8", "proj"});
+  expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2.5, "hidden": 8}]})"), ErrorCode::kInvalidArgument,
+               {"sweeps[0].steps", "expected an integer", "2.5"});
+  expect_error(parse(R"({"sweeps": [{"batch": [], "steps": 2, "hidden": 8}]})"), ErrorCode::kInvalidArgument,
+               {"sweeps[0].batch", "empty list"});
+  expect_error(parse(R"({"sweeps": [{"batch": 1, "hidden": 8}]})"), ErrorCode::kInvalidArgument,
+               {"sweeps[0]", "missing field 'steps'"});
+  expect_error(parse(R"({"sweeps": []})"), ErrorCode::kInvalidArgument, {"cfg.json: sweeps", "non-empty list"});
+  expect_error(parse(R"({"shapes": []})"), ErrorCode::kInvalidArgument, {"cfg.json", "\"sweeps\""});
+  expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2, "hidden": 8}], "runs": 3})"),
+               ErrorCode::kInvalidArgument, {"unknown key 'runs'"});
+  expect_error(parse(R"({"sweeps": [{"batch": 1,)"), ErrorCode::kInvalidArgument, {"cfg.json", "not valid JSON"});
+  expect_error(parse(R"({"sweeps": [[1, 2]]})"), ErrorCode::kInvalidArgument, {"sweeps[0]", "expected an object"});
+}
+
+TEST(BenchConfig, ConfigFilesLoadAndMissingOnesSaySo) {
+  const std::string path = ::testing::TempDir() + "bench_config_test.json";
+  {
+    std::ofstream out(path);
+    out << R"({"description": "two shapes", "sweeps": [{"batch": [2, 3], "steps": 5, "hidden": 12}]})";
+  }
+  const std::vector<Shape> shapes = load_config_file(path);
+  ASSERT_EQ(shapes.size(), 2u);
+  EXPECT_EQ(shapes[0].batch, 2);
+  EXPECT_EQ(shapes[1].batch, 3);
+  std::remove(path.c_str());
+  expect_error([&] { load_config_file(path); }, ErrorCode::kIoError, {"cannot read config file", path});
+}
+
+TEST(BenchShape, ModelDescAndValidation) {
+  const Shape s{4, 9, 24, 32, 16, 2, 2, Precision::kFp16};
+  const ModelDesc desc = model_desc(s);
+  EXPECT_EQ(desc.input_size, 24);
+  EXPECT_EQ(desc.hidden_size, 32);
+  EXPECT_EQ(desc.proj_size, 16);
+  EXPECT_EQ(desc.num_layers, 2);
+  EXPECT_EQ(desc.direction, Direction::kBidirectional);
+  EXPECT_EQ(describe(s), "N=4 T=9 I=24 H=32 P=16 L=2 D=2 fp16");
+  expect_error([] { validate(Shape{0, 1, 8, 8}); }, ErrorCode::kInvalidArgument, {"batch is 0"});
+  expect_error([] { validate(Shape{1, 0, 8, 8}); }, ErrorCode::kInvalidArgument, {"steps is 0"});
+  expect_error([] { validate(Shape{1, 1, 8, 8, 0, 1, 0}); }, ErrorCode::kInvalidArgument, {"directions is 0"});
+}
+
+}  // namespace
+}  // namespace lstmrt::bench
