@@ -35,8 +35,8 @@ enum class StorageType : int { kFloat32, kFloat16, kBFloat16 };
 
 struct GateStepParams {
   int seq_len, batch, hidden, out_size, directions;
-  int step;           // processing step s (seq_len for the final emit-only launch)
-  int compute;        // 0: emit-only (projected models, after the last step)
+  int step;           // processing step s (the chunk's end for an emit-only launch)
+  int compute;        // 0: emit-only (projected models, at the end of each time chunk)
   int has_recurrent;  // 0: gates_h is not read (zero initial h at s = 0)
   int emit_previous;  // projected models: write step s−1's h (now in h_state) to out / h_n
   int projected;

@@ -237,12 +237,14 @@ void add_chunk(const ModelDesc& desc, const PlanKey& key, int l, int c, int chun
     Op gate = make_op(OpKind::kGateStep, l, c, s);
     gate.gates_time_base = base;
     gate.has_recurrent = has_recurrent;
-    gate.emit_previous = projected && s >= 1;
+    gate.emit_previous = projected && s > first;
     ops.push_back(gate);
     if (projected) ops.push_back(projection_gemm(desc, key, l, c, s));
   }
-  if (projected && c == chunk_count - 1) {
-    Op emit = make_op(OpKind::kGateStep, l, c, T);
+  // Projected: the chunk's last h is emitted before the chunk ends, so the chunk's output is
+  // complete when the layer above (wavefront) or the caller reads it.
+  if (projected) {
+    Op emit = make_op(OpKind::kGateStep, l, c, last);
     emit.gates_time_base = base;
     emit.compute = false;
     emit.emit_previous = true;
@@ -283,7 +285,7 @@ std::size_t workspace_bytes(const ModelDesc& desc, DataType type, int seq_len, i
   return bytes;
 }
 
-FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key) {
+FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, int chunk_steps) {
   if (key.seq_len < 1 || key.batch < 1)
     detail::invalid("fused plan: T={} N={}: expected both >= 1", key.seq_len, key.batch);
   FusedPlan plan;
@@ -294,6 +296,8 @@ FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key) {
   plan.out_size = desc.output_size();
   plan.proj = desc.proj_size;
   plan.chunk_steps = plan_chunk_steps(desc, key.seq_len, key.batch, key.has_lengths);
+  if (chunk_steps > 0 && !(desc.direction != Direction::kForward && key.has_lengths))
+    plan.chunk_steps = std::min(chunk_steps, key.seq_len);
   plan.chunk_count = (key.seq_len + plan.chunk_steps - 1) / plan.chunk_steps;
   plan.workspace = plan_workspace(desc, type, key.seq_len, key.batch, plan.chunk_steps);
 

@@ -13,9 +13,10 @@
 //                                                                                  without h0)
 //       gate step       ONE kernel: biases, activations, c/h update, masking, y, h_n/c_n
 //       projection GEMM h_state[d] = m_state[d] · W_hr[d]^T (P > 0), batched over d
-//   final emit (P > 0): the gate-step kernel in emit-only mode writes the last step's projected h
+//     chunk emit (P > 0): the gate-step kernel in emit-only mode writes the chunk's last projected h
 // With a projection the gate step of step s also writes step s−1's projected h (then in h_state)
-// to y and h_n, so each step stays one kernel.
+// to y and h_n (except at a chunk's first step: the chunk emit did it), so each step stays one
+// kernel and each chunk's output is complete when it ends.
 //
 // Time: processing step s of a row with length len is at input time t = s (forward) or
 // t = len−1−s (reverse) while s < len; at s >= len the row is frozen (state untouched) and the step
@@ -114,13 +115,13 @@ struct Op {
   OpKind kind = OpKind::kFork;
   int layer = 0;  // also the stream: layer l runs on stream l (stream 0 is the caller's)
   int chunk = 0;
-  int step = 0;   // processing step s (kGateStep; T for the final emit)
+  int step = 0;   // processing step s (kGateStep; the chunk's end for the emit-only launch)
   GemmOp gemm;    // kGemm
   // kGateStep: time of gates_x's first row block for each direction slot in this chunk.
   std::array<int, 2> gates_time_base{0, 0};
-  bool compute = true;        // kGateStep: false = emit-only (projected final step)
+  bool compute = true;        // kGateStep: false = emit-only (projected, end of a chunk)
   bool has_recurrent = true;  // kGateStep: false when the recurrent GEMM was skipped (zero h)
-  bool emit_previous = false; // kGateStep: write step s−1's projected h (P > 0, s >= 1)
+  bool emit_previous = false; // kGateStep: write step s−1's projected h (P > 0, not a chunk's first step)
   int wait_layer = 0;         // kWaitEvent
 };
 
@@ -175,6 +176,7 @@ WorkspaceLayout plan_workspace(const ModelDesc& desc, DataType type, int seq_len
 // Bytes forward needs for any request of this shape (the largest over the keys' chunkings).
 std::size_t workspace_bytes(const ModelDesc& desc, DataType type, int seq_len, int batch);
 
-FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key);
+// chunk_steps > 0 overrides the chunk length (tests), still unchunked where chunking cannot serve.
+FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, int chunk_steps = 0);
 
 }  // namespace lstmrt::fused

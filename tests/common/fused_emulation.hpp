@@ -1,0 +1,137 @@
+// Test helper: a CPU emulation of the fused backend. It executes the backend's own plan
+// (fused_plan.hpp) op by op in issue order on host memory, through the same address arithmetic
+// (fused_params.hpp) and the same per-element kernel code (kernels/fused_step_math.cuh with
+// lstm_cell_math.cuh), with float32 storage; GEMMs are plain loops accumulating in double.
+// Compared with the reference backend it proves the plan, its offsets and the kernels' indexing
+// before any GPU run. The workspace starts as NaN, so reading anything the plan never wrote fails.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "common/reference_runner.hpp"
+#include "fused/fused_params.hpp"
+#include "fused/fused_plan.hpp"
+#include "fused/fused_weights.hpp"
+#include "kernels/cell_math_params.hpp"
+#include "kernels/fused_step_math.cuh"
+
+namespace lstmrt::test {
+
+struct EmulationOptions {
+  int chunk_steps = 0;  // > 0: override the plan's chunk length
+  PaddingMode padding = PaddingMode::kZero;
+  ReverseOutputOrder order = ReverseOutputOrder::kOriginal;
+  Wanted wanted{};
+};
+
+// One GEMM of the plan: out[b] = act[b] · weight[b]^T (fused_plan.hpp's row-major convention).
+inline void emulate_gemm(const fused::GemmOp& g, const float* act, const float* weight, float* out) {
+  for (int b = 0; b < g.batch; ++b)
+    for (int r = 0; r < g.rows; ++r)
+      for (int c = 0; c < g.cols; ++c) {
+        const float* a = act + b * g.act.batch_stride + r * g.act.ld;
+        const float* w = weight + b * g.weight.batch_stride + c * g.weight.ld;
+        double sum = 0.0;
+        for (int k = 0; k < g.depth; ++k) sum += static_cast<double>(a[k]) * w[k];
+        out[b * g.out.batch_stride + r * g.out.ld + c] = static_cast<float>(sum);
+      }
+}
+
+// The time each gate step reads from gates_x must lie inside the chunk its GEMMs filled.
+inline void check_gate_reads(const fused::FusedPlan& plan, const fused::Op& op, const kernels::GateStepParams& p) {
+  if (!op.compute) return;
+  for (int d = 0; d < plan.directions; ++d)
+    for (int b = 0; b < p.batch; ++b) {
+      const int len = p.lengths ? p.lengths[b] : p.seq_len;
+      const int t = kernels::step_time(p.reverse[d], len, p.step);
+      if (t < 0) continue;
+      const int block = t - p.gates_time_base[d];
+      ASSERT_TRUE(block >= 0 && block < plan.chunk_steps)
+          << "layer " << op.layer << " step " << op.step << " dir " << d << " row " << b << " reads time " << t
+          << " = gates_x block " << block << ", outside the chunk of " << plan.chunk_steps;
+    }
+}
+
+inline HostOutputs emulate_fused(const ModelDesc& m, const Weights& w, const HostInputs& in,
+                                 const EmulationOptions& opt = {}) {
+  HostOutputs out;
+  ForwardRequest req;
+  req.seq_len = in.seq_len;
+  req.batch = in.batch;
+  req.layout = in.layout;
+  req.x = in.x.data();
+  req.lengths = in.lengths ? in.lengths->data() : nullptr;
+  req.h0 = in.h0 ? in.h0->data() : nullptr;
+  req.c0 = in.c0 ? in.c0->data() : nullptr;
+  req.padding = opt.padding;
+  req.reverse_order = opt.order;
+  if (opt.wanted.sequences) {
+    out.y = poisoned(y_count(m, in.seq_len, in.batch));
+    req.y = out.y.data();
+  }
+  if (opt.wanted.state) {
+    out.h_n = poisoned(h_count(m, in.batch));
+    out.c_n = poisoned(c_count(m, in.batch));
+    req.h_n = out.h_n.data();
+    req.c_n = out.c_n.data();
+  }
+  validate(m, req);
+
+  const fused::FusedPlan plan = fused::make_plan(m, DataType::kFloat32, fused::plan_key(req), opt.chunk_steps);
+  std::vector<float> workspace(plan.workspace.total_bytes / sizeof(float), poison_value());
+  fused::CallBuffers buffers = fused::call_buffers(plan.workspace, workspace.data(), req);
+  std::vector<fused::PackedLayer> packed;
+  for (int l = 0; l < m.num_layers; ++l) packed.push_back(fused::pack_layer(m, w, l));
+  for (int l = 0; l < m.num_layers; ++l) {
+    fused::LayerBuffers& b = buffers.layers[l];
+    b.w_ih = packed[l].w_ih.data();
+    b.w_hh = packed[l].w_hh.data();
+    b.w_hr = packed[l].w_hr.empty() ? nullptr : packed[l].w_hr.data();
+    b.bias = packed[l].bias.data();
+    b.peephole = packed[l].peephole.empty() ? nullptr : packed[l].peephole.data();
+  }
+  const std::array<kernels::CellMathParams, 2> cell{kernels::make_cell_math_params(m, 0),
+                                                     kernels::make_cell_math_params(m, m.num_directions() - 1)};
+  const int D = m.num_directions(), N = in.batch, H = m.hidden_size;
+  for (const fused::Op& op : plan.ops) {
+    switch (op.kind) {
+      case fused::OpKind::kUploadLengths:
+        std::memcpy(buffers.lengths, req.lengths, sizeof(std::int32_t) * N);
+        break;
+      case fused::OpKind::kInitState: {
+        const kernels::InitStateParams p = fused::init_state_params(m, plan, op.layer, buffers, DataType::kFloat32);
+        for (int d = 0; d < D; ++d)
+          for (int b = 0; b < N; ++b)
+            for (int j = 0; j < H; ++j) kernels::init_state_element<float>(p, d, b, j);
+        break;
+      }
+      case fused::OpKind::kGemm:
+        emulate_gemm(op.gemm, static_cast<const float*>(fused::matrix_address(buffers, op.gemm.act, DataType::kFloat32)),
+                     static_cast<const float*>(fused::matrix_address(buffers, op.gemm.weight, DataType::kFloat32)),
+                     const_cast<float*>(static_cast<const float*>(
+                         fused::matrix_address(buffers, op.gemm.out, DataType::kFloat32))));
+        break;
+      case fused::OpKind::kGateStep: {
+        const kernels::GateStepParams p = fused::gate_step_params(m, plan, op, buffers, cell, DataType::kFloat32);
+        check_gate_reads(plan, op, p);
+        for (int d = 0; d < D; ++d)
+          for (int b = 0; b < N; ++b)
+            for (int j = 0; j < H; ++j) kernels::gate_step_element<float>(p, d, b, j);
+        break;
+      }
+      case fused::OpKind::kFork:
+      case fused::OpKind::kRecordEvent:
+      case fused::OpKind::kWaitEvent:
+      case fused::OpKind::kJoin: break;  // stream order: the issue order is a valid serial order
+    }
+  }
+  return out;
+}
+
+}  // namespace lstmrt::test
