@@ -3,6 +3,7 @@
 // the outputs, converted to ONNX's layouts at the edge, must match output_*.pb within 1e-5.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -14,7 +15,11 @@
 namespace lstmrt::test {
 namespace {
 
-constexpr const char* kNodeTestDir = "/usr/share/libonnx-testdata/data/node";
+// Where Debian's libonnx-testdata puts the node tests; LSTMRT_ONNX_NODE_TEST_DIR overrides it.
+std::string node_test_dir() {
+  const char* dir = std::getenv("LSTMRT_ONNX_NODE_TEST_DIR");
+  return dir ? dir : "/usr/share/libonnx-testdata/data/node";
+}
 constexpr double kTolerance = 1e-5;
 
 // What the reader must have found in each model (a check that the test exercises what it says).
@@ -26,7 +31,7 @@ struct Expect {
 };
 
 void run_node_test(const std::string& name, const Expect& expect) {
-  const std::string dir = std::string(kNodeTestDir) + "/" + name;
+  const std::string dir = node_test_dir() + "/" + name;
   ASSERT_TRUE(std::filesystem::is_directory(dir))
       << dir << " is missing: install the ONNX backend test data, Debian package libonnx-testdata "
       << "(scripts/setup installs it)";
