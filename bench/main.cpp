@@ -116,6 +116,9 @@ int run(int argc, char** argv) {
         std::cout << fmt::format(", GEMM {} {:.1f} TFLOP/s", to_string(p), rate / 1e12);
       std::cout << "\n";
     }
+    std::cout << fmt::format("{} lstmrt {}, CUDA runtime {}, driver {}, cuDNN {}, cuBLAS {}\n", result.info.date_utc,
+                             result.info.lstmrt_version, result.info.cuda_runtime_version, result.info.driver_version,
+                             result.info.cudnn_version, result.info.cublas_version);
     print_table(std::cout, result.rows);
     if (!csv_path.empty()) write_file(csv_path, [&](std::ostream& out) { write_csv(out, result.rows); });
     if (!json_path.empty()) write_file(json_path, [&](std::ostream& out) { write_json(out, result.info, result.rows); });

@@ -415,6 +415,8 @@ def main(argv=None):
     elif device.type == "cuda":
         ceilings = measure_ceilings(torch, sorted({s["precision"] for s in shapes}), device)
 
+    print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}, device "
+          f"{torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}")
     rows, failures = [], 0
     for index, s in enumerate(shapes):
         for variant in variants:
