@@ -581,6 +581,55 @@ TEST(CudnnTransforms, IndexMaps) {
   EXPECT_EQ(kernels::output_source_step(5, 4, 6, true, true, false), 3);   // original 0: cuDNN step 3
 }
 
+// The launchers validate before touching the device, so their refusals are testable here.
+TEST(CudnnTransforms, LaunchersRejectBadParameters) {
+  std::int32_t fake_lengths[1] = {1};
+  float fake[4] = {0, 0, 0, 0};
+  kernels::ReverseRowsParams r{fake, fake + 2, fake_lengths, 1, 1, 1, false, 4};
+  auto bad_reverse = [&](auto mutate) {
+    kernels::ReverseRowsParams q = r;
+    mutate(q);
+    expect_error([&] { kernels::launch_reverse_rows(q, nullptr); }, ErrorCode::kInvalidArgument);
+  };
+  bad_reverse([](auto& q) { q.element_bytes = 8; });
+  bad_reverse([](auto& q) { q.steps = 0; });
+  bad_reverse([](auto& q) { q.width = 0; });
+  bad_reverse([](auto& q) { q.src = nullptr; });
+  bad_reverse([](auto& q) { q.lengths = nullptr; });
+
+  kernels::FinishOutputsParams f{};
+  f.src = fake, f.dst = fake + 2, f.lengths = fake_lengths, f.steps = 1, f.rows = 1, f.width = 1, f.directions = 1;
+  f.element_bytes = 2;
+  auto bad_finish = [&](auto mutate) {
+    kernels::FinishOutputsParams q = f;
+    mutate(q);
+    expect_error([&] { kernels::launch_finish_outputs(q, nullptr); }, ErrorCode::kInvalidArgument);
+  };
+  bad_finish([](auto& q) { q.directions = 3; });
+  bad_finish([](auto& q) { q.element_bytes = 3; });
+  bad_finish([](auto& q) { q.dst = nullptr; });
+  bad_finish([](auto& q) { q.rows = 0; });
+  // A reversed gather in place would read what it already overwrote.
+  bad_finish([&](auto& q) { q.src = q.dst, q.reversed_run = true; });
+  bad_finish([&](auto& q) { q.src = q.dst, q.processing = true; });
+
+  kernels::RestoreStatesParams s{fake, fake + 1, fake + 2, nullptr, fake_lengths, 1, 1, 1, 1, 4};
+  expect_error([&] { kernels::launch_restore_states(s, nullptr); }, ErrorCode::kInvalidArgument);  // h0 without c0
+  s.c0 = fake + 3;
+  s.slots = 0;
+  expect_error([&] { kernels::launch_restore_states(s, nullptr); }, ErrorCode::kInvalidArgument);
+  s.slots = 1;
+  s.lengths = nullptr;
+  expect_error([&] { kernels::launch_restore_states(s, nullptr); }, ErrorCode::kInvalidArgument);
+  s.lengths = fake_lengths;
+  s.element_bytes = 1;
+  expect_error([&] { kernels::launch_restore_states(s, nullptr); }, ErrorCode::kInvalidArgument);
+  // Nothing to restore into: a no-op, not an error (and no launch).
+  s.element_bytes = 4;
+  s.h_n = s.c_n = nullptr;
+  EXPECT_NO_THROW(kernels::launch_restore_states(s, nullptr));
+}
+
 // ---- the workarounds end to end, cuDNN simulated by the reference ---------------------------------------------
 
 struct Outputs {
