@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "common/compare.hpp"
+#include "common/foreign_weights.hpp"
 #include "common/reference_runner.hpp"
 #include "common/weights_equal.hpp"
 #include "lstmrt/lstmrt.hpp"
@@ -19,25 +20,6 @@ namespace {
 const std::string kPytorchGates = "ifgo";  // PyTorch / canonical row blocks
 const std::string kOnnxGates = "iofg";     // ONNX i o f c, c written g
 
-TensorMap random_state_dict(const ModelDesc& m, std::mt19937_64& rng) {
-  TensorMap sd;
-  const std::int64_t h4 = 4 * m.hidden_size;
-  for (int l = 0; l < m.num_layers; ++l)
-    for (int d = 0; d < m.num_directions(); ++d) {
-      const std::string sfx = fmt::format("_l{}{}", l, d ? "_reverse" : "");
-      auto put = [&](const std::string& name, std::vector<std::int64_t> shape) {
-        Tensor t{shape, {}};
-        t.data = random_vector(static_cast<std::size_t>(t.numel()), rng, 0.5f);
-        sd[name + sfx] = t;
-      };
-      put("weight_ih", {h4, m.layer_input_size(l)});
-      put("weight_hh", {h4, m.hidden_size});
-      put("bias_ih", {h4});
-      put("bias_hh", {h4});
-    }
-  return sd;
-}
-
 // ONNX node inputs for layer l: W[d] row block k = PyTorch block of gate kOnnxGates[k].
 OnnxLstmWeights onnx_layer(const ModelDesc& m, const TensorMap& sd, int l) {
   const int D = m.num_directions(), H = m.hidden_size, I = m.layer_input_size(l);
@@ -46,7 +28,7 @@ OnnxLstmWeights onnx_layer(const ModelDesc& m, const TensorMap& sd, int l) {
   o.R = Tensor{{D, 4 * H, H}, {}};
   o.B = Tensor{{D, 8 * H}, {}};
   for (int d = 0; d < D; ++d) {
-    const std::string sfx = fmt::format("_l{}{}", l, d ? "_reverse" : "");
+    const std::string sfx = pytorch_suffix(l, d);
     const Tensor &w_ih = sd.at("weight_ih" + sfx), &w_hh = sd.at("weight_hh" + sfx);
     const Tensor &b_ih = sd.at("bias_ih" + sfx), &b_hh = sd.at("bias_hh" + sfx);
     std::vector<float> wb, rb;
@@ -70,7 +52,7 @@ OnnxLstmWeights onnx_layer(const ModelDesc& m, const TensorMap& sd, int l) {
 // keep PyTorch's order), one bias = bias_ih + bias_hh.
 KerasLstmWeights keras_layer(const ModelDesc& m, const TensorMap& sd, int l, int d) {
   const int H = m.hidden_size, I = m.layer_input_size(l);
-  const std::string sfx = fmt::format("_l{}{}", l, d ? "_reverse" : "");
+  const std::string sfx = pytorch_suffix(l, d);
   const Tensor &w_ih = sd.at("weight_ih" + sfx), &w_hh = sd.at("weight_hh" + sfx);
   KerasLstmWeights k;
   k.kernel = Tensor{{I, 4 * H}, std::vector<float>(I * 4 * H)};
@@ -99,7 +81,7 @@ TEST(ConvertCrossFormat, PytorchOnnxAndKerasLayoutsGiveTheSameOutputs) {
     m.num_layers = s.layers;
     m.direction = s.direction;
     SCOPED_TRACE(describe(m));
-    const TensorMap sd = random_state_dict(m, rng);
+    const TensorMap sd = random_state_dict(m, rng, true, "", 0.5f);
     const Weights from_pt = from_pytorch(m, sd);
     Weights from_onnx_nodes, from_keras_layers;
     for (int l = 0; l < m.num_layers; ++l) {

@@ -7,6 +7,7 @@
 
 #include "common/compare.hpp"
 #include "common/expect_error.hpp"
+#include "common/foreign_weights.hpp"
 #include "common/weights_equal.hpp"
 #include "lstmrt/lstmrt.hpp"
 
@@ -17,12 +18,6 @@ struct Size {
   int input, hidden;
 };
 constexpr Size kSizes[] = {{1, 1}, {3, 5}, {8, 4}, {6, 13}, {17, 2}};
-
-Tensor random_tensor(std::vector<std::int64_t> shape, std::mt19937_64& rng) {
-  Tensor t{std::move(shape), {}};
-  t.data = random_vector(static_cast<std::size_t>(t.numel()), rng);
-  return t;
-}
 
 KerasLstmWeights random_keras(const Size& s, std::mt19937_64& rng, bool bias) {
   KerasLstmWeights k;

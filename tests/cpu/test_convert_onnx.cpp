@@ -7,6 +7,7 @@
 
 #include "common/compare.hpp"
 #include "common/expect_error.hpp"
+#include "common/foreign_weights.hpp"
 #include "common/weights_equal.hpp"
 #include "lstmrt/lstmrt.hpp"
 
@@ -19,12 +20,6 @@ struct Shape {
 };
 constexpr Shape kShapes[] = {{1, 3, 5, true, false}, {2, 4, 6, true, true}, {1, 1, 1, false, true},
                              {2, 7, 3, false, false}, {1, 9, 8, true, true}, {2, 2, 11, true, false}};
-
-Tensor random_tensor(std::vector<std::int64_t> shape, std::mt19937_64& rng) {
-  Tensor t{std::move(shape), {}};
-  t.data = random_vector(static_cast<std::size_t>(t.numel()), rng);
-  return t;
-}
 
 OnnxLstmWeights random_onnx(const Shape& s, std::mt19937_64& rng) {
   const std::int64_t d = s.directions, h = s.hidden;

@@ -8,6 +8,7 @@
 
 #include "common/compare.hpp"
 #include "common/expect_error.hpp"
+#include "common/foreign_weights.hpp"
 #include "common/weights_equal.hpp"
 #include "lstmrt/lstmrt.hpp"
 
@@ -29,26 +30,6 @@ ModelDesc make_desc(const Shape& s) {
   m.num_layers = s.layers;
   m.direction = s.bidirectional ? Direction::kBidirectional : Direction::kForward;
   return m;
-}
-
-// A state_dict written from PyTorch's naming rules directly (not through to_pytorch).
-TensorMap random_state_dict(const ModelDesc& m, std::mt19937_64& rng, bool bias, const std::string& prefix = "") {
-  TensorMap sd;
-  const std::int64_t h4 = 4 * m.hidden_size;
-  auto put = [&](const std::string& name, std::vector<std::int64_t> shape) {
-    Tensor t{shape, {}};
-    t.data = random_vector(static_cast<std::size_t>(t.numel()), rng);
-    sd[prefix + name] = t;
-  };
-  for (int l = 0; l < m.num_layers; ++l)
-    for (int d = 0; d < m.num_directions(); ++d) {
-      const std::string sfx = fmt::format("_l{}{}", l, d ? "_reverse" : "");
-      put("weight_ih" + sfx, {h4, m.layer_input_size(l)});
-      put("weight_hh" + sfx, {h4, m.output_size()});
-      if (bias) put("bias_ih" + sfx, {h4}), put("bias_hh" + sfx, {h4});
-      if (m.proj_size) put("weight_hr" + sfx, {m.proj_size, m.hidden_size});
-    }
-  return sd;
 }
 
 void expect_same_desc(const ModelDesc& a, const ModelDesc& b) {
@@ -94,7 +75,7 @@ TEST(ConvertPytorch, TensorsLandInTheirLayerAndDirectionSlot) {
   for (int l = 0; l < 2; ++l)
     for (int d = 0; d < 2; ++d)
       for (int k = 0; k < 5; ++k) {
-        Tensor& t = sd.at(fmt::format("{}_l{}{}", kinds[k], l, d ? "_reverse" : ""));
+        Tensor& t = sd.at(kinds[k] + pytorch_suffix(l, d));
         std::fill(t.data.begin(), t.data.end(), value(l, d, k));
       }
   const Weights w = from_pytorch(m, sd);
