@@ -1,0 +1,40 @@
+// The lstmrt CLI's subcommands other than demo: run (an LSTM over .npy/.npz files) and info.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace lstmrt::cli {
+
+// `lstmrt run` options, exactly as the command line spells them.
+struct RunOptions {
+  std::string weights;  // --weights W.npz (PyTorch, Keras or ONNX names: see lstmrt/io.hpp)
+  std::string input;    // --input X.npy float32 (T, B, I), or (B, T, I) with --batch-first
+  std::string output;   // --output OUT.npz: y, h_n, c_n (float32)
+  std::string lengths;  // --lengths L.npy int32/int64 (B,)
+  std::string h0, c0;   // --h0 (L·D, B, H_out), --c0 (L·D, B, H)
+  std::string backend = "auto";
+  std::string padding = "zero";  // zero | carry
+  bool batch_first = false;
+  bool sequences = false;     // --sequences: write y
+  bool state = false;         // --state: write h_n, c_n (neither flag: both)
+  bool reverse = false;       // --reverse: one-direction weights run as a reverse layer
+  bool go_backwards = false;  // --go-backwards: reverse layer, y in processing order (Keras)
+  bool verbose = false;
+};
+
+// Declares `run` on `app`, filling `options` when parsed.
+CLI::App* add_run_command(CLI::App& app, RunOptions& options);
+// Runs it: reads every file and checks every shape before computing, writes OUT.npz atomically.
+// Throws lstmrt::Error with a one-line message naming the option and file at fault.
+int run_command(const RunOptions& options, std::ostream& log);
+
+
+// `lstmrt info`: version, backends, GPUs, CUDA / cuDNN / cuBLAS versions.
+int info_command(std::ostream& out);
+
+}  // namespace lstmrt::cli
