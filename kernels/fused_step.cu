@@ -13,24 +13,28 @@ namespace {
 
 constexpr int kThreads = 256;
 
+// This thread's (d, b, j) for a D × N × H grid; false past the end.
+__device__ inline bool element_of_thread(int directions, int batch, int hidden, int& d, int& b, int& j) {
+  const int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t per_direction = static_cast<int64_t>(batch) * hidden;
+  if (e >= per_direction * directions) return false;
+  d = static_cast<int>(e / per_direction);
+  const int64_t rest = e - d * per_direction;
+  b = static_cast<int>(rest / hidden);
+  j = static_cast<int>(rest % hidden);
+  return true;
+}
+
 template <typename T>
 __global__ void __launch_bounds__(kThreads) gate_step_kernel(const __grid_constant__ GateStepParams p) {
-  const int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int64_t per_direction = static_cast<int64_t>(p.batch) * p.hidden;
-  if (e >= per_direction * p.directions) return;
-  const int d = static_cast<int>(e / per_direction);
-  const int64_t rest = e - d * per_direction;
-  gate_step_element<T>(p, d, static_cast<int>(rest / p.hidden), static_cast<int>(rest % p.hidden));
+  int d, b, j;
+  if (element_of_thread(p.directions, p.batch, p.hidden, d, b, j)) gate_step_element<T>(p, d, b, j);
 }
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads) init_state_kernel(const __grid_constant__ InitStateParams p) {
-  const int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int64_t per_direction = static_cast<int64_t>(p.batch) * p.hidden;
-  if (e >= per_direction * p.directions) return;
-  const int d = static_cast<int>(e / per_direction);
-  const int64_t rest = e - d * per_direction;
-  init_state_element<T>(p, d, static_cast<int>(rest / p.hidden), static_cast<int>(rest % p.hidden));
+  int d, b, j;
+  if (element_of_thread(p.directions, p.batch, p.hidden, d, b, j)) init_state_element<T>(p, d, b, j);
 }
 
 unsigned grid_for(int directions, int batch, int hidden, const char* what) {

@@ -2,14 +2,17 @@
 // one plan per request key (fused_plan.hpp), its ops enqueued on the caller's stream and per-layer
 // streams forked from and joined back into it, the whole call captured as a CUDA graph and replayed.
 //
-// Graphs: a forward on a capturable stream captures the plan's ops (host work only), then updates
-// the key's instantiated graph in place (cudaGraphExecUpdate: same topology, new addresses) and
-// launches it on the caller's stream. The first forward of a key instantiates its graph. On the
-// legacy default stream (not capturable) or a stream the caller is already capturing, the ops are
-// enqueued directly (into the caller's capture in the second case).
+// Graphs: one per request key. A forward with the same buffer addresses as the key's previous one
+// only launches the instantiated graph on the caller's stream (after uploading the lengths, which
+// travel by value and so stay outside the graph): a few microseconds of host work for the whole
+// sequence. New addresses: the plan's ops are captured again (host work only) and the instantiated
+// graph is updated in place (cudaGraphExecUpdate: same topology, new addresses); the first forward
+// of a key instantiates it. On the legacy default stream (not capturable) or a stream the caller is
+// already capturing, the ops are enqueued directly (into the caller's capture in the second case).
 #include <cuda_runtime_api.h>
 
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -30,9 +33,13 @@ namespace {
 
 using fused::OpKind;
 
+// Buffer addresses a captured graph has baked in: x, y, h0, c0, h_n, c_n, workspace.
+using BoundAddresses = std::array<const void*, 7>;
+
 struct PreparedPlan {
   fused::FusedPlan plan;
   cudaGraphExec_t exec = nullptr;
+  BoundAddresses bound{};  // addresses of exec's last capture
 };
 
 class FusedBackend final : public Backend {
@@ -80,6 +87,14 @@ class FusedBackend final : public Backend {
     PreparedPlan& prepared = prepared_plan(fused::plan_key(req));
     const fused::FusedPlan& plan = prepared.plan;
     void* workspace = resolve_workspace(req, plan.workspace.total_bytes);
+    const BoundAddresses addresses{req.x, req.y, req.h0, req.c0, req.h_n, req.c_n, workspace};
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    LSTMRT_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
+    const bool use_graph = stream != nullptr && stream != cudaStreamLegacy && capture == cudaStreamCaptureStatusNone;
+    if (use_graph && prepared.exec && prepared.bound == addresses) {  // replay
+      launch(prepared, req, plan, workspace, stream);
+      return;
+    }
     fused::CallBuffers buffers = fused::call_buffers(plan.workspace, workspace, req);
     for (int l = 0; l < desc().num_layers; ++l) {
       fused::LayerBuffers& b = buffers.layers[l];
@@ -91,16 +106,15 @@ class FusedBackend final : public Backend {
     }
     prepare_gemms(plan, buffers);
 
-    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-    LSTMRT_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
-    if (stream == nullptr || stream == cudaStreamLegacy || capture != cudaStreamCaptureStatusNone) {
-      enqueue(plan, req, buffers, stream);
+    if (!use_graph) {
+      enqueue(plan, req, buffers, stream, true);
       return;
     }
+    prepared.bound = {};  // until the capture below succeeds
     LSTMRT_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
     cudaGraph_t graph = nullptr;
     try {
-      enqueue(plan, req, buffers, stream);
+      enqueue(plan, req, buffers, stream, false);
     } catch (...) {
       cudaStreamEndCapture(stream, &graph);  // leave the caller's stream usable
       if (graph) cudaGraphDestroy(graph);
@@ -114,7 +128,8 @@ class FusedBackend final : public Backend {
       throw;
     }
     LSTMRT_CUDA_CHECK(cudaGraphDestroy(graph));
-    LSTMRT_CUDA_CHECK(cudaGraphLaunch(prepared.exec, stream));
+    prepared.bound = addresses;
+    launch(prepared, req, plan, workspace, stream);
   }
 
  private:
@@ -154,16 +169,30 @@ class FusedBackend final : public Backend {
     }
   }
 
+  // The lengths (by value, so never baked into the graph), then the graph, on the caller's stream.
+  void launch(const PreparedPlan& prepared, const ForwardRequest& req, const fused::FusedPlan& plan, void* workspace,
+              cudaStream_t stream) {
+    if (req.lengths) {
+      auto* d_lengths = reinterpret_cast<std::int32_t*>(static_cast<char*>(workspace) + plan.workspace.lengths.offset);
+      kernels::upload_lengths(req.lengths, req.batch, d_lengths, stream);
+    }
+    LSTMRT_CUDA_CHECK(cudaGraphLaunch(prepared.exec, stream));
+  }
+
   cudaStream_t stream_of(int layer, cudaStream_t caller) const { return layer == 0 ? caller : streams_[layer - 1]; }
 
+  // Every op of the plan in issue order; kUploadLengths only when `with_lengths` (graphs upload them
+  // outside, before the launch).
   void enqueue(const fused::FusedPlan& plan, const ForwardRequest& req, const fused::CallBuffers& b,
-               cudaStream_t caller) {
+               cudaStream_t caller, bool with_lengths) {
     const DataType t = options().data_type;
     const kernels::StorageType storage = fused::storage_type(t);
     for (const fused::Op& op : plan.ops) {
       const cudaStream_t s = stream_of(op.layer, caller);
       switch (op.kind) {
-        case OpKind::kUploadLengths: kernels::upload_lengths(req.lengths, req.batch, b.lengths, caller); break;
+        case OpKind::kUploadLengths:
+          if (with_lengths) kernels::upload_lengths(req.lengths, req.batch, b.lengths, caller);
+          break;
         case OpKind::kFork:
           LSTMRT_CUDA_CHECK(cudaEventRecord(events_[0], caller));
           for (cudaStream_t side : streams_) LSTMRT_CUDA_CHECK(cudaStreamWaitEvent(side, events_[0], 0));

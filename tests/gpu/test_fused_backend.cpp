@@ -198,6 +198,42 @@ TEST_F(FusedGpu, CallerCapturesForwardIntoItsOwnGraph) {
   EXPECT_TRUE(matches_reference(c, run_reference(c), got));
 }
 
+// Same buffers twice: the second forward replays the graph; its new lengths (uploaded by value
+// outside the graph) and new x values must both take effect.
+TEST_F(FusedGpu, GraphReplayWithNewLengthsAndInputs) {
+  std::mt19937_64 rng(test_seed() + 9);
+  CaseLimits lim;
+  lim.max_layers = 2;
+  Case c = random_case(rng, kPrecisions[0], lim);
+  c.options.kind = BackendKind::kFused;
+  c.want_y = c.want_state = true;
+  c.lengths.assign(c.N, c.T);
+  Lstm lstm = create_fused(c);
+  DeviceBytes x(c.x.size() * 4), h0(c.h0.size() * 4), c0(c.c0.size() * 4);
+  DeviceBytes y(c.y_count() * 4), h_n(c.h_count() * 4), c_n(c.c_count() * 4);
+  for (int run = 0; run < 3; ++run) {
+    if (run > 0) {
+      c.x = random_vector(c.x.size(), rng);
+      for (auto& l : c.lengths) l = static_cast<int>(rng() % (c.T + 1));
+    }
+    LSTMRT_TEST_CUDA(cudaMemcpy(x.mem.get(), c.x.data(), c.x.size() * 4, cudaMemcpyHostToDevice));
+    if (!c.h0.empty()) {
+      LSTMRT_TEST_CUDA(cudaMemcpy(h0.mem.get(), c.h0.data(), c.h0.size() * 4, cudaMemcpyHostToDevice));
+      LSTMRT_TEST_CUDA(cudaMemcpy(c0.mem.get(), c.c0.data(), c.c0.size() * 4, cudaMemcpyHostToDevice));
+    }
+    y.poison(), h_n.poison(), c_n.poison();
+    ForwardRequest r = host_request(c);
+    r.x = x.mem.get();
+    if (!c.h0.empty()) r.h0 = h0.mem.get(), r.c0 = c0.mem.get();
+    r.y = y.mem.get(), r.h_n = h_n.mem.get(), r.c_n = c_n.mem.get();
+    lstm.forward(r, stream());
+    LSTMRT_TEST_CUDA(cudaStreamSynchronize(stream()));
+    const HostOutputs got{decode(y.download(), DataType::kFloat32), decode(h_n.download(), DataType::kFloat32),
+                          decode(c_n.download(), DataType::kFloat32)};
+    EXPECT_TRUE(matches_reference(c, run_reference(c), got)) << "run " << run;
+  }
+}
+
 // A larger stacked one-direction model takes the multi-stream wavefront path; a long
 // bidirectional one is chunked over time with per-direction input GEMMs.
 TEST_F(FusedGpu, WavefrontAndTimeChunksAtLargerShapes) {
