@@ -89,9 +89,13 @@ LstmAttributes read_attributes(const onnx::NodeProto& node) {
     } else if (name == "layout") {
       expect_type(onnx::AttributeProto_AttributeType_INT);
       a.layout = attr.i();
+    } else if (name == "output_sequence") {  // LSTM-1 only; Y's presence says the same
+      expect_type(onnx::AttributeProto_AttributeType_INT);
+      if (attr.i() != 0 && attr.i() != 1)
+        detail::invalid("{}: attribute output_sequence is {}, expected 0 or 1", node_label(node), attr.i());
     } else {
       detail::invalid("{}: unknown attribute '{}': expected activation_alpha, activation_beta, activations, clip, "
-                      "direction, hidden_size, input_forget, layout",
+                      "direction, hidden_size, input_forget, layout (or LSTM-1's output_sequence)",
                       node_label(node), name);
     }
   }

@@ -66,8 +66,9 @@ struct OnnxLstmNode {
 // per direction: f, g, h), clip, direction, hidden_size, input_forget, layout — and its W, R, B,
 // P from `tensors` (initializers and fed inputs). activation_alpha/beta are consumed in order by
 // the activations that take a parameter (as ONNX Runtime does); absent ones take ONNX's
-// defaults. Throws kInvalidArgument naming the attribute or input that is wrong or missing,
-// kUnsupported for a valid value lstmrt does not implement.
+// defaults. LSTM-1's output_sequence (0 or 1) is accepted and has no effect: which outputs exist is
+// said by the output names. Throws kInvalidArgument naming the attribute or input that is wrong or
+// missing (I/O errors inside a tensor keep kIoError and gain the node's name).
 OnnxLstmNode read_lstm_node(const onnx::NodeProto& node, const ProtoMap& tensors);
 
 // ---- edge conversions --------------------------------------------------------------------------------

@@ -253,6 +253,7 @@ TEST(OnnxLstmNode, EveryAttribute) {
   set_float(f.node, "clip", 2.5f);
   set_int(f.node, "input_forget", 1);
   set_int(f.node, "layout", 1);
+  set_int(f.node, "output_sequence", 1);
   // alpha/beta are consumed in order by the activations that take them.
   set_strings(f.node, "activations", {"HardSigmoid", "LeakyRelu", "ScaledTanh", "sigmoid", "TANH", "Affine"});
   set_floats(f.node, "activation_alpha", {0.3f, 0.05f, 2.0f, 0.7f});
@@ -310,6 +311,7 @@ TEST(OnnxLstmNode, BadAttributesAndInputsAreNamed) {
              {"attribute direction is 'sideways', expected forward, reverse or bidirectional"});
   expect_bad([](NodeFixture& f) { set_int(f.node, "layout", 2); }, {"attribute layout is 2, expected 0 (time-major) or 1"});
   expect_bad([](NodeFixture& f) { set_int(f.node, "input_forget", 2); }, {"attribute input_forget is 2, expected 0 or 1"});
+  expect_bad([](NodeFixture& f) { set_int(f.node, "output_sequence", 3); }, {"attribute output_sequence is 3, expected 0 or 1"});
   expect_bad([](NodeFixture& f) { set_float(f.node, "clip", -1.0f); }, {"attribute clip is -1, expected a finite value > 0"});
   expect_bad([](NodeFixture& f) { set_float(f.node, "clip", 0.0f); }, {"attribute clip is 0"});
   expect_bad([](NodeFixture& f) { set_int(f.node, "hidden_size", 0); }, {"attribute hidden_size is 0"});
