@@ -7,8 +7,9 @@
 //     (lax.scan path, unroll=False) takes it from states[0], i.e. h of the last valid step, which
 //     is lstmrt's PaddingMode::kCarryLast — except before any valid step in processing order
 //     (the leading padding of go_backwards, or a row of length 0), where states[0] is the
-//     INITIAL h: zeros without initial_state, h0 with it. Keras's unrolled loop (unroll=True,
-//     and the TensorFlow/torch backends' loops) starts from zeros instead, as kCarryLast does.
+//     INITIAL h: zeros without initial_state, h0 with it (the NumPy backend's scan does the
+//     same). Keras's unrolled loop (unroll=True, any backend) and the TensorFlow and torch
+//     backends' while loops start from a zero "previous output" instead, as kCarryLast does.
 //     The initial-state cases record both loops (y and y_unroll); see KerasJaxScanPadding below.
 //   - Bidirectional(LSTM): forces zero_output_for_mask = return_sequences on both halves
 //     (keras/src/layers/rnn/bidirectional.py), so padded positions are zeros: PaddingMode::kZero.
