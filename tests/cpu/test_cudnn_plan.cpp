@@ -14,6 +14,7 @@
 
 #include "backend.hpp"
 #include "common/compare.hpp"
+#include "common/expect_error.hpp"
 #include "cudnn/cudnn_plan.hpp"
 #include "kernels/cudnn_transforms.hpp"
 #include "lstmrt/lstmrt.hpp"
@@ -22,6 +23,7 @@ namespace lstmrt {
 namespace {
 
 using cudnn::DataPlan;
+using test::expect_error;
 using cudnn::WeightPlacement;
 
 ModelDesc small_model(int I = 5, int H = 6, int P = 0, int L = 1, Direction dir = Direction::kForward) {
@@ -32,18 +34,6 @@ ModelDesc small_model(int I = 5, int H = 6, int P = 0, int L = 1, Direction dir 
   d.num_layers = L;
   d.direction = dir;
   return d;
-}
-
-template <typename F>
-Error expect_error(F&& f, ErrorCode code) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    return e;
-  }
-  ADD_FAILURE() << "expected an lstmrt::Error with code " << to_string(code);
-  return Error(ErrorCode::kInternal, "no error thrown");
 }
 
 // ---- refusals -------------------------------------------------------------------------------------
@@ -76,10 +66,7 @@ TEST(CudnnPlan, RefusesEachExtendedCellFeatureByName) {
     const auto features = cudnn::unsupported_model_features(d);
     ASSERT_EQ(features.size(), 1u) << c.name;
     EXPECT_NE(features[0].find(c.expected), std::string::npos) << features[0];
-    const Error e = expect_error([&] { cudnn::check_model_supported(d); }, ErrorCode::kUnsupported);
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find("backend cudnn"), std::string::npos) << msg;
-    EXPECT_NE(msg.find(c.expected), std::string::npos) << msg;
+    expect_error([&] { cudnn::check_model_supported(d); }, ErrorCode::kUnsupported, {"backend cudnn", c.expected});
   }
 }
 
@@ -100,10 +87,8 @@ TEST(CudnnPlan, RefusalNamesEveryFeatureAtOnce) {
   d.peepholes = true;
   d.clip = 1.0f;
   d.coupled_input_forget = true;
-  const Error e = expect_error([&] { cudnn::check_model_supported(d); }, ErrorCode::kUnsupported);
-  const std::string msg = e.what();
-  for (const char* f : {"peepholes", "ONNX clip 1", "coupled input-forget gate", "fused"})
-    EXPECT_NE(msg.find(f), std::string::npos) << msg;
+  expect_error([&] { cudnn::check_model_supported(d); }, ErrorCode::kUnsupported,
+               {"backend cudnn", "peepholes", "ONNX clip 1", "coupled input-forget gate", "fused"});
 }
 
 // The factory refuses an extended cell before touching any device, so this runs without a GPU.
@@ -113,7 +98,7 @@ TEST(CudnnPlan, FactoryRefusesBeforeAnyDeviceWork) {
   const Weights w = random_weights(d, 1, 0.5f);
   BackendOptions o;
   o.kind = BackendKind::kCudnn;
-  expect_error([&] { make_cudnn_backend(d, w, o); }, ErrorCode::kUnsupported);
+  expect_error([&] { make_cudnn_backend(d, w, o); }, ErrorCode::kUnsupported, {"backend cudnn", "peepholes"});
 }
 
 TEST(CudnnPlan, CreateWithoutGpuIsNoDevice) {
@@ -121,8 +106,7 @@ TEST(CudnnPlan, CreateWithoutGpuIsNoDevice) {
   const ModelDesc d = small_model();
   BackendOptions o;
   o.kind = BackendKind::kCudnn;
-  const Error e = expect_error([&] { Lstm::create(d, random_weights(d, 2, 0.5f), o); }, ErrorCode::kNoDevice);
-  EXPECT_NE(std::string(e.what()).find("cudnn"), std::string::npos) << e.what();
+  expect_error([&] { Lstm::create(d, random_weights(d, 2, 0.5f), o); }, ErrorCode::kNoDevice, {"backend cudnn"});
 }
 
 // ---- algorithms -------------------------------------------------------------------------------------
@@ -132,8 +116,8 @@ TEST(CudnnPlan, AlgorithmMapping) {
   EXPECT_EQ(cudnn::to_cudnn_algo(CudnnAlgo::kPersistStatic), CUDNN_RNN_ALGO_PERSIST_STATIC);
   EXPECT_EQ(cudnn::to_cudnn_algo(CudnnAlgo::kPersistStaticSmallH), CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H);
   EXPECT_EQ(cudnn::to_cudnn_algo(CudnnAlgo::kPersistDynamic), CUDNN_RNN_ALGO_PERSIST_DYNAMIC);
-  expect_error([] { cudnn::to_cudnn_algo(CudnnAlgo::kAuto); }, ErrorCode::kInvalidArgument);
-  expect_error([] { cudnn::to_cudnn_algo(static_cast<CudnnAlgo>(42)); }, ErrorCode::kInvalidArgument);
+  expect_error([] { cudnn::to_cudnn_algo(CudnnAlgo::kAuto); }, ErrorCode::kInvalidArgument, {"auto", "standard"});
+  expect_error([] { cudnn::to_cudnn_algo(static_cast<CudnnAlgo>(42)); }, ErrorCode::kInvalidArgument, {"unknown"});
 }
 
 TEST(CudnnPlan, CandidateAlgorithms) {
@@ -148,7 +132,8 @@ TEST(CudnnPlan, CandidateAlgorithms) {
     // An explicit choice is left to cuDNN to accept or refuse, even with projection.
     EXPECT_EQ(cudnn::candidate_algos(projected, a), std::vector<CudnnAlgo>{a});
   }
-  expect_error([&] { cudnn::candidate_algos(plain, static_cast<CudnnAlgo>(9)); }, ErrorCode::kInvalidArgument);
+  expect_error([&] { cudnn::candidate_algos(plain, static_cast<CudnnAlgo>(9)); }, ErrorCode::kInvalidArgument,
+               {"unknown"});
 }
 
 TEST(CudnnPlan, UnequalLengthsRuleAndChoice) {
@@ -214,11 +199,13 @@ TEST(CudnnPlan, DescriptorParametersPerPrecision) {
   }
   BackendOptions bad;
   bad.math = static_cast<MathMode>(7);
-  expect_error([&] { cudnn::rnn_desc_params(d, bad, CudnnAlgo::kStandard); }, ErrorCode::kInvalidArgument);
+  expect_error([&] { cudnn::rnn_desc_params(d, bad, CudnnAlgo::kStandard); }, ErrorCode::kInvalidArgument,
+               {"math mode 7"});
   bad = {};
   bad.data_type = static_cast<DataType>(7);
-  expect_error([&] { cudnn::rnn_desc_params(d, bad, CudnnAlgo::kStandard); }, ErrorCode::kInvalidArgument);
-  expect_error([&] { cudnn::rnn_desc_params(d, {}, CudnnAlgo::kAuto); }, ErrorCode::kInvalidArgument);
+  expect_error([&] { cudnn::rnn_desc_params(d, bad, CudnnAlgo::kStandard); }, ErrorCode::kInvalidArgument,
+               {"data type 7"});
+  expect_error([&] { cudnn::rnn_desc_params(d, {}, CudnnAlgo::kAuto); }, ErrorCode::kInvalidArgument, {"auto"});
 }
 
 TEST(CudnnPlan, DescriptorDirectionAndProjection) {
@@ -258,10 +245,11 @@ TEST(CudnnPlan, LinearLayerShapes) {
     EXPECT_EQ(proj.cols, 6);
     EXPECT_FALSE(proj.has_bias);
   }
-  expect_error([&] { cudnn::lin_layer_shape(d, 6, 0); }, ErrorCode::kInvalidArgument);
-  expect_error([&] { cudnn::lin_layer_shape(d, -1, 0); }, ErrorCode::kInvalidArgument);
-  expect_error([&] { cudnn::lin_layer_shape(d, 0, 9); }, ErrorCode::kInvalidArgument);
-  expect_error([&] { cudnn::lin_layer_shape(small_model(), 0, 8); }, ErrorCode::kInvalidArgument);
+  expect_error([&] { cudnn::lin_layer_shape(d, 6, 0); }, ErrorCode::kInvalidArgument, {"pseudo-layer 6", "0..5"});
+  expect_error([&] { cudnn::lin_layer_shape(d, -1, 0); }, ErrorCode::kInvalidArgument, {"pseudo-layer -1"});
+  expect_error([&] { cudnn::lin_layer_shape(d, 0, 9); }, ErrorCode::kInvalidArgument, {"linLayerID 9", "0..8"});
+  expect_error([&] { cudnn::lin_layer_shape(small_model(), 0, 8); }, ErrorCode::kInvalidArgument,
+               {"linLayerID 8", "0..7"});
 }
 
 TEST(CudnnPlan, CanonicalBlocksFollowGateOrder) {
@@ -381,7 +369,8 @@ TEST(CudnnPlan, PackWeightImageRejectsDisagreeingPlacements) {
   auto broken = [&](auto mutate) {
     auto p = good;
     mutate(p);
-    expect_error([&] { cudnn::pack_weight_image(d, w, DataType::kFloat32, p, image); }, ErrorCode::kInternal);
+    expect_error([&] { cudnn::pack_weight_image(d, w, DataType::kFloat32, p, image); }, ErrorCode::kInternal,
+                 {"cudnn weight space"});
   };
   broken([](auto& p) { p.pop_back(); });                                   // one missing
   broken([](auto& p) { p.push_back(p.front()); });                         // one twice
@@ -403,7 +392,8 @@ TEST(CudnnPlan, PackWeightImageRejectsDisagreeingPlacements) {
   });
   auto bad_id = good;
   bad_id[0].lin_id = 9;
-  expect_error([&] { cudnn::pack_weight_image(d, w, DataType::kFloat32, bad_id, image); }, ErrorCode::kInvalidArgument);
+  expect_error([&] { cudnn::pack_weight_image(d, w, DataType::kFloat32, bad_id, image); }, ErrorCode::kInvalidArgument,
+               {"linLayerID 9"});
 }
 
 TEST(CudnnPlan, PlacementEquality) {
@@ -543,8 +533,10 @@ TEST(CudnnPlan, WorkspaceLayoutIsAlignedAndDisjoint) {
       EXPECT_GE(w.total, w.cudnn_offset + work);
       EXPECT_LT(w.total, w.cudnn_offset + work + cudnn::kWorkspaceAlignment);
     }
-  expect_error([] { cudnn::workspace_layout(small_model(), DataType::kFloat32, 0, 1, 0); }, ErrorCode::kInvalidArgument);
-  expect_error([] { cudnn::workspace_layout(small_model(), DataType::kFloat32, 1, 0, 0); }, ErrorCode::kInvalidArgument);
+  expect_error([] { cudnn::workspace_layout(small_model(), DataType::kFloat32, 0, 1, 0); }, ErrorCode::kInvalidArgument,
+               {"seq_len 0"});
+  expect_error([] { cudnn::workspace_layout(small_model(), DataType::kFloat32, 1, 0, 0); }, ErrorCode::kInvalidArgument,
+               {"batch 0"});
 }
 
 TEST(CudnnPlan, ElementBytesAndDataTypes) {
@@ -553,7 +545,8 @@ TEST(CudnnPlan, ElementBytesAndDataTypes) {
   EXPECT_EQ(cudnn::element_bytes(DataType::kBFloat16), 2u);
   EXPECT_EQ(cudnn::to_cudnn_data_type(DataType::kFloat16), CUDNN_DATA_HALF);
   unsigned char buf[4];
-  expect_error([&] { cudnn::store_element(1.0f, static_cast<DataType>(5), buf); }, ErrorCode::kInvalidArgument);
+  expect_error([&] { cudnn::store_element(1.0f, static_cast<DataType>(5), buf); }, ErrorCode::kInvalidArgument,
+               {"data type 5"});
 }
 
 // ---- index maps of the transform kernels ---------------------------------------------------------------------
@@ -589,7 +582,7 @@ TEST(CudnnTransforms, LaunchersRejectBadParameters) {
   auto bad_reverse = [&](auto mutate) {
     kernels::ReverseRowsParams q = r;
     mutate(q);
-    expect_error([&] { kernels::launch_reverse_rows(q, nullptr); }, ErrorCode::kInvalidArgument);
+    expect_error([&] { kernels::launch_reverse_rows(q, nullptr); }, ErrorCode::kInvalidArgument, {"reverse_rows"});
   };
   bad_reverse([](auto& q) { q.element_bytes = 8; });
   bad_reverse([](auto& q) { q.steps = 0; });
@@ -603,7 +596,7 @@ TEST(CudnnTransforms, LaunchersRejectBadParameters) {
   auto bad_finish = [&](auto mutate) {
     kernels::FinishOutputsParams q = f;
     mutate(q);
-    expect_error([&] { kernels::launch_finish_outputs(q, nullptr); }, ErrorCode::kInvalidArgument);
+    expect_error([&] { kernels::launch_finish_outputs(q, nullptr); }, ErrorCode::kInvalidArgument, {"finish_outputs"});
   };
   bad_finish([](auto& q) { q.directions = 3; });
   bad_finish([](auto& q) { q.element_bytes = 3; });
@@ -614,16 +607,17 @@ TEST(CudnnTransforms, LaunchersRejectBadParameters) {
   bad_finish([&](auto& q) { q.src = q.dst, q.processing = true; });
 
   kernels::RestoreStatesParams s{fake, fake + 1, fake + 2, nullptr, fake_lengths, 1, 1, 1, 1, 4};
-  expect_error([&] { kernels::launch_restore_states(s, nullptr); }, ErrorCode::kInvalidArgument);  // h0 without c0
+  expect_error([&] { kernels::launch_restore_states(s, nullptr); }, ErrorCode::kInvalidArgument,
+               {"restore_states", "both h0 and c0"});
   s.c0 = fake + 3;
   s.slots = 0;
-  expect_error([&] { kernels::launch_restore_states(s, nullptr); }, ErrorCode::kInvalidArgument);
+  expect_error([&] { kernels::launch_restore_states(s, nullptr); }, ErrorCode::kInvalidArgument, {"restore_states"});
   s.slots = 1;
   s.lengths = nullptr;
-  expect_error([&] { kernels::launch_restore_states(s, nullptr); }, ErrorCode::kInvalidArgument);
+  expect_error([&] { kernels::launch_restore_states(s, nullptr); }, ErrorCode::kInvalidArgument, {"restore_states"});
   s.lengths = fake_lengths;
   s.element_bytes = 1;
-  expect_error([&] { kernels::launch_restore_states(s, nullptr); }, ErrorCode::kInvalidArgument);
+  expect_error([&] { kernels::launch_restore_states(s, nullptr); }, ErrorCode::kInvalidArgument, {"restore_states"});
   // Nothing to restore into: a no-op, not an error (and no launch).
   s.element_bytes = 4;
   s.h_n = s.c_n = nullptr;

@@ -52,8 +52,8 @@ TEST_F(CudnnVsReference, BFloat16Standard) { run_random(with(DataType::kBFloat16
 TEST_F(CudnnVsReference, AutoAlgorithm) {
   CaseLimits limits;
   limits.projection = false;  // so the persistent algorithms are candidates
-  run_random(with(DataType::kFloat32, MathMode::kStrict, CudnnAlgo::kAuto), 15, limits);
-  run_random(with(DataType::kFloat16, MathMode::kStrict, CudnnAlgo::kAuto), 10, limits);
+  run_random(with(DataType::kFloat32, MathMode::kStrict, CudnnAlgo::kAuto), 8, limits);
+  run_random(with(DataType::kFloat16, MathMode::kStrict, CudnnAlgo::kAuto), 5, limits);
 }
 
 // Every explicit algorithm and precision: cuDNN may refuse (kUnsupported, never a crash); when it
