@@ -291,6 +291,29 @@ TEST_F(CliFiles, BadOptions) {
                  {"run", "--weights", file("w.npz"), "--input", file("x.npy"), "--output", file("no/dir/out.npz")});
 }
 
+TEST_F(CliFiles, FailureLeavesAnExistingOutputUntouched) {
+  save_npz(file("out.npz"), {{"previous", Array::from_int32({1}, {123})}});
+  const CliResult r = run_lstmrt([&] {
+    auto a = base_args();
+    a.insert(a.end(), {"--lengths", file("absent.npy")});
+    return a;
+  }(), dir_);
+  EXPECT_NE(r.exit_code, 0);
+  const ArrayMap kept = load_npz(file("out.npz"));
+  ASSERT_EQ(keys_of(kept), std::vector<std::string>{"previous"});
+  EXPECT_EQ(kept.at("previous").to_int32("previous"), std::vector<std::int32_t>{123});
+}
+
+TEST_F(CliFiles, VerboseDescribesTheModelOnStderr) {
+  auto args = base_args();
+  args.push_back("-v");
+  const CliResult r = run_lstmrt(args, dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* f : {"pytorch weights", "bidirectional", "backend reference", "T=6 B=3"})
+    EXPECT_NE(r.err.find(f), std::string::npos) << "'" << f << "' not in: " << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
 TEST_F(CliFiles, GpuBackendWithoutAGpuFailsNamingTheBackend) {
   if (gpu_available()) GTEST_SKIP() << "a GPU is present: the cudnn backend can run here";
   expect_failure({"--backend", "cudnn"}, {"--backend cudnn", "cudnn"},
