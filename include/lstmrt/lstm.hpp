@@ -50,7 +50,11 @@ enum class PaddingMode {
   kZero,       // zeros (cuDNN, PyTorch pad_packed_sequence, ONNX Runtime)
   kCarryLast,  // Keras's generic loop: the most recent output in processing order, zeros if none
                // yet (so the forward half repeats h at the row's last valid step and the reverse
-               // half, which meets the padding first, holds zeros)
+               // half, which meets the padding first, holds zeros). This is what Keras 3 computes
+               // with the TensorFlow and torch backends and with unroll=True; its JAX/NumPy scan
+               // instead fills padding met BEFORE the first valid step with the initial h (same
+               // result when there is no initial state). Keras's Bidirectional forces zero padding
+               // (kZero) on both halves when return_sequences is set.
 };
 
 // Time order of y for a Direction::kReverse model.
