@@ -3,7 +3,9 @@
 // the per-step gate kernel and of the state initialisation, on top of lstm_cell_math.cuh's gate math.
 //
 // Layouts (all row-major; D directions, N rows, H hidden, H_out output width, T steps):
-//   gates_x   (chunk, N, D·4H) float32  row block k holds input time gates_time_base[d] + k
+//   gates_x   float32, (time, row) at (t − gates_time_base[d])·gates_time_stride + b·gates_row_stride,
+//             then d·4H + gate·H + j: (chunk, N, D·4H) time-major, or (N, T, D·4H) for a batch-major
+//             layer-0 input run as one GEMM
 //   gates_h   (D, N, 4H)       float32  W_hh·h of this step (ignored when !has_recurrent)
 //   bias      (D, 4H)          float32  b_ih + b_hh;  peephole (D, 3H) float32, blocks i f o
 //   c_state   (D, N, H)        float32  the cell state, updated in place
@@ -43,6 +45,7 @@ struct GateStepParams {
   int carry_last;     // PaddingMode::kCarryLast
   int reverse[2];
   int gates_time_base[2];
+  int64_t gates_time_stride, gates_row_stride;
   const float* gates_x;
   const float* gates_h;
   const float* bias;
@@ -132,7 +135,7 @@ LSTMRT_HD inline void gate_step_element(const GateStepParams& p, int d, int b, i
     return;
   }
   const int64_t gates = 4 * static_cast<int64_t>(H);
-  const float* gx = p.gates_x + (static_cast<int64_t>(t - p.gates_time_base[d]) * N + b) * p.directions * gates +
+  const float* gx = p.gates_x + (t - p.gates_time_base[d]) * p.gates_time_stride + b * p.gates_row_stride +
                     d * gates + j;
   const float* gh = p.gates_h + state * gates + j;
   const float* bias = p.bias + d * gates + j;

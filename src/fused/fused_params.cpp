@@ -112,6 +112,8 @@ kernels::GateStepParams gate_step_params(const ModelDesc& desc, const FusedPlan&
     p.gates_time_base[d] = op.gates_time_base[d];
     p.cell[d] = cell[d];
   }
+  p.gates_time_stride = op.gates_time_stride;
+  p.gates_row_stride = op.gates_row_stride;
   p.gates_x = static_cast<const float*>(lb.gates_x);
   p.gates_h = static_cast<const float*>(lb.gates_h);
   p.bias = lb.bias;

@@ -161,6 +161,11 @@ void add_input_gemms(const ModelDesc& desc, const PlanKey& key, int l, int c, in
     } else if (key.layout == TensorLayout::kTimeMajor) {
       g.rows = steps * N;
       g.act = {BufferKind::kX, 0, times.first * N * in, in, 0};
+    } else if (together) {
+      // Batch-major x, whole sequence: one plain GEMM over its N·T rows (b·T + t); gates_x keeps
+      // that row order (gates_batch_major).
+      g.rows = T * N;
+      g.act = {BufferKind::kX, 0, 0, in, 0};
     } else if (N >= steps) {
       // Batch-major x: row b·T + t. One batch entry per time step, N rows each.
       g.rows = N;
@@ -177,6 +182,11 @@ void add_input_gemms(const ModelDesc& desc, const PlanKey& key, int l, int c, in
     }
     ops.push_back(op);
   }
+}
+
+// gates_x rows are b·T + t (not t·N + b) for a batch-major layer-0 input projected in one GEMM.
+bool gates_batch_major(const PlanKey& key, int l, int chunk_count) {
+  return l == 0 && key.layout == TensorLayout::kBatchMajor && chunk_count == 1;
 }
 
 Op recurrent_gemm(const ModelDesc& desc, const PlanKey& key, int l, int c, int s) {
@@ -230,12 +240,18 @@ void add_chunk(const ModelDesc& desc, const PlanKey& key, int l, int c, int chun
   std::array<int, 2> base{0, 0};
   if (chunk_count > 1)
     for (int d = 0; d < D; ++d) base[d] = chunk_time_range(desc, d, c, chunk_steps, T).first;
+  const std::int64_t gates_ld = static_cast<std::int64_t>(D) * 4 * desc.hidden_size;
+  const bool batch_major = gates_batch_major(key, l, chunk_count);
+  const std::int64_t time_stride = batch_major ? gates_ld : key.batch * gates_ld;
+  const std::int64_t row_stride = batch_major ? T * gates_ld : gates_ld;
   const int first = c * chunk_steps, last = std::min(T, first + chunk_steps);
   for (int s = first; s < last; ++s) {
     const bool has_recurrent = s > 0 || key.has_initial_state;
     if (has_recurrent) ops.push_back(recurrent_gemm(desc, key, l, c, s));
     Op gate = make_op(OpKind::kGateStep, l, c, s);
     gate.gates_time_base = base;
+    gate.gates_time_stride = time_stride;
+    gate.gates_row_stride = row_stride;
     gate.has_recurrent = has_recurrent;
     gate.emit_previous = projected && s > first;
     ops.push_back(gate);
@@ -246,6 +262,8 @@ void add_chunk(const ModelDesc& desc, const PlanKey& key, int l, int c, int chun
   if (projected) {
     Op emit = make_op(OpKind::kGateStep, l, c, last);
     emit.gates_time_base = base;
+    emit.gates_time_stride = time_stride;
+    emit.gates_row_stride = row_stride;
     emit.compute = false;
     emit.emit_previous = true;
     ops.push_back(emit);

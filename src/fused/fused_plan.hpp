@@ -119,6 +119,9 @@ struct Op {
   GemmOp gemm;    // kGemm
   // kGateStep: time of gates_x's first row block for each direction slot in this chunk.
   std::array<int, 2> gates_time_base{0, 0};
+  // kGateStep: elements between gates_x's time blocks and rows: (N·D·4H, D·4H) time-major, or
+  // (D·4H, T·D·4H) when a batch-major x was projected in one GEMM (rows b·T + t).
+  std::int64_t gates_time_stride = 0, gates_row_stride = 0;
   bool compute = true;        // kGateStep: false = emit-only (projected, end of a chunk)
   bool has_recurrent = true;  // kGateStep: false when the recurrent GEMM was skipped (zero h)
   bool emit_previous = false; // kGateStep: write step s−1's projected h (P > 0, not a chunk's first step)

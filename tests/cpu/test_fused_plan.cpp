@@ -179,19 +179,37 @@ TEST(FusedPlan, ChunkStepsKeepGatesInTheL2Budget) {
 
 TEST(FusedPlan, BatchMajorInputGemms) {
   const ModelDesc m = model(Direction::kForward, 1, 3, 2);
-  // N >= steps: one batch entry per time step.
-  GemmOp g = gemms(make_plan(m, DataType::kFloat32, key(4, 6, false, false, TensorLayout::kBatchMajor)),
-                   GemmRole::kInput)[0].gemm;
-  EXPECT_EQ(g.batch, 4);
+  // Unchunked: one plain GEMM over the N·T rows in x's order; gates_x keeps rows b·T + t.
+  FusedPlan plan = make_plan(m, DataType::kFloat32, key(4, 6, false, false, TensorLayout::kBatchMajor));
+  GemmOp g = gemms(plan, GemmRole::kInput)[0].gemm;
+  EXPECT_EQ(g.batch, 1);
+  EXPECT_EQ(g.rows, 4 * 6);
+  EXPECT_EQ(g.act.ld, 3);
+  EXPECT_EQ(g.out.ld, 8);
+  for (const Op& op : plan.ops)
+    if (op.kind == OpKind::kGateStep) {
+      EXPECT_EQ(op.gates_time_stride, 8);
+      EXPECT_EQ(op.gates_row_stride, 4 * 8);
+    }
+  // Chunked, N >= steps: one batch entry per time step; gates_x time-major.
+  plan = make_plan(m, DataType::kFloat32, key(4, 6, false, false, TensorLayout::kBatchMajor), 2);
+  g = gemms(plan, GemmRole::kInput)[0].gemm;
+  EXPECT_EQ(g.batch, 2);
   EXPECT_EQ(g.rows, 6);
   EXPECT_EQ(g.act.ld, 4 * 3);  // row b of time t at (b·T + t)·I
   EXPECT_EQ(g.act.batch_stride, 3);
   EXPECT_EQ(g.out.ld, 8);
   EXPECT_EQ(g.out.batch_stride, 6 * 8);
-  // N < steps: one batch entry per row.
-  g = gemms(make_plan(m, DataType::kFloat32, key(9, 2, false, false, TensorLayout::kBatchMajor)), GemmRole::kInput)[0].gemm;
+  for (const Op& op : plan.ops)
+    if (op.kind == OpKind::kGateStep) {
+      EXPECT_EQ(op.gates_time_stride, 6 * 8);
+      EXPECT_EQ(op.gates_row_stride, 8);
+    }
+  // Chunked, N < steps: one batch entry per row.
+  g = gemms(make_plan(m, DataType::kFloat32, key(9, 2, false, false, TensorLayout::kBatchMajor), 4),
+            GemmRole::kInput)[0].gemm;
   EXPECT_EQ(g.batch, 2);
-  EXPECT_EQ(g.rows, 9);
+  EXPECT_EQ(g.rows, 4);
   EXPECT_EQ(g.act.ld, 3);
   EXPECT_EQ(g.act.batch_stride, 9 * 3);
   EXPECT_EQ(g.out.ld, 2 * 8);
