@@ -45,8 +45,11 @@ __global__ void __launch_bounds__(kThreads) finish_outputs_kernel(FinishOutputsP
     const int t = p.batch_major ? static_cast<int>(v % p.steps) : static_cast<int>(v / p.rows);
     const int b = p.batch_major ? static_cast<int>(v / p.steps) : static_cast<int>(v % p.rows);
     const int d = c / p.width;
+    // A select, not p.slot_reverse[d]: indexing the parameter array at run time would copy the
+    // whole struct to the stack.
+    const bool slot_reverse = d == 0 ? p.slot_reverse[0] : p.slot_reverse[1];
     const int s = output_source_step(t, p.lengths[b], p.steps, p.reversed_run, p.processing,
-                                     p.carry_last && !p.slot_reverse[d]);
+                                     p.carry_last && !slot_reverse);
     if (s < 0) {
       dst[k] = E(0);
     } else if (s != t || src != dst) {
