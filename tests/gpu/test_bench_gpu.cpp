@@ -1,0 +1,82 @@
+// lstmrt-bench's GPU side on a real GPU: ceilings in a plausible range, CUDA-event timing of a
+// device-memory backend with rotated buffers, and a whole small run with floors and cuDNN ratios.
+// Skips without a GPU (GpuTest).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "bench/gpu.hpp"
+#include "bench/runner.hpp"
+#include "gpu_test.hpp"
+
+namespace lstmrt::bench {
+namespace {
+
+class BenchGpu : public test::GpuTest {};
+
+TEST_F(BenchGpu, CeilingsArePlausible) {
+  const Ceilings c = measure_ceilings({Precision::kFp32, Precision::kBf16}, 2048);
+  ASSERT_EQ(c.gemm_flops_per_s.size(), 2u);
+  for (const auto& [p, rate] : c.gemm_flops_per_s) {
+    EXPECT_GT(rate, 1e12) << to_string(p);  // any sm_90 part does far more than 1 TFLOP/s
+    EXPECT_LT(rate, 5e15) << to_string(p);  // and far less than 5 PFLOP/s
+  }
+  EXPECT_GT(c.gemm_flops_per_s.at(Precision::kBf16), c.gemm_flops_per_s.at(Precision::kFp32));
+  EXPECT_GT(c.copy_bytes_per_s, 1e11);
+  EXPECT_LT(c.copy_bytes_per_s, 2e13);
+}
+
+TEST_F(BenchGpu, TimesCudnnForwardWithRotatedBuffers) {
+  const Shape s{4, 16, 32, 64, 0, 1, 1, Precision::kFp32};
+  BackendOptions options;
+  options.kind = BackendKind::kCudnn;
+  options.cudnn_algo = CudnnAlgo::kStandard;
+  Lstm lstm = Lstm::create(model_desc(s), random_weights(model_desc(s), 3, 0.125f), options);
+  const GpuDevice gpu = open_gpu(0);
+  EXPECT_FALSE(gpu.name.empty());
+  EXPECT_GT(gpu.l2_bytes, 0u);
+  const GpuTiming timing = time_on_gpu(lstm, s, TimingSettings{2, 7, 7, 1.0}, gpu, 5);
+  ASSERT_EQ(timing.samples_ms.size(), 7u);
+  EXPECT_GE(timing.rotation_sets, 2);
+  for (double ms : timing.samples_ms) {
+    EXPECT_GT(ms, 0.0);
+    EXPECT_LT(ms, 1000.0);
+  }
+}
+
+TEST_F(BenchGpu, SmallRunChecksTimesAndComparesWithCudnn) {
+  BenchOptions options;
+  options.progress = false;
+  options.backends = {BackendKind::kFused, BackendKind::kCudnn};
+  options.gpu_timing = TimingSettings{2, 5, 20, 20.0};
+  const std::vector<Shape> shapes = {Shape{3, 10, 24, 48, 0, 1, 1, Precision::kFp32},
+                                     Shape{2, 6, 16, 32, 0, 2, 2, Precision::kBf16}};
+  std::ostringstream progress;
+  const BenchResult result = run_benchmark(shapes, options, progress);
+  ASSERT_TRUE(result.gpu);
+  EXPECT_EQ(result.failures, 0);
+  EXPECT_FALSE(result.info.gpu.empty());
+  ASSERT_EQ(result.rows.size(), 2u * 5u);  // fused + 4 cudnn algorithms per shape
+  int timed_cudnn = 0;
+  for (const Row& r : result.rows) {
+    SCOPED_TRACE(describe(r.shape) + " " + r.backend + " " + r.variant + ": " + r.status + " " + r.note);
+    EXPECT_TRUE(r.status == "ok" || r.status == "unsupported");
+    EXPECT_TRUE(std::isfinite(r.floor_ms));
+    EXPECT_GT(r.floor_ms, 0.0);
+    if (r.status != "ok") continue;
+    EXPECT_EQ(r.timer, "cuda_events");
+    EXPECT_EQ(r.check_steps, r.shape.steps);
+    EXPECT_LE(r.max_abs_err, tolerance(r.shape.precision).atol * 10);
+    EXPECT_GE(r.time_ms.count, 5);
+    EXPECT_GT(r.us_per_step, 0.0);
+    EXPECT_GT(r.floor_fraction, 0.0);
+    EXPECT_LT(r.floor_fraction, 1.5);  // nothing beats its floor by much (timer granularity aside)
+    EXPECT_GE(r.vs_cudnn_best, r.backend == "cudnn" ? 1.0 : 0.0);
+    if (r.backend == "cudnn") ++timed_cudnn;
+  }
+  EXPECT_GE(timed_cudnn, 2) << "cudnn's standard algorithm serves both shapes";
+}
+
+}  // namespace
+}  // namespace lstmrt::bench
