@@ -92,7 +92,7 @@ void save_npz(const std::string& path, const ArrayMap& arrays, bool compressed =
 //   "keras"    Keras 3 LSTM weights (gates i f c o):
 //                kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H, optional)   one forward layer
 //                layer{k}/kernel, layer{k}/recurrent_kernel, layer{k}/bias        a stack, k = 0..L-1
-//                layer{k}/forward/kernel ... + layer{k}/backward/kernel ...       Bidirectional layers
+//                [layer{k}/]forward/kernel ... + [layer{k}/]backward/kernel ...   Bidirectional layers
 //              Converted by from_keras per layer and direction.
 //   "onnx"     ONNX LSTM node inputs (gates i o f c):
 //                W (D, 4H, I), R (D, 4H, H), B (D, 8H, optional), P (D, 3H, optional peepholes)

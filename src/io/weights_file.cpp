@@ -22,8 +22,8 @@ constexpr char kSchemes[] =
 
 // Group 1: the common prefix; group 2: the state_dict name proper.
 const std::regex kPytorchName(R"(^(.*?)((weight|bias)_(ih|hh|hr)_l[0-9]+(_reverse)?)$)");
-// Group 2: layer index; group 4: forward/backward; group 5: tensor.
-const std::regex kKerasName(R"(^(layer([0-9]+)/((forward|backward)/)?)?(kernel|recurrent_kernel|bias)$)");
+// Group 1: "layer{k}/" (group 2: k); group 3: "forward/" or "backward/"; group 5: tensor.
+const std::regex kKerasName(R"(^(layer([0-9]+)/)?((forward|backward)/)?(kernel|recurrent_kernel|bias)$)");
 // Group 2: layer index; group 3: tensor.
 const std::regex kOnnxName(R"(^(layer([0-9]+)/)?(W|R|B|P)$)");
 
@@ -102,9 +102,9 @@ LoadedWeights load_keras(const ArrayMap& arrays, const std::set<int>& layers, bo
   desc.num_layers = layered ? layer_count(layers, source) : 1;
   desc.direction = bidirectional ? Direction::kBidirectional : Direction::kForward;
   auto key = [&](int l, int d, const char* tensor) {
-    if (!layered) return std::string(tensor);
-    if (!bidirectional) return fmt::format("layer{}/{}", l, tensor);
-    return fmt::format("layer{}/{}/{}", l, d == 0 ? "forward" : "backward", tensor);
+    std::string name = layered ? fmt::format("layer{}/", l) : "";
+    if (bidirectional) name += d == 0 ? "forward/" : "backward/";
+    return name + tensor;
   };
   const std::string first_kernel = key(0, 0, "kernel"), first_recurrent = key(0, 0, "recurrent_kernel");
   desc.input_size = narrow(dim(require(arrays, first_kernel, source, "Keras"), 2, 0, first_kernel, source),
@@ -162,14 +162,14 @@ LoadedWeights detect_and_convert(const ArrayMap& arrays, const std::string& sour
   std::vector<std::string> pytorch, keras, onnx, unknown;
   std::set<std::string> prefixes;
   std::set<int> keras_layers, onnx_layers;
-  std::set<std::string> keras_kinds;  // "plain", "layered", "bidirectional"
+  std::set<std::string> keras_forms;  // how a kernel is named: "kernel", "layer{k}/forward/kernel", ...
   for (const auto& entry : arrays) {
     const std::string& key = entry.first;
     std::smatch m;
     if (std::regex_match(key, m, kKerasName)) {
       keras.push_back(key);
       if (m[2].matched) keras_layers.insert(std::stoi(m[2].str()));
-      keras_kinds.insert(!m[1].matched ? "plain" : m[4].matched ? "bidirectional" : "layered");
+      keras_forms.insert(fmt::format("{}{}kernel", m[1].matched ? "layer{k}/" : "", m[3].matched ? "forward|backward/" : ""));
     } else if (std::regex_match(key, m, kOnnxName)) {
       onnx.push_back(key);
       if (m[2].matched) onnx_layers.insert(std::stoi(m[2].str()));
@@ -196,11 +196,11 @@ LoadedWeights detect_and_convert(const ArrayMap& arrays, const std::string& sour
     return load_pytorch(arrays, *prefixes.begin(), source);
   }
   if (!keras.empty()) {
-    if (keras_kinds.size() > 1)
-      io_error("{}: Keras names mix the forms {}: expected only kernel/recurrent_kernel/bias, only layer{{k}}/..., or "
-               "only layer{{k}}/forward|backward/...",
-               source, list_names({keras_kinds.begin(), keras_kinds.end()}));
-    return load_keras(arrays, keras_layers, keras_kinds.count("bidirectional") > 0, source);
+    if (keras_forms.size() > 1)
+      io_error("{}: Keras names mix the forms {}: expected one form for every tensor", source,
+               list_names({keras_forms.begin(), keras_forms.end()}));
+    return load_keras(arrays, keras_layers, keras_forms.begin()->find("forward|backward/") != std::string::npos,
+                      source);
   }
   if (onnx_layers.count(-1) && onnx_layers.size() > 1)
     io_error("{}: ONNX names mix W/R/B/P with layer{{k}}/W...: expected one form", source);

@@ -96,7 +96,7 @@ TEST(WeightsFile, PytorchWithoutBiases) {
   }
 }
 
-// Keras names in the three forms: one layer, layer{k}/..., layer{k}/forward|backward/...
+// Keras names in every form: one layer, layer{k}/..., [layer{k}/]forward|backward/...
 TEST(WeightsFile, KerasNamesOneLayerStackAndBidirectional) {
   std::mt19937_64 rng(test::test_seed());
   struct Case {
@@ -108,7 +108,8 @@ TEST(WeightsFile, KerasNamesOneLayerStackAndBidirectional) {
                         {make_desc(3, 5, 1, Direction::kForward), false, false},
                         {make_desc(4, 3, 3, Direction::kForward), true, true},
                         {make_desc(2, 4, 2, Direction::kBidirectional), true, true},
-                        {make_desc(2, 4, 1, Direction::kBidirectional), true, false}};
+                        {make_desc(2, 4, 1, Direction::kBidirectional), true, false},
+                        {make_desc(3, 2, 1, Direction::kBidirectional), false, true}};
   for (const Case& c : cases) {
     SCOPED_TRACE(describe(c.desc) + (c.use_bias ? "" : " no bias"));
     const ModelDesc& desc = c.desc;
@@ -211,7 +212,7 @@ TEST(WeightsFileErrors, KerasFormsLayersAndMissingTensors) {
                {"k.npz", "Keras weights without 'recurrent_kernel'"});
   expect_error(
       [&] { weights_from_arrays({{"kernel", kernel}, {"recurrent_kernel", recurrent}, {"layer1/kernel", kernel}}, "k.npz"); },
-      ErrorCode::kIoError, {"k.npz", "mix the forms"});
+      ErrorCode::kIoError, {"k.npz", "mix the forms kernel, layer{k}/kernel"});
   expect_error([&] {
     weights_from_arrays({{"layer0/kernel", kernel}, {"layer0/recurrent_kernel", recurrent},
                          {"layer2/kernel", kernel}, {"layer2/recurrent_kernel", recurrent}}, "gap.npz");
