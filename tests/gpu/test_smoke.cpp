@@ -66,16 +66,31 @@ CellMathParams round_params(int round, std::mt19937_64& rng) {
   return p;
 }
 
-// Random points with a few saturating ones; never zeros.
+// Random points on a 2^-8 grid, a few of them saturating; never zeros. On that grid the gate inputs
+// z + p·c_prev are exact in float, so host and device activate exactly the same numbers whether or
+// not the compiler contracts to FMA; what remains to compare is the activations' own rounding.
 std::vector<CellProbeInput> probe_points(int count, std::mt19937_64& rng) {
   std::uniform_real_distribution<float> z(-4.0f, 4.0f), c(-3.0f, 3.0f), peep(-1.0f, 1.0f), big(-60.0f, 60.0f);
+  auto grid = [](float v) { return std::nearbyint(v * 256.0f) / 256.0f; };
   std::vector<CellProbeInput> in(static_cast<std::size_t>(count));
   for (int k = 0; k < count; ++k) {
     const bool saturate = k % 17 == 0;
-    auto pick = [&](std::uniform_real_distribution<float>& d) { return saturate ? big(rng) : d(rng); };
-    in[k] = {pick(z), pick(z), pick(z), pick(z), c(rng), peep(rng), peep(rng), peep(rng)};
+    auto pick = [&](std::uniform_real_distribution<float>& d) { return grid(saturate ? big(rng) : d(rng)); };
+    in[k] = {pick(z), pick(z), pick(z), pick(z), grid(c(rng)), grid(peep(rng)), grid(peep(rng)), grid(peep(rng))};
+    if (in[k].c_prev == 0.0f) in[k].c_prev = 0.5f;
   }
   return in;
+}
+
+// Thresholded relu jumps from 0 to alpha at x = alpha: where an input computed from the new c
+// (the output gate's and the hidden activation's) lies within rounding of alpha, host and device
+// may legitimately land on different sides. Such points are left out of the comparison.
+bool near_jump(const kernels::ActParams& a, float x) {
+  return a.kind == kernels::ActKind::kThresholdedRelu && std::fabs(x - a.alpha) < 1e-4f;
+}
+bool ill_conditioned(const CellMathParams& p, const CellProbeInput& v, float c) {
+  const float o_input = kernels::clip_value(v.z_o + (p.peepholes ? v.p_o * c : 0.0f), p.clip);
+  return near_jump(p.gate, o_input) || near_jump(p.hidden, kernels::clip_value(c, p.clip));
 }
 
 TEST_F(GpuSmoke, CellMathProbeMatchesHostInstantiation) {
@@ -98,13 +113,15 @@ TEST_F(GpuSmoke, CellMathProbeMatchesHostInstantiation) {
     LSTMRT_TEST_CUDA(cudaMemcpyAsync(out.data(), d_out.get(), d_out.bytes(), cudaMemcpyDeviceToHost, stream()));
     LSTMRT_TEST_CUDA(cudaStreamSynchronize(stream()));
 
-    std::vector<float> want_c(in.size()), want_h(in.size()), got_c(in.size()), got_h(in.size());
+    std::vector<float> want_c, want_h, got_c, got_h;
     for (std::size_t k = 0; k < in.size(); ++k) {
       const CellProbeInput& v = in[k];
       const CellResult host = kernels::cell_step(params, v.z_i, v.z_f, v.z_g, v.z_o, v.c_prev, v.p_i, v.p_f, v.p_o);
-      want_c[k] = host.c, want_h[k] = host.h;
-      got_c[k] = out[k].c, got_h[k] = out[k].h;
+      if (ill_conditioned(params, v, host.c)) continue;
+      want_c.push_back(host.c), want_h.push_back(host.h);
+      got_c.push_back(out[k].c), got_h.push_back(out[k].h);
     }
+    ASSERT_GE(want_c.size(), in.size() * 99 / 100) << "too many points left out near a thresholded-relu jump";
     SCOPED_TRACE(testing::Message() << "round " << round << " gate " << static_cast<int>(params.gate.kind)
                                     << " cell " << static_cast<int>(params.cell.kind) << " hidden "
                                     << static_cast<int>(params.hidden.kind) << " clip " << params.clip
