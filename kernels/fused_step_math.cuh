@@ -6,7 +6,8 @@
 //   gates_x   float32, (time, row) at (t − gates_time_base[d])·gates_time_stride + b·gates_row_stride,
 //             then d·4H + gate·H + j: (chunk, N, D·4H) time-major, or (N, T, D·4H) for a batch-major
 //             layer-0 input run as one GEMM
-//   gates_h   (D, N, 4H)       float32  W_hh·h of this step (ignored when !has_recurrent)
+//   gates_h   (D, N, 4H)       float32  W_hh·h of this step (ignored when !has_recurrent: skipped, or
+//                                       already accumulated into gates_x)
 //   bias      (D, 4H)          float32  b_ih + b_hh;  peephole (D, 3H) float32, blocks i f o
 //   c_state   (D, N, H)        float32  the cell state, updated in place
 //   h_state   (D, N, H_out)    storage  without projection: written here; with one: the projection
@@ -39,7 +40,7 @@ struct GateStepParams {
   int seq_len, batch, hidden, out_size, directions;
   int step;           // processing step s (the chunk's end for an emit-only launch)
   int compute;        // 0: emit-only (projected models, at the end of each time chunk)
-  int has_recurrent;  // 0: gates_h is not read (zero initial h at s = 0)
+  int has_recurrent;  // 0: gates_h is not read (zero h at s = 0, or W_hh·h already in gates_x)
   int emit_previous;  // projected models: write step s−1's h (now in h_state) to out / h_n
   int projected;
   int carry_last;     // PaddingMode::kCarryLast

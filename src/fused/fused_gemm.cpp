@@ -122,7 +122,7 @@ void GemmRunner::prepare(const GemmOp& op, const void* act, const void* weight, 
 void GemmRunner::run(const GemmOp& g, const void* act, const void* weight, void* out, void* workspace,
                      cudaStream_t stream) {
   Entry& e = entry(g, act, weight, out);
-  const float alpha = 1.0f, beta = 0.0f;
+  const float alpha = 1.0f, beta = g.accumulate ? 1.0f : 0.0f;
   LSTMRT_CUBLAS_CHECK(cublasLtMatmul(handle_, e.op, &alpha, weight, e.a, act, e.b, &beta, out, e.c, out, e.c, &e.algo,
                                      workspace, kCublasWorkspaceBytes, stream));
 }

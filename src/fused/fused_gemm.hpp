@@ -1,6 +1,7 @@
 // The fused backend's GEMMs through cuBLASLt: a plan GemmOp (row-major, fused_plan.hpp) becomes
 // out^T = weight · act^T in cuBLASLt's column-major terms (transa = T, transb = N), float32
-// accumulation, tensor cores for float16 / bfloat16 / TF32.
+// accumulation, tensor cores for float16 / bfloat16 / TF32; GemmOp::accumulate adds to `out`
+// in place (beta = 1, C = D).
 #pragma once
 
 #include <array>

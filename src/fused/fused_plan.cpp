@@ -79,6 +79,10 @@ const char* to_string(OpKind kind) {
   return "unknown";
 }
 
+bool recurrent_into_gates(const ModelDesc& desc, const PlanKey& key) {
+  return desc.num_directions() == 1 && !(desc.direction == Direction::kReverse && key.has_lengths);
+}
+
 int plan_chunk_steps(const ModelDesc& desc, int seq_len, int batch, bool has_lengths) {
   if (seq_len < 1 || batch < 1) detail::invalid("fused plan: T={} N={}: expected both >= 1", seq_len, batch);
   if (desc.direction != Direction::kForward && has_lengths) return seq_len;
@@ -189,7 +193,10 @@ bool gates_batch_major(const PlanKey& key, int l, int chunk_count) {
   return l == 0 && key.layout == TensorLayout::kBatchMajor && chunk_count == 1;
 }
 
-Op recurrent_gemm(const ModelDesc& desc, const PlanKey& key, int l, int c, int s) {
+// `into_gates`: the time block of gates_x holding step s's input time (start `gates_offset`, rows
+// `gates_row_stride` apart) instead of gates_h.
+Op recurrent_gemm(const ModelDesc& desc, const PlanKey& key, int l, int c, int s, bool into_gates,
+                  std::int64_t gates_offset, std::int64_t gates_row_stride) {
   const int D = desc.num_directions(), H4 = 4 * desc.hidden_size, N = key.batch;
   const std::int64_t Ho = desc.output_size();
   Op op = make_op(OpKind::kGemm, l, c, s);
@@ -197,6 +204,10 @@ Op recurrent_gemm(const ModelDesc& desc, const PlanKey& key, int l, int c, int s
              {BufferKind::kHState, l, 0, Ho, N * Ho},
              {BufferKind::kWeightHh, l, 0, Ho, H4 * Ho},
              {BufferKind::kGatesH, l, 0, H4, static_cast<std::int64_t>(N) * H4}};
+  if (into_gates) {
+    op.gemm.out = {BufferKind::kGatesX, l, gates_offset, gates_row_stride, 0};
+    op.gemm.accumulate = true;
+  }
   return op;
 }
 
@@ -245,14 +256,17 @@ void add_chunk(const ModelDesc& desc, const PlanKey& key, int l, int c, int chun
   const std::int64_t time_stride = batch_major ? gates_ld : key.batch * gates_ld;
   const std::int64_t row_stride = batch_major ? T * gates_ld : gates_ld;
   const int first = c * chunk_steps, last = std::min(T, first + chunk_steps);
+  const bool into_gates = recurrent_into_gates(desc, key);
   for (int s = first; s < last; ++s) {
     const bool has_recurrent = s > 0 || key.has_initial_state;
-    if (has_recurrent) ops.push_back(recurrent_gemm(desc, key, l, c, s));
+    const int t = desc.is_reverse_slot(0) ? T - 1 - s : s;  // every row's time when into_gates
+    if (has_recurrent)
+      ops.push_back(recurrent_gemm(desc, key, l, c, s, into_gates, (t - base[0]) * time_stride, row_stride));
     Op gate = make_op(OpKind::kGateStep, l, c, s);
     gate.gates_time_base = base;
     gate.gates_time_stride = time_stride;
     gate.gates_row_stride = row_stride;
-    gate.has_recurrent = has_recurrent;
+    gate.has_recurrent = has_recurrent && !into_gates;
     gate.emit_previous = projected && s > first;
     ops.push_back(gate);
     if (projected) ops.push_back(projection_gemm(desc, key, l, c, s));

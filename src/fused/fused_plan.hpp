@@ -10,7 +10,8 @@
 //     input GEMM(s)   gates_x = x_chunk · W_ih^T                                  (tensor cores)
 //     for each processing step s of the chunk:
 //       recurrent GEMM  gates_h[d] = h_state[d] · W_hh[d]^T, batched over d       (skipped at s = 0
-//                                                                                  without h0)
+//                                                                                  without h0;
+//                       one-direction layers: gates_x[t] += h_state · W_hh^T in place instead)
 //       gate step       ONE kernel: biases, activations, c/h update, masking, y, h_n/c_n
 //       projection GEMM h_state[d] = m_state[d] · W_hr[d]^T (P > 0), batched over d
 //     chunk emit (P > 0): the gate-step kernel in emit-only mode writes the chunk's last projected h
@@ -97,6 +98,7 @@ struct GemmOp {
   GemmRole role = GemmRole::kInput;
   int rows = 0, cols = 0, depth = 0, batch = 1;
   MatrixRef act, weight, out;
+  bool accumulate = false;  // out += (beta = 1) instead of out =
 };
 
 enum class OpKind {
@@ -123,7 +125,9 @@ struct Op {
   // (D·4H, T·D·4H) when a batch-major x was projected in one GEMM (rows b·T + t).
   std::int64_t gates_time_stride = 0, gates_row_stride = 0;
   bool compute = true;        // kGateStep: false = emit-only (projected, end of a chunk)
-  bool has_recurrent = true;  // kGateStep: false when the recurrent GEMM was skipped (zero h)
+  // kGateStep: add gates_h. False when the recurrent GEMM was skipped (zero h at s = 0) or
+  // accumulated straight into gates_x (recurrent_into_gates).
+  bool has_recurrent = true;
   bool emit_previous = false; // kGateStep: write step s−1's projected h (P > 0, not a chunk's first step)
   int wait_layer = 0;         // kWaitEvent
 };
@@ -152,6 +156,11 @@ struct FusedPlan {
   std::vector<Op> ops;     // issue order (each op runs on stream op.layer)
   WorkspaceLayout workspace;
 };
+
+// One-direction layers whose rows all read the same input time at a step (not a reverse layer
+// with per-row lengths) accumulate the recurrent GEMM into that time's gates_x block (beta = 1):
+// the gate kernel then reads one gate array instead of two.
+bool recurrent_into_gates(const ModelDesc& desc, const PlanKey& key);
 
 // Processing steps per time chunk for this model and request shape. Reverse directions with
 // per-row lengths start each row at its own end, so their input times do not form one contiguous

@@ -39,7 +39,8 @@ inline void emulate_gemm(const fused::GemmOp& g, const float* act, const float* 
         const float* w = weight + b * g.weight.batch_stride + c * g.weight.ld;
         double sum = 0.0;
         for (int k = 0; k < g.depth; ++k) sum += static_cast<double>(a[k]) * w[k];
-        out[b * g.out.batch_stride + r * g.out.ld + c] = static_cast<float>(sum);
+        float& o = out[b * g.out.batch_stride + r * g.out.ld + c];
+        o = static_cast<float>(g.accumulate ? o + sum : sum);
       }
 }
 

@@ -84,9 +84,40 @@ TEST(FusedPlan, OneLayerForwardNodeOrder) {
   EXPECT_EQ(rec.depth, 5);
   EXPECT_EQ(rec.act.buffer, BufferKind::kHState);
   EXPECT_EQ(rec.weight.buffer, BufferKind::kWeightHh);
-  EXPECT_EQ(rec.out.buffer, BufferKind::kGatesH);
+  // One direction: the recurrent GEMM adds into the step's block of gates_x (time s).
+  EXPECT_EQ(rec.out.buffer, BufferKind::kGatesX);
+  EXPECT_TRUE(rec.accumulate);
+  EXPECT_EQ(rec.out.ld, 20);
+  const auto recs = gemms(plan, GemmRole::kRecurrent);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].gemm.out.offset, 1 * 2 * 20);
+  EXPECT_EQ(recs[1].gemm.out.offset, 2 * 2 * 20);
   for (const Op& op : plan.ops)
-    if (op.kind == OpKind::kGateStep) EXPECT_EQ(op.has_recurrent, op.step > 0) << op.step;
+    if (op.kind == OpKind::kGateStep) EXPECT_FALSE(op.has_recurrent) << op.step;
+}
+
+TEST(FusedPlan, RecurrentGemmTargets) {
+  // Reverse without lengths: every row is at time T−1−s, so it still adds into gates_x.
+  const ModelDesc rev = model(Direction::kReverse, 1, 3, 5);
+  FusedPlan plan = make_plan(rev, DataType::kFloat32, key(4, 2, false, true));
+  auto recs = gemms(plan, GemmRole::kRecurrent);
+  ASSERT_EQ(recs.size(), 4u);
+  for (int s = 0; s < 4; ++s) EXPECT_EQ(recs[s].gemm.out.offset, (3 - s) * 2 * 20) << s;
+  // Batch-major gates_x (rows b·T + t): the block of time t starts at t·4H, rows T·4H apart.
+  plan = make_plan(rev, DataType::kFloat32, key(4, 2, false, true, TensorLayout::kBatchMajor));
+  recs = gemms(plan, GemmRole::kRecurrent);
+  EXPECT_EQ(recs[0].gemm.out.offset, 3 * 20);
+  EXPECT_EQ(recs[0].gemm.out.ld, 4 * 20);
+  // Reverse with lengths (rows at different times) and bidirectional layers use gates_h.
+  for (const FusedPlan& p : {make_plan(rev, DataType::kFloat32, key(4, 2, true, true)),
+                             make_plan(model(Direction::kBidirectional, 1, 3, 5), DataType::kFloat32, key(4, 2, false, true))}) {
+    for (const Op& op : gemms(p, GemmRole::kRecurrent)) {
+      EXPECT_EQ(op.gemm.out.buffer, BufferKind::kGatesH);
+      EXPECT_FALSE(op.gemm.accumulate);
+    }
+    for (const Op& op : p.ops)
+      if (op.kind == OpKind::kGateStep) EXPECT_TRUE(op.has_recurrent);
+  }
 }
 
 TEST(FusedPlan, InitialStateAndLengthsAddNodes) {
