@@ -86,6 +86,40 @@ bool bitwise_equal(const HostOutputs& a, const HostOutputs& b) {
   return ::testing::AssertionSuccess();
 }
 
+// Device copies of a case's inputs and poisoned outputs that stay at fixed addresses, for tests
+// that drive Lstm::forward themselves (capture, replay, stream checks).
+struct DeviceCall {
+  const Case& c;
+  DataType t;
+  DeviceBytes x, h0, c0, y, h_n, c_n;
+  explicit DeviceCall(const Case& cs)
+      : c(cs), t(cs.options.data_type), x(encode(cs.x, t)), h0(encode(cs.h0, t)), c0(encode(cs.c0, t)),
+        y(cs.want_y ? cs.y_count() * storage_bytes(t) : 0), h_n(cs.want_state ? cs.h_count() * storage_bytes(t) : 0),
+        c_n(cs.want_state ? cs.c_count() * storage_bytes(t) : 0) {}
+  // Uploads the case's current x, h0, c0 again and poisons the outputs.
+  void refresh() {
+    for (auto [dst, src] : {std::pair{&x, &c.x}, std::pair{&h0, &c.h0}, std::pair{&c0, &c.c0}}) {
+      const std::vector<unsigned char> bytes = encode(*src, t);
+      if (!bytes.empty()) cudaMemcpy(dst->mem.get(), bytes.data(), bytes.size(), cudaMemcpyHostToDevice);
+    }
+    y.poison(), h_n.poison(), c_n.poison();
+  }
+  ForwardRequest request() const {
+    ForwardRequest r = host_request(c);
+    r.x = x.mem.get();
+    if (!c.h0.empty()) r.h0 = h0.mem.get(), r.c0 = c0.mem.get();
+    if (c.want_y) r.y = y.mem.get();
+    if (c.want_state) r.h_n = h_n.mem.get(), r.c_n = c_n.mem.get();
+    return r;
+  }
+  HostOutputs outputs() const {
+    HostOutputs out;
+    if (c.want_y) out.y = decode(y.download(), t);
+    if (c.want_state) out.h_n = decode(h_n.download(), t), out.c_n = decode(c_n.download(), t);
+    return out;
+  }
+};
+
 class FusedGpu : public GpuTest {};
 
 TEST_F(FusedGpu, VsReferenceRandomGridEveryPrecision) {
@@ -176,14 +210,9 @@ TEST_F(FusedGpu, CallerCapturesForwardIntoItsOwnGraph) {
   c.options.kind = BackendKind::kFused;
   c.want_y = c.want_state = true;
   Lstm lstm = create_fused(c);
-  const DataType t = c.options.data_type;
-  DeviceBytes x(encode(c.x, t)), h0(encode(c.h0, t)), c0(encode(c.c0, t));
-  DeviceBytes y(c.y_count() * 4), h_n(c.h_count() * 4), c_n(c.c_count() * 4);
-  y.poison(), h_n.poison(), c_n.poison();
-  ForwardRequest r = host_request(c);
-  r.x = x.mem.get();
-  if (!c.h0.empty()) r.h0 = h0.mem.get(), r.c0 = c0.mem.get();
-  r.y = y.mem.get(), r.h_n = h_n.mem.get(), r.c_n = c_n.mem.get();
+  DeviceCall call(c);
+  call.refresh();
+  const ForwardRequest r = call.request();
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
   LSTMRT_TEST_CUDA(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal));
@@ -194,8 +223,7 @@ TEST_F(FusedGpu, CallerCapturesForwardIntoItsOwnGraph) {
   LSTMRT_TEST_CUDA(cudaStreamSynchronize(stream()));
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(graph);
-  const HostOutputs got{decode(y.download(), t), decode(h_n.download(), t), decode(c_n.download(), t)};
-  EXPECT_TRUE(matches_reference(c, run_reference(c), got));
+  EXPECT_TRUE(matches_reference(c, run_reference(c), call.outputs()));
 }
 
 // Same buffers twice: the second forward replays the graph; its new lengths (uploaded by value
@@ -209,28 +237,17 @@ TEST_F(FusedGpu, GraphReplayWithNewLengthsAndInputs) {
   c.want_y = c.want_state = true;
   c.lengths.assign(c.N, c.T);
   Lstm lstm = create_fused(c);
-  DeviceBytes x(c.x.size() * 4), h0(c.h0.size() * 4), c0(c.c0.size() * 4);
-  DeviceBytes y(c.y_count() * 4), h_n(c.h_count() * 4), c_n(c.c_count() * 4);
+  DeviceCall call(c);
   for (int run = 0; run < 3; ++run) {
     if (run > 0) {
       c.x = random_vector(c.x.size(), rng);
       for (auto& l : c.lengths) l = static_cast<int>(rng() % (c.T + 1));
     }
-    LSTMRT_TEST_CUDA(cudaMemcpy(x.mem.get(), c.x.data(), c.x.size() * 4, cudaMemcpyHostToDevice));
-    if (!c.h0.empty()) {
-      LSTMRT_TEST_CUDA(cudaMemcpy(h0.mem.get(), c.h0.data(), c.h0.size() * 4, cudaMemcpyHostToDevice));
-      LSTMRT_TEST_CUDA(cudaMemcpy(c0.mem.get(), c.c0.data(), c.c0.size() * 4, cudaMemcpyHostToDevice));
-    }
-    y.poison(), h_n.poison(), c_n.poison();
-    ForwardRequest r = host_request(c);
-    r.x = x.mem.get();
-    if (!c.h0.empty()) r.h0 = h0.mem.get(), r.c0 = c0.mem.get();
-    r.y = y.mem.get(), r.h_n = h_n.mem.get(), r.c_n = c_n.mem.get();
+    call.refresh();
+    const ForwardRequest r = call.request();
     lstm.forward(r, stream());
     LSTMRT_TEST_CUDA(cudaStreamSynchronize(stream()));
-    const HostOutputs got{decode(y.download(), DataType::kFloat32), decode(h_n.download(), DataType::kFloat32),
-                          decode(c_n.download(), DataType::kFloat32)};
-    EXPECT_TRUE(matches_reference(c, run_reference(c), got)) << "run " << run;
+    EXPECT_TRUE(matches_reference(c, run_reference(c), call.outputs())) << "run " << run;
   }
 }
 
@@ -280,14 +297,8 @@ TEST_F(FusedGpu, ForwardDoesNotWaitOnTheStream) {
   const Case c = fused_case(rng, kPrecisions[3], false);
   Lstm lstm = create_fused(c);
   (void)run_device(lstm, c, stream());  // first call: instantiation and GEMM heuristics done
-  const DataType t = c.options.data_type;
-  DeviceBytes x(encode(c.x, t)), h0(encode(c.h0, t)), c0(encode(c.c0, t));
-  DeviceBytes y(c.y_count() * 4), h_n(c.h_count() * 4), c_n(c.c_count() * 4);
-  ForwardRequest r = host_request(c);
-  r.x = x.mem.get();
-  if (!c.h0.empty()) r.h0 = h0.mem.get(), r.c0 = c0.mem.get();
-  if (c.want_y) r.y = y.mem.get();
-  if (c.want_state) r.h_n = h_n.mem.get(), r.c_n = c_n.mem.get();
+  DeviceCall call(c);
+  const ForwardRequest r = call.request();
   static std::atomic<bool> released{false};
   released = false;
   auto hold = [](void*) {
