@@ -36,9 +36,9 @@ enum class Dtype {
   kFloat64,  // '<f8'
 };
 
-std::string to_string(Dtype dtype);    // numpy's name: "float32", "int64", "bool", ...
-std::size_t dtype_size(Dtype dtype);   // bytes per element
-std::string supported_dtypes();        // "bool, uint8, int8, int16, int32, int64, float32, float64"
+std::string to_string(Dtype dtype);   // numpy's name: "float32", "int64", "bool", ...
+std::size_t dtype_size(Dtype dtype);  // bytes per element
+std::string supported_dtypes();       // "bool, uint8, int8, int16, int32, int64, float32, float64"
 
 // A dense, C-ordered (row-major) n-d array: `data` holds numel()·dtype_size(dtype) bytes,
 // little-endian. A 0-d array (shape {}) holds one element; a shape with a 0 holds none.

@@ -33,7 +33,6 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& options);
 // Throws lstmrt::Error with a one-line message naming the option and file at fault.
 int run_command(const RunOptions& options, std::ostream& log);
 
-
 // `lstmrt info`: version, backends, GPUs, CUDA / cuDNN / cuBLAS versions.
 int info_command(std::ostream& out);
 

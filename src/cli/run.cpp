@@ -80,11 +80,13 @@ int run_command(const RunOptions& o, std::ostream& log) {
   if (o.reverse || o.go_backwards) {
     const char* flag = o.go_backwards ? "--go-backwards" : "--reverse";
     if (desc.direction != Direction::kForward)
-      detail::invalid("{} needs one-direction weights but --weights {} is {}", flag, o.weights, to_string(desc.direction));
+      detail::invalid("{} needs one-direction weights but --weights {} is {}", flag, o.weights,
+                      to_string(desc.direction));
     if (o.go_backwards && desc.num_layers != 1)
-      detail::invalid("--go-backwards needs a one-layer model (Keras go_backwards is per layer) but --weights {} has {} "
-                      "layers",
-                      o.weights, desc.num_layers);
+      detail::invalid(
+          "--go-backwards needs a one-layer model (Keras go_backwards is per layer) but --weights {} has {} "
+          "layers",
+          o.weights, desc.num_layers);
     desc.direction = Direction::kReverse;
   }
   const int L = desc.num_layers, D = desc.num_directions(), H = desc.hidden_size, H_out = desc.output_size();
@@ -144,11 +146,14 @@ int run_command(const RunOptions& o, std::ostream& log) {
   req.reverse_order = o.go_backwards ? ReverseOutputOrder::kProcessing : ReverseOutputOrder::kOriginal;
   const std::int64_t T64 = T, B64 = B, C = static_cast<std::int64_t>(D) * H_out;
   if (want_y) y.resize(T64 * B64 * C), req.y = y.data();
-  if (want_state) h_n.resize(L * D * B64 * H_out), c_n.resize(L * D * B64 * H), req.h_n = h_n.data(), req.c_n = c_n.data();
+  if (want_state)
+    h_n.resize(L * D * B64 * H_out), c_n.resize(L * D * B64 * H), req.h_n = h_n.data(), req.c_n = c_n.data();
   for_option("--backend " + lstm.backend_name() + ":", [&] { lstm.forward_host(req); });
 
   ArrayMap out;
-  if (want_y) out["y"] = Array::from_float32(o.batch_first ? std::vector<std::int64_t>{B64, T64, C} : std::vector<std::int64_t>{T64, B64, C}, y);
+  if (want_y)
+    out["y"] = Array::from_float32(
+        o.batch_first ? std::vector<std::int64_t>{B64, T64, C} : std::vector<std::int64_t>{T64, B64, C}, y);
   if (want_state) {
     out["h_n"] = Array::from_float32({L * D, B64, H_out}, h_n);
     out["c_n"] = Array::from_float32({L * D, B64, H}, c_n);

@@ -39,22 +39,30 @@ std::vector<T> values_of(const Array& a) {
 
 void check_data_size(const Array& a, const std::string& name) {
   if (a.data.size() != static_cast<std::uint64_t>(a.numel()) * dtype_size(a.dtype))
-    detail::invalid("{} holds {} bytes, expected shape {} of {} = {} bytes", name, a.data.size(),
-                    shape_string(a.shape), to_string(a.dtype), a.numel() * dtype_size(a.dtype));
+    detail::invalid("{} holds {} bytes, expected shape {} of {} = {} bytes", name, a.data.size(), shape_string(a.shape),
+                    to_string(a.dtype), a.numel() * dtype_size(a.dtype));
 }
 
 }  // namespace
 
 std::string to_string(Dtype dtype) {
   switch (dtype) {
-    case Dtype::kBool: return "bool";
-    case Dtype::kUint8: return "uint8";
-    case Dtype::kInt8: return "int8";
-    case Dtype::kInt16: return "int16";
-    case Dtype::kInt32: return "int32";
-    case Dtype::kInt64: return "int64";
-    case Dtype::kFloat32: return "float32";
-    case Dtype::kFloat64: return "float64";
+    case Dtype::kBool:
+      return "bool";
+    case Dtype::kUint8:
+      return "uint8";
+    case Dtype::kInt8:
+      return "int8";
+    case Dtype::kInt16:
+      return "int16";
+    case Dtype::kInt32:
+      return "int32";
+    case Dtype::kInt64:
+      return "int64";
+    case Dtype::kFloat32:
+      return "float32";
+    case Dtype::kFloat64:
+      return "float64";
   }
   return "unknown";
 }
@@ -63,12 +71,16 @@ std::size_t dtype_size(Dtype dtype) {
   switch (dtype) {
     case Dtype::kBool:
     case Dtype::kUint8:
-    case Dtype::kInt8: return 1;
-    case Dtype::kInt16: return 2;
+    case Dtype::kInt8:
+      return 1;
+    case Dtype::kInt16:
+      return 2;
     case Dtype::kInt32:
-    case Dtype::kFloat32: return 4;
+    case Dtype::kFloat32:
+      return 4;
     case Dtype::kInt64:
-    case Dtype::kFloat64: return 8;
+    case Dtype::kFloat64:
+      return 8;
   }
   detail::invalid("dtype {} is not one of {}", static_cast<int>(dtype), supported_dtypes());
 }
@@ -108,8 +120,7 @@ std::vector<float> Array::to_float32(const std::string& name) const {
 std::vector<std::int32_t> Array::to_int32(const std::string& name) const {
   check_data_size(*this, name);
   if (dtype == Dtype::kInt32) return values_of<std::int32_t>(*this);
-  if (dtype != Dtype::kInt64)
-    detail::invalid("{} has dtype {}: expected int32 or int64", name, to_string(dtype));
+  if (dtype != Dtype::kInt64) detail::invalid("{} has dtype {}: expected int32 or int64", name, to_string(dtype));
   const std::vector<std::int64_t> wide = values_of<std::int64_t>(*this);
   std::vector<std::int32_t> out(wide.size());
   for (std::size_t i = 0; i < wide.size(); ++i) {

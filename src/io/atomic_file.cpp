@@ -22,9 +22,9 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   if (!dir.empty() && !fs::is_directory(dir, ec))
     io_error("{}: cannot write: directory {} does not exist", path_, dir.string());
   if (fs::is_directory(final_path, ec)) io_error("{}: cannot write: it is a directory", path_);
-  temp_path_ = (dir / fmt::format(".{}.tmp-{}-{}", final_path.filename().string(), static_cast<long>(getpid()),
-                                  counter++))
-                   .string();
+  temp_path_ =
+      (dir / fmt::format(".{}.tmp-{}-{}", final_path.filename().string(), static_cast<long>(getpid()), counter++))
+          .string();
 }
 
 AtomicFile::~AtomicFile() {

@@ -31,17 +31,28 @@ constexpr DtypeCode kDtypeCodes[] = {
 
 std::string kind_name(char kind) {
   switch (kind) {
-    case 'b': return "bool";
-    case 'i': return "signed integer";
-    case 'u': return "unsigned integer";
-    case 'f': return "floating point";
-    case 'c': return "complex";
-    case 'U': return "unicode string";
-    case 'S': return "byte string";
-    case 'O': return "Python object";
-    case 'M': return "datetime";
-    case 'm': return "timedelta";
-    case 'V': return "void/structured";
+    case 'b':
+      return "bool";
+    case 'i':
+      return "signed integer";
+    case 'u':
+      return "unsigned integer";
+    case 'f':
+      return "floating point";
+    case 'c':
+      return "complex";
+    case 'U':
+      return "unicode string";
+    case 'S':
+      return "byte string";
+    case 'O':
+      return "Python object";
+    case 'M':
+      return "datetime";
+    case 'm':
+      return "timedelta";
+    case 'V':
+      return "void/structured";
   }
   return "unknown kind";
 }
@@ -173,8 +184,10 @@ class HeaderParser {
       if (shape.size() == kMaxRank) malformed(fmt::format("more than {} dimensions", kMaxRank));
       shape.push_back(parse_dim());
       comma_after_last = peek_is(',');
-      if (comma_after_last) ++pos_;
-      else if (!peek_is(')')) malformed("expected ',' or ')' in the shape");
+      if (comma_after_last)
+        ++pos_;
+      else if (!peek_is(')'))
+        malformed("expected ',' or ')' in the shape");
     }
     // Python needs "(3,)" for a 1-tuple: "(3)" is the integer 3.
     if (shape.size() == 1 && !comma_after_last) malformed("shape '(n)' is not a tuple; expected '(n,)'");

@@ -134,8 +134,8 @@ void save_npz(const std::string& path, const ArrayMap& arrays, bool compressed) 
       zip_source_free(source);
       io_error("{}: cannot add array '{}': {}", path, entry.first, zip_strerror(zip.get()));
     }
-    if (zip_set_file_compression(zip.get(), static_cast<zip_uint64_t>(index), compressed ? ZIP_CM_DEFLATE : ZIP_CM_STORE,
-                                 0) != 0)
+    if (zip_set_file_compression(zip.get(), static_cast<zip_uint64_t>(index),
+                                 compressed ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0) != 0)
       io_error("{}: cannot set the compression of '{}': {}", path, member, zip_strerror(zip.get()));
   }
   if (zip_close(zip.get()) != 0) io_error("{}: writing failed: {}", path, zip_strerror(zip.get()));

@@ -169,11 +169,14 @@ LoadedWeights detect_and_convert(const ArrayMap& arrays, const std::string& sour
     if (std::regex_match(key, m, kKerasName)) {
       keras.push_back(key);
       if (m[2].matched) keras_layers.insert(std::stoi(m[2].str()));
-      keras_forms.insert(fmt::format("{}{}kernel", m[1].matched ? "layer{k}/" : "", m[3].matched ? "forward|backward/" : ""));
+      keras_forms.insert(
+          fmt::format("{}{}kernel", m[1].matched ? "layer{k}/" : "", m[3].matched ? "forward|backward/" : ""));
     } else if (std::regex_match(key, m, kOnnxName)) {
       onnx.push_back(key);
-      if (m[2].matched) onnx_layers.insert(std::stoi(m[2].str()));
-      else onnx_layers.insert(-1);
+      if (m[2].matched)
+        onnx_layers.insert(std::stoi(m[2].str()));
+      else
+        onnx_layers.insert(-1);
     } else if (std::regex_match(key, m, kPytorchName)) {
       pytorch.push_back(key);
       prefixes.insert(m[1].str());

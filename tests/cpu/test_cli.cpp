@@ -15,8 +15,8 @@
 
 #include "common/compare.hpp"
 #include "common/golden_files.hpp"
-#include "lstmrt/lstmrt.hpp"
 #include "lstmrt/io.hpp"
+#include "lstmrt/lstmrt.hpp"
 
 namespace lstmrt {
 namespace {
@@ -99,7 +99,8 @@ class CliFiles : public ::testing::Test {
   }
   std::string file(const std::string& name) const { return dir_.file(name); }
   std::vector<std::string> base_args() const {
-    return {"run", "--weights", file("w.npz"), "--input", file("x.npy"), "--output", file("out.npz"), "--backend", "reference"};
+    return {"run",      "--weights",     file("w.npz"), "--input",  file("x.npy"),
+            "--output", file("out.npz"), "--backend",   "reference"};
   }
   // The command must fail: exit code, exactly one stderr line "lstmrt: error: ..." holding every
   // fragment, nothing on stdout, no output file.
@@ -112,7 +113,8 @@ class CliFiles : public ::testing::Test {
     EXPECT_NE(r.exit_code, 0);
     EXPECT_EQ(r.err.rfind("lstmrt: error: ", 0), 0u) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "not one line: " << r.err;
-    for (const std::string& f : fragments) EXPECT_NE(r.err.find(f), std::string::npos) << "'" << f << "' not in: " << r.err;
+    for (const std::string& f : fragments)
+      EXPECT_NE(r.err.find(f), std::string::npos) << "'" << f << "' not in: " << r.err;
     EXPECT_EQ(r.out, "");
     EXPECT_FALSE(std::filesystem::exists(file("out.npz"))) << "a failed run left an output file";
     for (const auto& entry : std::filesystem::directory_iterator(file("")))
@@ -193,13 +195,14 @@ TEST_F(CliFiles, GoBackwardsAndReverseOneDirectionWeights) {
   Weights weights = random_weights(desc, rng_(), 0.4f);
   std::fill(weights.layers[0].b_hh.begin(), weights.layers[0].b_hh.end(), 0.0f);  // Keras has one bias
   const KerasLstmWeights k = to_keras(weights.layers[0], kI, kH);
-  save_npz(file("keras.npz"), {{"kernel", Array::from_float32(k.kernel.shape, k.kernel.data)},
-                               {"recurrent_kernel", Array::from_float32(k.recurrent_kernel.shape, k.recurrent_kernel.data)},
-                               {"bias", Array::from_float32(k.bias->shape, k.bias->data)}});
-  const CliResult r = run_lstmrt({"run", "--weights", file("keras.npz"), "--input", file("x.npy"), "--output",
-                                  file("out.npz"), "--backend", "reference", "--go-backwards", "--lengths",
-                                  file("l.npy"), "--padding", "carry"},
-                                 dir_);
+  save_npz(file("keras.npz"),
+           {{"kernel", Array::from_float32(k.kernel.shape, k.kernel.data)},
+            {"recurrent_kernel", Array::from_float32(k.recurrent_kernel.shape, k.recurrent_kernel.data)},
+            {"bias", Array::from_float32(k.bias->shape, k.bias->data)}});
+  const CliResult r =
+      run_lstmrt({"run", "--weights", file("keras.npz"), "--input", file("x.npy"), "--output", file("out.npz"),
+                  "--backend", "reference", "--go-backwards", "--lengths", file("l.npy"), "--padding", "carry"},
+                 dir_);
   ASSERT_EQ(r.exit_code, 0) << r.command << "\n" << r.err;
   ForwardRequest req;
   req.seq_len = kT, req.batch = kB, req.x = x_.data(), req.lengths = lengths_.data();
@@ -293,11 +296,13 @@ TEST_F(CliFiles, BadOptions) {
 
 TEST_F(CliFiles, FailureLeavesAnExistingOutputUntouched) {
   save_npz(file("out.npz"), {{"previous", Array::from_int32({1}, {123})}});
-  const CliResult r = run_lstmrt([&] {
-    auto a = base_args();
-    a.insert(a.end(), {"--lengths", file("absent.npy")});
-    return a;
-  }(), dir_);
+  const CliResult r = run_lstmrt(
+      [&] {
+        auto a = base_args();
+        a.insert(a.end(), {"--lengths", file("absent.npy")});
+        return a;
+      }(),
+      dir_);
   EXPECT_NE(r.exit_code, 0);
   const ArrayMap kept = load_npz(file("out.npz"));
   ASSERT_EQ(keys_of(kept), std::vector<std::string>{"previous"});
@@ -327,9 +332,9 @@ TEST(CliInfo, PrintsVersionsAndExitsZero) {
   const CliResult r = run_lstmrt({"info"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
-  for (const std::string& f : {std::string("lstmrt ") + version(), std::string("backends built in: "),
-                               std::string("backends usable here: "), std::string("CUDA runtime: "),
-                               std::string("CUDA driver: "), std::string("cuDNN: 9."), std::string("cuBLAS: ")})
+  for (const std::string& f :
+       {std::string("lstmrt ") + version(), std::string("backends built in: "), std::string("backends usable here: "),
+        std::string("CUDA runtime: "), std::string("CUDA driver: "), std::string("cuDNN: 9."), std::string("cuBLAS: ")})
     EXPECT_NE(r.out.find(f), std::string::npos) << "'" << f << "' not in:\n" << r.out;
   EXPECT_NE(r.out.find(gpu_available() ? "GPU 0: " : "GPUs: none ("), std::string::npos) << r.out;
 }

@@ -46,11 +46,15 @@ std::string npy_bytes(const std::string& dict, const std::string& data, int majo
 // The formula make_fixtures.py uses for element k.
 double fixture_value(Dtype dtype, std::int64_t k) {
   switch (dtype) {
-    case Dtype::kBool: return k % 3 == 1;
-    case Dtype::kUint8: return (k * 3 + 7) % 256;
+    case Dtype::kBool:
+      return k % 3 == 1;
+    case Dtype::kUint8:
+      return (k * 3 + 7) % 256;
     case Dtype::kFloat32:
-    case Dtype::kFloat64: return (k * 3 - 7) + k / 4.0;
-    default: return k * 3 - 7;
+    case Dtype::kFloat64:
+      return (k * 3 - 7) + k / 4.0;
+    default:
+      return k * 3 - 7;
   }
 }
 
@@ -64,13 +68,20 @@ double element(const Array& a, std::int64_t k) {
 double element_of(const Array& a, std::int64_t k) {
   switch (a.dtype) {
     case Dtype::kBool:
-    case Dtype::kUint8: return element<std::uint8_t>(a, k);
-    case Dtype::kInt8: return element<std::int8_t>(a, k);
-    case Dtype::kInt16: return element<std::int16_t>(a, k);
-    case Dtype::kInt32: return element<std::int32_t>(a, k);
-    case Dtype::kInt64: return element<std::int64_t>(a, k);
-    case Dtype::kFloat32: return element<float>(a, k);
-    case Dtype::kFloat64: return element<double>(a, k);
+    case Dtype::kUint8:
+      return element<std::uint8_t>(a, k);
+    case Dtype::kInt8:
+      return element<std::int8_t>(a, k);
+    case Dtype::kInt16:
+      return element<std::int16_t>(a, k);
+    case Dtype::kInt32:
+      return element<std::int32_t>(a, k);
+    case Dtype::kInt64:
+      return element<std::int64_t>(a, k);
+    case Dtype::kFloat32:
+      return element<float>(a, k);
+    case Dtype::kFloat64:
+      return element<double>(a, k);
   }
   return NAN;
 }
@@ -80,7 +91,8 @@ void expect_fixture_values(const Array& a, Dtype dtype, const std::vector<std::i
   EXPECT_EQ(a.shape, shape) << shape_string(a.shape);
   ASSERT_EQ(a.data.size(), static_cast<std::size_t>(a.numel()) * dtype_size(dtype));
   for (std::int64_t k = 0; k < a.numel(); ++k) {
-    const double expected = dtype == Dtype::kFloat32 ? static_cast<float>(fixture_value(dtype, k)) : fixture_value(dtype, k);
+    const double expected =
+        dtype == Dtype::kFloat32 ? static_cast<float>(fixture_value(dtype, k)) : fixture_value(dtype, k);
     EXPECT_EQ(element_of(a, k), expected) << to_string(dtype) << " element " << k;
   }
 }
@@ -124,7 +136,8 @@ TEST(NpyRead, PythonTwoLongDimensionsAndDoubleQuotes) {
 
 TEST(NpyRead, FortranOrderOfOneDimensionIsTheSameBytes) {
   test::ScratchDir dir;
-  write_file(dir.file("a.npy"), npy_bytes("{'descr': '<i4', 'fortran_order': True, 'shape': (2,), }", std::string(8, '\1')));
+  write_file(dir.file("a.npy"),
+             npy_bytes("{'descr': '<i4', 'fortran_order': True, 'shape': (2,), }", std::string(8, '\1')));
   EXPECT_EQ(load_npy(dir.file("a.npy")).to_int32("a"), (std::vector<std::int32_t>{0x01010101, 0x01010101}));
 }
 
@@ -132,7 +145,8 @@ TEST(NpyRead, FortranOrderOfOneDimensionIsTheSameBytes) {
 TEST(NpyRoundTrip, EveryDtypeAndShape) {
   std::mt19937_64 rng(test::test_seed());
   test::ScratchDir dir;
-  const std::vector<std::vector<std::int64_t>> shapes = {{}, {1}, {7}, {3, 5}, {0}, {4, 0, 2}, {2, 3, 1, 4}, {1, 1, 1, 1, 1, 2}};
+  const std::vector<std::vector<std::int64_t>> shapes = {{},  {1},       {7},          {3, 5},
+                                                         {0}, {4, 0, 2}, {2, 3, 1, 4}, {1, 1, 1, 1, 1, 2}};
   for (Dtype dtype : kDtypes) {
     for (const auto& shape : shapes) {
       SCOPED_TRACE(to_string(dtype) + " " + shape_string(shape));
@@ -177,10 +191,16 @@ TEST(ArrayCopies, WrongDtypeNamesTheArrayAndTheExpectedDtype) {
                {"--input x.npy", "float64", "expected float32"});
   expect_error([&] { d.to_int32("--lengths l.npy"); }, ErrorCode::kInvalidArgument,
                {"--lengths l.npy", "float64", "expected int32 or int64"});
-  expect_error([&] { Array::from_int32({2}, {1, 2}).to_float32("w"); }, ErrorCode::kInvalidArgument,
-               {"w", "int32", "expected float32"});
-  expect_error([&] { Array::from_int64({3}, {1, 4294967296LL, 2}).to_int32("lengths"); },
-               ErrorCode::kInvalidArgument, {"lengths", "4294967296", "index 1", "int32"});
+  expect_error(
+      [&] {
+        Array::from_int32({2}, {1, 2}).to_float32("w");
+      },
+      ErrorCode::kInvalidArgument, {"w", "int32", "expected float32"});
+  expect_error(
+      [&] {
+        Array::from_int64({3}, {1, 4294967296LL, 2}).to_int32("lengths");
+      },
+      ErrorCode::kInvalidArgument, {"lengths", "4294967296", "index 1", "int32"});
   expect_error([&] { Array::from_float32({2, 2}, {1, 2, 3}); }, ErrorCode::kInvalidArgument, {"(2, 2)", "4", "3"});
 }
 
@@ -286,7 +306,8 @@ TEST(NpyErrors, HugeOrOverflowingShapes) {
   expect_error([&] { load_npy(dir.file("overflow.npy")); }, ErrorCode::kIoError, {"overflow.npy", "overflows"});
   std::string rank65;
   for (int i = 0; i < 65; ++i) rank65 += "1, ";
-  write_file(dir.file("rank.npy"), npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (" + rank65 + "), }", "1234"));
+  write_file(dir.file("rank.npy"),
+             npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (" + rank65 + "), }", "1234"));
   expect_error([&] { load_npy(dir.file("rank.npy")); }, ErrorCode::kIoError, {"rank.npy", "more than 64 dimensions"});
 }
 

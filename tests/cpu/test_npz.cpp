@@ -113,7 +113,8 @@ TEST(NpzErrors, MissingFileAndNotAZip) {
   std::ofstream(dir.file("text.npz")) << "plain text, not a zip archive";
   expect_error([&] { load_npz(dir.file("text.npz")); }, ErrorCode::kIoError, {"text.npz", "not a readable .npz"});
   // A lone .npy is not an archive either.
-  expect_error([&] { load_npz(fixture("float32_2x3.npy")); }, ErrorCode::kIoError, {"float32_2x3.npy", "not a readable .npz"});
+  expect_error([&] { load_npz(fixture("float32_2x3.npy")); }, ErrorCode::kIoError,
+               {"float32_2x3.npy", "not a readable .npz"});
 }
 
 TEST(NpzErrors, NonNpyMemberDuplicateKeysAndBadMember) {
@@ -148,10 +149,16 @@ TEST(NpzErrors, FailedSaveLeavesNoFile) {
   ArrayMap arrays{{"a", Array::from_int32({1}, {1})}, {"b", bad}};
   expect_error([&] { save_npz(dir.file("out.npz"), arrays); }, ErrorCode::kInvalidArgument,
                {"out.npz array 'b'", "12 bytes", "(4,)"});
-  expect_error([&] { save_npz(dir.file("out.npz"), {{"", Array::from_int32({1}, {1})}}); },
-               ErrorCode::kInvalidArgument, {"out.npz", "array name ''"});
-  expect_error([&] { save_npz(dir.file("missing/out.npz"), {{"a", Array::from_int32({1}, {1})}}); },
-               ErrorCode::kIoError, {"out.npz", "does not exist"});
+  expect_error(
+      [&] {
+        save_npz(dir.file("out.npz"), {{"", Array::from_int32({1}, {1})}});
+      },
+      ErrorCode::kInvalidArgument, {"out.npz", "array name ''"});
+  expect_error(
+      [&] {
+        save_npz(dir.file("missing/out.npz"), {{"a", Array::from_int32({1}, {1})}});
+      },
+      ErrorCode::kIoError, {"out.npz", "does not exist"});
   EXPECT_TRUE(files_in(dir.file("")).empty()) << "a failed save left files behind";
 }
 

@@ -65,7 +65,8 @@ std::vector<LoadedWeights> save_and_load(const ArrayMap& arrays) {
 TEST(WeightsFile, PytorchStateDictNamesWithAndWithoutPrefix) {
   std::mt19937_64 rng(test::test_seed());
   const ModelDesc descs[] = {make_desc(3, 5, 1, Direction::kForward), make_desc(4, 6, 2, Direction::kBidirectional),
-                             make_desc(5, 6, 3, Direction::kBidirectional, 3), make_desc(2, 4, 2, Direction::kForward, 2)};
+                             make_desc(5, 6, 3, Direction::kBidirectional, 3),
+                             make_desc(2, 4, 2, Direction::kForward, 2)};
   for (const ModelDesc& desc : descs) {
     for (const std::string prefix : {"", "lstm.", "encoder.rnn."}) {
       SCOPED_TRACE(describe(desc) + " prefix '" + prefix + "'");
@@ -180,7 +181,8 @@ TEST(WeightsFile, OnnxNamesOneNodeAndStackWithPeepholes) {
 ArrayMap pytorch_arrays(const std::string& prefix = "") {
   const ModelDesc desc = make_desc(3, 4, 1, Direction::kForward);
   ArrayMap arrays;
-  for (const auto& [name, tensor] : to_pytorch(desc, random_weights(desc, 7, 0.5f))) arrays[prefix + name] = array_of(tensor);
+  for (const auto& [name, tensor] : to_pytorch(desc, random_weights(desc, 7, 0.5f)))
+    arrays[prefix + name] = array_of(tensor);
   return arrays;
 }
 
@@ -197,10 +199,12 @@ TEST(WeightsFileErrors, UnrecognisedNamesListTheKeysAndTheSchemes) {
 TEST(WeightsFileErrors, MixedSchemesAndPrefixes) {
   ArrayMap mixed = pytorch_arrays();
   mixed["kernel"] = Array::from_float32({3, 16}, std::vector<float>(48, 1.0f));
-  expect_error([&] { weights_from_arrays(mixed, "m.npz"); }, ErrorCode::kIoError, {"m.npz", "mixes naming schemes", "kernel"});
+  expect_error([&] { weights_from_arrays(mixed, "m.npz"); }, ErrorCode::kIoError,
+               {"m.npz", "mixes naming schemes", "kernel"});
   ArrayMap prefixes = pytorch_arrays("a.");
   for (auto& [name, array] : pytorch_arrays("b.")) prefixes[name] = array;
-  expect_error([&] { weights_from_arrays(prefixes, "p.npz"); }, ErrorCode::kIoError, {"p.npz", "different prefixes", "'a.', 'b.'"});
+  expect_error([&] { weights_from_arrays(prefixes, "p.npz"); }, ErrorCode::kIoError,
+               {"p.npz", "different prefixes", "'a.', 'b.'"});
   expect_error([&] { weights_from_arrays(pytorch_arrays("lstm_"), "u.npz"); }, ErrorCode::kIoError,
                {"u.npz", "prefix 'lstm_'", "ending in '.'"});
 }
@@ -208,39 +212,67 @@ TEST(WeightsFileErrors, MixedSchemesAndPrefixes) {
 TEST(WeightsFileErrors, KerasFormsLayersAndMissingTensors) {
   const Array kernel = Array::from_float32({3, 8}, std::vector<float>(24, 0.1f));
   const Array recurrent = Array::from_float32({2, 8}, std::vector<float>(16, 0.1f));
-  expect_error([&] { weights_from_arrays({{"kernel", kernel}}, "k.npz"); }, ErrorCode::kIoError,
-               {"k.npz", "Keras weights without 'recurrent_kernel'"});
   expect_error(
-      [&] { weights_from_arrays({{"kernel", kernel}, {"recurrent_kernel", recurrent}, {"layer1/kernel", kernel}}, "k.npz"); },
+      [&] {
+        weights_from_arrays({{"kernel", kernel}}, "k.npz");
+      },
+      ErrorCode::kIoError, {"k.npz", "Keras weights without 'recurrent_kernel'"});
+  expect_error(
+      [&] {
+        weights_from_arrays({{"kernel", kernel}, {"recurrent_kernel", recurrent}, {"layer1/kernel", kernel}}, "k.npz");
+      },
       ErrorCode::kIoError, {"k.npz", "mix the forms kernel, layer{k}/kernel"});
-  expect_error([&] {
-    weights_from_arrays({{"layer0/kernel", kernel}, {"layer0/recurrent_kernel", recurrent},
-                         {"layer2/kernel", kernel}, {"layer2/recurrent_kernel", recurrent}}, "gap.npz");
-  }, ErrorCode::kIoError, {"gap.npz", "layer indices 0, 2", "without gaps"});
-  expect_error([&] {
-    weights_from_arrays({{"layer0/forward/kernel", kernel}, {"layer0/forward/recurrent_kernel", recurrent}}, "b.npz");
-  }, ErrorCode::kIoError, {"b.npz", "without 'layer0/backward/kernel'"});
+  expect_error(
+      [&] {
+        weights_from_arrays({{"layer0/kernel", kernel},
+                             {"layer0/recurrent_kernel", recurrent},
+                             {"layer2/kernel", kernel},
+                             {"layer2/recurrent_kernel", recurrent}},
+                            "gap.npz");
+      },
+      ErrorCode::kIoError, {"gap.npz", "layer indices 0, 2", "without gaps"});
+  expect_error(
+      [&] {
+        weights_from_arrays({{"layer0/forward/kernel", kernel}, {"layer0/forward/recurrent_kernel", recurrent}},
+                            "b.npz");
+      },
+      ErrorCode::kIoError, {"b.npz", "without 'layer0/backward/kernel'"});
   // Shape errors from the converter carry the file name.
   const Array wrong = Array::from_float32({2, 7}, std::vector<float>(14, 0.1f));
-  expect_error([&] { weights_from_arrays({{"kernel", kernel}, {"recurrent_kernel", wrong}}, "s.npz"); },
-               ErrorCode::kInvalidArgument, {"s.npz"});
+  expect_error(
+      [&] {
+        weights_from_arrays({{"kernel", kernel}, {"recurrent_kernel", wrong}}, "s.npz");
+      },
+      ErrorCode::kInvalidArgument, {"s.npz"});
 }
 
 TEST(WeightsFileErrors, OnnxShapesAndPeepholes) {
   const Array w = Array::from_float32({1, 8, 3}, std::vector<float>(24, 0.1f));
   const Array r = Array::from_float32({1, 8, 2}, std::vector<float>(16, 0.1f));
   const Array p = Array::from_float32({1, 6}, std::vector<float>(6, 0.1f));
-  expect_error([&] { weights_from_arrays({{"W", Array::from_float32({8, 3}, std::vector<float>(24, 0.1f))}, {"R", r}}, "o.npz"); },
-               ErrorCode::kInvalidArgument, {"o.npz", "'W'", "(8, 3)", "expected 3 dimensions"});
-  expect_error([&] { weights_from_arrays({{"W", Array::from_float32({3, 8, 1}, std::vector<float>(24, 0.1f))}, {"R", r}}, "o.npz"); },
-               ErrorCode::kInvalidArgument, {"o.npz", "num_directions 1 or 2"});
+  expect_error(
+      [&] {
+        weights_from_arrays({{"W", Array::from_float32({8, 3}, std::vector<float>(24, 0.1f))}, {"R", r}}, "o.npz");
+      },
+      ErrorCode::kInvalidArgument, {"o.npz", "'W'", "(8, 3)", "expected 3 dimensions"});
+  expect_error(
+      [&] {
+        weights_from_arrays({{"W", Array::from_float32({3, 8, 1}, std::vector<float>(24, 0.1f))}, {"R", r}}, "o.npz");
+      },
+      ErrorCode::kInvalidArgument, {"o.npz", "num_directions 1 or 2"});
   expect_error([&] { weights_from_arrays({{"R", r}}, "o.npz"); }, ErrorCode::kIoError, {"o.npz", "without 'W'"});
   const Array w1 = Array::from_float32({1, 8, 2}, std::vector<float>(16, 0.1f));
-  expect_error([&] {
-    weights_from_arrays({{"layer0/W", w}, {"layer0/R", r}, {"layer0/P", p}, {"layer1/W", w1}, {"layer1/R", r}}, "pp.npz");
-  }, ErrorCode::kIoError, {"pp.npz", "'layer1/P' is absent", "every layer or none"});
-  expect_error([&] { weights_from_arrays({{"W", w}, {"R", r}, {"layer1/W", w}}, "o.npz"); }, ErrorCode::kIoError,
-               {"o.npz", "ONNX names mix"});
+  expect_error(
+      [&] {
+        weights_from_arrays({{"layer0/W", w}, {"layer0/R", r}, {"layer0/P", p}, {"layer1/W", w1}, {"layer1/R", r}},
+                            "pp.npz");
+      },
+      ErrorCode::kIoError, {"pp.npz", "'layer1/P' is absent", "every layer or none"});
+  expect_error(
+      [&] {
+        weights_from_arrays({{"W", w}, {"R", r}, {"layer1/W", w}}, "o.npz");
+      },
+      ErrorCode::kIoError, {"o.npz", "ONNX names mix"});
 }
 
 TEST(WeightsFileErrors, WrongDtypeNamesTheMember) {
