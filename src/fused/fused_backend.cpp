@@ -33,6 +33,21 @@ namespace {
 
 using fused::OpKind;
 
+// Makes the backend's device current for a call and restores the caller's on the way out.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    LSTMRT_CUDA_CHECK(cudaGetDevice(&previous_));
+    if (previous_ != device) LSTMRT_CUDA_CHECK(cudaSetDevice(device));
+  }
+  ~DeviceGuard() { cudaSetDevice(previous_); }  // cannot throw from a destructor; restoring is best effort
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
 // Buffer addresses a captured graph has baked in: x, y, h0, c0, h_n, c_n, workspace.
 using BoundAddresses = std::array<const void*, 7>;
 
@@ -45,28 +60,29 @@ struct PreparedPlan {
 class FusedBackend final : public Backend {
  public:
   FusedBackend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options)
-      : Backend(desc, options), gemm_(options.data_type, options.math) {
-    LSTMRT_CUDA_CHECK(cudaSetDevice(options.device));
+      : Backend(desc, options) {
+    const DeviceGuard guard(options.device);
+    gemm_ = std::make_unique<fused::GemmRunner>(options.data_type, options.math);
     weights_ = fused::upload_weights(desc, weights, options.data_type);
     for (int d = 0; d < 2; ++d) cell_[d] = kernels::make_cell_math_params(desc, d < desc.num_directions() ? d : 0);
-    for (int l = 1; l < desc.num_layers; ++l) {
-      cudaStream_t s = nullptr;
-      LSTMRT_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-      streams_.push_back(s);
-    }
-    for (int e = 0; e <= desc.num_layers; ++e) {
-      cudaEvent_t ev = nullptr;
-      LSTMRT_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
-      events_.push_back(ev);
+    try {
+      for (int l = 1; l < desc.num_layers; ++l) {
+        cudaStream_t s = nullptr;
+        LSTMRT_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+        streams_.push_back(s);
+      }
+      for (int e = 0; e <= desc.num_layers; ++e) {
+        cudaEvent_t ev = nullptr;
+        LSTMRT_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+        events_.push_back(ev);
+      }
+    } catch (...) {
+      release();  // the destructor does not run for a constructor that throws
+      throw;
     }
   }
 
-  ~FusedBackend() override {
-    for (auto& p : prepared_)
-      if (p->exec) cudaGraphExecDestroy(p->exec);
-    for (cudaEvent_t e : events_) cudaEventDestroy(e);
-    for (cudaStream_t s : streams_) cudaStreamDestroy(s);
-  }
+  ~FusedBackend() override { release(); }
 
   std::string name() const override { return "fused"; }
   MemorySpace memory_space() const override { return MemorySpace::kDevice; }
@@ -77,13 +93,13 @@ class FusedBackend final : public Backend {
   }
 
   void reserve(int seq_len, int batch) override {
-    LSTMRT_CUDA_CHECK(cudaSetDevice(options().device));
+    const DeviceGuard guard(options().device);
     const std::size_t need = workspace_size(seq_len, batch);
     if (own_workspace_.bytes() < need) own_workspace_ = detail::DeviceBuffer(need);
   }
 
   void forward(const ForwardRequest& req, cudaStream_t stream) override {
-    LSTMRT_CUDA_CHECK(cudaSetDevice(options().device));
+    const DeviceGuard guard(options().device);
     PreparedPlan& prepared = prepared_plan(fused::plan_key(req));
     const fused::FusedPlan& plan = prepared.plan;
     void* workspace = resolve_workspace(req, plan.workspace.total_bytes);
@@ -133,6 +149,15 @@ class FusedBackend final : public Backend {
   }
 
  private:
+  void release() noexcept {
+    for (auto& p : prepared_)
+      if (p->exec) cudaGraphExecDestroy(p->exec), p->exec = nullptr;
+    for (cudaEvent_t e : events_) cudaEventDestroy(e);
+    for (cudaStream_t s : streams_) cudaStreamDestroy(s);
+    events_.clear();
+    streams_.clear();
+  }
+
   PreparedPlan& prepared_plan(const fused::PlanKey& key) {
     for (auto& p : prepared_)
       if (p->plan.key == key) return *p;
@@ -164,7 +189,7 @@ class FusedBackend final : public Backend {
     const DataType t = options().data_type;
     for (const fused::Op& op : plan.ops) {
       if (op.kind != OpKind::kGemm) continue;
-      gemm_.prepare(op.gemm, fused::matrix_address(b, op.gemm.act, t), fused::matrix_address(b, op.gemm.weight, t),
+      gemm_->prepare(op.gemm, fused::matrix_address(b, op.gemm.act, t), fused::matrix_address(b, op.gemm.weight, t),
                     const_cast<void*>(fused::matrix_address(b, op.gemm.out, t)));
     }
   }
@@ -201,7 +226,7 @@ class FusedBackend final : public Backend {
           kernels::launch_init_state(fused::init_state_params(desc(), plan, op.layer, b, t), storage, s);
           break;
         case OpKind::kGemm:
-          gemm_.run(op.gemm, fused::matrix_address(b, op.gemm.act, t), fused::matrix_address(b, op.gemm.weight, t),
+          gemm_->run(op.gemm, fused::matrix_address(b, op.gemm.act, t), fused::matrix_address(b, op.gemm.weight, t),
                     const_cast<void*>(fused::matrix_address(b, op.gemm.out, t)), b.layers[op.layer].cublas_workspace, s);
           break;
         case OpKind::kGateStep:
@@ -230,7 +255,7 @@ class FusedBackend final : public Backend {
     LSTMRT_CUDA_CHECK(cudaGraphInstantiate(&prepared.exec, graph, 0));
   }
 
-  fused::GemmRunner gemm_;
+  std::unique_ptr<fused::GemmRunner> gemm_;  // created with the backend's device current
   std::vector<fused::DeviceLayer> weights_;
   std::array<kernels::CellMathParams, 2> cell_{};
   std::vector<cudaStream_t> streams_;  // layer l >= 1 runs on streams_[l − 1]
