@@ -33,6 +33,9 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& options);
 // Throws lstmrt::Error with a one-line message naming the option and file at fault.
 int run_command(const RunOptions& options, std::ostream& log);
 
+// `run` for a model file that is a chain of stages (Keras .keras / .weights.h5; src/cli/run_model.cpp).
+int run_imported_model(const RunOptions& options, std::ostream& log);
+
 // `lstmrt info`: version, backends, GPUs, CUDA / cuDNN / cuBLAS versions.
 int info_command(std::ostream& out);
 

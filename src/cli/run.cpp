@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "common/check.hpp"
+#include "lstmrt/import.hpp"
 #include "lstmrt/io.hpp"
 #include "lstmrt/lstm.hpp"
 
@@ -75,6 +76,7 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
 }
 
 int run_command(const RunOptions& o, std::ostream& log) {
+  if (is_keras_model_file(o.weights)) return run_imported_model(o, log);  // a chain of stages
   LoadedWeights loaded = for_option("--weights", [&] { return load_weights(o.weights); });
   ModelDesc desc = loaded.desc;
   if (o.reverse || o.go_backwards) {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/check.hpp"
+#include "import/import_dispatch.hpp"
 #include "io/npy_format.hpp"
 #include "lstmrt/io.hpp"
 
@@ -226,6 +227,10 @@ LoadedWeights weights_from_arrays(const ArrayMap& arrays, const std::string& sou
   return out;
 }
 
-LoadedWeights load_weights(const std::string& path) { return weights_from_arrays(load_npz(path), path); }
+LoadedWeights load_weights(const std::string& path) {
+  // .safetensors / .onnx / .keras / .h5 go to the model importers (src/import/).
+  if (auto imported = import_detail::load_imported_weights(path)) return std::move(*imported);
+  return weights_from_arrays(load_npz(path), path);
+}
 
 }  // namespace lstmrt

@@ -1,0 +1,92 @@
+// lstmrt — importing trained models: PyTorch .safetensors, ONNX .onnx, Keras 3 .keras / .weights.h5.
+//
+// load_weights (io.hpp) dispatches on the file name to these readers, so `lstmrt run --weights F`
+// takes any of them:
+//   *.npz           arrays in PyTorch / Keras / ONNX naming (io.hpp)
+//   *.safetensors   an nn.LSTM state_dict (torch / safetensors.torch.save_file)
+//   *.onnx          an ONNX model whose LSTM nodes form a stack (load_onnx_model below)
+//   *.keras         a Keras 3 archive; *.weights.h5 with its config (load_keras_model below)
+// Every failure throws lstmrt::Error(kIoError) naming the file and what was wrong (kUnsupported
+// for a valid model lstmrt cannot run, naming the layer, op or attribute). Sizes read from a file
+// are checked against the bytes present before anything is allocated from them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lstmrt/io.hpp"
+#include "lstmrt/lstm.hpp"
+
+namespace lstmrt {
+
+// ---- safetensors ------------------------------------------------------------------------------------
+// Layout: 8-byte little-endian header length N, N bytes of JSON
+//   {"__metadata__": {...}, "NAME": {"dtype": "F32", "shape": [4, 3], "data_offsets": [BEGIN, END]}, ...}
+// then the data buffer; offsets are relative to its start, and the tensors tile it exactly (sorted
+// by BEGIN, each starting where the previous ends, the last ending at the end of the file).
+// F32, F64, F16 and BF16 tensors are returned as float32 arrays; other dtypes are an error naming
+// the tensor. `source` names the bytes in errors.
+ArrayMap load_safetensors(const std::string& path);
+ArrayMap parse_safetensors(const std::uint8_t* data, std::size_t size, const std::string& source);
+
+// ---- models as a chain of stages ------------------------------------------------------------------
+// A framework model is not always one lstmrt ModelDesc: a Keras stack may mix go_backwards,
+// Bidirectional and plain layers of different widths, and Keras's go_backwards layer passes its
+// output on in processing (reversed) order while the mask it passes on stays in input order, so
+// a stack of Keras layers is not a plain reverse stack. An imported model is therefore a chain of
+// stages, each one lstmrt model run over the previous stage's y (same T, N, layout, lengths).
+
+enum class MergeMode { kConcat, kSum, kAverage, kMultiply };  // Keras Bidirectional merge_mode
+
+struct ImportedStage {
+  std::string name;  // the framework's layer name, for errors and logs
+  ModelDesc desc;
+  Weights weights;
+  ReverseOutputOrder reverse_order = ReverseOutputOrder::kOriginal;  // kProcessing: Keras go_backwards
+  PaddingMode padding = PaddingMode::kZero;  // kCarryLast: Keras zero_output_for_mask=False
+  MergeMode merge = MergeMode::kConcat;      // how a bidirectional stage's halves form its y
+  // Width of the stage's y: D·H_out for kConcat, H_out when the halves are merged elementwise.
+  int output_width() const;
+};
+
+struct ImportedModel {
+  std::string format;  // "keras"
+  std::string source;  // the file
+  std::vector<ImportedStage> stages;
+  // What the model returns as its first output: the last stage's whole sequence (true), or its
+  // last output only (Keras return_sequences=False): per direction the final h, merged.
+  bool return_sequences = true;
+  // Keras Masking layer in front: a step is valid when any feature differs from mask_value; each
+  // row's valid steps must be a prefix (right padding), whose length becomes the row's length.
+  bool masking = false;
+  float mask_value = 0.0f;
+};
+
+// Keras 3 models made of InputLayer, Masking, LSTM and Bidirectional(LSTM) layers in a chain
+// (Sequential or Functional). Honoured: units, activation, recurrent_activation (Keras 3
+// hard_sigmoid), use_bias, return_sequences, return_state, go_backwards, zero_output_for_mask,
+// Bidirectional merge_mode concat/sum/ave/mul. Dropout settings are inference no-ops; stateful
+// layers run from the given (or zero) initial state. Anything else is kUnsupported naming the
+// layer and field.
+//   load_keras_model("m.keras")                           the archive (config.json + model.weights.h5)
+//   load_keras_model("m.weights.h5")                      with m.config.json (model.to_json()) or
+//                                                         config.json beside it
+//   load_keras_model("m.weights.h5", "config.json")       explicit config
+ImportedModel load_keras_model(const std::string& path);
+ImportedModel load_keras_model(const std::string& weights_h5, const std::string& config_json);
+bool is_keras_model_file(const std::string& path);  // *.keras or *.h5
+
+// Runs every stage on the host with `options`. x is (T, N, I) or (N, T, I) per `layout`; lengths
+// (N) or null; with model.masking, lengths come from x (passing lengths as well is an error).
+// Returns the model's first output `y` — (T, N, C) / (N, T, C) with return_sequences, else (N, C)
+// — and the last stage's final states h_n (D, N, H_out), c_n (D, N, H), with their shapes.
+struct ModelOutputs {
+  std::vector<float> y, h_n, c_n;
+  std::vector<std::int64_t> y_shape, h_n_shape, c_n_shape;
+};
+ModelOutputs run_model(const ImportedModel& model, const BackendOptions& options, int seq_len, int batch,
+                       TensorLayout layout, const float* x, const std::int32_t* lengths);
+
+}  // namespace lstmrt

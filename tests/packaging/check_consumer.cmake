@@ -1,0 +1,34 @@
+# cmake -DLSTMRT_BUILD_DIR=... -DLSTMRT_SOURCE_DIR=... -DWORK_DIR=... -DGENERATOR=... -P check_consumer.cmake
+# Install -> configure the consumer with CMAKE_PREFIX_PATH = the prefix -> build -> run -> check.
+file(REMOVE_RECURSE ${WORK_DIR})
+set(prefix ${WORK_DIR}/prefix)
+
+function(step what)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${what} failed (${rc}):\n${out}\n${err}")
+  endif()
+  set(step_output "${out}" PARENT_SCOPE)
+endfunction()
+
+step("cmake --install" ${CMAKE_COMMAND} --install ${LSTMRT_BUILD_DIR} --prefix ${prefix})
+foreach(f include/lstmrt/lstmrt.hpp bin/lstmrt lib/cmake/lstmrt/lstmrtConfig.cmake
+          lib/cmake/lstmrt/FindCUDNN.cmake lib/liblstmrt.a)
+  if(NOT EXISTS ${prefix}/${f})
+    message(FATAL_ERROR "cmake --install did not install ${f}")
+  endif()
+endforeach()
+
+step("configuring examples/consumer" ${CMAKE_COMMAND} -S ${LSTMRT_SOURCE_DIR}/examples/consumer
+  -B ${WORK_DIR}/build -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=${prefix})
+step("building examples/consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/build)
+step("running lstmrt_consumer" ${WORK_DIR}/build/lstmrt_consumer)
+message(STATUS "${step_output}")
+foreach(expected "backend " "y (T=5, N=2, 8):" "h_n (4, N=2, H=4):" "layer 1 dir 1 n=1:")
+  string(FIND "${step_output}" "${expected}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "lstmrt_consumer output lacks '${expected}'")
+  endif()
+endforeach()
+# The installed CLI runs too.
+step("running the installed lstmrt" ${prefix}/bin/lstmrt --help)
