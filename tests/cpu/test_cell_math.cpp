@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/compare.hpp"
+#include "common/reference_runner.hpp"
 #include "kernels/cell_math_params.hpp"
 #include "kernels/lstm_cell_math.cuh"
 #include "lstmrt/lstmrt.hpp"
@@ -254,13 +255,9 @@ TEST(CellMathStep, CoupledGateIgnoresForgetInputs) {
 // Runs `desc` on time-major x (T, N, I) with every row running T steps, zero initial state. The
 // GEMMs accumulate in double and are rounded to float, so differences from the reference come
 // from the float cell math and the float state it carries.
-struct HostOutputs {
-  std::vector<float> y, h_n, c_n;
-};
-
-HostOutputs host_lstm(const ModelDesc& desc, const Weights& w, const std::vector<float>& x, int T, int N) {
+test::HostOutputs host_lstm(const ModelDesc& desc, const Weights& w, const std::vector<float>& x, int T, int N) {
   const int D = desc.num_directions(), H = desc.hidden_size, H_out = desc.output_size(), L = desc.num_layers;
-  HostOutputs out;
+  test::HostOutputs out;
   out.h_n.assign(static_cast<std::size_t>(L) * D * N * H_out, 0.0f);
   out.c_n.assign(static_cast<std::size_t>(L) * D * N * H, 0.0f);
   std::vector<float> input = x;  // (T, N, I_l)
@@ -366,21 +363,14 @@ TEST(CellMathVsReference, RandomModelsCoverEveryActivationAndCellOption) {
     desc.activations[1] = {acts[(round + 5) % K], acts[(round + 7) % K], acts[(round + 3) % K]};
     const Weights w = random_weights(desc, rng(), 0.6f);
     const int T = size(rng) + 1, N = size(rng) - 1;
-    const std::vector<float> x = test::random_vector(static_cast<std::size_t>(T) * N * desc.input_size, rng);
+    const test::HostInputs in = test::random_inputs(desc, T, N, rng, /*with_lengths=*/false, /*with_state=*/false);
 
-    const HostOutputs got = host_lstm(desc, w, x, T, N);
-    Lstm reference = Lstm::create(desc, w, BackendOptions{BackendKind::kReference});
-    const int D = desc.num_directions();
-    std::vector<float> y = test::poisoned(static_cast<std::size_t>(T) * N * D * desc.output_size());
-    std::vector<float> h_n = test::poisoned(got.h_n.size()), c_n = test::poisoned(got.c_n.size());
-    ForwardRequest req;
-    req.seq_len = T;
-    req.batch = N;
-    req.x = x.data();
-    req.y = y.data();
-    req.h_n = h_n.data();
-    req.c_n = c_n.data();
-    reference.forward_host(req);
+    const test::HostOutputs got = host_lstm(desc, w, in.x, T, N);
+    Lstm reference = test::reference_lstm(desc, w);
+    const test::HostOutputs want = test::run_host(reference, in);
+    const std::vector<float>& y = want.y;
+    const std::vector<float>& h_n = want.h_n;
+    const std::vector<float>& c_n = want.c_n;
 
     SCOPED_TRACE(testing::Message() << "model " << model_index++ << ": " << describe(desc) << " T=" << T
                                     << " N=" << N);
