@@ -34,8 +34,9 @@ bool gpu_available() { return probe_gpus().device_count > 0; }
 SystemInfo query_system() {
   SystemInfo info;
   info.version = version();
-  info.backends_built = {"reference"};
+  info.backends_built = {"reference", "cudnn", "fused"};
   info.backends_usable = {"reference"};
+  if (gpu_available()) info.backends_usable = {"reference", "cudnn", "fused"};
   cudaRuntimeGetVersion(&info.cuda_runtime_version);
   if (cudaDriverGetVersion(&info.cuda_driver_version) != cudaSuccess) info.cuda_driver_version = 0;
   info.cudnn_version = cudnnGetVersion();
