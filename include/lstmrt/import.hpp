@@ -31,6 +31,18 @@ namespace lstmrt {
 ArrayMap load_safetensors(const std::string& path);
 ArrayMap parse_safetensors(const std::uint8_t* data, std::size_t size, const std::string& source);
 
+// ---- ONNX ---------------------------------------------------------------------------------------------
+// An .onnx model whose LSTM nodes form a stack (node k's X is node k-1's Y) joined by the layout
+// ops exporters emit (Squeeze, Unsqueeze, Transpose, Reshape, Identity, Concat of Y; Shape,
+// Gather, Expand, Constant, ConstantOfShape, Slice, Cast for the states). Every LSTM attribute is
+// read (hidden_size, direction, activations with alpha/beta, clip, input_forget; layout must be 0),
+// and W, R, B, P come from initializers or Constant nodes. Initial states and sequence_lens must
+// be graph inputs (the caller passes them as h0/c0/lengths, in lstmrt's (L·D, N, H) layout) or,
+// for the states, zeros. The result runs like an .npz of the same weights: y (T, N, D·H) — for
+// a PyTorch export with batch_first, run with the batch-major layout. Another op, a node that
+// breaks the stack or a differing attribute between nodes is kUnsupported naming it.
+LoadedWeights load_onnx_weights(const std::string& path);
+
 // ---- models as a chain of stages ------------------------------------------------------------------
 // A framework model is not always one lstmrt ModelDesc: a Keras stack may mix go_backwards,
 // Bidirectional and plain layers of different widths, and Keras's go_backwards layer passes its

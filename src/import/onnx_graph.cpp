@@ -1,0 +1,180 @@
+// ONNX model import: the LSTM nodes of a graph form a stack, joined by the layout ops exporters
+// put around them; each node is read by io::read_lstm_node (src/io/onnx_lstm.hpp) and the nodes
+// become the layers of one ModelDesc.
+//
+// What is checked, so that the stack really is what lstmrt runs:
+//   - every node's op is one of kAllowedOps (anything else: kUnsupported naming the op and node);
+//   - LSTM 0's X comes from a graph input, LSTM k's X from LSTM k-1's Y, through layout ops only
+//     (PyTorch: Transpose(0,2,1,3) + Reshape for a bidirectional Y, Squeeze for one direction;
+//     batch_first adds a Transpose before the first and after the last node);
+//   - initial_h / initial_c / sequence_lens: from a graph input (the caller feeds them: --h0,
+//     --c0, --lengths), or, for the states, built from zero constants (Constant /
+//     ConstantOfShape / Expand of Shape/Gather/Concat arithmetic, as exporters emit for zeros);
+//   - all nodes agree on direction, hidden_size, activations, clip, input_forget, peepholes and
+//     layout 0 (time-major); node k's input width is D·H.
+#include <functional>
+#include <set>
+
+#include "common/check.hpp"
+#include "io/onnx_lstm.hpp"
+#include "lstmrt/import.hpp"
+
+namespace lstmrt {
+namespace {
+
+const std::set<std::string> kAllowedOps = {"LSTM",   "Squeeze", "Unsqueeze", "Transpose",       "Reshape", "Concat",
+                                           "Shape",  "Gather",  "Expand",    "ConstantOfShape", "Constant", "Slice",
+                                           "Identity", "Cast"};
+// Ops that pass one data tensor (input 0) on, changing only its layout.
+const std::set<std::string> kLayoutOps = {"Squeeze", "Unsqueeze", "Transpose", "Reshape", "Identity"};
+
+[[noreturn]] void unsupported(const std::string& message) { throw Error(ErrorCode::kUnsupported, message); }
+
+std::string label(const onnx::NodeProto& n) {
+  return n.name().empty() ? fmt::format("a {} node", n.op_type()) : fmt::format("{} node '{}'", n.op_type(), n.name());
+}
+
+struct Graph {
+  const onnx::GraphProto& proto;
+  std::string source;
+  io::ProtoMap tensors;  // initializers and Constant values
+  std::set<std::string> inputs;  // graph inputs that are not initializers
+  std::map<std::string, const onnx::NodeProto*> producer;
+
+  // Follows input 0 back through layout ops; returns the first value name that is not a layout
+  // op's output (a graph input, an LSTM output, ...).
+  std::string through_layout_ops(std::string name) const {
+    for (int guard = 0; guard < 100000; ++guard) {
+      const auto it = producer.find(name);
+      if (it == producer.end() || !kLayoutOps.count(it->second->op_type()) || it->second->input_size() == 0)
+        return name;
+      name = it->second->input(0);
+    }
+    detail::fail(ErrorCode::kIoError, "{}: a cycle of layout ops", source);
+  }
+
+  // Where a state or length input comes from: does it reach a graph input, and does it use a
+  // float constant that is not all zeros?
+  struct Provenance {
+    bool graph_input = false;
+    std::string nonzero_constant;
+  };
+  Provenance provenance(const std::string& name) const {
+    Provenance p;
+    std::set<std::string> seen;
+    std::function<void(const std::string&)> visit = [&](const std::string& v) {
+      if (v.empty() || !seen.insert(v).second) return;
+      if (inputs.count(v)) {
+        p.graph_input = true;
+        return;
+      }
+      if (const auto t = tensors.find(v); t != tensors.end()) {
+        if (t->second.data_type() == onnx::TensorProto::FLOAT) {
+          for (float f : io::tensor_from_proto(t->second).data)
+            if (f != 0.0f) p.nonzero_constant = v;
+        }
+        return;
+      }
+      const auto it = producer.find(v);
+      if (it == producer.end()) return;
+      const onnx::NodeProto& n = *it->second;
+      if (n.op_type() == "ConstantOfShape")
+        for (const onnx::AttributeProto& a : n.attribute())
+          if (a.name() == "value" && a.t().data_type() == onnx::TensorProto::FLOAT)
+            for (float f : io::tensor_from_proto(a.t()).data)
+              if (f != 0.0f) p.nonzero_constant = v;
+      for (const std::string& in : n.input()) visit(in);
+    };
+    visit(name);
+    return p;
+  }
+};
+
+Graph index_graph(const onnx::GraphProto& g, const std::string& source) {
+  Graph graph{g, source, io::graph_initializers(g), {}, {}};
+  for (const onnx::ValueInfoProto& v : g.input())
+    if (!graph.tensors.count(v.name())) graph.inputs.insert(v.name());
+  for (const onnx::NodeProto& n : g.node()) {
+    if (!kAllowedOps.count(n.op_type()))
+      unsupported(fmt::format("{}: {} (op {}): lstmrt imports LSTM stacks joined by {}", source, label(n), n.op_type(),
+                              fmt::join(kAllowedOps, ", ")));
+    if (n.op_type() == "Constant")
+      for (const onnx::AttributeProto& a : n.attribute())
+        if (a.name() == "value" && n.output_size() == 1) graph.tensors[n.output(0)] = a.t();
+    for (const std::string& out : n.output())
+      if (!out.empty()) graph.producer[out] = &n;
+  }
+  return graph;
+}
+
+void check_same(const ModelDesc& a, const ModelDesc& b, const std::string& where) {
+  auto same_acts = [](const CellActivations& x, const CellActivations& y) {
+    return x.gate == y.gate && x.cell == y.cell && x.hidden == y.hidden;
+  };
+  if (a.direction != b.direction || a.hidden_size != b.hidden_size || a.clip != b.clip ||
+      a.coupled_input_forget != b.coupled_input_forget || a.peepholes != b.peepholes ||
+      !same_acts(a.activations[0], b.activations[0]) ||
+      (a.num_directions() == 2 && !same_acts(a.activations[1], b.activations[1])))
+    unsupported(fmt::format("{}: differs from the first LSTM node in direction, hidden_size, activations, clip, "
+                            "input_forget or peepholes: lstmrt runs a stack of like layers",
+                            where));
+}
+
+}  // namespace
+
+LoadedWeights load_onnx_weights(const std::string& path) {
+  const onnx::ModelProto model = io::load_onnx_model(path);
+  const Graph graph = index_graph(model.graph(), path);
+  LoadedWeights out;
+  out.format = "onnx";
+  std::string previous_y;
+  int layer = 0;
+  for (const onnx::NodeProto& n : model.graph().node()) {
+    if (n.op_type() != "LSTM") continue;
+    const std::string where = fmt::format("{}: {}", path, label(n));
+    io::OnnxLstmNode node;
+    try {
+      node = io::read_lstm_node(n, graph.tensors);
+    } catch (const Error& e) {
+      throw Error(e.code(), fmt::format("{}: {}", path, e.what()));
+    }
+    if (node.layout != TensorLayout::kTimeMajor)
+      unsupported(fmt::format("{}: layout=1 inside a graph: lstmrt imports time-major (layout=0) LSTM nodes", where));
+    // The chain: X from a graph input (first node) or the previous node's Y.
+    const std::string x_source = graph.through_layout_ops(node.x);
+    if (layer == 0 && !graph.inputs.count(x_source))
+      unsupported(fmt::format("{}: X comes from '{}', not from a graph input through layout ops", where, x_source));
+    if (layer > 0 && x_source != previous_y)
+      unsupported(fmt::format("{}: X comes from '{}', not from the previous LSTM node's Y ('{}'): lstmrt imports a "
+                              "stack", where, x_source, previous_y));
+    if (node.y.empty() && layer > 0) unsupported(fmt::format("{}: no Y output", where));
+    previous_y = node.y;
+    for (const auto& [input, what] : {std::pair{node.initial_h, "initial_h"}, {node.initial_c, "initial_c"}}) {
+      const Graph::Provenance p = graph.provenance(input);
+      if (!p.nonzero_constant.empty() && !p.graph_input)
+        unsupported(fmt::format("{}: {} is built from the non-zero constant '{}': lstmrt takes initial states as "
+                                "inputs (--h0/--c0) or zeros",
+                                where, what, p.nonzero_constant));
+    }
+    if (!node.sequence_lens.empty() && !graph.provenance(node.sequence_lens).graph_input)
+      unsupported(fmt::format("{}: sequence_lens is a constant: lstmrt takes lengths as an input (--lengths)", where));
+
+    if (layer == 0) {
+      out.desc = node.desc;
+    } else {
+      check_same(out.desc, node.desc, where);
+      const int expected = out.desc.num_directions() * out.desc.hidden_size;
+      if (node.desc.input_size != expected)
+        detail::fail(ErrorCode::kIoError, "{}: input size {} (W dim 2): expected D·H = {} from the node before",
+                     where, node.desc.input_size, expected);
+    }
+    for (LayerWeights& w : node.weights.layers) out.weights.layers.push_back(std::move(w));
+    ++layer;
+  }
+  if (layer == 0) detail::fail(ErrorCode::kIoError, "{}: the graph has no LSTM node", path);
+  out.desc.num_layers = layer;
+  validate(out.desc, out.weights);
+  return out;
+}
+
+}  // namespace lstmrt
