@@ -162,6 +162,13 @@ void CudnnBackend::enqueue(const ForwardRequest& req, cudaStream_t stream) {
     cudnnStatus_t status = temp_space(rnn, work_bytes);
     if (status == CUDNN_STATUS_SUCCESS) {
       const WorkspaceLayout layout = workspace_layout(m, type, T, N, work_bytes);
+      if (workspace_bytes < layout.total && options().cudnn_algo == CudnnAlgo::kAuto && algo != CudnnAlgo::kStandard) {
+        // auto: a workspace sized before this algorithm was set up (e.g. a persist_dynamic built
+        // later) is no error; the next algorithm in the ranking serves.
+        refusals += fmt::format("{}{}: needs {} workspace bytes", refusals.empty() ? "" : "; ", to_string(algo),
+                                layout.total);
+        continue;
+      }
       if (workspace_bytes < layout.total)
         detail::invalid("workspace_bytes is {}: algorithm {} needs {} for seq_len {} batch {}{}", workspace_bytes,
                         to_string(algo), layout.total, T, N,

@@ -218,9 +218,12 @@ inline HostOutputs run_device(Lstm& lstm, const Case& c, cudaStream_t stream, vo
 }
 
 // Tolerance relative to the output scale (max |expected|, at least 1): fp32 strict 1e-5,
-// TF32 1e-3, float16/bfloat16 storage 1e-2.
+// TF32 1e-3, float16 storage 1e-2, bfloat16 2e-2 (3 fewer mantissa bits than float16; h is
+// stored rounded at every step and between layers, so rounding compounds over the recurrence).
+// Inputs and weights are rounded to the storage type before the reference sees them.
 inline double tolerance(const BackendOptions& o) {
-  if (o.data_type != DataType::kFloat32) return 1e-2;
+  if (o.data_type == DataType::kBFloat16) return 2e-2;
+  if (o.data_type == DataType::kFloat16) return 1e-2;
   return o.math == MathMode::kStrict ? 1e-5 : 1e-3;
 }
 
