@@ -27,7 +27,13 @@ CudnnBackend::CudnnBackend(const ModelDesc& desc, const Weights& weights, const 
     : Backend(desc, options), device_(options.device) {
   check_model_supported(desc);
   ScopedDevice scoped(device_);
-  handle_ = Handle::create();
+  // A cuDNN that cannot start here (library or driver mismatch) is "this machine cannot serve",
+  // so that backend auto moves on instead of failing.
+  try {
+    handle_ = Handle::create();
+  } catch (const Error& e) {
+    detail::unsupported("backend cudnn cannot start cuDNN on device {}: {}", device_, e.what());
+  }
   dropout_ = DropoutDesc::create();
   // Inference: dropout p = 0, no RNG states.
   LSTMRT_CUDNN_CHECK(cudnnSetDropoutDescriptor(dropout_.get(), handle_.get(), 0.0f, nullptr, 0, 0));
