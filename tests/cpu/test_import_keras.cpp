@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -92,6 +93,21 @@ TEST(KerasImport, StagesFollowTheLayers) {
   EXPECT_EQ(b.stages[1].merge, MergeMode::kAverage);
   EXPECT_EQ(b.stages[1].desc.input_size, 5);
   EXPECT_FALSE(b.return_sequences);
+}
+
+TEST(KerasImport, LoadWeightsTakesOneStageModelsOnly) {
+  const LoadedWeights w = load_weights(golden_path("keras_import", "bidir_concat_state.keras"));
+  EXPECT_EQ(w.format, "keras");
+  EXPECT_EQ(w.desc.direction, Direction::kBidirectional);
+  EXPECT_EQ(w.desc.hidden_size, 4);
+  EXPECT_EQ(w.desc.input_size, 3);
+  try {
+    load_weights(golden_path("keras_import", "go_backwards_stack_masked.keras"));
+    ADD_FAILURE() << "a two-stage Keras model loaded as plain weights";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnsupported) << e.what();
+    EXPECT_NE(std::string(e.what()).find("load_keras_model"), std::string::npos) << e.what();
+  }
 }
 
 void expect_error(const std::function<void()>& fn, ErrorCode code, const std::string& needle) {
