@@ -136,6 +136,13 @@ Tensor Hdf5File::read_floats(const std::string& path, std::int64_t max_values) c
     numel *= static_cast<std::int64_t>(dims[i]);
     t.shape.push_back(static_cast<std::int64_t>(dims[i]));
   }
+  // The values must be stored in the file (Keras writes them contiguous and uncompressed): a
+  // dataspace declaring more than the bytes present is refused before anything is allocated.
+  const hsize_t stored = H5Dget_storage_size(set.id);
+  const std::size_t element = H5Tget_size(type.id);
+  if (numel > 0 && (element == 0 || stored / element < static_cast<hsize_t>(numel)))
+    bad("{}: dataset '{}' declares {} values but stores {} bytes of {}-byte elements", source_, path, numel, stored,
+        element);
   t.data.resize(static_cast<std::size_t>(numel));
   if (numel > 0 && H5Dread(set.id, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data.data()) < 0)
     bad("{}: cannot read dataset '{}'", source_, path);

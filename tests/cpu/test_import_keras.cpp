@@ -176,6 +176,9 @@ TEST(KerasImport, RejectsUnsupportedModelsAndBadFiles) {
   save_npz(dir.file("empty.keras"), {{"a", Array::from_float32({1}, {1.0f})}});
   expect_error([&] { load_keras_model(dir.file("empty.keras")); }, ErrorCode::kIoError, "no member 'config.json'");
   expect_error([&] { load_keras_model(dir.file("missing.keras")); }, ErrorCode::kIoError, "no such file");
+  // A dataset declaring 2^30 values with none stored: refused before anything is allocated.
+  expect_error([&] { load_keras_model(golden_path("keras_import", "bad_huge_dataset.weights.h5")); },
+               ErrorCode::kIoError, "declares 1073741824 values but stores 0 bytes");
 }
 
 TEST(KerasImport, MaskMustBeRightPadded) {

@@ -14,7 +14,9 @@ Writes, for every case CASE:
     CASE.expected.npz     what the model returns: "y" (its first output: the whole sequence or the
                           last output) and, with return_state, "h", "c" (one direction) or
                           "h_fwd", "c_fwd", "h_bwd", "c_bwd" (Bidirectional)
-Weights are drawn from [-0.6, 0.6] with a fixed seed, so rerunning reproduces the files (up to
+and bad_huge_dataset.weights.h5 + .config.json: sequential_stack's config with a weights file
+whose first kernel declares 2^30 values that are never written (the reader must refuse it
+without allocating). Weights are drawn from [-0.6, 0.6] with a fixed seed, so rerunning reproduces the files (up to
 Keras's own numerics).
 """
 import json
@@ -88,5 +90,17 @@ def main():
         print("wrote", name, [o.shape for o in outs])
 
 
+def write_bad_files():
+    import shutil
+
+    import h5py
+    shutil.copy(os.path.join(HERE, "sequential_stack.config.json"), os.path.join(HERE, "bad_huge_dataset.config.json"))
+    with h5py.File(os.path.join(HERE, "bad_huge_dataset.weights.h5"), "w") as f:
+        g = f.create_group("layers/lstm")
+        g.create_group("vars").attrs["name"] = "lstm"
+        g.create_dataset("cell/vars/0", shape=(1 << 15, 1 << 15), dtype="float32")  # declared, never written
+
+
 if __name__ == "__main__":
     main()
+    write_bad_files()
