@@ -35,13 +35,24 @@ ArrayMap parse_safetensors(const std::uint8_t* data, std::size_t size, const std
 // An .onnx model whose LSTM nodes form a stack (node k's X is node k-1's Y) joined by the layout
 // ops exporters emit (Squeeze, Unsqueeze, Transpose, Reshape, Identity, Concat of Y; Shape,
 // Gather, Expand, Constant, ConstantOfShape, Slice, Cast for the states). Every LSTM attribute is
-// read (hidden_size, direction, activations with alpha/beta, clip, input_forget; layout must be 0),
-// and W, R, B, P come from initializers or Constant nodes. Initial states and sequence_lens must
-// be graph inputs (the caller passes them as h0/c0/lengths, in lstmrt's (L·D, N, H) layout) or,
-// for the states, zeros. The result runs like an .npz of the same weights: y (T, N, D·H) — for
-// a PyTorch export with batch_first, run with the batch-major layout. Another op, a node that
-// breaks the stack or a differing attribute between nodes is kUnsupported naming it.
+// read (hidden_size, direction, activations with alpha/beta, clip, input_forget, layout), and W,
+// R, B, P come from initializers, Constant nodes or `feeds`. Initial states and sequence_lens
+// must be graph inputs (the caller passes them as h0/c0/lengths, in lstmrt's (L·D, N, H) layout
+// whatever the node's layout) or, for the states, zeros. The result runs like an .npz of the same
+// weights: y (T, N, D·H) — for a PyTorch export with batch_first, run with the batch-major
+// layout. layout=1 nodes (X (N, T, I), Y (N, T, D, H)) set input_layout = kBatchMajor: run them
+// batch-major, y (N, T, D·H); every node of the stack must have the same layout, and the first
+// node's X may not pass through a Transpose (which layout the graph input has would be unknown).
+// Another op, a node that breaks the stack or a differing attribute between nodes is
+// kUnsupported naming it.
 LoadedWeights load_onnx_weights(const std::string& path);
+// The same with values for graph inputs, by input name: models that take W, R, B or P as graph
+// inputs (as the ONNX backend node tests do, their values in test_data_set_0/input_N.pb) get
+// them from here. float32 arrays for weights; int32/int64 ones are accepted for integer inputs
+// (sequence_lens). Feeds for X, initial_h, initial_c or sequence_lens are allowed and not read:
+// those are forward() inputs. A feed that names no graph input, or of another dtype, is
+// kInvalidArgument naming it.
+LoadedWeights load_onnx_weights(const std::string& path, const ArrayMap& feeds);
 
 // ---- models as a chain of stages ------------------------------------------------------------------
 // A framework model is not always one lstmrt ModelDesc: a Keras stack may mix go_backwards,

@@ -15,10 +15,12 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "lstmrt/error.hpp"
+#include "lstmrt/lstm.hpp"
 #include "lstmrt/model.hpp"
 #include "lstmrt/weights.hpp"
 
@@ -106,6 +108,12 @@ struct LoadedWeights {
   ModelDesc desc;
   Weights weights;
   std::string format;  // "pytorch", "keras" or "onnx"
+  // The layout of x (and so of y) that the file fixes, when it fixes one: an ONNX model whose LSTM
+  // nodes have layout=1 takes batch-major x (N, T, I) and gives batch-major y, so it is
+  // kBatchMajor (`lstmrt run` then reads --input as (B, T, I) with or without --batch-first).
+  // nullopt when the caller chooses (.npz, safetensors, Keras, ONNX layout=0: the Transposes a
+  // PyTorch batch_first export puts around its nodes are not run, so it runs in either layout).
+  std::optional<TensorLayout> input_layout;
 };
 LoadedWeights load_weights(const std::string& path);
 // The same from arrays already in memory; `source` names them in errors (e.g. the file name).

@@ -56,7 +56,8 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
   run->add_option("--weights", o.weights, "weights .npz with PyTorch, Keras or ONNX names")->required();
   run->add_option("--input", o.input, "x .npy, float32 (T, B, I), or (B, T, I) with --batch-first")->required();
   run->add_option("--output", o.output, "output .npz: y, h_n, c_n (float32)")->required();
-  run->add_flag("--batch-first", o.batch_first, "x and y are (B, T, ...) instead of (T, B, ...)");
+  run->add_flag("--batch-first", o.batch_first,
+                "x and y are (B, T, ...) instead of (T, B, ...); implied by an ONNX model with layout=1");
   run->add_option("--lengths", o.lengths, "per-row lengths .npy, int32 or int64 (B,), each in 0..T");
   run->add_option("--h0", o.h0, "initial h .npy (layers*dirs, B, H_out); needs --c0");
   run->add_option("--c0", o.c0, "initial c .npy (layers*dirs, B, H); needs --h0");
@@ -79,6 +80,8 @@ int run_command(const RunOptions& o, std::ostream& log) {
   if (is_keras_model_file(o.weights)) return run_imported_model(o, log);  // a chain of stages
   LoadedWeights loaded = for_option("--weights", [&] { return load_weights(o.weights); });
   ModelDesc desc = loaded.desc;
+  // An ONNX model with layout=1 fixes x as batch-major: its --input is (B, T, I), flag or not.
+  const bool batch_first = o.batch_first || loaded.input_layout == TensorLayout::kBatchMajor;
   if (o.reverse || o.go_backwards) {
     const char* flag = o.go_backwards ? "--go-backwards" : "--reverse";
     if (desc.direction != Direction::kForward)
@@ -95,12 +98,12 @@ int run_command(const RunOptions& o, std::ostream& log) {
 
   // x: (T, B, I) or (B, T, I).
   const Array x = load_option_npy("--input", o.input);
-  const std::string x_layout = o.batch_first ? "(B, T, " : "(T, B, ";
+  const std::string x_layout = batch_first ? "(B, T, " : "(T, B, ";
   if (x.ndim() != 3 || x.shape[2] != desc.input_size)
     bad_shape("--input", o.input, x,
               fmt::format("3 dimensions {}input_size={}) for the weights in {}", x_layout, desc.input_size, o.weights));
-  const int T = checked_dim(x.shape[o.batch_first ? 1 : 0], "T (steps)", "--input", o.input);
-  const int B = checked_dim(x.shape[o.batch_first ? 0 : 1], "B (batch)", "--input", o.input);
+  const int T = checked_dim(x.shape[batch_first ? 1 : 0], "T (steps)", "--input", o.input);
+  const int B = checked_dim(x.shape[batch_first ? 0 : 1], "B (batch)", "--input", o.input);
   const std::vector<float> x_values = x.to_float32("--input " + o.input);
 
   std::vector<std::int32_t> lengths;
@@ -131,15 +134,16 @@ int run_command(const RunOptions& o, std::ostream& log) {
   options.kind = backend_from_string(o.backend);
   Lstm lstm = for_option("--backend " + o.backend + ":", [&] { return Lstm::create(desc, loaded.weights, options); });
   if (o.verbose)
-    log << fmt::format("lstmrt: {} weights, {}; backend {}; T={} B={}\n", loaded.format, describe(desc),
-                       lstm.backend_name(), T, B);
+    log << fmt::format("lstmrt: {} weights, {}; backend {}; T={} B={}{}\n", loaded.format, describe(desc),
+                       lstm.backend_name(), T, B,
+                       batch_first && !o.batch_first ? "; batch-first (the ONNX model's layout=1)" : "");
 
   const bool want_y = o.sequences || !o.state, want_state = o.state || !o.sequences;
   std::vector<float> y, h_n, c_n;
   ForwardRequest req;
   req.seq_len = T;
   req.batch = B;
-  req.layout = o.batch_first ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor;
+  req.layout = batch_first ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor;
   req.x = x_values.data();
   req.lengths = lengths.empty() ? nullptr : lengths.data();
   req.h0 = h0.empty() ? nullptr : h0.data();
@@ -155,7 +159,7 @@ int run_command(const RunOptions& o, std::ostream& log) {
   ArrayMap out;
   if (want_y)
     out["y"] = Array::from_float32(
-        o.batch_first ? std::vector<std::int64_t>{B64, T64, C} : std::vector<std::int64_t>{T64, B64, C}, y);
+        batch_first ? std::vector<std::int64_t>{B64, T64, C} : std::vector<std::int64_t>{T64, B64, C}, y);
   if (want_state) {
     out["h_n"] = Array::from_float32({L * D, B64, H_out}, h_n);
     out["c_n"] = Array::from_float32({L * D, B64, H}, c_n);

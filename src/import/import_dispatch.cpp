@@ -17,7 +17,7 @@ LoadedWeights single_stage(ImportedModel model) {
                 fmt::format("{}: this Keras model is {} stage(s) with masking, go_backwards, merging or a last "
                             "output only: load it with load_keras_model and run_model",
                             model.source, model.stages.size()));
-  return LoadedWeights{s.desc, s.weights, "keras"};
+  return LoadedWeights{s.desc, s.weights, "keras", std::nullopt};  // Keras: the caller picks the layout
 }
 
 }  // namespace

@@ -11,7 +11,12 @@
 //     --c0, --lengths), or, for the states, built from zero constants (Constant /
 //     ConstantOfShape / Expand of Shape/Gather/Concat arithmetic, as exporters emit for zeros);
 //   - all nodes agree on direction, hidden_size, activations, clip, input_forget, peepholes and
-//     layout 0 (time-major); node k's input width is D·H.
+//     layout (0 time-major, 1 batch-major: recorded as LoadedWeights::input_layout); node k's
+//     input width is D·H. A layout=1 first node's X may not pass through a Transpose: the
+//     Transposes are not run, so the graph input's layout would not be the node's.
+//   - feeds (values for graph inputs, e.g. W/R/B/P of the ONNX backend node tests) join the
+//     initializers as tensors; the value names stay graph inputs for the chain checks.
+#include <cstdint>
 #include <functional>
 #include <set>
 
@@ -42,12 +47,13 @@ struct Graph {
   std::map<std::string, const onnx::NodeProto*> producer;
 
   // Follows input 0 back through layout ops; returns the first value name that is not a layout
-  // op's output (a graph input, an LSTM output, ...).
-  std::string through_layout_ops(std::string name) const {
+  // op's output (a graph input, an LSTM output, ...). `transpose` names a Transpose passed, if any.
+  std::string through_layout_ops(std::string name, std::string* transpose = nullptr) const {
     for (int guard = 0; guard < 100000; ++guard) {
       const auto it = producer.find(name);
       if (it == producer.end() || !kLayoutOps.count(it->second->op_type()) || it->second->input_size() == 0)
         return name;
+      if (transpose && it->second->op_type() == "Transpose") *transpose = label(*it->second);
       name = it->second->input(0);
     }
     detail::fail(ErrorCode::kIoError, "{}: a cycle of layout ops", source);
@@ -107,6 +113,23 @@ Graph index_graph(const onnx::GraphProto& g, const std::string& source) {
   return graph;
 }
 
+// A feed as the TensorProto the node reader takes: float32 -> FLOAT, int32/int64 -> INT32/INT64.
+onnx::TensorProto proto_from_feed(const std::string& name, const Array& a, const std::string& source) {
+  onnx::TensorProto proto;
+  proto.set_name(name);
+  for (std::int64_t d : a.shape) proto.add_dims(d);
+  switch (a.dtype) {
+    case Dtype::kFloat32: proto.set_data_type(onnx::TensorProto::FLOAT); break;
+    case Dtype::kInt32: proto.set_data_type(onnx::TensorProto::INT32); break;
+    case Dtype::kInt64: proto.set_data_type(onnx::TensorProto::INT64); break;
+    default:
+      detail::invalid("{}: feed '{}' is {}: expected float32 (W, R, B, P) or int32/int64 (sequence_lens)", source,
+                      name, to_string(a.dtype));
+  }
+  proto.set_raw_data(a.data.data(), a.data.size());  // little-endian, as ONNX's raw_data
+  return proto;
+}
+
 void check_same(const ModelDesc& a, const ModelDesc& b, const std::string& where) {
   auto same_acts = [](const CellActivations& x, const CellActivations& y) {
     return x.gate == y.gate && x.cell == y.cell && x.hidden == y.hidden;
@@ -122,9 +145,19 @@ void check_same(const ModelDesc& a, const ModelDesc& b, const std::string& where
 
 }  // namespace
 
-LoadedWeights load_onnx_weights(const std::string& path) {
+LoadedWeights load_onnx_weights(const std::string& path) { return load_onnx_weights(path, ArrayMap{}); }
+
+LoadedWeights load_onnx_weights(const std::string& path, const ArrayMap& feeds) {
   const onnx::ModelProto model = io::load_onnx_model(path);
-  const Graph graph = index_graph(model.graph(), path);
+  Graph graph = index_graph(model.graph(), path);
+  std::set<std::string> graph_inputs;  // all of them, initializers with a default value included
+  for (const onnx::ValueInfoProto& v : model.graph().input()) graph_inputs.insert(v.name());
+  for (const auto& [name, value] : feeds) {
+    if (!graph_inputs.count(name))
+      detail::invalid("{}: feed '{}' is not a graph input: the graph's inputs are {}", path, name,
+                      fmt::join(graph_inputs, ", "));
+    graph.tensors[name] = proto_from_feed(name, value, path);
+  }
   LoadedWeights out;
   out.format = "onnx";
   std::string previous_y;
@@ -132,16 +165,33 @@ LoadedWeights load_onnx_weights(const std::string& path) {
   for (const onnx::NodeProto& n : model.graph().node()) {
     if (n.op_type() != "LSTM") continue;
     const std::string where = fmt::format("{}: {}", path, label(n));
+    // W, R, B, P that are graph inputs need a value from the caller.
+    for (const auto& [index, what] : {std::pair{1, "W"}, {2, "R"}, {3, "B"}, {7, "P"}}) {
+      const std::string name = index < n.input_size() ? n.input(index) : std::string();
+      if (!name.empty() && graph.inputs.count(name) && !graph.tensors.count(name))
+        detail::invalid("{}: input {} is the graph input '{}', which has no value: pass it in the feeds of "
+                        "load_onnx_weights(path, feeds)", where, what, name);
+    }
     io::OnnxLstmNode node;
     try {
       node = io::read_lstm_node(n, graph.tensors);
     } catch (const Error& e) {
       throw Error(e.code(), fmt::format("{}: {}", path, e.what()));
     }
-    if (node.layout != TensorLayout::kTimeMajor)
-      unsupported(fmt::format("{}: layout=1 inside a graph: lstmrt imports time-major (layout=0) LSTM nodes", where));
+    if (layer == 0) {
+      out.input_layout = node.layout;
+    } else if (node.layout != *out.input_layout) {
+      unsupported(fmt::format("{}: attribute layout is {} but the first LSTM node's is {}: lstmrt runs a stack in "
+                              "one layout", where, node.layout == TensorLayout::kBatchMajor ? 1 : 0,
+                              *out.input_layout == TensorLayout::kBatchMajor ? 1 : 0));
+    }
     // The chain: X from a graph input (first node) or the previous node's Y.
-    const std::string x_source = graph.through_layout_ops(node.x);
+    std::string transpose;
+    const std::string x_source = graph.through_layout_ops(node.x, &transpose);
+    if (layer == 0 && node.layout == TensorLayout::kBatchMajor && !transpose.empty())
+      unsupported(fmt::format("{}: attribute layout is 1 but X passes through {}: lstmrt does not run the "
+                              "Transpose, so the graph input's layout is not the node's",
+                              where, transpose));
     if (layer == 0 && !graph.inputs.count(x_source))
       unsupported(fmt::format("{}: X comes from '{}', not from a graph input through layout ops", where, x_source));
     if (layer > 0 && x_source != previous_y)
@@ -173,6 +223,8 @@ LoadedWeights load_onnx_weights(const std::string& path) {
   }
   if (layer == 0) detail::fail(ErrorCode::kIoError, "{}: the graph has no LSTM node", path);
   out.desc.num_layers = layer;
+  // layout=0 stacks leave the layout to the caller (a batch_first export's Transposes are skipped).
+  if (out.input_layout == TensorLayout::kTimeMajor) out.input_layout.reset();
   validate(out.desc, out.weights);
   return out;
 }

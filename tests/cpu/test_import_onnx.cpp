@@ -77,7 +77,6 @@ TEST(OnnxImport, RejectsModelsOutsideTheStackShape) {
   expect_error(bad("nonzero_state"), ErrorCode::kUnsupported, "initial_h is built from the non-zero constant 'h0_const'");
   expect_error(bad("missing_w"), ErrorCode::kInvalidArgument, "input W");
   expect_error(bad("broken_chain"), ErrorCode::kUnsupported, "not from the previous LSTM node's Y");
-  expect_error(bad("layout1"), ErrorCode::kUnsupported, "layout=1");
 }
 
 TEST(OnnxImport, RejectsBrokenFiles) {

@@ -9,7 +9,8 @@ Writes, for every case CASE:
     CASE.h0.npy/c0.npy  initial state, when the model takes it as graph inputs
     CASE.expected.npz   y, h_n, c_n as torch returns them (float32)
 and bad_*.onnx: exported models edited with the onnx package into what the importer must reject
-(an op outside its set, a non-zero constant initial state, a missing W, a broken stack, layout=1).
+(an op outside its set, a non-zero constant initial state, a missing W, a broken stack).
+layout=1 models are made from these by tests/cpu/test_import_onnx_layout.cpp.
 Fixed seeds: rerunning reproduces the same files.
 """
 import os
@@ -100,15 +101,10 @@ def write_bad_models():
         lstms = [n for n in g.node if n.op_type == "LSTM"]
         lstms[1].input[0] = "x"
 
-    def layout1(g):
-        lstm = next(n for n in g.node if n.op_type == "LSTM")
-        lstm.attribute.append(helper.make_attribute("layout", 1))
-
     edit("torch_single", "bad_unsupported_op", add_relu)
     edit("torch_single", "bad_nonzero_state", nonzero_state)
     edit("torch_single", "bad_missing_w", missing_w)
     edit("torch_stack_bidir", "bad_broken_chain", broken_chain)
-    edit("torch_single", "bad_layout1", layout1)
 
 
 if __name__ == "__main__":
