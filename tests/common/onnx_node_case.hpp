@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,7 @@ struct OnnxNodeExpect {
   TensorLayout layout;
   int outputs;  // output_*.pb files compared
 };
+inline void PrintTo(const OnnxNodeExpect& e, std::ostream* os) { *os << e.name; }  // gtest's parameter name
 inline const std::vector<OnnxNodeExpect>& onnx_lstm_node_tests() {
   static const std::vector<OnnxNodeExpect> kTests = {
       {"test_lstm_defaults", 3, false, TensorLayout::kTimeMajor, 1},
