@@ -62,26 +62,7 @@ inline void check_gate_reads(const fused::FusedPlan& plan, const fused::Op& op, 
 inline HostOutputs emulate_fused(const ModelDesc& m, const Weights& w, const HostInputs& in,
                                  const EmulationOptions& opt = {}) {
   HostOutputs out;
-  ForwardRequest req;
-  req.seq_len = in.seq_len;
-  req.batch = in.batch;
-  req.layout = in.layout;
-  req.x = in.x.data();
-  req.lengths = in.lengths ? in.lengths->data() : nullptr;
-  req.h0 = in.h0 ? in.h0->data() : nullptr;
-  req.c0 = in.c0 ? in.c0->data() : nullptr;
-  req.padding = opt.padding;
-  req.reverse_order = opt.order;
-  if (opt.wanted.sequences) {
-    out.y = poisoned(y_count(m, in.seq_len, in.batch));
-    req.y = out.y.data();
-  }
-  if (opt.wanted.state) {
-    out.h_n = poisoned(h_count(m, in.batch));
-    out.c_n = poisoned(c_count(m, in.batch));
-    req.h_n = out.h_n.data();
-    req.c_n = out.c_n.data();
-  }
+  const ForwardRequest req = make_request(m, in, out, opt.wanted, opt.padding, opt.order);
   validate(m, req);
 
   const fused::FusedPlan plan = fused::make_plan(m, DataType::kFloat32, fused::plan_key(req), opt.chunk_steps);

@@ -59,11 +59,10 @@ inline HostInputs random_inputs(const ModelDesc& m, int T, int N, std::mt19937_6
   return in;
 }
 
-inline HostOutputs run_host(Lstm& lstm, const HostInputs& in, Wanted wanted = {},
-                            PaddingMode padding = PaddingMode::kZero,
-                            ReverseOutputOrder order = ReverseOutputOrder::kOriginal) {
-  const ModelDesc& m = lstm.desc();
-  HostOutputs out;
+// A request over `in` whose wanted outputs point into `out`, freshly poisoned.
+inline ForwardRequest make_request(const ModelDesc& m, const HostInputs& in, HostOutputs& out, Wanted wanted = {},
+                                   PaddingMode padding = PaddingMode::kZero,
+                                   ReverseOutputOrder order = ReverseOutputOrder::kOriginal) {
   ForwardRequest req;
   req.seq_len = in.seq_len;
   req.batch = in.batch;
@@ -84,7 +83,14 @@ inline HostOutputs run_host(Lstm& lstm, const HostInputs& in, Wanted wanted = {}
     req.h_n = out.h_n.data();
     req.c_n = out.c_n.data();
   }
-  lstm.forward_host(req);
+  return req;
+}
+
+inline HostOutputs run_host(Lstm& lstm, const HostInputs& in, Wanted wanted = {},
+                            PaddingMode padding = PaddingMode::kZero,
+                            ReverseOutputOrder order = ReverseOutputOrder::kOriginal) {
+  HostOutputs out;
+  lstm.forward_host(make_request(lstm.desc(), in, out, wanted, padding, order));
   return out;
 }
 
