@@ -1,0 +1,173 @@
+#include "fused/persistent_plan.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/check.hpp"
+
+namespace lstmrt::fused {
+
+namespace {
+
+std::size_t align_up(std::size_t v, std::size_t a) { return (v + a - 1) / a * a; }
+int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+// Row stride of a shared-memory matrix: the row rounded up to 16 bytes, plus one 16-byte pad so
+// consecutive rows start in different banks.
+std::int64_t padded_ld(int cols, std::size_t elem) {
+  return static_cast<std::int64_t>((align_up(cols * elem, kSmemAlignment) + kSmemRowPadBytes) / elem);
+}
+
+// Appends a region of `bytes` at the next aligned offset.
+SmemRegion place(std::size_t& cursor, std::size_t bytes) {
+  SmemRegion r{align_up(cursor, kSmemAlignment), bytes};
+  cursor = r.offset + bytes;
+  return r;
+}
+
+ExchangeLayout exchange_layout(TagGranularity tags, int rows, int width, int blocks) {
+  ExchangeLayout x;
+  x.tags = tags;
+  x.rows = rows;
+  x.width = width;
+  x.blocks = blocks;
+  const std::size_t entries = static_cast<std::size_t>(x.slots) * rows * width;
+  if (tags == TagGranularity::kPerValue) {
+    x.values_bytes = entries * 8;
+    x.total_bytes = x.values_bytes;
+  } else {
+    x.values_bytes = entries * sizeof(float);
+    x.total_bytes = x.values_bytes + static_cast<std::size_t>(x.slots) * blocks * sizeof(std::int32_t);
+  }
+  return x;
+}
+
+PersistentPlan no_fit(PersistentPlan p, std::string reason) {
+  p.fits = false;
+  p.reason = std::move(reason);
+  p.blocks.clear();
+  return p;
+}
+
+}  // namespace
+
+const char* to_string(PersistentVariant v) { return v == PersistentVariant::kGrid ? "grid" : "cluster"; }
+
+std::size_t ExchangeLayout::value_offset(int slot, int row, int unit) const {
+  const std::size_t entry = (static_cast<std::size_t>(slot) * rows + row) * width + unit;
+  return tags == TagGranularity::kPerValue ? entry * 8 : entry * sizeof(float);
+}
+
+std::size_t ExchangeLayout::tag_offset(int slot, int row, int unit, int block) const {
+  if (tags == TagGranularity::kPerValue) return value_offset(slot, row, unit) + sizeof(float);
+  return values_bytes + (static_cast<std::size_t>(slot) * blocks + block) * sizeof(std::int32_t);
+}
+
+PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type, int batch, int seq_len,
+                                    const DeviceLimits& limits, PersistentVariant variant) {
+  if (batch < 1 || seq_len < 1) detail::invalid("persistent plan: batch {} and seq_len {} must be >= 1", batch, seq_len);
+  if (limits.sm_count < 1 || limits.registers_per_sm < 1 || limits.max_registers_per_thread < 1 ||
+      limits.smem_per_block == 0)
+    detail::invalid("persistent plan: device limits must be positive (SMs {}, registers/SM {}, registers/thread {}, "
+                    "shared memory/block {})",
+                    limits.sm_count, limits.registers_per_sm, limits.max_registers_per_thread, limits.smem_per_block);
+  PersistentPlan p;
+  p.variant = variant;
+  p.weight_type = weight_type;
+  p.directions = desc.num_directions();
+  p.hidden = desc.hidden_size;
+  p.out_size = desc.output_size();
+  p.proj = desc.proj_size;
+  p.batch = batch;
+  p.tags_per_launch = seq_len + 1;
+  if (weight_type == DataType::kFloat16) return no_fit(p, "float16 weights: the persistent kernels take float32 or bfloat16");
+  const std::size_t elem = weight_type == DataType::kFloat32 ? 4 : 2;
+  const int per_register = static_cast<int>(4 / elem);
+  const int D = p.directions, H = p.hidden, Hout = p.out_size, P = p.proj;
+
+  // Blocks: grid = one block per SM split evenly between directions; cluster = one cluster per
+  // direction and batch slice, as many clusters as SMs allow (at most one per row).
+  int max_blocks = 0;
+  if (variant == PersistentVariant::kGrid) {
+    max_blocks = limits.sm_count / D;
+  } else {
+    if (limits.max_cluster_size < 1) return no_fit(p, "the device has no thread-block clusters");
+    max_blocks = std::min(limits.max_cluster_size, limits.sm_count / D);
+  }
+  if (max_blocks < 1) return no_fit(p, fmt::format("{} SMs cannot hold {} directions", limits.sm_count, D));
+  p.units_per_block = ceil_div(H, std::min(max_blocks, H));
+  p.blocks_per_direction = ceil_div(H, p.units_per_block);  // no empty blocks
+  const int B = p.blocks_per_direction, U = p.units_per_block;
+  p.proj_per_block = P > 0 ? ceil_div(P, B) : 0;
+  if (variant == PersistentVariant::kGrid) {
+    p.clusters_per_direction = 1;
+    p.rows_per_cluster = batch;
+  } else {
+    const int clusters = std::max(1, std::min(limits.sm_count / (D * B), batch));
+    p.rows_per_cluster = ceil_div(batch, clusters);
+    p.clusters_per_direction = ceil_div(batch, p.rows_per_cluster);
+  }
+  const int rows = p.rows_per_cluster;
+
+  // Registers: one block per SM, so a thread may use registers_per_sm / threads (capped by the
+  // per-thread limit); kReservedRegistersPerThread of them do the work, the rest hold weights in
+  // whole tiles of kRegisterTileStep.
+  const int regs_cap = std::min(limits.max_registers_per_thread, limits.registers_per_sm / p.threads);
+  const int max_weight_regs = std::max(0, (regs_cap - kReservedRegistersPerThread) / kRegisterTileStep * kRegisterTileStep);
+  const std::int64_t register_elements = static_cast<std::int64_t>(p.threads) * max_weight_regs * per_register;
+  p.register_rows = static_cast<int>(std::min<std::int64_t>(4 * U, register_elements / Hout));
+  p.per_thread_elements = ceil_div(p.register_rows * Hout, p.threads);
+  p.weight_registers = ceil_div(ceil_div(p.per_thread_elements, per_register), kRegisterTileStep) * kRegisterTileStep;
+  p.registers_per_thread = p.weight_registers + kReservedRegistersPerThread;
+
+  // Shared memory, in this order (SmemLayout).
+  SmemLayout& s = p.smem;
+  std::size_t cursor = 0;
+  s.w_hh_ld = padded_ld(Hout, elem);
+  s.w_hh = place(cursor, static_cast<std::size_t>(4 * U - p.register_rows) * s.w_hh_ld * elem);
+  if (P > 0) {
+    s.w_hr_ld = padded_ld(H, elem);
+    s.w_hr = place(cursor, static_cast<std::size_t>(p.proj_per_block) * s.w_hr_ld * elem);
+  }
+  s.h_stage = place(cursor, static_cast<std::size_t>(rows) * Hout * sizeof(float));
+  if (P > 0) s.m_stage = place(cursor, static_cast<std::size_t>(rows) * H * sizeof(float));
+  s.gates = place(cursor, static_cast<std::size_t>(rows) * 4 * U * sizeof(float));
+  s.c_state = place(cursor, static_cast<std::size_t>(rows) * U * sizeof(float));
+  s.vectors = place(cursor, static_cast<std::size_t>(7) * U * sizeof(float));
+  const TagGranularity tags = variant == PersistentVariant::kGrid ? TagGranularity::kPerValue : TagGranularity::kPerSlice;
+  p.h_exchange = exchange_layout(tags, rows, Hout, B);
+  if (P > 0) p.m_exchange = exchange_layout(tags, rows, H, B);
+  if (variant == PersistentVariant::kCluster)
+    s.exchange = place(cursor, p.h_exchange.total_bytes + align_up(p.m_exchange.total_bytes, kSmemAlignment));
+  s.total_bytes = align_up(cursor, kSmemAlignment);
+
+  if (p.registers_per_thread > regs_cap)
+    return no_fit(p, fmt::format("{} weight registers per thread + {} reserved exceed the {} available",
+                                 p.weight_registers, kReservedRegistersPerThread, regs_cap));
+  if (s.total_bytes > limits.smem_per_block)
+    return no_fit(p, fmt::format("{} variant, {} weights, H={} H_out={} N={}: {} blocks of {} units need {} bytes of "
+                                 "shared memory per block ({} for W_hh rows beyond the {} in registers), the limit is {}",
+                                 to_string(variant), elem == 4 ? "float32" : "bfloat16", H, Hout, batch, B, U,
+                                 s.total_bytes, s.w_hh.bytes, p.register_rows, limits.smem_per_block));
+
+  for (int d = 0; d < D; ++d)
+    for (int c = 0; c < p.clusters_per_direction; ++c)
+      for (int b = 0; b < B; ++b) {
+        BlockSlice slice;
+        slice.direction = d;
+        slice.unit_first = b * U;
+        slice.unit_last = std::min(H, (b + 1) * U);
+        slice.proj_first = std::min(P, b * p.proj_per_block);
+        slice.proj_last = std::min(P, (b + 1) * p.proj_per_block);
+        slice.row_first = c * rows;
+        slice.row_last = std::min(batch, (c + 1) * rows);
+        slice.cluster = variant == PersistentVariant::kGrid ? 0 : d * p.clusters_per_direction + c;
+        slice.rank = b;
+        p.blocks.push_back(slice);
+      }
+  p.fits = true;
+  return p;
+}
+
+}  // namespace lstmrt::fused

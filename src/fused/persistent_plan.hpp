@@ -1,0 +1,138 @@
+// Host planner for the persistent LSTM kernels (issue 6): one launch per layer and sequence, each
+// block keeping its slice of the recurrent weights on chip (registers + shared memory) for all T
+// steps. Pure host code, CPU-tested (tests/cpu/test_persistent_plan.cpp) and executed on the host
+// by tests/common/persistent_emulation.hpp. NOT wired into dispatch yet.
+//
+// Partition (both variants): per direction, the H hidden units are cut into `blocks` contiguous
+// ranges of at most `units_per_block` units. A block owns ALL FOUR gate rows of its units
+// (W_hh rows g·H + j, g in i f g o), so the cell math stays in the block. Its W_hh slice is the
+// 4·U × H_out matrix whose local row r = g·U + (j − unit_first) is W_hh row g·H + j. With a
+// projection a block also owns projected units [proj_first, proj_last) and their W_hr rows.
+//
+// Where the slice lives: local rows [0, register_rows) in registers, flat-distributed: element
+// e = r·H_out + k goes to thread e % threads, register slot e / threads (per_thread elements each,
+// two bf16 per 32-bit register); rows [register_rows, 4U) and the whole W_hr slice in shared
+// memory, row-major with padded leading dimensions (SmemLayout).
+//
+// Exchange (grid variant): every h value carries its step tag, Lamport-style. Entry = {float value,
+// int32 tag} written as ONE 64-bit store. The value processing step s reads (the state before
+// step s) lives in slot s % 2 with tag tag_base + s + 1 (tag_base grows by T + 1 per launch, so a
+// stale entry never matches and a zeroed buffer never matches). Double buffering is safe: a block
+// can only write slot s % 2 again (step s + 2's input) after every block published step s + 1's
+// values, which each does only after it finished reading slot s % 2. With a projection each step
+// has two exchanges: m (H values, pre-projection) in slot s % 2 tag tag_base + s + 1, then h (P).
+// Cluster variant: per-slice tags (one int32 per source block and slot, written after the slice's
+// values and a cluster-scope release fence) in each block's own shared memory, pushed over DSMEM.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lstmrt/lstm.hpp"
+
+namespace lstmrt::fused {
+
+// Device limits the planner needs (from cudaGetDeviceProperties on the device; a struct so the
+// planner is CPU-testable).
+struct DeviceLimits {
+  int sm_count = 0;
+  int registers_per_sm = 0;          // 32-bit registers
+  int max_registers_per_thread = 0;
+  std::size_t smem_per_block = 0;    // opt-in dynamic shared memory limit per block (bytes)
+  int max_cluster_size = 0;          // blocks per cluster with the non-portable attribute
+};
+// H200 (sm_90): 132 SMs, 64 Ki registers per SM, 255 per thread, 227 KiB shared memory per block
+// (opt-in), clusters of up to 16 blocks (non-portable size).
+constexpr DeviceLimits kH200Limits{132, 65536, 255, 232448, 16};
+
+// Kernel shape constants the planner assumes (the kernel must be built with them).
+constexpr int kPersistentThreads = 256;        // threads per block, one block per SM
+constexpr int kReservedRegistersPerThread = 64;  // addresses, accumulators, loop state
+constexpr int kRegisterTileStep = 32;          // weight registers per thread come in steps of 32
+constexpr std::size_t kSmemAlignment = 16;     // every shared region and row starts 16-byte aligned
+constexpr std::size_t kSmemRowPadBytes = 16;   // one 16-byte vector of padding per row (banks)
+
+enum class PersistentVariant { kGrid, kCluster };
+const char* to_string(PersistentVariant v);
+
+enum class TagGranularity { kPerValue, kPerSlice };
+
+// One exchanged vector (h, or m with a projection): `width` values for each of `rows` rows, two
+// slots (step parity). kPerValue: entries {float, int32 tag} of 8 bytes at
+// ((slot·rows + row)·width + unit)·8, the tag at +4. kPerSlice: float values at
+// ((slot·rows + row)·width + unit)·4, then int32 tags at values_bytes + (slot·blocks + block)·4.
+struct ExchangeLayout {
+  TagGranularity tags = TagGranularity::kPerValue;
+  int slots = 2, rows = 0, width = 0, blocks = 0;
+  std::size_t values_bytes = 0, total_bytes = 0;
+  std::size_t value_offset(int slot, int row, int unit) const;
+  std::size_t tag_offset(int slot, int row, int unit, int block) const;  // unit (kPerValue) or block (kPerSlice)
+};
+// The tag a reader at processing step s waits for (see the header comment).
+inline std::int32_t step_tag(std::int32_t tag_base, int step) { return tag_base + step + 1; }
+inline int step_slot(int step) { return step % 2; }
+
+// Per-block shared memory regions (bytes from the block's dynamic shared memory start).
+struct SmemRegion {
+  std::size_t offset = 0, bytes = 0;
+};
+struct SmemLayout {
+  std::int64_t w_hh_ld = 0, w_hr_ld = 0;  // elements between rows (padded)
+  SmemRegion w_hh;     // local rows [register_rows, 4U) × H_out, weight type
+  SmemRegion w_hr;     // proj_per_block rows × H, weight type (P > 0)
+  SmemRegion h_stage;  // rows × H_out float: the gathered h of the step
+  SmemRegion m_stage;  // rows × H float: the gathered m (P > 0)
+  SmemRegion gates;    // rows × 4U float: gate pre-activations (cross-thread reduction target)
+  SmemRegion c_state;  // rows × U float
+  SmemRegion vectors;  // bias 4U + peepholes 3U float
+  SmemRegion exchange; // cluster variant: the block's receive buffers (h, then m), else empty
+  std::size_t total_bytes = 0;
+};
+
+struct BlockSlice {
+  int direction = 0;
+  int unit_first = 0, unit_last = 0;  // hidden units [first, last)
+  int proj_first = 0, proj_last = 0;  // projected units [first, last) (P > 0)
+  int row_first = 0, row_last = 0;    // batch rows served (cluster variant: its cluster's slice)
+  int cluster = 0, rank = 0;          // cluster index and rank inside it (grid variant: 0, block)
+};
+
+struct PersistentPlan {
+  bool fits = false;
+  std::string reason;  // why not (then the stepwise path serves), empty when it fits
+  PersistentVariant variant = PersistentVariant::kGrid;
+  DataType weight_type = DataType::kFloat32;
+  int directions = 1, hidden = 0, out_size = 0, proj = 0, batch = 0;
+  int threads = kPersistentThreads;
+  int blocks_per_direction = 0;  // grid: blocks per direction; cluster: blocks per cluster
+  int clusters_per_direction = 1;
+  int rows_per_cluster = 0;      // batch rows one block serves
+  int units_per_block = 0;       // U
+  int proj_per_block = 0;        // projected units per block (P > 0)
+  int register_rows = 0;         // local W_hh rows held in registers
+  int weight_registers = 0;      // 32-bit weight registers per thread (multiple of kRegisterTileStep)
+  int registers_per_thread = 0;  // weight_registers + reserved
+  int per_thread_elements = 0;   // register elements per thread = ceil(register_rows·H_out / threads)
+  SmemLayout smem;
+  ExchangeLayout h_exchange, m_exchange;  // m_exchange only with a projection
+  std::int32_t tags_per_launch = 0;       // T + 1: tag_base advance per launch
+  std::vector<BlockSlice> blocks;         // every block of the launch, direction-major
+  int total_blocks() const { return static_cast<int>(blocks.size()); }
+};
+
+// Plans one layer's persistent launch for `batch` rows and `seq_len` steps. variant kCluster:
+// the whole layer in one cluster of <= max_cluster_size blocks, several clusters for batch slices.
+// Never throws for shapes that do not fit: fits = false with a reason.
+PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type, int batch, int seq_len,
+                                    const DeviceLimits& limits, PersistentVariant variant);
+
+// Where local W_hh row r (0 <= r < 4U) of a block with `units` units comes from: gate r / units,
+// hidden unit unit_first + r % units (all units of a block for one gate are contiguous).
+inline int global_w_hh_row(const BlockSlice& b, int r, int hidden) {
+  const int units = b.unit_last - b.unit_first;
+  return (r / units) * hidden + b.unit_first + r % units;
+}
+
+}  // namespace lstmrt::fused

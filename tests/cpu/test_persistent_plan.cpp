@@ -1,0 +1,375 @@
+// The persistent-kernel planner (src/fused/persistent_plan.hpp): fit boundaries on H200 limits,
+// budgets, ownership, exchange offsets, and its partitioning + step-tag exchange executed on the
+// CPU (tests/common/persistent_emulation.hpp) against the reference backend.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+
+#include "common/compare.hpp"
+#include "common/expect_error.hpp"
+#include "common/persistent_emulation.hpp"
+#include "common/reference_runner.hpp"
+
+namespace lstmrt::test {
+namespace {
+
+using fused::DeviceLimits;
+using fused::PersistentPlan;
+using fused::PersistentVariant;
+
+ModelDesc model(int H, int P = 0, Direction dir = Direction::kForward, int I = 8) {
+  ModelDesc m;
+  m.input_size = I;
+  m.hidden_size = H;
+  m.proj_size = P;
+  m.direction = dir;
+  return m;
+}
+
+PersistentPlan plan_for(int H, DataType type, int N = 1, PersistentVariant v = PersistentVariant::kGrid, int P = 0,
+                        Direction dir = Direction::kForward, const DeviceLimits& lim = fused::kH200Limits) {
+  return fused::make_persistent_plan(model(H, P, dir), type, N, 16, lim, v);
+}
+
+// Largest H that fits, checking that nothing up to 2× it fits beyond (the boundary is sharp).
+int largest_fitting_h(DataType type, int N, PersistentVariant v) {
+  int last = 0;
+  for (int H = 1; H <= 4096; ++H)
+    if (plan_for(H, type, N, v).fits) last = H;
+  return last;
+}
+
+// Derivation (N = 1, one direction, no projection, H200: 132 SMs, 227 KiB shared memory/block):
+// one block per SM, 256 threads, each may use 65536 / 256 = 256 → 255 registers; 64 are kept for
+// the work, so 160 (whole tiles of 32) hold weights: 256·160·4 B = 160 KiB of registers per block.
+// Grid, fp32: U = ceil(H / 132) units → 4U rows of H weights. H = 1716: U = 13, 52 rows; 23 rows
+// (40960 / 1716) in registers, 29 rows × (1716 + 4 pad) × 4 B = 199,520 B in shared memory plus
+// staging = 207,024 B <= 232,448. H = 1717 needs U = 14: 33 rows in shared memory = 227,568 B
+// before staging → does not fit. bf16: H = 2504, U = 19 (76 rows): 32 rows in registers
+// (81920 / 2504), 44 rows × 2512 × 2 B + staging = 232,000 B; H = 2505 passes the limit.
+// design/performance.md's ≈1380 / ≈1950 count shared memory alone (132 × 227 KiB = 16·H² bytes
+// for fp32); the register tiles add ~25–30 %.
+TEST(PersistentPlan, GridFitBoundaryOnH200) {
+  EXPECT_EQ(largest_fitting_h(DataType::kFloat32, 1, PersistentVariant::kGrid), 1716);
+  EXPECT_EQ(largest_fitting_h(DataType::kBFloat16, 1, PersistentVariant::kGrid), 2504);
+  const PersistentPlan fit = plan_for(1716, DataType::kFloat32);
+  ASSERT_TRUE(fit.fits) << fit.reason;
+  EXPECT_EQ(fit.units_per_block, 13);
+  EXPECT_EQ(fit.blocks_per_direction, 132);
+  EXPECT_EQ(fit.register_rows, 23);
+  EXPECT_EQ(fit.weight_registers, 160);
+  EXPECT_EQ(fit.smem.total_bytes, 207024u);
+  const PersistentPlan past = plan_for(1717, DataType::kFloat32);
+  EXPECT_FALSE(past.fits);
+  EXPECT_NE(past.reason.find("shared memory"), std::string::npos) << past.reason;
+  EXPECT_TRUE(past.blocks.empty());
+  // Two directions share the SMs: half the blocks each, so the largest H shrinks.
+  EXPECT_FALSE(plan_for(1716, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kBidirectional).fits);
+  EXPECT_TRUE(plan_for(1200, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kBidirectional).fits);
+}
+
+// Cluster variant: at most 16 blocks hold the whole layer, each with 160 KiB of registers and
+// 227 KiB of shared memory minus staging and its receive buffers: ≈ 16 · 387 KiB = 16·H² bytes
+// (fp32) gives H ≈ 630; the planner's exact boundaries, with padding and staging, are 612 (U = 39)
+// and 864 bf16 (U = 54). performance.md's ≈660 / ≈935 are the same estimate without that overhead.
+constexpr int kClusterFp32Max = 612, kClusterBf16Max = 864;
+TEST(PersistentPlan, ClusterFitBoundaryOnH200) {
+  const int fp32 = largest_fitting_h(DataType::kFloat32, 1, PersistentVariant::kCluster);
+  const int bf16 = largest_fitting_h(DataType::kBFloat16, 1, PersistentVariant::kCluster);
+  EXPECT_EQ(fp32, kClusterFp32Max);
+  EXPECT_EQ(bf16, kClusterBf16Max);
+  const PersistentPlan p = plan_for(512, DataType::kFloat32, 64, PersistentVariant::kCluster);
+  ASSERT_TRUE(p.fits) << p.reason;
+  EXPECT_EQ(p.blocks_per_direction, 16);
+  EXPECT_EQ(p.units_per_block, 32);
+  EXPECT_EQ(p.clusters_per_direction, 8);  // 132 / 16 SMs
+  EXPECT_EQ(p.rows_per_cluster, 8);
+  EXPECT_EQ(p.total_blocks(), 128);
+}
+
+TEST(PersistentPlan, NoFitReasons) {
+  const PersistentPlan half = plan_for(64, DataType::kFloat16);
+  EXPECT_FALSE(half.fits);
+  EXPECT_NE(half.reason.find("float16"), std::string::npos);
+  // Large batches: the staged h of every row outgrows shared memory.
+  const PersistentPlan rows = plan_for(1024, DataType::kFloat32, 512);
+  EXPECT_FALSE(rows.fits);
+  EXPECT_NE(rows.reason.find("N=512"), std::string::npos) << rows.reason;
+  DeviceLimits no_clusters = fused::kH200Limits;
+  no_clusters.max_cluster_size = 0;
+  const PersistentPlan c = plan_for(64, DataType::kFloat32, 1, PersistentVariant::kCluster, 0, Direction::kForward,
+                                    no_clusters);
+  EXPECT_FALSE(c.fits);
+  EXPECT_NE(c.reason.find("cluster"), std::string::npos);
+  DeviceLimits one_sm = fused::kH200Limits;
+  one_sm.sm_count = 1;
+  const PersistentPlan bi =
+      plan_for(8, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kBidirectional, one_sm);
+  EXPECT_FALSE(bi.fits);
+  EXPECT_NE(bi.reason.find("directions"), std::string::npos);
+  DeviceLimits few_registers = fused::kH200Limits;
+  few_registers.registers_per_sm = 256 * 80;  // 80 per thread: one 32-register tile, so H=64 still fits
+  EXPECT_TRUE(plan_for(64, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kForward, few_registers).fits);
+  few_registers.registers_per_sm = 256 * 64;  // nothing left for weights: everything in shared memory
+  const PersistentPlan smem_only =
+      plan_for(64, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kForward, few_registers);
+  ASSERT_TRUE(smem_only.fits) << smem_only.reason;
+  EXPECT_EQ(smem_only.register_rows, 0);
+  EXPECT_EQ(smem_only.weight_registers, 0);
+}
+
+TEST(PersistentPlan, InvalidArgumentsThrow) {
+  expect_error([] { plan_for(8, DataType::kFloat32, 0); }, ErrorCode::kInvalidArgument, {"batch 0"});
+  expect_error([] { (void)fused::make_persistent_plan(model(8), DataType::kFloat32, 1, 0, fused::kH200Limits,
+                                                      PersistentVariant::kGrid); },
+               ErrorCode::kInvalidArgument, {"seq_len 0"});
+  DeviceLimits bad = fused::kH200Limits;
+  bad.smem_per_block = 0;
+  expect_error([&] { plan_for(8, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kForward, bad); },
+               ErrorCode::kInvalidArgument, {"device limits"});
+}
+
+// Every fitting plan on random shapes: budgets, regions, ownership and exchange offsets.
+void check_plan_invariants(const PersistentPlan& p, const DeviceLimits& lim, const std::string& what) {
+  SCOPED_TRACE(what);
+  const int e = p.weight_type == DataType::kFloat32 ? 4 : 2;
+  EXPECT_LE(p.smem.total_bytes, lim.smem_per_block);
+  EXPECT_LE(p.registers_per_thread, lim.max_registers_per_thread);
+  EXPECT_LE(static_cast<std::int64_t>(p.registers_per_thread) * p.threads, lim.registers_per_sm);
+  EXPECT_EQ(p.weight_registers % fused::kRegisterTileStep, 0);
+  // The register file holds the register rows: per_thread elements cover them and fit the tiles.
+  EXPECT_GE(static_cast<std::int64_t>(p.per_thread_elements) * p.threads,
+            static_cast<std::int64_t>(p.register_rows) * p.out_size);
+  EXPECT_LE(p.per_thread_elements * e, p.weight_registers * 4);
+  EXPECT_LE(p.register_rows, 4 * p.units_per_block);
+  // Shared regions: aligned, in order, disjoint, inside the total.
+  const fused::SmemLayout& s = p.smem;
+  const fused::SmemRegion regions[] = {s.w_hh, s.w_hr, s.h_stage, s.m_stage, s.gates, s.c_state, s.vectors, s.exchange};
+  std::size_t end = 0;
+  for (const fused::SmemRegion& r : regions) {
+    if (r.bytes == 0) continue;
+    EXPECT_EQ(r.offset % fused::kSmemAlignment, 0u);
+    EXPECT_GE(r.offset, end);
+    end = r.offset + r.bytes;
+  }
+  EXPECT_LE(end, s.total_bytes);
+  EXPECT_EQ(s.w_hh.bytes, static_cast<std::size_t>(4 * p.units_per_block - p.register_rows) * s.w_hh_ld * e);
+  EXPECT_GE(s.w_hh_ld, p.out_size);
+  EXPECT_EQ(s.w_hh_ld * e % 16, 0);
+  // Ownership: per direction and cluster, every hidden unit, projected unit and row exactly once.
+  const int D = p.directions;
+  std::vector<int> unit_owner(static_cast<std::size_t>(D) * p.clusters_per_direction * p.hidden, 0);
+  std::vector<int> proj_owner(static_cast<std::size_t>(D) * p.clusters_per_direction * p.proj, 0);
+  std::vector<std::set<int>> rows_seen(D);
+  std::set<std::pair<int, int>> ranks;
+  for (const fused::BlockSlice& b : p.blocks) {
+    EXPECT_LT(b.unit_first, b.unit_last);
+    EXPECT_LE(b.unit_last - b.unit_first, p.units_per_block);
+    EXPECT_LE(b.proj_last - b.proj_first, p.proj_per_block);
+    EXPECT_LE(b.row_last - b.row_first, p.rows_per_cluster);
+    EXPECT_LT(b.rank, p.blocks_per_direction);
+    EXPECT_TRUE(ranks.insert({b.cluster * 2 + b.direction, b.rank}).second);
+    const int group = b.direction * p.clusters_per_direction + (p.variant == PersistentVariant::kGrid
+                                                                     ? 0
+                                                                     : b.cluster - b.direction * p.clusters_per_direction);
+    for (int j = b.unit_first; j < b.unit_last; ++j) ++unit_owner.at(static_cast<std::size_t>(group) * p.hidden + j);
+    for (int j = b.proj_first; j < b.proj_last; ++j) ++proj_owner.at(static_cast<std::size_t>(group) * p.proj + j);
+    if (b.rank == 0)
+      for (int r = b.row_first; r < b.row_last; ++r) EXPECT_TRUE(rows_seen[b.direction].insert(r).second) << r;
+    // Every local W_hh row maps to a distinct global row of this block's units.
+    std::set<int> global;
+    for (int r = 0; r < 4 * (b.unit_last - b.unit_first); ++r) {
+      const int g = fused::global_w_hh_row(b, r, p.hidden);
+      EXPECT_EQ(g % p.hidden >= b.unit_first && g % p.hidden < b.unit_last, true);
+      global.insert(g);
+    }
+    EXPECT_EQ(global.size(), static_cast<std::size_t>(4 * (b.unit_last - b.unit_first)));
+  }
+  for (int c : unit_owner) EXPECT_EQ(c, 1);
+  for (int c : proj_owner) EXPECT_EQ(c, 1);
+  for (int d = 0; d < D; ++d) EXPECT_EQ(rows_seen[d].size(), static_cast<std::size_t>(p.batch));
+  if (p.variant == PersistentVariant::kGrid) {
+    EXPECT_LE(p.total_blocks(), lim.sm_count);
+  } else {
+    EXPECT_LE(p.blocks_per_direction, lim.max_cluster_size);
+    EXPECT_LE(p.total_blocks(), lim.sm_count);
+  }
+  // Exchange offsets: the last entry and tag end exactly at / inside the buffer; tags never alias values.
+  for (const fused::ExchangeLayout* x : {&p.h_exchange, &p.m_exchange}) {
+    if (x->width == 0) continue;
+    const int last_slot = x->slots - 1, last_row = x->rows - 1, last_unit = x->width - 1, last_block = x->blocks - 1;
+    EXPECT_LE(x->value_offset(last_slot, last_row, last_unit) + 4, x->values_bytes);
+    EXPECT_LE(x->tag_offset(last_slot, last_row, last_unit, last_block) + 4, x->total_bytes);
+    if (x->tags == fused::TagGranularity::kPerSlice) {
+      EXPECT_GE(x->tag_offset(0, 0, 0, 0), x->values_bytes);
+      EXPECT_EQ(x->tag_offset(last_slot, 0, 0, last_block) + 4, x->total_bytes);
+    } else {
+      EXPECT_EQ(x->tag_offset(last_slot, last_row, last_unit, 0) + 4, x->total_bytes);
+    }
+    if (p.variant == PersistentVariant::kCluster) EXPECT_LE(x->total_bytes, s.exchange.bytes);
+  }
+}
+
+TEST(PersistentPlan, RandomShapesRespectBudgetsAndOwnEveryUnitOnce) {
+  const std::uint64_t seed = test_seed();
+  SCOPED_TRACE(fmt::format("LSTMRT_TEST_SEED={}", seed));
+  std::mt19937_64 rng(seed);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  int fitted = 0;
+  for (int k = 0; k < 400; ++k) {
+    DeviceLimits lim = fused::kH200Limits;
+    if (pick(0, 1)) {
+      lim.sm_count = pick(1, 40);
+      lim.registers_per_sm = 256 * pick(64, 255);
+      lim.smem_per_block = static_cast<std::size_t>(pick(4, 227)) << 10;
+      lim.max_cluster_size = pick(1, 16);
+    }
+    const int H = pick(0, 3) == 0 ? pick(1, 3000) : pick(1, 300);
+    const int P = H > 1 && pick(0, 2) == 0 ? pick(1, H - 1) : 0;
+    const auto dir = static_cast<Direction>(pick(0, 2));
+    const DataType type = pick(0, 1) ? DataType::kFloat32 : DataType::kBFloat16;
+    const int N = pick(1, 80);
+    const auto variant = pick(0, 1) ? PersistentVariant::kGrid : PersistentVariant::kCluster;
+    const PersistentPlan p = fused::make_persistent_plan(model(H, P, dir), type, N, pick(1, 50), lim, variant);
+    const std::string what = fmt::format("H={} P={} D={} N={} {} {} SMs={} regs/SM={} smem={} cluster={}", H, P,
+                                         static_cast<int>(dir), N, type == DataType::kFloat32 ? "fp32" : "bf16",
+                                         fused::to_string(variant), lim.sm_count, lim.registers_per_sm,
+                                         lim.smem_per_block, lim.max_cluster_size);
+    if (!p.fits) {
+      EXPECT_FALSE(p.reason.empty()) << what;
+      continue;
+    }
+    ++fitted;
+    EXPECT_TRUE(p.reason.empty()) << what;
+    check_plan_invariants(p, lim, what);
+    if (HasFailure()) break;
+  }
+  EXPECT_GT(fitted, 100);
+}
+
+// ---- the plan executed on the CPU against the reference backend ----
+
+struct EmuCase {
+  ModelDesc desc;
+  int T = 1, N = 1;
+  bool lengths = false, state = false;
+  TensorLayout layout = TensorLayout::kTimeMajor;
+  PersistentEmulationOptions opt;
+};
+
+void expect_emulation_matches(const EmuCase& c, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const Weights w = random_weights(c.desc, seed, 0.6f);
+  const HostInputs in = random_inputs(c.desc, c.T, c.N, rng, c.lengths, c.state, c.layout);
+  Lstm ref = reference_lstm(c.desc, w);
+  const HostOutputs want = run_host(ref, in, {}, c.opt.padding);
+  const HostOutputs got = emulate_persistent(c.desc, w, in, c.opt);
+  const std::string what = fmt::format("{} | T={} N={} lengths={} state={} padding={} {} SMs={} regs/SM={} cluster={}",
+                                       describe(c.desc), c.T, c.N, c.lengths, c.state,
+                                       c.opt.padding == PaddingMode::kZero ? "zero" : "carry",
+                                       fused::to_string(c.opt.variant), c.opt.limits.sm_count,
+                                       c.opt.limits.registers_per_sm, c.opt.limits.max_cluster_size);
+  EXPECT_TRUE(all_close(want.y, got.y, 1e-5, 1e-4, "y: " + what));
+  EXPECT_TRUE(all_close(want.h_n, got.h_n, 1e-5, 1e-4, "h_n: " + what));
+  EXPECT_TRUE(all_close(want.c_n, got.c_n, 1e-5, 1e-4, "c_n: " + what));
+}
+
+Activation random_activation(std::mt19937_64& rng, bool bounded) {
+  std::uniform_real_distribution<float> u(0.1f, 0.9f);
+  const std::vector<Activation> bounded_set = {Activation::sigmoid(), Activation::tanh(),
+                                               Activation::hard_sigmoid(u(rng), 0.5f), Activation::softsign(),
+                                               Activation::scaled_tanh(u(rng), u(rng))};
+  const std::vector<Activation> any_set = {Activation::relu(), Activation::leaky_relu(u(rng)), Activation::elu(u(rng)),
+                                           Activation::softplus()};
+  if (bounded || rng() % 2) return bounded_set[rng() % bounded_set.size()];
+  return any_set[rng() % any_set.size()];
+}
+
+TEST(PersistentEmulationVsReference, RandomModelsEveryFeature) {
+  const std::uint64_t seed = test_seed();
+  SCOPED_TRACE(fmt::format("LSTMRT_TEST_SEED={}", seed));
+  std::mt19937_64 rng(seed);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int k = 0; k < 150; ++k) {
+    EmuCase c;
+    ModelDesc& m = c.desc;
+    m.input_size = pick(1, 6);
+    m.hidden_size = pick(1, 12);
+    m.proj_size = m.hidden_size > 1 && pick(0, 2) == 0 ? pick(1, m.hidden_size - 1) : 0;
+    m.num_layers = pick(1, 2);
+    m.direction = static_cast<Direction>(pick(0, 2));
+    m.peepholes = pick(0, 2) == 0;
+    m.coupled_input_forget = pick(0, 3) == 0;
+    m.clip = pick(0, 2) == 0 ? 0.5f + pick(0, 20) / 10.0f : 0.0f;
+    for (int d = 0; d < 2; ++d) {
+      if (pick(0, 1)) continue;
+      m.activations[d].gate = random_activation(rng, true);
+      m.activations[d].cell = random_activation(rng, false);
+      m.activations[d].hidden = random_activation(rng, false);
+    }
+    c.T = pick(1, 7);
+    c.N = pick(1, 5);
+    c.lengths = pick(0, 1);
+    c.state = pick(0, 1);
+    c.layout = pick(0, 1) ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor;
+    c.opt.padding = pick(0, 1) ? PaddingMode::kCarryLast : PaddingMode::kZero;
+    c.opt.variant = pick(0, 1) ? PersistentVariant::kGrid : PersistentVariant::kCluster;
+    c.opt.limits.sm_count = pick(2, 12);  // several units per block, an uneven last block
+    c.opt.limits.max_cluster_size = pick(1, 4);
+    c.opt.schedule_seed = rng();
+    c.opt.tag_base = pick(0, 1000);
+    expect_emulation_matches(c, rng());
+    if (HasFailure()) break;
+  }
+}
+
+// Rows split between registers and shared memory (H_out·4U > one 32-register tile × 256 threads):
+// H = 80 on 2 SMs: U = 40, 160 rows × 80 = 12800 elements, 8192 (102 rows) in registers; with
+// P = 60, 160 rows × 60 = 9600 elements, 136 rows in registers.
+TEST(PersistentEmulationVsReference, RegisterAndSharedMemoryRows) {
+  for (const auto variant : {PersistentVariant::kGrid, PersistentVariant::kCluster})
+    for (const int P : {0, 60}) {  // 60: 160 rows × 60 > 8192 as well
+      EmuCase c;
+      c.desc = model(80, P, Direction::kBidirectional, 6);
+      c.desc.peepholes = true;
+      c.T = 5;
+      c.N = 3;
+      c.lengths = true;
+      c.state = true;
+      c.opt.variant = variant;
+      c.opt.limits.sm_count = 4;  // 2 per direction
+      c.opt.limits.max_cluster_size = 2;
+      c.opt.limits.registers_per_sm = 256 * 96;  // one 32-register weight tile per thread
+      c.opt.tag_base = 77;
+      const PersistentPlan p =
+          fused::make_persistent_plan(c.desc, DataType::kFloat32, c.N, c.T, c.opt.limits, variant);
+      ASSERT_TRUE(p.fits) << p.reason;
+      EXPECT_EQ(p.units_per_block, 40);
+      EXPECT_GT(p.register_rows, 0);
+      EXPECT_LT(p.register_rows, 4 * p.units_per_block);
+      expect_emulation_matches(c, test_seed() + P);
+    }
+}
+
+// Cluster variant with several batch slices: 6 rows over 3 clusters of 2 blocks.
+TEST(PersistentEmulationVsReference, ClusterBatchSlices) {
+  EmuCase c;
+  c.desc = model(9, 0, Direction::kForward, 4);
+  c.T = 6;
+  c.N = 6;
+  c.lengths = true;
+  c.opt.padding = PaddingMode::kCarryLast;
+  c.opt.variant = PersistentVariant::kCluster;
+  c.opt.limits.sm_count = 6;
+  c.opt.limits.max_cluster_size = 2;
+  const PersistentPlan p = fused::make_persistent_plan(c.desc, DataType::kFloat32, c.N, c.T, c.opt.limits,
+                                                       PersistentVariant::kCluster);
+  ASSERT_TRUE(p.fits) << p.reason;
+  EXPECT_EQ(p.clusters_per_direction, 3);
+  EXPECT_EQ(p.rows_per_cluster, 2);
+  expect_emulation_matches(c, test_seed());
+}
+
+}  // namespace
+}  // namespace lstmrt::test
