@@ -115,10 +115,15 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
   // whole tiles of kRegisterTileStep.
   const int regs_cap = std::min(limits.max_registers_per_thread, limits.registers_per_sm / p.threads);
   const int max_weight_regs = std::max(0, (regs_cap - kReservedRegistersPerThread) / kRegisterTileStep * kRegisterTileStep);
-  const std::int64_t register_elements = static_cast<std::int64_t>(p.threads) * max_weight_regs * per_register;
-  p.register_rows = static_cast<int>(std::min<std::int64_t>(4 * U, register_elements / Hout));
-  p.per_thread_elements = ceil_div(p.register_rows * Hout, p.threads);
-  p.weight_registers = ceil_div(ceil_div(p.per_thread_elements, per_register), kRegisterTileStep) * kRegisterTileStep;
+  // Warp-row-major map (header): a register row costs ceil(cols_per_lane / per_register) registers
+  // in each lane of its warp.
+  const int warps = p.threads / 32;
+  p.cols_per_lane = ceil_div(Hout, 32);
+  const int regs_per_row = ceil_div(p.cols_per_lane, per_register);
+  p.register_rows = std::min(4 * U, max_weight_regs / regs_per_row * warps);
+  const int rows_per_warp = ceil_div(p.register_rows, warps);
+  p.per_thread_elements = rows_per_warp * p.cols_per_lane;
+  p.weight_registers = ceil_div(rows_per_warp * regs_per_row, kRegisterTileStep) * kRegisterTileStep;
   p.registers_per_thread = p.weight_registers + kReservedRegistersPerThread;
 
   // Shared memory, in this order (SmemLayout).

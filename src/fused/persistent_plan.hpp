@@ -9,10 +9,12 @@
 // 4·U × H_out matrix whose local row r = g·U + (j − unit_first) is W_hh row g·H + j. With a
 // projection a block also owns projected units [proj_first, proj_last) and their W_hr rows.
 //
-// Where the slice lives: local rows [0, register_rows) in registers, flat-distributed: element
-// e = r·H_out + k goes to thread e % threads, register slot e / threads (per_thread elements each,
-// two bf16 per 32-bit register); rows [register_rows, 4U) and the whole W_hr slice in shared
-// memory, row-major with padded leading dimensions (SmemLayout).
+// Where the slice lives: local rows [0, register_rows) in registers, warp-row-major (GRNN-style,
+// so each row's dot product is one warp's lane sums plus a fixed shuffle tree: deterministic):
+// row r belongs to warp r % warps as its row slot r / warps; column k to lane k % 32 as its column
+// slot k / 32; the thread's element (row slot · cols_per_lane + column slot), two consecutive
+// column slots per 32-bit register for bf16 (register_location). Rows [register_rows, 4U) and the
+// whole W_hr slice live in shared memory, row-major with padded leading dimensions (SmemLayout).
 //
 // Exchange (grid variant): every h value carries its step tag, Lamport-style. Entry = {float value,
 // int32 tag} written as ONE 64-bit store. The value processing step s reads (the state before
@@ -114,7 +116,8 @@ struct PersistentPlan {
   int register_rows = 0;         // local W_hh rows held in registers
   int weight_registers = 0;      // 32-bit weight registers per thread (multiple of kRegisterTileStep)
   int registers_per_thread = 0;  // weight_registers + reserved
-  int per_thread_elements = 0;   // register elements per thread = ceil(register_rows·H_out / threads)
+  int cols_per_lane = 0;         // ceil(H_out / 32): column slots per lane
+  int per_thread_elements = 0;   // ceil(register_rows / warps) · cols_per_lane
   SmemLayout smem;
   ExchangeLayout h_exchange, m_exchange;  // m_exchange only with a projection
   std::int32_t tags_per_launch = 0;       // T + 1: tag_base advance per launch
@@ -127,6 +130,15 @@ struct PersistentPlan {
 // Never throws for shapes that do not fit: fits = false with a reason.
 PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type, int batch, int seq_len,
                                     const DeviceLimits& limits, PersistentVariant variant);
+
+// The register-resident element (local row r < register_rows, column k) of a block's W_hh slice.
+struct RegisterLocation {
+  int thread = 0, element = 0;  // element < per_thread_elements
+};
+inline RegisterLocation register_location(const PersistentPlan& p, int r, int k) {
+  const int warps = p.threads / 32;
+  return {(r % warps) * 32 + k % 32, (r / warps) * p.cols_per_lane + k / 32};
+}
 
 // Where local W_hh row r (0 <= r < 4U) of a block with `units` units comes from: gate r / units,
 // hidden unit unit_first + r % units (all units of a block for one gate are contiguous).

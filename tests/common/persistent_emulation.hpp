@@ -1,7 +1,7 @@
 // Test helper: a CPU emulation of the persistent LSTM kernels' partitioning and exchange protocol
 // (src/fused/persistent_plan.hpp), float32 weights. Per layer and direction every block of the
-// plan is a separate state machine holding its own register file (plan's flat element → thread,
-// slot map) and shared memory (the plan's SmemLayout, NaN-poisoned, bounds-checked), computing
+// plan is a separate state machine holding its own register file (the plan's register_location
+// map) and shared memory (the plan's SmemLayout, NaN-poisoned, bounds-checked), computing
 // only its units' four gates with the shared cell math (kernels/lstm_cell_math.cuh). Blocks talk
 // only through the exchange buffers, with the plan's step tags; a random scheduler interleaves
 // them one action at a time, so a missing wait, a wrong slot or a premature overwrite shows up as a
@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -130,8 +131,10 @@ inline void emulate_persistent_direction(const ModelDesc& m, const fused::Persis
       for (int k = 0; k < Hout; ++k) {
         const float v = w.w_hh[(static_cast<std::size_t>(d) * 4 * H + fused::global_w_hh_row(s, r, H)) * Hout + k];
         if (r < reg_rows) {
-          const std::int64_t e = static_cast<std::int64_t>(r) * Hout + k;  // thread e % threads, slot e / threads
-          regs[bi].at((e % plan.threads) * plan.per_thread_elements + e / plan.threads) = v;
+          const fused::RegisterLocation at = fused::register_location(plan, r, k);
+          EXPECT_LT(at.element, plan.per_thread_elements);
+          EXPECT_TRUE(std::isnan(regs[bi].at(at.thread * plan.per_thread_elements + at.element))) << "register reused";
+          regs[bi].at(at.thread * plan.per_thread_elements + at.element) = v;
         } else {
           sm(bi, L.w_hh, (r - reg_rows) * L.w_hh_ld + k) = v;
         }
@@ -228,8 +231,8 @@ inline void emulate_persistent_direction(const ModelDesc& m, const fused::Persis
         for (int r = 0; r < 4 * units; ++r) {  // this block's gate rows: registers, then shared memory
           double sum = 0.0;
           for (int k = 0; k < Hout; ++k) {
-            const std::int64_t e = static_cast<std::int64_t>(r) * Hout + k;
-            const float wv = r < reg_rows ? regs[bi].at((e % plan.threads) * plan.per_thread_elements + e / plan.threads)
+            const fused::RegisterLocation at = fused::register_location(plan, r, k);
+            const float wv = r < reg_rows ? regs[bi].at(at.thread * plan.per_thread_elements + at.element)
                                           : sm(bi, L.w_hh, (r - reg_rows) * L.w_hh_ld + k);
             sum += static_cast<double>(wv) * sm(bi, L.h_stage, lb * Hout + k);
           }

@@ -41,39 +41,43 @@ int largest_fitting_h(DataType type, int N, PersistentVariant v) {
 }
 
 // Derivation (N = 1, one direction, no projection, H200: 132 SMs, 227 KiB shared memory/block):
-// one block per SM, 256 threads, each may use 65536 / 256 = 256 → 255 registers; 64 are kept for
-// the work, so 160 (whole tiles of 32) hold weights: 256·160·4 B = 160 KiB of registers per block.
-// Grid, fp32: U = ceil(H / 132) units → 4U rows of H weights. H = 1716: U = 13, 52 rows; 23 rows
-// (40960 / 1716) in registers, 29 rows × (1716 + 4 pad) × 4 B = 199,520 B in shared memory plus
-// staging = 207,024 B <= 232,448. H = 1717 needs U = 14: 33 rows in shared memory = 227,568 B
-// before staging → does not fit. bf16: H = 2504, U = 19 (76 rows): 32 rows in registers
-// (81920 / 2504), 44 rows × 2512 × 2 B + staging = 232,000 B; H = 2505 passes the limit.
+// one block per SM, 256 threads (8 warps), each may use 65536 / 256 = 256 → 255 registers; 64 are
+// kept for the work, so 160 (whole tiles of 32) hold weights. A register row of H_out columns costs
+// ceil(H_out / 32) registers per lane of its warp (fp32; half that for bf16).
+// Grid, fp32: U = ceil(H / 132) units → 4U rows. H = 1696: U = 13, 52 rows; 53 registers per row
+// → 3 rows per warp = 24 rows in registers; 28 rows × (1696 + 4 pad) × 4 B = 190,400 B in shared
+// memory + staging = 197,824 B <= 232,448. H = 1697: 54 registers per row → only 2 rows per warp
+// (16 rows), 36 rows in shared memory = 245,376 B → does not fit (nor does any larger H).
+// bf16: H = 2504, U = 19 (76 rows), 40 registers per row → 4 per warp = 32 rows in registers,
+// 44 rows × 2512 × 2 B + staging = 232,000 B; H = 2505 exceeds the limit by 272 B.
 // design/performance.md's ≈1380 / ≈1950 count shared memory alone (132 × 227 KiB = 16·H² bytes
 // for fp32); the register tiles add ~25–30 %.
 TEST(PersistentPlan, GridFitBoundaryOnH200) {
-  EXPECT_EQ(largest_fitting_h(DataType::kFloat32, 1, PersistentVariant::kGrid), 1716);
+  EXPECT_EQ(largest_fitting_h(DataType::kFloat32, 1, PersistentVariant::kGrid), 1696);
   EXPECT_EQ(largest_fitting_h(DataType::kBFloat16, 1, PersistentVariant::kGrid), 2504);
-  const PersistentPlan fit = plan_for(1716, DataType::kFloat32);
+  const PersistentPlan fit = plan_for(1696, DataType::kFloat32);
   ASSERT_TRUE(fit.fits) << fit.reason;
   EXPECT_EQ(fit.units_per_block, 13);
-  EXPECT_EQ(fit.blocks_per_direction, 132);
-  EXPECT_EQ(fit.register_rows, 23);
-  EXPECT_EQ(fit.weight_registers, 160);
-  EXPECT_EQ(fit.smem.total_bytes, 207024u);
-  const PersistentPlan past = plan_for(1717, DataType::kFloat32);
+  EXPECT_EQ(fit.blocks_per_direction, 131);  // 1696 / 13 → 131 blocks (no empty block)
+  EXPECT_EQ(fit.register_rows, 24);
+  EXPECT_EQ(fit.cols_per_lane, 53);
+  EXPECT_EQ(fit.weight_registers, 160);  // 3 rows × 53 = 159, one tile step up
+  EXPECT_EQ(fit.smem.total_bytes, 197824u);
+  const PersistentPlan past = plan_for(1697, DataType::kFloat32);
   EXPECT_FALSE(past.fits);
   EXPECT_NE(past.reason.find("shared memory"), std::string::npos) << past.reason;
   EXPECT_TRUE(past.blocks.empty());
   // Two directions share the SMs: half the blocks each, so the largest H shrinks.
-  EXPECT_FALSE(plan_for(1716, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kBidirectional).fits);
+  EXPECT_FALSE(plan_for(1696, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kBidirectional).fits);
   EXPECT_TRUE(plan_for(1200, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kBidirectional).fits);
 }
 
 // Cluster variant: at most 16 blocks hold the whole layer, each with 160 KiB of registers and
 // 227 KiB of shared memory minus staging and its receive buffers: ≈ 16 · 387 KiB = 16·H² bytes
-// (fp32) gives H ≈ 630; the planner's exact boundaries, with padding and staging, are 612 (U = 39)
-// and 864 bf16 (U = 54). performance.md's ≈660 / ≈935 are the same estimate without that overhead.
-constexpr int kClusterFp32Max = 612, kClusterBf16Max = 864;
+// (fp32) gives H ≈ 630; the planner's exact boundaries, with whole register rows per warp, padding,
+// staging and receive buffers, are 608 (U = 38) and 848 bf16 (U = 53). performance.md's ≈660 /
+// ≈935 are the same estimate without that overhead.
+constexpr int kClusterFp32Max = 608, kClusterBf16Max = 848;
 TEST(PersistentPlan, ClusterFitBoundaryOnH200) {
   const int fp32 = largest_fitting_h(DataType::kFloat32, 1, PersistentVariant::kCluster);
   const int bf16 = largest_fitting_h(DataType::kBFloat16, 1, PersistentVariant::kCluster);
@@ -109,8 +113,12 @@ TEST(PersistentPlan, NoFitReasons) {
   EXPECT_FALSE(bi.fits);
   EXPECT_NE(bi.reason.find("directions"), std::string::npos);
   DeviceLimits few_registers = fused::kH200Limits;
-  few_registers.registers_per_sm = 256 * 80;  // 80 per thread: one 32-register tile, so H=64 still fits
-  EXPECT_TRUE(plan_for(64, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kForward, few_registers).fits);
+  few_registers.registers_per_sm = 256 * 96;  // 96 per thread: one 32-register tile
+  const PersistentPlan one_tile =
+      plan_for(512, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kForward, few_registers);
+  ASSERT_TRUE(one_tile.fits) << one_tile.reason;
+  EXPECT_EQ(one_tile.weight_registers, 32);
+  EXPECT_EQ(one_tile.register_rows, 16);  // 16 registers per row of 512: 2 rows per warp
   few_registers.registers_per_sm = 256 * 64;  // nothing left for weights: everything in shared memory
   const PersistentPlan smem_only =
       plan_for(64, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kForward, few_registers);
@@ -324,12 +332,12 @@ TEST(PersistentEmulationVsReference, RandomModelsEveryFeature) {
   }
 }
 
-// Rows split between registers and shared memory (H_out·4U > one 32-register tile × 256 threads):
-// H = 80 on 2 SMs: U = 40, 160 rows × 80 = 12800 elements, 8192 (102 rows) in registers; with
-// P = 60, 160 rows × 60 = 9600 elements, 136 rows in registers.
+// Rows split between registers and shared memory (one 32-register weight tile per thread):
+// H = 80 on 2 SMs per direction: U = 40, 160 rows; a row of 80 costs 3 registers per lane → 10
+// rows per warp = 80 rows in registers; with P = 60 (2 per lane) 16 per warp = 128 rows.
 TEST(PersistentEmulationVsReference, RegisterAndSharedMemoryRows) {
   for (const auto variant : {PersistentVariant::kGrid, PersistentVariant::kCluster})
-    for (const int P : {0, 60}) {  // 60: 160 rows × 60 > 8192 as well
+    for (const int P : {0, 60}) {
       EmuCase c;
       c.desc = model(80, P, Direction::kBidirectional, 6);
       c.desc.peepholes = true;
@@ -346,8 +354,7 @@ TEST(PersistentEmulationVsReference, RegisterAndSharedMemoryRows) {
           fused::make_persistent_plan(c.desc, DataType::kFloat32, c.N, c.T, c.opt.limits, variant);
       ASSERT_TRUE(p.fits) << p.reason;
       EXPECT_EQ(p.units_per_block, 40);
-      EXPECT_GT(p.register_rows, 0);
-      EXPECT_LT(p.register_rows, 4 * p.units_per_block);
+      EXPECT_EQ(p.register_rows, P > 0 ? 128 : 80);
       expect_emulation_matches(c, test_seed() + P);
     }
 }
