@@ -268,7 +268,9 @@ struct EmuCase {
 
 void expect_emulation_matches(const EmuCase& c, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
-  const Weights w = random_weights(c.desc, seed, 0.6f);
+  // Wide layers get smaller weights: sums of 13..80 terms of ±0.6 saturate the gates and make the
+  // recurrence chaotic enough that float32 rounding alone (the fused emulation's too) passes 1e-4.
+  const Weights w = random_weights(c.desc, seed, c.desc.hidden_size > 12 ? 0.25f : 0.6f);
   const HostInputs in = random_inputs(c.desc, c.T, c.N, rng, c.lengths, c.state, c.layout);
   Lstm ref = reference_lstm(c.desc, w);
   const HostOutputs want = run_host(ref, in, {}, c.opt.padding);
@@ -299,22 +301,26 @@ TEST(PersistentEmulationVsReference, RandomModelsEveryFeature) {
   SCOPED_TRACE(fmt::format("LSTMRT_TEST_SEED={}", seed));
   std::mt19937_64 rng(seed);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  for (int k = 0; k < 150; ++k) {
+  for (int k = 0; k < 300; ++k) {
     EmuCase c;
     ModelDesc& m = c.desc;
     m.input_size = pick(1, 6);
-    m.hidden_size = pick(1, 12);
+    m.hidden_size = pick(0, 3) == 0 ? pick(13, 48) : pick(1, 12);
     m.proj_size = m.hidden_size > 1 && pick(0, 2) == 0 ? pick(1, m.hidden_size - 1) : 0;
     m.num_layers = pick(1, 2);
     m.direction = static_cast<Direction>(pick(0, 2));
     m.peepholes = pick(0, 2) == 0;
     m.coupled_input_forget = pick(0, 3) == 0;
     m.clip = pick(0, 2) == 0 ? 0.5f + pick(0, 20) / 10.0f : 0.0f;
+    // Unbounded cell / hidden activations (elu, softplus, ...) only on narrow layers: on wide ones
+    // float32 storage drifts past the tolerance from the double reference (the fused emulation
+    // drifts the same ~1e-3 there); an indexing or exchange error shows on bounded ones as well.
+    const bool bounded = m.hidden_size > 12;
     for (int d = 0; d < 2; ++d) {
       if (pick(0, 1)) continue;
       m.activations[d].gate = random_activation(rng, true);
-      m.activations[d].cell = random_activation(rng, false);
-      m.activations[d].hidden = random_activation(rng, false);
+      m.activations[d].cell = random_activation(rng, bounded);
+      m.activations[d].hidden = random_activation(rng, bounded);
     }
     c.T = pick(1, 7);
     c.N = pick(1, 5);
@@ -325,6 +331,8 @@ TEST(PersistentEmulationVsReference, RandomModelsEveryFeature) {
     c.opt.variant = pick(0, 1) ? PersistentVariant::kGrid : PersistentVariant::kCluster;
     c.opt.limits.sm_count = pick(2, 12);  // several units per block, an uneven last block
     c.opt.limits.max_cluster_size = pick(1, 4);
+    // Sometimes 0 or 1 weight-register tiles per thread: rows split between registers and shared memory.
+    if (pick(0, 2) == 0) c.opt.limits.registers_per_sm = 256 * pick(64, 100);
     c.opt.schedule_seed = rng();
     c.opt.tag_base = pick(0, 1000);
     expect_emulation_matches(c, rng());
