@@ -8,22 +8,11 @@
 
 #include "common/compare.hpp"
 #include "common/fused_emulation.hpp"
+#include "common/random_model.hpp"
 #include "common/reference_runner.hpp"
 
 namespace lstmrt::test {
 namespace {
-
-Activation random_activation(std::mt19937_64& rng, bool bounded) {
-  std::uniform_real_distribution<float> u(0.1f, 0.9f);
-  const std::vector<Activation> bounded_set = {Activation::sigmoid(), Activation::tanh(),
-                                               Activation::hard_sigmoid(u(rng), 0.5f), Activation::hard_sigmoid_keras3(),
-                                               Activation::softsign(), Activation::scaled_tanh(u(rng), u(rng))};
-  const std::vector<Activation> any_set = {Activation::relu(), Activation::affine(u(rng), u(rng) - 0.5f),
-                                           Activation::leaky_relu(u(rng)), Activation::thresholded_relu(u(rng) - 0.5f),
-                                           Activation::elu(u(rng)), Activation::softplus()};
-  if (bounded || rng() % 2) return bounded_set[rng() % bounded_set.size()];
-  return any_set[rng() % any_set.size()];
-}
 
 struct Case {
   ModelDesc desc;
@@ -42,15 +31,7 @@ Case random_case(std::mt19937_64& rng) {
   m.proj_size = m.hidden_size > 1 && pick(0, 2) == 0 ? pick(1, m.hidden_size - 1) : 0;
   m.num_layers = pick(1, 3);
   m.direction = static_cast<Direction>(pick(0, 2));
-  m.peepholes = pick(0, 2) == 0;
-  m.coupled_input_forget = pick(0, 3) == 0;
-  m.clip = pick(0, 2) == 0 ? 0.5f + pick(0, 20) / 10.0f : 0.0f;
-  for (int d = 0; d < 2; ++d) {
-    if (pick(0, 1)) continue;  // default activations half of the time
-    m.activations[d].gate = random_activation(rng, true);
-    m.activations[d].cell = random_activation(rng, false);
-    m.activations[d].hidden = random_activation(rng, false);
-  }
+  randomize_cell_features(m, rng, /*bounded_cell_hidden*/ false);
   c.T = pick(1, 9);
   c.N = pick(1, 6);
   c.lengths = pick(0, 1);
