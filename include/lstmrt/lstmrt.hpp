@@ -2,6 +2,7 @@
 #pragma once
 
 #include "lstmrt/error.hpp"
+#include "lstmrt/import.hpp"
 #include "lstmrt/io.hpp"
 #include "lstmrt/lstm.hpp"
 #include "lstmrt/model.hpp"
