@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "common/compare.hpp"
@@ -92,6 +93,22 @@ inline HostOutputs run_host(Lstm& lstm, const HostInputs& in, Wanted wanted = {}
   HostOutputs out;
   lstm.forward_host(make_request(lstm.desc(), in, out, wanted, padding, order));
   return out;
+}
+
+// y, h_n and c_n of `got` against `want` (outputs not requested are empty on both sides); on
+// failure names the first output that differs and its worst element.
+inline ::testing::AssertionResult outputs_close(const HostOutputs& want, const HostOutputs& got, double atol,
+                                                double rtol, const std::string& what) {
+  const struct {
+    const char* name;
+    const std::vector<float>& want;
+    const std::vector<float>& got;
+  } outputs[] = {{"y", want.y, got.y}, {"h_n", want.h_n, got.h_n}, {"c_n", want.c_n, got.c_n}};
+  for (const auto& o : outputs) {
+    ::testing::AssertionResult r = all_close(o.want, o.got, atol, rtol, std::string(o.name) + ": " + what);
+    if (!r) return r;
+  }
+  return ::testing::AssertionSuccess();
 }
 
 inline Lstm reference_lstm(const ModelDesc& m, const Weights& w) {
