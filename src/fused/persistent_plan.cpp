@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/check.hpp"
+#include "kernels/persistent_lstm.hpp"
 
 namespace lstmrt::fused {
 
@@ -111,19 +112,28 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
   const int rows = p.rows_per_cluster;
 
   // Registers: one block per SM, so a thread may use registers_per_sm / threads (capped by the
-  // per-thread limit); kReservedRegistersPerThread of them do the work, the rest hold weights in
-  // whole tiles of kRegisterTileStep.
+  // per-thread limit); kReservedRegistersPerThread of them do the work, the rest (at most the
+  // kernels' kKernelWeightRegisters) hold weights in whole tiles of kRegisterTileStep.
   const int regs_cap = std::min(limits.max_registers_per_thread, limits.registers_per_sm / p.threads);
-  const int max_weight_regs = std::max(0, (regs_cap - kReservedRegistersPerThread) / kRegisterTileStep * kRegisterTileStep);
-  // Warp-row-major map (header): a register row costs ceil(cols_per_lane / per_register) registers
-  // in each lane of its warp.
+  const int max_weight_regs = std::min(
+      kKernelWeightRegisters,
+      std::max(0, (regs_cap - kReservedRegistersPerThread) / kRegisterTileStep * kRegisterTileStep));
+  // Row slots per warp (header): the fewest instantiated slots covering all 4U rows, fewer while
+  // slots · cols_per_lane elements exceed the register budget.
   const int warps = p.threads / 32;
   p.cols_per_lane = ceil_div(Hout, 32);
-  const int regs_per_row = ceil_div(p.cols_per_lane, per_register);
-  p.register_rows = std::min(4 * U, max_weight_regs / regs_per_row * warps);
-  const int rows_per_warp = ceil_div(p.register_rows, warps);
-  p.per_thread_elements = rows_per_warp * p.cols_per_lane;
-  p.weight_registers = ceil_div(rows_per_warp * regs_per_row, kRegisterTileStep) * kRegisterTileStep;
+  const int budget_elements = max_weight_regs * per_register;
+  const int wanted = ceil_div(4 * U, warps);
+  int slots = 0;  // choices ascend: stop at the first that covers every row
+  for (int choice : kernels::kPersistentSlotChoices) {
+    if (choice * p.cols_per_lane > budget_elements) break;
+    slots = choice;
+    if (choice >= wanted) break;
+  }
+  p.register_slots = slots;
+  p.register_rows = std::min(4 * U, slots * warps);
+  p.per_thread_elements = slots * p.cols_per_lane;
+  p.weight_registers = ceil_div(ceil_div(p.per_thread_elements, per_register), kRegisterTileStep) * kRegisterTileStep;
   p.registers_per_thread = p.weight_registers + kReservedRegistersPerThread;
 
   // Shared memory, in this order (SmemLayout).

@@ -11,10 +11,13 @@
 //
 // Where the slice lives: local rows [0, register_rows) in registers, warp-row-major (GRNN-style,
 // so each row's dot product is one warp's lane sums plus a fixed shuffle tree: deterministic):
-// row r belongs to warp r % warps as its row slot r / warps; column k to lane k % 32 as its column
-// slot k / 32; the thread's element (row slot · cols_per_lane + column slot), two consecutive
-// column slots per 32-bit register for bf16 (register_location). Rows [register_rows, 4U) and the
-// whole W_hr slice live in shared memory, row-major with padded leading dimensions (SmemLayout).
+// row r belongs to warp r % warps as its row slot r / warps (< register_slots); column k to lane
+// k % 32 as its column slot k / 32; the thread's element (column slot · register_slots + row
+// slot), two consecutive elements per 32-bit register for bf16 (register_location). Column-slot
+// major, so one staged h value feeds all of a lane's row slots; the kernel is compiled per slot
+// count (kernels/persistent_lstm.hpp kPersistentSlotChoices), which makes every element index a
+// compile-time constant. Rows [register_rows, 4U) and the whole W_hr slice live in shared memory,
+// row-major with padded leading dimensions (SmemLayout).
 //
 // Exchange (grid variant): every h value carries its step tag, Lamport-style. Entry = {float value,
 // int32 tag} written as ONE 64-bit store. The value processing step s reads (the state before
@@ -52,6 +55,9 @@ constexpr DeviceLimits kH200Limits{132, 65536, 255, 232448, 16};
 // Kernel shape constants the planner assumes (the kernel must be built with them).
 constexpr int kPersistentThreads = 256;        // threads per block, one block per SM
 constexpr int kReservedRegistersPerThread = 64;  // addresses, accumulators, loop state
+// Weight registers per thread the kernels are compiled with (kernels/persistent_lstm.hpp): a
+// device with fewer registers gets a smaller budget (then the plan is for the CPU emulation only).
+constexpr int kKernelWeightRegisters = 160;
 constexpr int kRegisterTileStep = 32;          // weight registers per thread come in steps of 32
 constexpr std::size_t kSmemAlignment = 16;     // every shared region and row starts 16-byte aligned
 constexpr std::size_t kSmemRowPadBytes = 16;   // one 16-byte vector of padding per row (banks)
@@ -113,11 +119,12 @@ struct PersistentPlan {
   int rows_per_cluster = 0;      // batch rows one block serves
   int units_per_block = 0;       // U
   int proj_per_block = 0;        // projected units per block (P > 0)
-  int register_rows = 0;         // local W_hh rows held in registers
+  int register_slots = 0;        // rows per warp in registers (a kPersistentSlotChoices value)
+  int register_rows = 0;         // local W_hh rows held in registers: min(4U, register_slots · warps)
   int weight_registers = 0;      // 32-bit weight registers per thread (multiple of kRegisterTileStep)
   int registers_per_thread = 0;  // weight_registers + reserved
   int cols_per_lane = 0;         // ceil(H_out / 32): column slots per lane
-  int per_thread_elements = 0;   // ceil(register_rows / warps) · cols_per_lane
+  int per_thread_elements = 0;   // register_slots · cols_per_lane
   SmemLayout smem;
   ExchangeLayout h_exchange, m_exchange;  // m_exchange only with a projection
   std::int32_t tags_per_launch = 0;       // T + 1: tag_base advance per launch
@@ -137,7 +144,7 @@ struct RegisterLocation {
 };
 inline RegisterLocation register_location(const PersistentPlan& p, int r, int k) {
   const int warps = p.threads / 32;
-  return {(r % warps) * 32 + k % 32, (r / warps) * p.cols_per_lane + k / 32};
+  return {(r % warps) * 32 + k % 32, (k / 32) * p.register_slots + r / warps};
 }
 
 // Where local W_hh row r (0 <= r < 4U) of a block with `units` units comes from: gate r / units,

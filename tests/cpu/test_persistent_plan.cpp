@@ -11,6 +11,7 @@
 #include "common/persistent_emulation.hpp"
 #include "common/random_model.hpp"
 #include "common/reference_runner.hpp"
+#include "kernels/persistent_lstm.hpp"
 
 namespace lstmrt::test {
 namespace {
@@ -76,9 +77,10 @@ TEST(PersistentPlan, GridFitBoundaryOnH200) {
 // Cluster variant: at most 16 blocks hold the whole layer, each with 160 KiB of registers and
 // 227 KiB of shared memory minus staging and its receive buffers: ≈ 16 · 387 KiB = 16·H² bytes
 // (fp32) gives H ≈ 630; the planner's exact boundaries, with whole register rows per warp, padding,
-// staging and receive buffers, are 608 (U = 38) and 848 bf16 (U = 53). performance.md's ≈660 /
-// ≈935 are the same estimate without that overhead.
-constexpr int kClusterFp32Max = 608, kClusterBf16Max = 848;
+// staging and receive buffers, are 608 (U = 38) and 832 bf16 (U = 52: 26 column slots, so 12 row
+// slots per warp — the largest compiled slot count within 320 bf16 elements — hold 96 of the 208
+// rows). performance.md's ≈660 / ≈935 are the same estimate without that overhead.
+constexpr int kClusterFp32Max = 608, kClusterBf16Max = 832;
 TEST(PersistentPlan, ClusterFitBoundaryOnH200) {
   const int fp32 = largest_fitting_h(DataType::kFloat32, 1, PersistentVariant::kCluster);
   const int bf16 = largest_fitting_h(DataType::kBFloat16, 1, PersistentVariant::kCluster);
@@ -152,6 +154,11 @@ void check_plan_invariants(const PersistentPlan& p, const DeviceLimits& lim, con
             static_cast<std::int64_t>(p.register_rows) * p.out_size);
   EXPECT_LE(p.per_thread_elements * e, p.weight_registers * 4);
   EXPECT_LE(p.register_rows, 4 * p.units_per_block);
+  // The kernel is compiled for this slot count, and its register array (kKernelWeightRegisters)
+  // holds slots × column slots elements.
+  EXPECT_TRUE(kernels::persistent_slot_choice(p.register_slots)) << p.register_slots;
+  EXPECT_EQ(p.register_rows, std::min(4 * p.units_per_block, p.register_slots * p.threads / 32));
+  EXPECT_LE(p.weight_registers, fused::kKernelWeightRegisters);
   // Shared regions: aligned, in order, disjoint, inside the total.
   const fused::SmemLayout& s = p.smem;
   const fused::SmemRegion regions[] = {s.w_hh, s.w_hr, s.h_stage, s.m_stage, s.gates, s.c_state, s.vectors, s.exchange};

@@ -1,0 +1,163 @@
+// The persistent LSTM kernels (issue 6): ONE launch runs `step_count` processing steps of one layer
+// (both directions), each block keeping its slice of W_hh (and W_hr) on chip for the whole launch.
+// The host planner (src/fused/persistent_plan.hpp) decides the partition, the register/shared
+// memory split and every shared-memory offset; src/fused/persistent_params.cpp turns a plan into
+// these parameters; kernels/persistent_lstm.cu is the device code. Everything here is plain C++
+// so the host code and its CPU tests see the same definitions.
+//
+// Blocks (direction-major): block id = (d·C + c)·B + rank, C = clusters_per_direction (1 in grid
+// mode), B = blocks_per_direction. The block owns hidden units [rank·U, min(H, (rank+1)·U)), all
+// four gates of them, projected units [rank·PB, min(P, (rank+1)·PB)) and batch rows
+// [c·R, min(N, (c+1)·R)) (grid mode: every row, R = N). persistent_block() is that arithmetic.
+//
+// Register-resident W_hh (local row r < register_rows, column k; warps = 8): warp r % 8, row slot
+// s = r / 8 < register_slots, lane k % 32, column slot c = k / 32 < cols_per_lane; the thread's
+// element e = c·register_slots + s (fp32: register e; bf16: register e / 2, low half for even e).
+// The kernel is instantiated for each slot count in kPersistentSlotChoices: e is then a
+// compile-time index and the weights stay in registers.
+//
+// Per local step ls (processing step s = first_step + ls), per block:
+//   1. ls > 0: wait for every h value of step ls (tag tag_base + ls + 1, slot ls % 2) and stage it
+//      as float; ls = 0 stages h_state (written by init_state or the previous launch).
+//   2. gates[row][g·U + u] = W_hh row · h (registers, then shared-memory rows), warp-reduced with a
+//      fixed shuffle tree (deterministic).
+//   3. cell math (lstm_cell_math.cuh) per (row, unit); publish h (or m with a projection) for the
+//      next exchange; y, h_n, c_n as the stepwise kernel writes them (fused_step_math.cuh).
+//   4. projection: wait for m of step ls, h = W_hr · m for the block's projected units, publish h.
+// At the end every block waits for the last exchange (so nobody still reads h_state) and writes its
+// units of h_state / c_state for the next launch.
+// Exchange: grid mode = global memory, one {float value, int32 tag} 64-bit word per entry, written
+// with ONE relaxed 64-bit store and read with acquire loads; cluster mode = every block's shared
+// memory over DSMEM, values then one release-stored tag per (slot, source block). Waits spin with a
+// time bound (timeout_ns): a block that gives up sets *abort_flag (the others see it and leave) and
+// the first one writes *status, which the host reads (Lstm::check_device_errors).
+#pragma once
+
+#include <stdint.h>
+
+#include "kernels/fused_step_math.cuh"
+
+typedef struct CUstream_st* cudaStream_t;  // as cuda_runtime_api.h declares it
+
+namespace lstmrt::kernels {
+
+constexpr int kPersistentBlockThreads = 256;
+constexpr int kPersistentWarps = kPersistentBlockThreads / 32;
+// 32-bit registers per thread holding W_hh elements in every instantiation (255 are available
+// at 256 threads and one block per SM; the rest address, accumulate and loop).
+constexpr int kPersistentWeightRegisters = 160;
+// Register row slots (rows per warp) the kernel is compiled for; the planner picks one of these.
+constexpr int kPersistentSlotChoices[] = {0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 16};
+constexpr int kPersistentSlotChoiceCount = sizeof(kPersistentSlotChoices) / sizeof(int);
+// Default bound on one wait for an exchange (a healthy wait is microseconds).
+constexpr int64_t kPersistentDefaultTimeoutNs = 2000000000;
+
+enum class PersistentMode : int { kGrid = 0, kCluster = 1 };
+
+enum PersistentStatusCode : int32_t {
+  kPersistentOk = 0,
+  kPersistentTimeout = 1,   // an exchange wait passed timeout_ns
+  kPersistentTagAhead = 2,  // an entry carried a newer tag than awaited (protocol violation)
+};
+// What the first block to give up reports (host-mapped memory; code 0 = nothing happened).
+struct PersistentStatus {
+  int32_t code;
+  int32_t layer;
+  int32_t block;
+  int32_t step;  // processing step whose input it waited for
+};
+
+// Byte offsets in the block's dynamic shared memory (persistent_plan.hpp SmemLayout).
+struct PersistentSmem {
+  uint32_t w_hh, w_hr, h_stage, m_stage, gates, c_state, vectors, exchange, total;
+  int32_t w_hh_ld, w_hr_ld;  // elements between rows
+};
+
+struct PersistentParams {
+  // Sizes, directions, gates_x addressing of this launch's time chunk, bias, peepholes, c_state and
+  // h_state (read at the start, written at the end), outputs, lengths and cell math, exactly as the
+  // stepwise gate kernel takes them. g.step = the launch's first processing step.
+  GateStepParams g;
+  int step_count;
+  int mode;  // PersistentMode
+  int blocks_per_direction, clusters_per_direction, rows_per_cluster, units_per_block, proj_per_block;
+  int register_slots;  // rows per warp held in registers: the kernel instantiation
+  int register_rows;   // min(4U, register_slots · 8) for a full block
+  int cols_per_lane;   // ceil(H_out / 32)
+  PersistentSmem smem;
+  const void* w_hh;  // (D, 4H, H_out) storage type (float32 or bfloat16)
+  const void* w_hr;  // (D, P, H) storage type; null without a projection
+  // Grid mode: the exchanges in global memory, direction d's at base + d·bytes (layout:
+  // persistent_plan.hpp ExchangeLayout, per-value tags). Null in cluster mode.
+  void* h_exchange;
+  void* m_exchange;
+  int64_t h_exchange_bytes, m_exchange_bytes;
+  int32_t tag_base;         // > every tag already in the exchange buffers (zeroed per forward)
+  int32_t* abort_flag;      // device word, 0 at the start of the forward
+  PersistentStatus* status; // host-mapped report; may be null
+  int layer;                // for the report
+  int64_t timeout_ns;
+  int exchange_only;        // benchmark: skip the arithmetic, keep every exchange (the floor)
+  int debug_stall_block;    // tests: this block publishes nothing at local step debug_stall_step
+  int debug_stall_step;     // (−1: never)
+};
+
+// The slice of block `id` (see the header comment).
+struct PersistentBlock {
+  int direction, cluster, rank;
+  int unit_first, units;
+  int proj_first, projs;
+  int row_first, rows;
+};
+
+LSTMRT_HD inline int persistent_min(int a, int b) { return a < b ? a : b; }
+
+LSTMRT_HD inline PersistentBlock persistent_block(const PersistentParams& p, int id) {
+  const int B = p.blocks_per_direction, C = p.clusters_per_direction;
+  const int H = p.g.hidden, P = p.g.projected ? p.g.out_size : 0, N = p.g.batch;
+  PersistentBlock b;
+  b.rank = id % B;
+  b.cluster = id / B;
+  b.direction = b.cluster / C;
+  const int c = b.cluster % C;
+  b.unit_first = b.rank * p.units_per_block;
+  b.units = persistent_min(H, b.unit_first + p.units_per_block) - b.unit_first;
+  b.proj_first = persistent_min(P, b.rank * p.proj_per_block);
+  b.projs = persistent_min(P, b.proj_first + p.proj_per_block) - b.proj_first;
+  b.row_first = c * p.rows_per_cluster;
+  b.rows = persistent_min(N, b.row_first + p.rows_per_cluster) - b.row_first;
+  return b;
+}
+
+// Tag of the values read at local step ls (written by step ls − 1, or by the gate phase of ls for m).
+LSTMRT_HD inline int32_t persistent_tag(int32_t tag_base, int ls) { return tag_base + ls + 1; }
+
+// Whether the kernel is instantiated for `slots` register row slots.
+LSTMRT_HD inline bool persistent_slot_choice(int slots) {
+  for (int i = 0; i < kPersistentSlotChoiceCount; ++i)
+    if (kPersistentSlotChoices[i] == slots) return true;
+  return false;
+}
+
+// Device facts the planner and the dispatcher need, for `type` (float32 or bfloat16 weights).
+struct PersistentDeviceInfo {
+  int sm_count;
+  int max_smem_per_block;      // opt-in bytes
+  int max_cluster_size;        // with the non-portable attribute; 0 without cluster support
+  int cooperative_launch;      // 1 when the device supports cooperative launches
+};
+// Queries `device`. Throws Error(kCudaError) when a query fails.
+PersistentDeviceInfo persistent_device_info(int device);
+
+// Co-residency check for a launch: true when `blocks` blocks of `smem_bytes` (grid mode: all of
+// them at once; cluster mode: at least one cluster of `cluster_size`) can be resident together.
+// Sets the kernel's shared-memory attribute on the way. Throws Error(kCudaError) on a failed query.
+bool persistent_launch_fits(const PersistentParams& p, StorageType type, int blocks, cudaStream_t stream);
+
+// Enqueues one launch of `blocks` blocks (grid mode: cooperative, so all are co-resident or the
+// launch fails; cluster mode: clusters of blocks_per_direction). Throws Error(kInvalidArgument)
+// for parameters the kernel cannot take (slot count not instantiated, type not float32/bfloat16,
+// sizes), Error(kCudaError) on a launch error.
+void launch_persistent_lstm(const PersistentParams& p, StorageType type, int blocks, cudaStream_t stream);
+
+}  // namespace lstmrt::kernels
