@@ -27,6 +27,9 @@ class Backend {
   virtual void forward(const ForwardRequest& req, cudaStream_t stream) = 0;
   virtual std::size_t workspace_size(int /*seq_len*/, int /*batch*/) const { return 0; }
   virtual void reserve(int /*seq_len*/, int /*batch*/) {}
+  // Lstm::execution_plan / check_device_errors (see lstm.hpp).
+  virtual std::string execution_plan(int /*seq_len*/, int /*batch*/) const { return name(); }
+  virtual void check_device_errors() {}
 
  private:
   ModelDesc desc_;

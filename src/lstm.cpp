@@ -68,6 +68,13 @@ void Lstm::reserve(int seq_len, int batch) {
   impl_->reserve(seq_len, batch);
 }
 
+std::string Lstm::execution_plan(int seq_len, int batch) const {
+  if (seq_len < 1 || batch < 1) detail::invalid("execution_plan({}, {}): expected seq_len >= 1 and batch >= 1", seq_len, batch);
+  return impl_->execution_plan(seq_len, batch);
+}
+
+void Lstm::check_device_errors() { impl_->check_device_errors(); }
+
 void Lstm::forward(const ForwardRequest& req, cudaStream_t stream) {
   validate(impl_->desc(), req);
   impl_->check_request(req);
@@ -119,6 +126,22 @@ std::string to_string(CudnnAlgo a) {
     case CudnnAlgo::kPersistDynamic: return "persist_dynamic";
   }
   return "unknown";
+}
+
+std::string to_string(FusedKernel k) {
+  switch (k) {
+    case FusedKernel::kAuto: return "auto";
+    case FusedKernel::kStepwise: return "stepwise";
+    case FusedKernel::kPersistent: return "persistent";
+    case FusedKernel::kCluster: return "cluster";
+  }
+  return "unknown";
+}
+
+FusedKernel fused_kernel_from_string(const std::string& name) {
+  for (FusedKernel k : {FusedKernel::kAuto, FusedKernel::kStepwise, FusedKernel::kPersistent, FusedKernel::kCluster})
+    if (name == to_string(k)) return k;
+  detail::invalid("unknown fused kernel '{}': expected auto, stepwise, persistent or cluster", name);
 }
 
 }  // namespace lstmrt

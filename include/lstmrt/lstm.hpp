@@ -35,11 +35,22 @@ enum class MathMode { kStrict, kTF32 };                 // fp32 data: exact FMA 
 enum class CudnnAlgo { kAuto, kStandard, kPersistStatic, kPersistStaticSmallH, kPersistDynamic };
 enum class MemorySpace { kHost, kDevice };
 
+// Which kernels the fused backend runs for a layer (ignored by the other backends).
+enum class FusedKernel {
+  kAuto,        // per shape: the fastest variant measured by reserve(), else the built-in rule
+  kStepwise,    // input GEMM + per-step recurrent GEMM and one fused gate kernel: serves everything
+  kPersistent,  // one persistent launch per layer and time chunk, W_hh on chip, grid-wide h exchange
+  kCluster,     // persistent inside thread-block clusters (DSMEM exchange): small H
+};
+
 struct BackendOptions {
   BackendKind kind = BackendKind::kAuto;
   DataType data_type = DataType::kFloat32;
   MathMode math = MathMode::kStrict;
   CudnnAlgo cudnn_algo = CudnnAlgo::kAuto;
+  // A persistent choice that cannot serve a layer (too large to keep on chip, float16, blocks not
+  // co-resident) runs that layer stepwise instead; execution_plan() says what runs.
+  FusedKernel fused_kernel = FusedKernel::kAuto;
   int device = 0;  // CUDA device ordinal for GPU backends
 };
 
@@ -118,6 +129,17 @@ class Lstm {
   // through device buffers, reserve as needed and synchronise. For CLIs, tests and quick use.
   void forward_host(const ForwardRequest& req);
 
+  // What runs for requests of T = seq_len, N = batch: one line per layer naming the kernel
+  // variant and its shape (fused: stepwise, persistent or cluster, and why a persistent choice
+  // fell back); other backends name themselves. Host only: no device work.
+  std::string execution_plan(int seq_len, int batch) const;
+  // Kernels that wait on each other (the fused persistent variants) give up after a time bound
+  // instead of hanging the GPU and report it here: throws Error(kCudaError) naming the layer,
+  // block and step if a forward enqueued earlier on this object gave up (its outputs are then
+  // invalid), and clears the report. Call after synchronising the stream; forward() and
+  // forward_host() check it too.
+  void check_device_errors();
+
  private:
   explicit Lstm(std::unique_ptr<Backend> impl);
   std::unique_ptr<Backend> impl_;
@@ -150,5 +172,7 @@ std::string to_string(BackendKind kind);
 BackendKind backend_from_string(const std::string& name);  // throws naming the valid choices
 std::string to_string(DataType t);
 std::string to_string(CudnnAlgo a);
+std::string to_string(FusedKernel k);
+FusedKernel fused_kernel_from_string(const std::string& name);  // throws naming the valid choices
 
 }  // namespace lstmrt
