@@ -252,6 +252,37 @@ std::vector<Shape> load_config_file(const std::string& path) {
   return parse_config(text.str(), path);
 }
 
+bool operator==(const BackendChoice& a, const BackendChoice& b) {
+  return a.kind == b.kind && (a.kind != BackendKind::kFused || a.fused_kernel == b.fused_kernel);
+}
+
+BackendChoice backend_choice_from_string(const std::string& name) {
+  constexpr const char* kValid =
+      "expected reference, cudnn, fused, fused:auto, fused:stepwise, fused:persistent or fused:cluster";
+  const std::size_t colon = name.find(':');
+  const std::string kind_name = name.substr(0, colon);
+  BackendKind kind;
+  try {
+    kind = backend_from_string(kind_name);
+  } catch (const Error&) {
+    detail::invalid("unknown backend '{}': {}", name, kValid);
+  }
+  if (kind == BackendKind::kAuto) detail::invalid("auto is not a backend to time: {}", kValid);
+  if (colon == std::string::npos) return {kind};
+  if (kind != BackendKind::kFused)
+    detail::invalid("backend '{}': only fused takes a kernel variant after ':': {}", name, kValid);
+  try {
+    return {kind, fused_kernel_from_string(name.substr(colon + 1))};
+  } catch (const Error&) {
+    detail::invalid("unknown fused kernel variant in '{}': {}", name, kValid);
+  }
+}
+
+std::string to_string(const BackendChoice& c) {
+  if (c.kind != BackendKind::kFused) return lstmrt::to_string(c.kind);
+  return "fused:" + lstmrt::to_string(c.fused_kernel);
+}
+
 std::vector<PresetInfo> preset_list() {
   std::vector<PresetInfo> list;
   for (const auto& [name, preset] : presets_root().items())

@@ -66,6 +66,19 @@ std::vector<std::string> split_list(const std::string& flag, const std::string& 
 std::vector<Shape> parse_config(const std::string& json_text, const std::string& origin);
 std::vector<Shape> load_config_file(const std::string& path);  // throws kIoError if unreadable
 
+// A backend to time: the kind, and for the fused backend which kernel variant
+// (BackendOptions::fused_kernel). Names: reference, cudnn, fused (= fused:auto), fused:auto,
+// fused:stepwise, fused:persistent, fused:cluster.
+struct BackendChoice {
+  BackendKind kind = BackendKind::kFused;
+  FusedKernel fused_kernel = FusedKernel::kAuto;
+  BackendChoice(BackendKind k = BackendKind::kFused, FusedKernel f = FusedKernel::kAuto) : kind(k), fused_kernel(f) {}
+};
+bool operator==(const BackendChoice& a, const BackendChoice& b);
+// Throws kInvalidArgument naming the valid choices (auto is not a backend to time).
+BackendChoice backend_choice_from_string(const std::string& name);
+std::string to_string(const BackendChoice& c);  // "fused:persistent", "cudnn", ...
+
 struct PresetInfo {
   std::string name, description;
 };

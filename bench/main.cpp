@@ -10,6 +10,7 @@
 #include "config.hpp"
 #include "report.hpp"
 #include "runner.hpp"
+#include "targets.hpp"
 
 namespace lstmrt::bench {
 namespace {
@@ -36,18 +37,24 @@ int run(int argc, char** argv) {
   CLI::App app{"lstmrt-bench: lstmrt backends vs every cuDNN algorithm, checked against the reference and timed"};
   std::vector<std::string> presets, configs;
   std::map<std::string, std::string> shape_flags;
-  std::string backends_text, algos_text, csv_path, json_path;
+  std::string backends_text, algos_text, csv_path, json_path, targets_csv_path, targets_from_text;
   BenchOptions options;
   bool list_presets = false, quiet = false, no_gpu = false;
-  app.add_option("--preset", presets, "named shape sweep (repeatable): quick, small-batch, large-batch, stacked");
+  app.add_option("--preset", presets,
+                 "named shape sweep (repeatable): quick, persistent, small-batch, large-batch, stacked");
   app.add_option("--config", configs, "JSON config file {\"sweeps\": [...]} (repeatable)");
   for (const std::string& field : sweep_fields())
     app.add_option("--" + field, shape_flags[field], fmt::format("{} value(s), comma-separated: one sweep", field));
-  app.add_option("--backends", backends_text, "comma-separated: reference, fused, cudnn (default: fused,cudnn "
-                                              "with a GPU, reference without)");
+  app.add_option("--backends", backends_text,
+                 "comma-separated: reference, cudnn, fused (= fused:auto), fused:stepwise, fused:persistent, "
+                 "fused:cluster (default: fused,cudnn with a GPU, reference without)");
   app.add_option("--cudnn-algos", algos_text, "comma-separated cuDNN algorithms (default: all four explicit ones)");
   app.add_option("--csv", csv_path, "write the rows as CSV");
   app.add_option("--json", json_path, "write the run info and rows as JSON");
+  app.add_option("--targets-csv", targets_csv_path, "write issue 6's target verdicts (met/missed/owed) as CSV");
+  app.add_option("--targets-from", targets_from_text,
+                 "comma-separated CSVs of earlier runs (lstmrt-bench --csv, torch_compare.py --csv): evaluate "
+                 "issue 6's targets over their rows together, run nothing");
   app.add_option("--warmup", options.gpu_timing.warmup, "untimed GPU runs first")->capture_default_str();
   app.add_option("--min-runs", options.gpu_timing.min_runs, "timed GPU runs, at least")->capture_default_str();
   app.add_option("--max-runs", options.gpu_timing.max_runs, "timed GPU runs, at most")->capture_default_str();
@@ -70,6 +77,21 @@ int run(int argc, char** argv) {
       for (const PresetInfo& p : preset_list()) std::cout << fmt::format("{:<12} {}\n", p.name, p.description);
       return 0;
     }
+    if (!targets_from_text.empty()) {
+      std::vector<Row> rows;
+      for (const std::string& path : split_list("--targets-from", targets_from_text)) {
+        std::ifstream in(path);
+        if (!in) throw Error(ErrorCode::kIoError, fmt::format("--targets-from: cannot read '{}'", path));
+        for (Row& r : read_csv(in, path)) rows.push_back(std::move(r));
+      }
+      fill_derived(rows, Ceilings{});
+      const std::vector<TargetResult> results = evaluate_targets(issue6_targets(), rows);
+      if (results.empty()) std::cout << "issue 6 targets: no row of these files has a shape a target covers\n";
+      print_targets(std::cout, results);
+      if (!targets_csv_path.empty())
+        write_file(targets_csv_path, [&](std::ostream& out) { write_targets_csv(out, results); });
+      return 0;
+    }
     std::vector<Shape> shapes;
     for (const std::string& name : presets) append_unique(shapes, preset_shapes(name));
     for (const std::string& path : configs) append_unique(shapes, load_config_file(path));
@@ -89,11 +111,11 @@ int run(int argc, char** argv) {
     }
     if (!backends_text.empty())
       for (const std::string& name : split_list("--backends", backends_text)) {
-        const BackendKind kind = backend_from_string(name);
-        if (kind == BackendKind::kAuto)
-          throw Error(ErrorCode::kInvalidArgument, "--backends: auto is not a backend to time: expected reference, "
-                                                   "fused or cudnn");
-        options.backends.push_back(kind);
+        try {
+          options.backends.push_back(backend_choice_from_string(name));
+        } catch (const Error& e) {
+          throw Error(ErrorCode::kInvalidArgument, fmt::format("--backends: {}", e.what()));
+        }
       }
     if (!algos_text.empty()) {
       options.cudnn_algos.clear();
@@ -120,6 +142,10 @@ int run(int argc, char** argv) {
                              result.info.lstmrt_version, result.info.cuda_runtime_version, result.info.driver_version,
                              result.info.cudnn_version, result.info.cublas_version);
     print_table(std::cout, result.rows);
+    const std::vector<TargetResult> targets = evaluate_targets(issue6_targets(), result.rows);
+    print_targets(std::cout, targets);
+    if (!targets_csv_path.empty())
+      write_file(targets_csv_path, [&](std::ostream& out) { write_targets_csv(out, targets); });
     if (!csv_path.empty()) write_file(csv_path, [&](std::ostream& out) { write_csv(out, result.rows); });
     if (!json_path.empty()) write_file(json_path, [&](std::ostream& out) { write_json(out, result.info, result.rows); });
     if (result.failures > 0) {

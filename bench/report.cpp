@@ -2,12 +2,16 @@
 #include "report.hpp"
 
 #include <cmath>
+#include <cstdlib>
+#include <istream>
 #include <limits>
 #include <map>
 #include <tuple>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "common/check.hpp"
 
 namespace lstmrt::bench {
 namespace {
@@ -32,7 +36,7 @@ std::vector<std::string> csv_fields(const Row& r) {
           t ? std::to_string(r.time_ms.count) : "", when_timed(r.time_ms.median), when_timed(r.time_ms.p10),
           when_timed(r.time_ms.p90), when_timed(r.us_per_step), when_timed(r.tflops), when_timed(r.gbps),
           number(r.gflop), number(r.mbytes), number(r.floor_ms), when_timed(r.floor_fraction),
-          when_timed(r.vs_cudnn_best), r.timer, r.device, r.note};
+          when_timed(r.vs_cudnn_best), r.timer, r.device, r.note, r.plan};
 }
 
 }  // namespace
@@ -70,7 +74,7 @@ const std::vector<std::string>& csv_columns() {
       "source",     "backend",     "variant",   "batch",     "steps",  "input",  "hidden",    "proj",
       "layers",     "directions",  "precision", "status",    "max_abs_err", "check_steps", "runs",
       "median_ms",  "p10_ms",      "p90_ms",    "us_per_step", "tflops", "gbps", "gflop",     "mbytes",
-      "floor_ms",   "floor_fraction", "vs_cudnn_best", "timer", "device", "note"};
+      "floor_ms",   "floor_fraction", "vs_cudnn_best", "timer", "device", "note", "plan"};
   return columns;
 }
 
@@ -91,6 +95,104 @@ void write_csv(std::ostream& out, const std::vector<Row>& rows) {
     for (std::string& f : fields) f = csv_escape(f);
     out << fmt::format("{}\n", fmt::join(fields, ","));
   }
+}
+
+namespace {
+
+// One CSV record (RFC 4180: quoted fields may hold commas, quotes doubled, newlines); false at the
+// end of the input.
+bool read_record(std::istream& in, std::vector<std::string>& fields) {
+  fields.clear();
+  if (in.peek() == std::char_traits<char>::eof()) return false;
+  std::string field;
+  bool quoted = false, any = false;
+  for (int c; (c = in.get()) != std::char_traits<char>::eof();) {
+    any = true;
+    if (quoted) {
+      if (c == '"') {
+        if (in.peek() == '"') field += static_cast<char>(in.get());
+        else quoted = false;
+      } else {
+        field += static_cast<char>(c);
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.push_back(std::move(field));
+      field.clear();
+    } else if (c == '\n') {
+      break;
+    } else if (c != '\r') {
+      field += static_cast<char>(c);
+    }
+  }
+  if (any) fields.push_back(std::move(field));
+  return any;
+}
+
+}  // namespace
+
+std::vector<Row> read_csv(std::istream& in, const std::string& origin) {
+  std::vector<std::string> header, fields;
+  if (!read_record(in, header)) detail::invalid("{}: empty file: expected a CSV header ({}, ...)", origin, csv_columns()[0]);
+  std::map<std::string, std::size_t> column;
+  for (std::size_t i = 0; i < header.size(); ++i) column[header[i]] = i;
+  for (const std::string& name : csv_columns())
+    if (name != "plan" && !column.count(name))
+      detail::invalid("{}: no column '{}': expected lstmrt-bench's columns ({})", origin, name,
+                      fmt::join(csv_columns(), ","));
+  std::vector<Row> rows;
+  for (int line = 2; read_record(in, fields); ++line) {
+    if (fields.size() == 1 && fields[0].empty()) continue;  // blank line
+    if (fields.size() != header.size())
+      detail::invalid("{}: line {}: {} fields, expected {} (the header's)", origin, line, fields.size(), header.size());
+    auto text = [&](const std::string& name) {
+      const auto it = column.find(name);
+      return it == column.end() ? std::string() : fields[it->second];
+    };
+    auto real = [&](const std::string& name) {
+      const std::string t = text(name);
+      if (t.empty()) return kNaN;
+      char* end = nullptr;
+      const double v = std::strtod(t.c_str(), &end);
+      if (*end != '\0') detail::invalid("{}: line {}: {}: expected a number, got \"{}\"", origin, line, name, t);
+      return v;
+    };
+    auto integer = [&](const std::string& name) {
+      const double v = real(name);
+      if (std::isnan(v)) return 0;
+      if (v != std::floor(v)) detail::invalid("{}: line {}: {}: expected an integer, got \"{}\"", origin, line, name, text(name));
+      return static_cast<int>(v);
+    };
+    Row r;
+    r.source = text("source");
+    r.backend = text("backend");
+    r.variant = text("variant");
+    r.shape = Shape{integer("batch"), integer("steps"), integer("input"), integer("hidden"),
+                    integer("proj"),  integer("layers"), integer("directions"), Precision::kFp32};
+    try {
+      r.shape.precision = precision_from_string(text("precision"));
+    } catch (const Error& e) {
+      detail::invalid("{}: line {}: {}", origin, line, e.what());
+    }
+    r.status = text("status");
+    r.max_abs_err = real("max_abs_err");
+    r.check_steps = integer("check_steps");
+    r.time_ms.count = integer("runs");
+    if (r.time_ms.count > 0) {
+      r.time_ms.median = real("median_ms");
+      r.time_ms.p10 = real("p10_ms");
+      r.time_ms.p90 = real("p90_ms");
+      if (!std::isfinite(r.time_ms.median))
+        detail::invalid("{}: line {}: runs is {} but median_ms is empty", origin, line, r.time_ms.count);
+    }
+    r.timer = text("timer");
+    r.device = text("device");
+    r.note = text("note");
+    r.plan = text("plan");
+    rows.push_back(std::move(r));
+  }
+  return rows;
 }
 
 void write_json(std::ostream& out, const RunInfo& info, const std::vector<Row>& rows) {
@@ -115,7 +217,7 @@ void write_json(std::ostream& out, const RunInfo& info, const std::vector<Row>& 
     for (std::size_t i = 0; i < columns.size(); ++i) {
       const std::string& key = columns[i];
       const bool text = key == "source" || key == "backend" || key == "variant" || key == "precision" ||
-                        key == "status" || key == "timer" || key == "device" || key == "note";
+                        key == "status" || key == "timer" || key == "device" || key == "note" || key == "plan";
       if (text) object[key] = fields[i];
       else if (fields[i].empty()) object[key] = nullptr;
       else object[key] = std::stod(fields[i]);
@@ -148,6 +250,7 @@ void print_table(std::ostream& out, const std::vector<Row>& rows) {
                        t ? cell(r.tflops, "{:.3f}") : "-", t ? cell(r.gbps, "{:.1f}") : "-",
                        t ? cell(r.floor_fraction * 100.0, "{:.1f}") : "-", t ? cell(r.vs_cudnn_best, "{:.2f}x") : "-");
     if (!r.note.empty() && r.status != "ok") out << fmt::format("      {}\n", r.note);
+    if (!r.plan.empty()) out << fmt::format("      plan: {}\n", r.plan);
   }
 }
 

@@ -30,6 +30,7 @@ struct Row {
   std::string timer;         // cuda_events | chrono
   std::string device;        // GPU name or "cpu"
   std::string note;
+  std::string plan;          // fused: Lstm::execution_plan's summary (what ran); empty otherwise
   // Derived from the shape, the timing and the run's ceilings (fill_derived):
   double gflop = 0, mbytes = 0, us_per_step = 0, tflops = 0, gbps = 0, floor_ms = 0, floor_fraction = 0;
   double vs_cudnn_best = 0;  // median / best cudnn algorithm's median for the same shape
@@ -50,6 +51,12 @@ void fill_derived(std::vector<Row>& rows, const Ceilings& ceilings);
 const std::vector<std::string>& csv_columns();
 std::string csv_escape(const std::string& field);
 void write_csv(std::ostream& out, const std::vector<Row>& rows);
+// Reads rows back from a CSV with csv_columns() (lstmrt-bench's or torch_compare.py's; a file
+// without the plan column is accepted): source, backend, variant, shape, status, max_abs_err,
+// check_steps, runs and median/p10/p90 (as the timing summary), timer, device, note, plan. The
+// derived columns are recomputed by fill_derived, not read. `origin` names the file in errors
+// (kInvalidArgument: missing column, bad number, wrong field count).
+std::vector<Row> read_csv(std::istream& in, const std::string& origin);
 void write_json(std::ostream& out, const RunInfo& info, const std::vector<Row>& rows);
 void print_table(std::ostream& out, const std::vector<Row>& rows);
 

@@ -74,11 +74,13 @@ struct Candidate {
   std::string variant;
 };
 
-std::vector<Candidate> candidates(const Shape& s, const std::vector<BackendKind>& backends, const BenchOptions& opt) {
+std::vector<Candidate> candidates(const Shape& s, const std::vector<BackendChoice>& backends, const BenchOptions& opt) {
   std::vector<Candidate> list;
-  for (BackendKind kind : backends) {
+  for (const BackendChoice& choice : backends) {
+    const BackendKind kind = choice.kind;
     BackendOptions o;
     o.kind = kind;
+    o.fused_kernel = choice.fused_kernel;
     o.data_type = data_type(s.precision);
     o.math = math_mode(s.precision);
     o.device = opt.device;
@@ -87,6 +89,8 @@ std::vector<Candidate> candidates(const Shape& s, const std::vector<BackendKind>
         o.cudnn_algo = algo;
         list.push_back({o, to_string(algo)});
       }
+    } else if (kind == BackendKind::kFused) {
+      list.push_back({o, to_string(choice.fused_kernel)});
     } else {
       list.push_back({o, "-"});
     }
@@ -102,6 +106,25 @@ std::string utc_now() {
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return text;
 }
+
+}  // namespace
+
+std::string plan_summary(const std::string& plan) {
+  std::string out;
+  std::size_t begin = 0;
+  while (begin <= plan.size()) {
+    std::size_t end = plan.find('\n', begin);
+    if (end == std::string::npos) end = plan.size();
+    std::string line = plan.substr(begin, end - begin);
+    line.erase(0, line.find_first_not_of(" \t\r"));
+    line.erase(line.find_last_not_of(" \t\r") + 1);
+    if (!line.empty()) out += (out.empty() ? "" : "; ") + line;
+    begin = end + 1;
+  }
+  return out;
+}
+
+namespace {
 
 class Progress {
  public:
@@ -144,10 +167,10 @@ BenchResult run_benchmark(const std::vector<Shape>& shapes, const BenchOptions& 
   result.gpu = absence.empty();
   result.info.gpu_status = result.gpu ? "ok" : absence;
 
-  std::vector<BackendKind> backends = options.backends;
+  std::vector<BackendChoice> backends = options.backends;
   if (backends.empty()) {
-    backends = result.gpu ? std::vector<BackendKind>{BackendKind::kFused, BackendKind::kCudnn}
-                          : std::vector<BackendKind>{BackendKind::kReference};
+    backends = result.gpu ? std::vector<BackendChoice>{BackendKind::kFused, BackendKind::kCudnn}
+                          : std::vector<BackendChoice>{BackendKind::kReference};
   }
   GpuDevice gpu;
   if (result.gpu) {
@@ -192,6 +215,7 @@ BenchResult run_benchmark(const std::vector<Shape>& shapes, const BenchOptions& 
           row.note = fmt::format("{:.3g} FLOPs is over --cpu-max-flops {:.3g}", shape_flops(s), options.cpu_max_flops);
         } else {
           Lstm lstm = Lstm::create(desc, weights, candidate.options);
+          if (candidate.options.kind == BackendKind::kFused) row.plan = plan_summary(lstm.execution_plan(s.steps, s.batch));
           if (on_gpu) {
             if (!expected) {
               progress.line(index, s, fmt::format("reference check on {} of {} steps", check_steps, s.steps));
@@ -213,6 +237,9 @@ BenchResult run_benchmark(const std::vector<Shape>& shapes, const BenchOptions& 
             }
             const GpuTiming timing = time_on_gpu(lstm, s, options.gpu_timing, gpu, seed + 17);
             row.time_ms = summarize(timing.samples_ms);
+            // reserve() may have measured the variants (fused auto): the plan that was timed.
+            if (candidate.options.kind == BackendKind::kFused)
+              row.plan = plan_summary(lstm.execution_plan(s.steps, s.batch));
             if (row.note.empty()) row.note = fmt::format("{} rotating buffer sets", timing.rotation_sets);
           } else {
             HostPass pass = make_pass(s, s.steps, seed + 17);

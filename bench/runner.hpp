@@ -1,5 +1,8 @@
 // lstmrt-bench: runs a list of shapes through every requested backend and variant that can serve
-// them — check once against the reference, then time — and returns one Row per attempt.
+// them — check once against the reference, then time — and returns one Row per attempt. A fused
+// row's variant is the requested kernel (auto, stepwise, persistent, cluster) and its plan the
+// backend's execution_plan for the shape (what actually ran: a persistent request that cannot
+// serve the shape falls back to stepwise and says so).
 #pragma once
 
 #include <cstdint>
@@ -14,8 +17,9 @@
 namespace lstmrt::bench {
 
 struct BenchOptions {
-  // Backends to try: reference, fused, cudnn. Empty = fused and cudnn with a GPU, reference without.
-  std::vector<BackendKind> backends;
+  // Backends to try (fused with a kernel variant: fused:stepwise, fused:persistent, fused:cluster;
+  // plain fused = auto). Empty = fused and cudnn with a GPU, reference without.
+  std::vector<BackendChoice> backends;
   std::vector<CudnnAlgo> cudnn_algos = {CudnnAlgo::kStandard, CudnnAlgo::kPersistStatic,
                                         CudnnAlgo::kPersistStaticSmallH, CudnnAlgo::kPersistDynamic};
   TimingSettings gpu_timing{5, 20, 500, 300.0};
@@ -38,6 +42,9 @@ struct BenchResult {
 // Steps of the reference check for `s`: all of them when the shape's FLOPs fit `max_flops`, else
 // as many leading steps as fit (at least 1). Returned rows report it as check_steps.
 int check_steps_for(const Shape& s, double max_flops);
+
+// Lstm::execution_plan's lines (one per layer) on one line, joined by "; ", blank lines dropped.
+std::string plan_summary(const std::string& plan);
 
 // Why no GPU is used, or "" when one is.
 std::string gpu_absence_reason(const BenchOptions& options);

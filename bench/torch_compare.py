@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 COLUMNS = ["source", "backend", "variant", "batch", "steps", "input", "hidden", "proj", "layers", "directions",
            "precision", "status", "max_abs_err", "check_steps", "runs", "median_ms", "p10_ms", "p90_ms",
            "us_per_step", "tflops", "gbps", "gflop", "mbytes", "floor_ms", "floor_fraction", "vs_cudnn_best",
-           "timer", "device", "note"]
+           "timer", "device", "note", "plan"]
 FIELDS = ["batch", "steps", "input", "hidden", "proj", "layers", "directions", "precision"]
 PRECISIONS = ["fp32", "tf32", "fp16", "bf16"]
 TOLERANCE = {"fp32": 2e-4, "tf32": 1e-2, "fp16": 1e-2, "bf16": 5e-2}  # atol = rtol, as lstmrt-bench

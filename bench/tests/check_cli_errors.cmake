@@ -19,8 +19,11 @@ expect_refusal("cannot read config file '/nonexistent/c.json'" --config /nonexis
 expect_refusal("unknown backend 'cudann'" --preset quick --backends cudann)
 expect_refusal("--backends: auto is not a backend" --preset quick --backends auto)
 expect_refusal("--cudnn-algos: unknown algorithm 'fast'" --preset quick --cudnn-algos fast)
+expect_refusal("--backends: unknown fused kernel variant in 'fused:turbo'" --preset quick --backends fused:turbo)
+expect_refusal("--backends: backend 'cudnn:persistent': only fused takes a kernel variant" --preset quick --backends cudnn:persistent)
+expect_refusal("--targets-from: cannot read '/nonexistent/a.csv'" --targets-from /nonexistent/a.csv)
 
 execute_process(COMMAND ${BENCH} --list-presets RESULT_VARIABLE rc OUTPUT_VARIABLE out)
-if(NOT rc EQUAL 0 OR NOT out MATCHES "quick" OR NOT out MATCHES "large-batch")
+if(NOT rc EQUAL 0 OR NOT out MATCHES "quick" OR NOT out MATCHES "large-batch" OR NOT out MATCHES "persistent")
   message(FATAL_ERROR "--list-presets: exit ${rc}:\n${out}")
 endif()

@@ -60,12 +60,68 @@ TEST(BenchConfig, EveryPresetParsesToValidShapes) {
     EXPECT_FALSE(shapes.empty()) << p.name;
     for (const Shape& s : shapes) EXPECT_NO_THROW(validate(s)) << describe(s);
   }
-  for (const char* wanted : {"quick", "small-batch", "large-batch", "stacked"})
+  for (const char* wanted : {"quick", "persistent", "small-batch", "large-batch", "stacked"})
     EXPECT_NE(std::find(names.begin(), names.end(), wanted), names.end()) << wanted;
   // performance.md's large-batch case is in the large-batch preset.
   const std::vector<Shape> large = preset_shapes("large-batch");
   EXPECT_NE(std::find(large.begin(), large.end(), Shape{256, 100, 1024, 1024, 0, 1, 1, Precision::kBf16}), large.end());
   expect_error([] { preset_shapes("huge"); }, ErrorCode::kInvalidArgument, {"huge", "quick", "stacked"});
+}
+
+// Issue 6's targets as shapes: N=1 H=1024 T=256 fp32; N=8,16,32 × H=512,1024 × fp32,bf16; the
+// cluster range H=128..512 × N=1..64.
+TEST(BenchConfig, PersistentPresetCoversTheIssueTargets) {
+  const std::vector<Shape> shapes = preset_shapes("persistent");
+  auto has = [&](const Shape& s) { return std::find(shapes.begin(), shapes.end(), s) != shapes.end(); };
+  EXPECT_TRUE(has(Shape{1, 256, 1024, 1024, 0, 1, 1, Precision::kFp32}));
+  for (int n : {8, 16, 32})
+    for (int h : {512, 1024})
+      for (Precision p : {Precision::kFp32, Precision::kBf16})
+        EXPECT_TRUE(has(Shape{n, 100, h, h, 0, 1, 1, p})) << n << " " << h << " " << to_string(p);
+  int cluster_shapes = 0;
+  for (const Shape& s : shapes) {
+    EXPECT_EQ(s.layers, 1);
+    EXPECT_EQ(s.directions, 1);
+    EXPECT_EQ(s.proj, 0);
+    if (s.hidden <= 512 && s.batch <= 64) ++cluster_shapes;
+  }
+  EXPECT_TRUE(has(Shape{1, 100, 128, 128, 0, 1, 1, Precision::kFp32}));
+  EXPECT_TRUE(has(Shape{64, 100, 512, 512, 0, 1, 1, Precision::kFp32}));
+  EXPECT_GE(cluster_shapes, 9);
+  // Sized for bench/run-quick: a few dozen shapes at most.
+  EXPECT_LE(shapes.size(), 24u);
+}
+
+TEST(BenchBackendChoice, NamesMapToBackendAndFusedKernel) {
+  const struct {
+    const char* name;
+    BackendKind kind;
+    FusedKernel kernel;
+    const char* canonical;
+  } cases[] = {{"reference", BackendKind::kReference, FusedKernel::kAuto, "reference"},
+               {"cudnn", BackendKind::kCudnn, FusedKernel::kAuto, "cudnn"},
+               {"fused", BackendKind::kFused, FusedKernel::kAuto, "fused:auto"},
+               {"fused:auto", BackendKind::kFused, FusedKernel::kAuto, "fused:auto"},
+               {"fused:stepwise", BackendKind::kFused, FusedKernel::kStepwise, "fused:stepwise"},
+               {"fused:persistent", BackendKind::kFused, FusedKernel::kPersistent, "fused:persistent"},
+               {"fused:cluster", BackendKind::kFused, FusedKernel::kCluster, "fused:cluster"}};
+  for (const auto& c : cases) {
+    const BackendChoice choice = backend_choice_from_string(c.name);
+    EXPECT_EQ(choice.kind, c.kind) << c.name;
+    EXPECT_EQ(choice.fused_kernel, c.kernel) << c.name;
+    EXPECT_EQ(to_string(choice), c.canonical);
+    EXPECT_EQ(backend_choice_from_string(to_string(choice)), choice) << c.name;
+  }
+  EXPECT_FALSE(backend_choice_from_string("fused:cluster") == backend_choice_from_string("fused:persistent"));
+  EXPECT_EQ(BackendChoice(BackendKind::kCudnn), backend_choice_from_string("cudnn"));
+  expect_error([] { backend_choice_from_string("cudann"); }, ErrorCode::kInvalidArgument,
+               {"unknown backend 'cudann'", "fused:persistent"});
+  expect_error([] { backend_choice_from_string("auto"); }, ErrorCode::kInvalidArgument, {"auto is not a backend"});
+  expect_error([] { backend_choice_from_string("fused:turbo"); }, ErrorCode::kInvalidArgument,
+               {"fused:turbo", "fused:stepwise", "fused:cluster"});
+  expect_error([] { backend_choice_from_string("fused:"); }, ErrorCode::kInvalidArgument, {"'fused:'"});
+  expect_error([] { backend_choice_from_string("cudnn:persistent"); }, ErrorCode::kInvalidArgument,
+               {"only fused takes a kernel variant"});
 }
 
 TEST(BenchConfig, SweepIsTheCartesianProductWithoutDuplicates) {
