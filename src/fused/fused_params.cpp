@@ -51,6 +51,7 @@ CallBuffers call_buffers(const WorkspaceLayout& layout, void* workspace, const F
   b.h_n = req.h_n;
   b.c_n = req.c_n;
   if (req.lengths) b.lengths = static_cast<std::int32_t*>(at(workspace, layout.lengths));
+  b.persistent_abort = static_cast<std::int32_t*>(at(workspace, layout.persistent));
   for (const LayerRegions& r : layout.layers) {
     LayerBuffers l;
     l.gates_x = at(workspace, r.gates_x);
@@ -60,6 +61,8 @@ CallBuffers call_buffers(const WorkspaceLayout& layout, void* workspace, const F
     l.m_state = at(workspace, r.m_state);
     l.layer_out = at(workspace, r.layer_out);
     l.cublas_workspace = at(workspace, r.cublas);
+    l.h_exchange = at(workspace, r.h_exchange);
+    l.m_exchange = at(workspace, r.m_exchange);
     b.layers.push_back(l);
   }
   return b;

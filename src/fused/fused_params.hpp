@@ -22,6 +22,8 @@ struct LayerBuffers {
   void* m_state = nullptr;
   void* layer_out = nullptr;
   void* cublas_workspace = nullptr;
+  void* h_exchange = nullptr;  // grid persistent exchanges (workspace's persistent region)
+  void* m_exchange = nullptr;
   const void* w_ih = nullptr;
   const void* w_hh = nullptr;
   const void* w_hr = nullptr;
@@ -37,6 +39,7 @@ struct CallBuffers {
   void* h_n = nullptr;
   void* c_n = nullptr;
   std::int32_t* lengths = nullptr;  // device copy (workspace); null without lengths
+  std::int32_t* persistent_abort = nullptr;  // the persistent kernels' abort word (workspace); null for float16
   std::vector<LayerBuffers> layers;
 };
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/check.hpp"
+#include "fused/persistent_plan.hpp"
 
 namespace lstmrt::fused {
 
@@ -75,15 +76,30 @@ const char* to_string(OpKind kind) {
     case OpKind::kRecordEvent: return "record_event";
     case OpKind::kWaitEvent: return "wait_event";
     case OpKind::kJoin: return "join";
+    case OpKind::kClearPersistent: return "clear_persistent";
+    case OpKind::kPersistent: return "persistent";
   }
   return "unknown";
+}
+
+const char* to_string(LayerKernel kernel) {
+  switch (kernel) {
+    case LayerKernel::kStepwise: return "stepwise";
+    case LayerKernel::kPersistentGrid: return "persistent grid";
+    case LayerKernel::kPersistentCluster: return "persistent cluster";
+  }
+  return "unknown";
+}
+
+bool FusedPlan::any_persistent() const {
+  return std::any_of(layer_kernels.begin(), layer_kernels.end(), is_persistent);
 }
 
 bool recurrent_into_gates(const ModelDesc& desc, const PlanKey& key) {
   return desc.num_directions() == 1 && !(desc.direction == Direction::kReverse && key.has_lengths);
 }
 
-int plan_chunk_steps(const ModelDesc& desc, int seq_len, int batch, bool has_lengths) {
+int plan_chunk_steps(const ModelDesc& desc, int seq_len, int batch, bool has_lengths, bool layers_overlap) {
   if (seq_len < 1 || batch < 1) detail::invalid("fused plan: T={} N={}: expected both >= 1", seq_len, batch);
   if (desc.direction != Direction::kForward && has_lengths) return seq_len;
   const std::size_t per_step = static_cast<std::size_t>(batch) * desc.num_directions() * 4 * desc.hidden_size * 4;
@@ -91,7 +107,7 @@ int plan_chunk_steps(const ModelDesc& desc, int seq_len, int batch, bool has_len
   steps = std::min<std::size_t>(steps, static_cast<std::size_t>(seq_len));
   // Stacked one-direction models chunk finely for the wavefront; a bidirectional layer needs the
   // whole lower layer (its reverse half starts at the end), so chunking it buys no overlap.
-  if (desc.num_layers > 1 && desc.num_directions() == 1)
+  if (layers_overlap && desc.num_layers > 1 && desc.num_directions() == 1)
     steps = std::min<std::size_t>(steps, static_cast<std::size_t>(kWavefrontChunkSteps));
   return static_cast<int>(steps);
 }
@@ -236,9 +252,10 @@ int dependency_chunk(const ModelDesc& desc, int c, int chunk_steps, int chunk_co
   return dep;
 }
 
-// Every op of layer l's chunk c, in stream order.
+// Every op of layer l's chunk c, in stream order. `persistent`: the chunk's steps are one kPersistent
+// launch with the gates_x addressing the stepwise gate ops of the chunk would have.
 void add_chunk(const ModelDesc& desc, const PlanKey& key, int l, int c, int chunk_steps, int chunk_count, int dep,
-               std::vector<Op>& ops) {
+               bool persistent, std::vector<Op>& ops) {
   const int T = key.seq_len, D = desc.num_directions();
   const bool projected = desc.proj_size > 0;
   if (c == 0) ops.push_back(make_op(OpKind::kInitState, l));
@@ -256,6 +273,16 @@ void add_chunk(const ModelDesc& desc, const PlanKey& key, int l, int c, int chun
   const std::int64_t time_stride = batch_major ? gates_ld : key.batch * gates_ld;
   const std::int64_t row_stride = batch_major ? T * gates_ld : gates_ld;
   const int first = c * chunk_steps, last = std::min(T, first + chunk_steps);
+  if (persistent) {
+    Op launch = make_op(OpKind::kPersistent, l, c, first);
+    launch.step_count = last - first;
+    launch.gates_time_base = base;
+    launch.gates_time_stride = time_stride;
+    launch.gates_row_stride = row_stride;
+    ops.push_back(launch);
+    if (l < desc.num_layers - 1) ops.push_back(make_op(OpKind::kRecordEvent, l, c));
+    return;
+  }
   const bool into_gates = recurrent_into_gates(desc, key);
   for (int s = first; s < last; ++s) {
     const bool has_recurrent = s > 0 || key.has_initial_state;
@@ -287,14 +314,35 @@ void add_chunk(const ModelDesc& desc, const PlanKey& key, int l, int c, int chun
 
 }  // namespace
 
+ExchangeBytes grid_exchange_bytes(const ModelDesc& desc, DataType type, int batch) {
+  if (type == DataType::kFloat16) return {};
+  // Grid exchanges have per-value tags and N rows: their layout is the same for every device, so
+  // any limits give it (the plan need not fit).
+  const PersistentPlan p = make_persistent_plan(desc, type, batch, 1, kH200Limits, PersistentVariant::kGrid);
+  return {p.h_exchange.total_bytes, p.m_exchange.total_bytes};
+}
+
 WorkspaceLayout plan_workspace(const ModelDesc& desc, DataType type, int seq_len, int batch, int chunk_steps) {
   const std::size_t es = element_bytes(type), N = batch, T = seq_len, D = desc.num_directions();
   const std::size_t H = desc.hidden_size, Ho = desc.output_size();
   RegionAllocator alloc;
   WorkspaceLayout w;
   w.lengths = alloc.take(N * sizeof(std::int32_t));
+  // The persistent region: abort word, then each layer's grid exchanges (one memset clears it).
+  std::vector<Region> h_exchange(desc.num_layers), m_exchange(desc.num_layers);
+  if (type != DataType::kFloat16) {
+    const ExchangeBytes x = grid_exchange_bytes(desc, type, batch);
+    const std::size_t start = alloc.take(kPersistentStatusBytes).offset;
+    for (int l = 0; l < desc.num_layers; ++l) {
+      h_exchange[l] = alloc.take(D * x.h);
+      m_exchange[l] = alloc.take(D * x.m);
+    }
+    w.persistent = {start, alloc.end - start};
+  }
   for (int l = 0; l < desc.num_layers; ++l) {
     LayerRegions r;
+    r.h_exchange = h_exchange[l];
+    r.m_exchange = m_exchange[l];
     r.cublas = alloc.take(kCublasWorkspaceBytes);
     r.gates_x = alloc.take(static_cast<std::size_t>(chunk_steps) * N * D * 4 * H * 4);
     r.gates_h = alloc.take(D * N * 4 * H * 4);
@@ -311,23 +359,33 @@ WorkspaceLayout plan_workspace(const ModelDesc& desc, DataType type, int seq_len
 std::size_t workspace_bytes(const ModelDesc& desc, DataType type, int seq_len, int batch) {
   std::size_t bytes = 0;
   for (bool has_lengths : {false, true})
-    bytes = std::max(bytes,
-                     plan_workspace(desc, type, seq_len, batch, plan_chunk_steps(desc, seq_len, batch, has_lengths))
-                         .total_bytes);
+    for (bool overlap : {false, true})
+      bytes = std::max(
+          bytes,
+          plan_workspace(desc, type, seq_len, batch, plan_chunk_steps(desc, seq_len, batch, has_lengths, overlap))
+              .total_bytes);
   return bytes;
 }
 
-FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, int chunk_steps) {
+FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, int chunk_steps,
+                    const std::vector<LayerKernel>& kernels) {
   if (key.seq_len < 1 || key.batch < 1)
     detail::invalid("fused plan: T={} N={}: expected both >= 1", key.seq_len, key.batch);
+  if (!kernels.empty() && static_cast<int>(kernels.size()) != desc.num_layers)
+    detail::invalid("fused plan: {} per-layer kernel choices for a model of {} layers", kernels.size(),
+                    desc.num_layers);
   FusedPlan plan;
+  plan.layer_kernels = kernels.empty() ? std::vector<LayerKernel>(desc.num_layers, LayerKernel::kStepwise) : kernels;
+  const bool persistent = plan.any_persistent();
+  if (persistent && type == DataType::kFloat16)
+    detail::invalid("fused plan: a persistent layer with float16 data: the persistent kernels take float32 or bfloat16");
   plan.key = key;
   plan.layers = desc.num_layers;
   plan.directions = desc.num_directions();
   plan.hidden = desc.hidden_size;
   plan.out_size = desc.output_size();
   plan.proj = desc.proj_size;
-  plan.chunk_steps = plan_chunk_steps(desc, key.seq_len, key.batch, key.has_lengths);
+  plan.chunk_steps = plan_chunk_steps(desc, key.seq_len, key.batch, key.has_lengths, !persistent);
   if (chunk_steps > 0 && !(desc.direction != Direction::kForward && key.has_lengths))
     plan.chunk_steps = std::min(chunk_steps, key.seq_len);
   plan.chunk_count = (key.seq_len + plan.chunk_steps - 1) / plan.chunk_steps;
@@ -335,10 +393,12 @@ FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, in
 
   const int L = desc.num_layers, C = plan.chunk_count;
   std::vector<int> dep(C);
-  for (int c = 0; c < C; ++c) dep[c] = dependency_chunk(desc, c, plan.chunk_steps, C, key.seq_len);
-  plan.wavefront = L > 1 && C > 1;
+  // With a persistent layer the layers do not overlap: layer l+1 waits for all of layer l.
+  for (int c = 0; c < C; ++c) dep[c] = persistent ? C - 1 : dependency_chunk(desc, c, plan.chunk_steps, C, key.seq_len);
+  plan.wavefront = !persistent && L > 1 && C > 1;
   for (int c = 0; c < C; ++c) plan.wavefront = plan.wavefront && dep[c] == c;
 
+  if (persistent) plan.ops.push_back(make_op(OpKind::kClearPersistent, 0));
   if (key.has_lengths) plan.ops.push_back(make_op(OpKind::kUploadLengths, 0));
   plan.ops.push_back(make_op(OpKind::kFork, 0));
   // Issue order: each pass gives every layer its next chunk once the chunk it depends on is issued
@@ -350,7 +410,8 @@ FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, in
     progress = false;
     for (int l = 0; l < L; ++l) {
       if (next[l] >= C || (l > 0 && issued[l - 1] < dep[next[l]])) continue;
-      add_chunk(desc, key, l, next[l], plan.chunk_steps, C, dep[next[l]], plan.ops);
+      add_chunk(desc, key, l, next[l], plan.chunk_steps, C, dep[next[l]], is_persistent(plan.layer_kernels[l]),
+                plan.ops);
       issued[l] = next[l]++;
       progress = true;
     }

@@ -19,6 +19,15 @@
 // to y and h_n (except at a chunk's first step: the chunk emit did it), so each step stays one
 // kernel and each chunk's output is complete when it ends.
 //
+// Persistent layers (LayerKernel kPersistentGrid / kPersistentCluster, issue 6): each chunk is
+//     input GEMM(s), then ONE kPersistent launch running all the chunk's steps (both directions)
+// with W_hh on chip (kernels/persistent_lstm.hpp); it reads h_state/c_state at its start and leaves
+// them for the next chunk's launch. A kClearPersistent op on the caller's stream (before kFork)
+// zeroes the workspace's persistent region (abort word, grid exchange buffers) once per forward,
+// so the step tags (chunk c's tag_base = c·(chunk_steps + 1)) grow within a forward and never
+// repeat. A persistent launch needs the whole GPU, so plans with a persistent layer run the
+// layers one after the other (no wavefront) and chunk only by the gates_x budget.
+//
 // Time: processing step s of a row with length len is at input time t = s (forward) or
 // t = len−1−s (reverse) while s < len; at s >= len the row is frozen (state untouched) and the step
 // writes y's padded position t = s instead.
@@ -47,6 +56,14 @@ constexpr int kWavefrontChunkSteps = 4;
 // cuBLASLt workspace per layer stream (layers run GEMMs concurrently, so each has its own).
 constexpr std::size_t kCublasWorkspaceBytes = std::size_t{4} << 20;
 constexpr std::size_t kWorkspaceAlignment = 256;
+
+// Which kernels run a layer (chosen per layer by the backend's dispatch, fused_backend.cpp).
+enum class LayerKernel { kStepwise, kPersistentGrid, kPersistentCluster };
+const char* to_string(LayerKernel kernel);
+inline bool is_persistent(LayerKernel k) { return k != LayerKernel::kStepwise; }
+
+// Bytes at the start of the workspace's persistent region for the persistent kernels' abort word.
+constexpr std::size_t kPersistentStatusBytes = 256;
 
 // What the plan (and the captured graph) depends on: a request with the same key replays it.
 struct PlanKey {
@@ -110,6 +127,8 @@ enum class OpKind {
   kRecordEvent,    // layer's event recorded on its stream (after chunk `chunk`)
   kWaitEvent,      // layer waits for the event of layer `wait_layer` recorded after chunk `chunk`
   kJoin,           // the caller's stream waits for every layer stream (end of the call)
+  kClearPersistent,// zero the workspace's persistent region (caller's stream, before kFork)
+  kPersistent,     // one persistent launch: steps [step, step + step_count) of the layer, chunk `chunk`
 };
 const char* to_string(OpKind kind);
 
@@ -117,11 +136,13 @@ struct Op {
   OpKind kind = OpKind::kFork;
   int layer = 0;  // also the stream: layer l runs on stream l (stream 0 is the caller's)
   int chunk = 0;
-  int step = 0;   // processing step s (kGateStep; the chunk's end for the emit-only launch)
+  int step = 0;   // processing step s (kGateStep; the chunk's end for the emit-only launch;
+                  // kPersistent: the launch's first step)
+  int step_count = 0;  // kPersistent: processing steps of the launch
   GemmOp gemm;    // kGemm
-  // kGateStep: time of gates_x's first row block for each direction slot in this chunk.
+  // kGateStep, kPersistent: time of gates_x's first row block for each direction slot in this chunk.
   std::array<int, 2> gates_time_base{0, 0};
-  // kGateStep: elements between gates_x's time blocks and rows: (N·D·4H, D·4H) time-major, or
+  // kGateStep, kPersistent: elements between gates_x's time blocks and rows: (N·D·4H, D·4H) time-major, or
   // (D·4H, T·D·4H) when a batch-major x was projected in one GEMM (rows b·T + t).
   std::int64_t gates_time_stride = 0, gates_row_stride = 0;
   bool compute = true;        // kGateStep: false = emit-only (projected, end of a chunk)
@@ -139,10 +160,16 @@ struct Region {
 
 struct LayerRegions {
   Region cublas, gates_x, gates_h, h_state, c_state, m_state, layer_out;
+  // Inside WorkspaceLayout::persistent: the grid variant's exchanges of this layer, direction d's
+  // at + d·(one direction's bytes) (persistent_plan.hpp ExchangeLayout, per-value tags, N rows).
+  Region h_exchange, m_exchange;
 };
 
 struct WorkspaceLayout {
   Region lengths;  // int32 (N): the request's lengths on the device
+  // Zeroed by kClearPersistent: kPersistentStatusBytes for the abort word (int32 at its start),
+  // then every layer's h_exchange and m_exchange. Empty for float16 (no persistent kernels).
+  Region persistent;
   std::vector<LayerRegions> layers;
   std::size_t total_bytes = 0;
 };
@@ -153,6 +180,8 @@ struct FusedPlan {
   int chunk_steps = 0;   // processing steps per time chunk (T when unchunked)
   int chunk_count = 0;
   bool wavefront = false;  // layer l+1 chunk c overlaps layer l chunk c+1
+  std::vector<LayerKernel> layer_kernels;  // per layer
+  bool any_persistent() const;
   std::vector<Op> ops;     // issue order (each op runs on stream op.layer)
   WorkspaceLayout workspace;
 };
@@ -164,8 +193,9 @@ bool recurrent_into_gates(const ModelDesc& desc, const PlanKey& key);
 
 // Processing steps per time chunk for this model and request shape. Reverse directions with
 // per-row lengths start each row at its own end, so their input times do not form one contiguous
-// range per step range: such plans are unchunked (chunk_steps = T).
-int plan_chunk_steps(const ModelDesc& desc, int seq_len, int batch, bool has_lengths);
+// range per step range: such plans are unchunked (chunk_steps = T). `layers_overlap` = false (plans
+// with a persistent layer): no wavefront, so only the gates_x budget bounds the chunk.
+int plan_chunk_steps(const ModelDesc& desc, int seq_len, int batch, bool has_lengths, bool layers_overlap = true);
 
 // The input times [first, last) of direction slot `d`'s chunk `c` (the rows of gates_x it fills).
 struct TimeRange {
@@ -184,11 +214,23 @@ struct SequenceStrides {
 };
 SequenceStrides output_strides(const ModelDesc& desc, const PlanKey& key, int layer);
 
+// One direction's grid-variant exchange bytes of a layer for `batch` rows (h, and m with a
+// projection; 0 for float16): the planner's ExchangeLayout, which for the grid variant does not
+// depend on the device.
+struct ExchangeBytes {
+  std::size_t h = 0, m = 0;
+};
+ExchangeBytes grid_exchange_bytes(const ModelDesc& desc, DataType type, int batch);
+
 WorkspaceLayout plan_workspace(const ModelDesc& desc, DataType type, int seq_len, int batch, int chunk_steps);
-// Bytes forward needs for any request of this shape (the largest over the keys' chunkings).
+// Bytes forward needs for any request of this shape (the largest over the keys' chunkings and
+// kernel choices: the persistent region is always part of the layout).
 std::size_t workspace_bytes(const ModelDesc& desc, DataType type, int seq_len, int batch);
 
 // chunk_steps > 0 overrides the chunk length (tests), still unchunked where chunking cannot serve.
-FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, int chunk_steps = 0);
+// `kernels`: one choice per layer (empty: every layer stepwise). Throws kInvalidArgument for a
+// wrong count or a persistent choice with float16.
+FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, int chunk_steps = 0,
+                    const std::vector<LayerKernel>& kernels = {});
 
 }  // namespace lstmrt::fused

@@ -4,6 +4,9 @@
 // lstm_cell_math.cuh), with float32 storage; GEMMs are plain loops accumulating in double.
 // Compared with the reference backend it proves the plan, its offsets and the kernels' indexing
 // before any GPU run. The workspace starts as NaN, so reading anything the plan never wrote fails.
+// A kPersistent op (one launch for a chunk of a persistent layer) runs as the stepwise math of its
+// steps [step, step + step_count) with the op's own gates_x addressing: the same result the
+// persistent kernel must produce, so the plan's persistent ranges and time bases are checked too.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -28,6 +31,7 @@ struct EmulationOptions {
   PaddingMode padding = PaddingMode::kZero;
   ReverseOutputOrder order = ReverseOutputOrder::kOriginal;
   Wanted wanted{};
+  std::vector<fused::LayerKernel> kernels;  // per layer; empty = every layer stepwise
 };
 
 // One GEMM of the plan: out[b] = act[b] · weight[b]^T (fused_plan.hpp's row-major convention).
@@ -59,13 +63,68 @@ inline void check_gate_reads(const fused::FusedPlan& plan, const fused::Op& op, 
     }
 }
 
+inline const float* emulated_address(const fused::CallBuffers& b, const fused::MatrixRef& ref) {
+  return static_cast<const float*>(fused::matrix_address(b, ref, DataType::kFloat32));
+}
+
+inline void emulate_plan_gemm(const fused::CallBuffers& b, const fused::GemmOp& g) {
+  emulate_gemm(g, emulated_address(b, g.act), emulated_address(b, g.weight), const_cast<float*>(emulated_address(b, g.out)));
+}
+
+inline void emulate_gate_op(const ModelDesc& m, const fused::FusedPlan& plan, const fused::Op& op,
+                            const fused::CallBuffers& buffers, const std::array<kernels::CellMathParams, 2>& cell) {
+  const kernels::GateStepParams p = fused::gate_step_params(m, plan, op, buffers, cell, DataType::kFloat32);
+  check_gate_reads(plan, op, p);
+  for (int d = 0; d < m.num_directions(); ++d)
+    for (int b = 0; b < p.batch; ++b)
+      for (int j = 0; j < m.hidden_size; ++j) kernels::gate_step_element<float>(p, d, b, j);
+}
+
+// A kPersistent op as stepwise math: per step gates_h = h_state · W_hh^T (both directions), the gate
+// step with the op's gates_x addressing, the projection; with a projection the last h of the launch
+// is emitted at its end (the persistent kernel's outputs are complete when it ends).
+inline void emulate_persistent_op(const ModelDesc& m, const fused::FusedPlan& plan, const fused::Op& op,
+                                  const fused::CallBuffers& buffers,
+                                  const std::array<kernels::CellMathParams, 2>& cell) {
+  using fused::BufferKind;
+  const int l = op.layer, D = m.num_directions(), N = plan.key.batch, H = m.hidden_size, H4 = 4 * H;
+  const int Ho = m.output_size(), P = m.proj_size;
+  const fused::GemmOp recurrent{fused::GemmRole::kRecurrent, N, H4, Ho, D,
+                                {BufferKind::kHState, l, 0, Ho, std::int64_t{N} * Ho},
+                                {BufferKind::kWeightHh, l, 0, Ho, std::int64_t{H4} * Ho},
+                                {BufferKind::kGatesH, l, 0, H4, std::int64_t{N} * H4}};
+  const fused::GemmOp projection{fused::GemmRole::kProjection, N, P, H, D,
+                                 {BufferKind::kMState, l, 0, H, std::int64_t{N} * H},
+                                 {BufferKind::kWeightHr, l, 0, H, std::int64_t{P} * H},
+                                 {BufferKind::kHState, l, 0, P, std::int64_t{N} * P}};
+  ASSERT_GE(op.step_count, 1) << "layer " << l << " chunk " << op.chunk;
+  fused::Op gate = op;
+  gate.kind = fused::OpKind::kGateStep;
+  gate.has_recurrent = true;
+  for (int s = op.step; s < op.step + op.step_count; ++s) {
+    emulate_plan_gemm(buffers, recurrent);
+    gate.step = s;
+    gate.compute = true;
+    gate.emit_previous = P > 0 && s > op.step;
+    emulate_gate_op(m, plan, gate, buffers, cell);
+    if (P > 0) emulate_plan_gemm(buffers, projection);
+  }
+  if (P > 0) {
+    gate.step = op.step + op.step_count;
+    gate.compute = false;
+    gate.emit_previous = true;
+    emulate_gate_op(m, plan, gate, buffers, cell);
+  }
+}
+
 inline HostOutputs emulate_fused(const ModelDesc& m, const Weights& w, const HostInputs& in,
                                  const EmulationOptions& opt = {}) {
   HostOutputs out;
   const ForwardRequest req = make_request(m, in, out, opt.wanted, opt.padding, opt.order);
   validate(m, req);
 
-  const fused::FusedPlan plan = fused::make_plan(m, DataType::kFloat32, fused::plan_key(req), opt.chunk_steps);
+  const fused::FusedPlan plan =
+      fused::make_plan(m, DataType::kFloat32, fused::plan_key(req), opt.chunk_steps, opt.kernels);
   std::vector<float> workspace(plan.workspace.total_bytes / sizeof(float), poison_value());
   fused::CallBuffers buffers = fused::call_buffers(plan.workspace, workspace.data(), req);
   std::vector<fused::PackedLayer> packed;
@@ -93,20 +152,13 @@ inline HostOutputs emulate_fused(const ModelDesc& m, const Weights& w, const Hos
             for (int j = 0; j < H; ++j) kernels::init_state_element<float>(p, d, b, j);
         break;
       }
-      case fused::OpKind::kGemm:
-        emulate_gemm(op.gemm, static_cast<const float*>(fused::matrix_address(buffers, op.gemm.act, DataType::kFloat32)),
-                     static_cast<const float*>(fused::matrix_address(buffers, op.gemm.weight, DataType::kFloat32)),
-                     const_cast<float*>(static_cast<const float*>(
-                         fused::matrix_address(buffers, op.gemm.out, DataType::kFloat32))));
+      case fused::OpKind::kGemm: emulate_plan_gemm(buffers, op.gemm); break;
+      case fused::OpKind::kGateStep: emulate_gate_op(m, plan, op, buffers, cell); break;
+      case fused::OpKind::kClearPersistent:
+        std::memset(reinterpret_cast<char*>(workspace.data()) + plan.workspace.persistent.offset, 0,
+                    plan.workspace.persistent.bytes);
         break;
-      case fused::OpKind::kGateStep: {
-        const kernels::GateStepParams p = fused::gate_step_params(m, plan, op, buffers, cell, DataType::kFloat32);
-        check_gate_reads(plan, op, p);
-        for (int d = 0; d < D; ++d)
-          for (int b = 0; b < N; ++b)
-            for (int j = 0; j < H; ++j) kernels::gate_step_element<float>(p, d, b, j);
-        break;
-      }
+      case fused::OpKind::kPersistent: emulate_persistent_op(m, plan, op, buffers, cell); break;
       case fused::OpKind::kFork:
       case fused::OpKind::kRecordEvent:
       case fused::OpKind::kWaitEvent:

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/expect_error.hpp"
+#include "common/stream_order.hpp"
 #include "fused/fused_params.hpp"
 #include "fused/fused_plan.hpp"
 #include "kernels/fused_step_math.cuh"
@@ -362,38 +363,8 @@ TEST(FusedPlan, GemmOperandsStayInsideTheirBuffers) {
         }
 }
 
-// Stream semantics: op A happens before op B when B follows A on A's stream, or through
-// record/wait pairs, fork and join. Checked with vector clocks over the plan's ops.
-struct StreamOrder {
-  std::vector<std::vector<int>> clock_of_op;  // vector clock after each op
-  std::vector<int> stream_of_op;
-  bool before(std::size_t a, std::size_t b) const {
-    const int s = stream_of_op[a];
-    return clock_of_op[a][s] <= clock_of_op[b][s];
-  }
-};
-
-StreamOrder stream_order(const FusedPlan& plan) {
-  const int L = plan.layers;
-  std::vector<std::vector<int>> stream(L, std::vector<int>(L, 0)), event(L, std::vector<int>(L, 0));
-  auto join = [](std::vector<int>& into, const std::vector<int>& from) {
-    for (std::size_t i = 0; i < into.size(); ++i) into[i] = std::max(into[i], from[i]);
-  };
-  StreamOrder order;
-  for (const Op& op : plan.ops) {
-    std::vector<int>& clock = stream[op.layer];
-    if (op.kind == OpKind::kFork)
-      for (int l = 1; l < L; ++l) join(stream[l], clock);
-    if (op.kind == OpKind::kWaitEvent) join(clock, event[op.wait_layer]);
-    if (op.kind == OpKind::kJoin)
-      for (int l = 1; l < L; ++l) join(clock, stream[l]);
-    ++clock[op.layer];
-    if (op.kind == OpKind::kRecordEvent) event[op.layer] = clock;
-    order.clock_of_op.push_back(clock);
-    order.stream_of_op.push_back(op.layer);
-  }
-  return order;
-}
+using test::stream_order;
+using test::StreamOrder;
 
 // Input times of layer_out a gate op writes (compute part and emitted previous step).
 std::set<int> times_written(const ModelDesc& m, const FusedPlan& plan, const Op& op) {

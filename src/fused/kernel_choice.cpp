@@ -1,0 +1,95 @@
+// Per-layer kernel choice of the fused backend (see kernel_choice.hpp).
+#include "fused/kernel_choice.hpp"
+
+#include <fmt/format.h>
+
+namespace lstmrt::fused {
+namespace {
+
+LayerChoice persistent_choice(const VariantCandidate& c, std::string note) {
+  LayerChoice choice;
+  choice.kernel = c.plan.variant == PersistentVariant::kCluster ? LayerKernel::kPersistentCluster
+                                                                : LayerKernel::kPersistentGrid;
+  choice.note = std::move(note);
+  choice.persistent = c.plan;
+  return choice;
+}
+
+LayerChoice stepwise_choice(std::string note) {
+  LayerChoice choice;
+  choice.note = std::move(note);
+  return choice;
+}
+
+}  // namespace
+
+std::string VariantCandidate::why_not() const {
+  if (!plan.fits) return plan.reason;
+  if (!refusal.empty()) return refusal;
+  if (!co_resident)
+    return fmt::format("its {} blocks of {} bytes of shared memory cannot be co-resident on the device",
+                       plan.total_blocks(), plan.smem.total_bytes);
+  return {};
+}
+
+LayerChoice auto_layer_choice(DataType type, int hidden, int batch, int sm_count, const VariantCandidate& grid,
+                              const VariantCandidate& cluster) {
+  if (type == DataType::kFloat16) return stepwise_choice("auto: float16 data");
+  std::string cluster_no;
+  if (!cluster.usable())
+    cluster_no = cluster.why_not();
+  else if (cluster.plan.total_blocks() > sm_count)
+    cluster_no = fmt::format("{} blocks exceed the {} SMs", cluster.plan.total_blocks(), sm_count);
+  else if (hidden > kAutoClusterMaxHidden)
+    cluster_no = fmt::format("H={} > {}", hidden, kAutoClusterMaxHidden);
+  if (cluster_no.empty()) return persistent_choice(cluster, "auto");
+  std::string grid_no;
+  if (!grid.usable())
+    grid_no = grid.why_not();
+  else if (batch > kAutoGridMaxBatch)
+    grid_no = fmt::format("N={} > {}", batch, kAutoGridMaxBatch);
+  if (grid_no.empty()) return persistent_choice(grid, "auto");
+  return stepwise_choice(fmt::format("auto: cluster: {}; grid: {}", cluster_no, grid_no));
+}
+
+LayerChoice choose_layer_kernel(FusedKernel requested, bool measured, DataType type, int hidden, int batch,
+                                int sm_count, const VariantCandidate& grid, const VariantCandidate& cluster) {
+  switch (requested) {
+    case FusedKernel::kStepwise: return stepwise_choice(measured ? "measured fastest" : "");
+    case FusedKernel::kAuto: return auto_layer_choice(type, hidden, batch, sm_count, grid, cluster);
+    case FusedKernel::kPersistent:
+    case FusedKernel::kCluster: {
+      const bool want_cluster = requested == FusedKernel::kCluster;
+      const VariantCandidate& c = want_cluster ? cluster : grid;
+      const char* name = want_cluster ? "cluster" : "persistent";
+      if (type == DataType::kFloat16)
+        return stepwise_choice(fmt::format("{} requested: float16 data: the persistent kernels take float32 or "
+                                           "bfloat16",
+                                           name));
+      if (!c.usable()) return stepwise_choice(fmt::format("{} requested: {}", name, c.why_not()));
+      return persistent_choice(c, measured ? "measured fastest" : "");
+    }
+  }
+  return stepwise_choice("");
+}
+
+std::string describe_layer(int layer, const LayerChoice& choice, int directions) {
+  std::string line = fmt::format("layer {}: {}", layer, to_string(choice.kernel));
+  if (is_persistent(choice.kernel)) {
+    const PersistentPlan& p = choice.persistent;
+    if (choice.kernel == LayerKernel::kPersistentCluster)
+      line += fmt::format(", {} cluster{} of {} blocks × {} units ({} rows each)", p.clusters_per_direction,
+                          p.clusters_per_direction == 1 ? "" : "s", p.blocks_per_direction, p.units_per_block,
+                          p.rows_per_cluster);
+    else
+      line += fmt::format(", {} blocks × {} units", p.blocks_per_direction, p.units_per_block);
+    line += fmt::format(", {} register rows + {} shared-memory rows", p.register_rows,
+                        4 * p.units_per_block - p.register_rows);
+    if (p.proj > 0) line += fmt::format(", {} projected units per block", p.proj_per_block);
+    line += fmt::format(", {} direction{}", directions, directions == 1 ? "" : "s");
+  }
+  if (!choice.note.empty()) line += " (" + choice.note + ")";
+  return line;
+}
+
+}  // namespace lstmrt::fused

@@ -1,0 +1,163 @@
+// The fused backend's per-layer kernel choice (src/fused/kernel_choice.hpp): requested variants and
+// their fallbacks with reasons, the kAuto rule's boundaries, measured choices, and the
+// execution-plan lines.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include <fmt/format.h>
+
+#include "fused/kernel_choice.hpp"
+#include "fused/persistent_plan.hpp"
+
+namespace lstmrt::fused {
+namespace {
+
+ModelDesc model(int H, Direction dir = Direction::kForward, int P = 0) {
+  ModelDesc m;
+  m.input_size = 8;
+  m.hidden_size = H;
+  m.proj_size = P;
+  m.direction = dir;
+  return m;
+}
+
+VariantCandidate candidate(const ModelDesc& m, DataType t, int N, PersistentVariant v, bool co_resident = true,
+                           const DeviceLimits& lim = kH200Limits) {
+  VariantCandidate c;
+  c.plan = make_persistent_plan(m, t, N, 16, lim, v);
+  c.co_resident = c.plan.fits && co_resident;
+  return c;
+}
+
+struct Pair {
+  VariantCandidate grid, cluster;
+};
+Pair candidates(const ModelDesc& m, DataType t, int N, bool co_resident = true) {
+  return {candidate(m, t, N, PersistentVariant::kGrid, co_resident),
+          candidate(m, t, N, PersistentVariant::kCluster, co_resident)};
+}
+
+LayerChoice choose(FusedKernel k, const ModelDesc& m, DataType t, int N, const Pair& c, bool measured = false) {
+  return choose_layer_kernel(k, measured, t, m.hidden_size, N, kH200Limits.sm_count, c.grid, c.cluster);
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+TEST(KernelChoice, RequestedVariantsAndFallbacks) {
+  const ModelDesc m = model(256);
+  const Pair c = candidates(m, DataType::kFloat32, 4);
+  ASSERT_TRUE(c.grid.usable());
+  ASSERT_TRUE(c.cluster.usable());
+  EXPECT_EQ(choose(FusedKernel::kStepwise, m, DataType::kFloat32, 4, c).kernel, LayerKernel::kStepwise);
+  LayerChoice g = choose(FusedKernel::kPersistent, m, DataType::kFloat32, 4, c);
+  EXPECT_EQ(g.kernel, LayerKernel::kPersistentGrid);
+  EXPECT_EQ(g.persistent.variant, PersistentVariant::kGrid);
+  EXPECT_TRUE(g.persistent.fits);
+  EXPECT_TRUE(g.note.empty()) << g.note;
+  const LayerChoice cl = choose(FusedKernel::kCluster, m, DataType::kFloat32, 4, c);
+  EXPECT_EQ(cl.kernel, LayerKernel::kPersistentCluster);
+  EXPECT_EQ(cl.persistent.variant, PersistentVariant::kCluster);
+
+  // Too large for on-chip storage: stepwise, with the planner's reason.
+  const ModelDesc big = model(4096);
+  const Pair nc = candidates(big, DataType::kFloat32, 4);
+  ASSERT_FALSE(nc.grid.plan.fits);
+  g = choose(FusedKernel::kPersistent, big, DataType::kFloat32, 4, nc);
+  EXPECT_EQ(g.kernel, LayerKernel::kStepwise);
+  EXPECT_TRUE(contains(g.note, "persistent requested: ")) << g.note;
+  EXPECT_TRUE(contains(g.note, nc.grid.plan.reason)) << g.note;
+  EXPECT_EQ(choose(FusedKernel::kCluster, big, DataType::kFloat32, 4, nc).kernel, LayerKernel::kStepwise);
+  // The plan fits but the blocks cannot be co-resident.
+  const Pair busy = candidates(m, DataType::kFloat32, 4, /*co_resident*/ false);
+  ASSERT_TRUE(busy.cluster.plan.fits);
+  const LayerChoice b = choose(FusedKernel::kCluster, m, DataType::kFloat32, 4, busy);
+  EXPECT_EQ(b.kernel, LayerKernel::kStepwise);
+  EXPECT_TRUE(contains(b.note, "cluster requested: ")) << b.note;
+  EXPECT_TRUE(contains(b.note, "co-resident")) << b.note;
+  // The device refuses (e.g. no cooperative launches): its reason.
+  Pair refused = c;
+  refused.grid.refusal = "the device has no cooperative launch";
+  const LayerChoice r = choose(FusedKernel::kPersistent, m, DataType::kFloat32, 4, refused);
+  EXPECT_EQ(r.kernel, LayerKernel::kStepwise);
+  EXPECT_EQ(r.note, "persistent requested: the device has no cooperative launch");
+  // float16: never persistent.
+  const Pair half = candidates(m, DataType::kFloat16, 4);
+  const LayerChoice h = choose(FusedKernel::kPersistent, m, DataType::kFloat16, 4, half);
+  EXPECT_EQ(h.kernel, LayerKernel::kStepwise);
+  EXPECT_TRUE(contains(h.note, "float16")) << h.note;
+  // A measured choice says so.
+  EXPECT_EQ(choose(FusedKernel::kCluster, m, DataType::kFloat32, 4, c, true).note, "measured fastest");
+  EXPECT_EQ(choose(FusedKernel::kStepwise, m, DataType::kFloat32, 4, c, true).note, "measured fastest");
+}
+
+TEST(KernelChoice, AutoRuleBoundaries) {
+  for (DataType t : {DataType::kFloat32, DataType::kBFloat16}) {
+    // Small H: the cluster variant.
+    ModelDesc m = model(kAutoClusterMaxHidden);
+    Pair c = candidates(m, t, 8);
+    if (c.cluster.usable()) {
+      EXPECT_EQ(choose(FusedKernel::kAuto, m, t, 8, c).kernel, LayerKernel::kPersistentCluster) << to_string(t);
+      EXPECT_EQ(choose(FusedKernel::kAuto, m, t, 8, c).note, "auto");
+    }
+    // H just past the cluster bound: the grid variant at N <= 32, stepwise beyond.
+    m = model(kAutoClusterMaxHidden + 1);
+    c = candidates(m, t, kAutoGridMaxBatch);
+    ASSERT_TRUE(c.grid.usable()) << c.grid.why_not();
+    LayerChoice got = choose(FusedKernel::kAuto, m, t, kAutoGridMaxBatch, c);
+    EXPECT_EQ(got.kernel, LayerKernel::kPersistentGrid) << to_string(t) << " " << got.note;
+    c = candidates(m, t, kAutoGridMaxBatch + 1);
+    got = choose(FusedKernel::kAuto, m, t, kAutoGridMaxBatch + 1, c);
+    EXPECT_EQ(got.kernel, LayerKernel::kStepwise) << to_string(t);
+    EXPECT_TRUE(contains(got.note, "N=33 > 32")) << got.note;
+    EXPECT_TRUE(contains(got.note, "auto: cluster: ")) << got.note;
+  }
+  // Cluster not co-resident → grid; neither usable → stepwise naming both reasons.
+  ModelDesc m = model(128);
+  Pair c = candidates(m, DataType::kFloat32, 4);
+  c.cluster.co_resident = false;
+  EXPECT_EQ(choose(FusedKernel::kAuto, m, DataType::kFloat32, 4, c).kernel, LayerKernel::kPersistentGrid);
+  c.grid.co_resident = false;
+  LayerChoice got = choose(FusedKernel::kAuto, m, DataType::kFloat32, 4, c);
+  EXPECT_EQ(got.kernel, LayerKernel::kStepwise);
+  EXPECT_TRUE(contains(got.note, "cluster: its")) << got.note;
+  EXPECT_TRUE(contains(got.note, "grid: its")) << got.note;
+  // More cluster blocks than SMs (a small device): not the cluster variant.
+  c = candidates(m, DataType::kFloat32, 4);
+  got = choose_layer_kernel(FusedKernel::kAuto, false, DataType::kFloat32, 128, 4, c.cluster.plan.total_blocks() - 1,
+                            c.grid, c.cluster);
+  EXPECT_EQ(got.kernel, LayerKernel::kPersistentGrid);
+  // float16 → stepwise whatever fits.
+  got = choose(FusedKernel::kAuto, m, DataType::kFloat16, 4, candidates(m, DataType::kFloat16, 4));
+  EXPECT_EQ(got.kernel, LayerKernel::kStepwise);
+  EXPECT_EQ(got.note, "auto: float16 data");
+}
+
+TEST(KernelChoice, ExecutionPlanLines) {
+  const ModelDesc bi = model(1024, Direction::kBidirectional);
+  const Pair c = candidates(bi, DataType::kBFloat16, 1);
+  ASSERT_TRUE(c.grid.usable()) << c.grid.why_not();
+  const LayerChoice g = choose(FusedKernel::kPersistent, bi, DataType::kBFloat16, 1, c);
+  const PersistentPlan& p = g.persistent;
+  EXPECT_EQ(describe_layer(0, g, 2),
+            fmt::format("layer 0: persistent grid, {} blocks × {} units, {} register rows + {} shared-memory rows, 2 "
+                        "directions",
+                        p.blocks_per_direction, p.units_per_block, p.register_rows, 4 * p.units_per_block - p.register_rows));
+  const ModelDesc small = model(64, Direction::kForward, 16);
+  const Pair sc = candidates(small, DataType::kFloat32, 40);
+  const LayerChoice cl = choose(FusedKernel::kAuto, small, DataType::kFloat32, 40, sc);
+  ASSERT_EQ(cl.kernel, LayerKernel::kPersistentCluster);
+  const std::string line = describe_layer(3, cl, 1);
+  EXPECT_TRUE(contains(line, fmt::format("layer 3: persistent cluster, {} clusters of {} blocks × {} units ({} rows each)",
+                                         cl.persistent.clusters_per_direction, cl.persistent.blocks_per_direction,
+                                         cl.persistent.units_per_block, cl.persistent.rows_per_cluster)))
+      << line;
+  EXPECT_TRUE(contains(line, "projected units per block, 1 direction (auto)")) << line;
+  const ModelDesc big = model(4096);
+  const LayerChoice fallback = choose(FusedKernel::kPersistent, big, DataType::kFloat32, 1, candidates(big, DataType::kFloat32, 1));
+  EXPECT_EQ(describe_layer(1, fallback, 1), "layer 1: stepwise (" + fallback.note + ")");
+  EXPECT_TRUE(contains(fallback.note, "persistent requested: ")) << fallback.note;
+}
+
+}  // namespace
+}  // namespace lstmrt::fused
