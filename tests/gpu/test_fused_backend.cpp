@@ -16,6 +16,7 @@
 
 #include "common/expect_error.hpp"
 #include "cudnn_test_util.hpp"
+#include "device_call.hpp"
 #include "gpu_test.hpp"
 
 namespace lstmrt::test {
@@ -65,12 +66,6 @@ Lstm create_fused(const Case& c) {
   return lstm;
 }
 
-bool bitwise_equal(const HostOutputs& a, const HostOutputs& b) {
-  for (auto [x, y] : {std::pair{&a.y, &b.y}, std::pair{&a.h_n, &b.h_n}, std::pair{&a.c_n, &b.c_n}})
-    if (x->size() != y->size() || (!x->empty() && std::memcmp(x->data(), y->data(), x->size() * 4) != 0)) return false;
-  return true;
-}
-
 // Two GPU backends each within tolerance of the reference are within twice that of each other.
 ::testing::AssertionResult agree(const Case& c, const HostOutputs& a, const HostOutputs& b) {
   double scale = 1.0;
@@ -85,40 +80,6 @@ bool bitwise_equal(const HostOutputs& a, const HostOutputs& b) {
   }
   return ::testing::AssertionSuccess();
 }
-
-// Device copies of a case's inputs and poisoned outputs that stay at fixed addresses, for tests
-// that drive Lstm::forward themselves (capture, replay, stream checks).
-struct DeviceCall {
-  const Case& c;
-  DataType t;
-  DeviceBytes x, h0, c0, y, h_n, c_n;
-  explicit DeviceCall(const Case& cs)
-      : c(cs), t(cs.options.data_type), x(encode(cs.x, t)), h0(encode(cs.h0, t)), c0(encode(cs.c0, t)),
-        y(cs.want_y ? cs.y_count() * storage_bytes(t) : 0), h_n(cs.want_state ? cs.h_count() * storage_bytes(t) : 0),
-        c_n(cs.want_state ? cs.c_count() * storage_bytes(t) : 0) {}
-  // Uploads the case's current x, h0, c0 again and poisons the outputs.
-  void refresh() {
-    for (auto [dst, src] : {std::pair{&x, &c.x}, std::pair{&h0, &c.h0}, std::pair{&c0, &c.c0}}) {
-      const std::vector<unsigned char> bytes = encode(*src, t);
-      if (!bytes.empty()) cudaMemcpy(dst->mem.get(), bytes.data(), bytes.size(), cudaMemcpyHostToDevice);
-    }
-    y.poison(), h_n.poison(), c_n.poison();
-  }
-  ForwardRequest request() const {
-    ForwardRequest r = host_request(c);
-    r.x = x.mem.get();
-    if (!c.h0.empty()) r.h0 = h0.mem.get(), r.c0 = c0.mem.get();
-    if (c.want_y) r.y = y.mem.get();
-    if (c.want_state) r.h_n = h_n.mem.get(), r.c_n = c_n.mem.get();
-    return r;
-  }
-  HostOutputs outputs() const {
-    HostOutputs out;
-    if (c.want_y) out.y = decode(y.download(), t);
-    if (c.want_state) out.h_n = decode(h_n.download(), t), out.c_n = decode(c_n.download(), t);
-    return out;
-  }
-};
 
 class FusedGpu : public GpuTest {};
 
