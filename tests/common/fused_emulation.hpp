@@ -15,8 +15,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <random>
+#include <string>
 #include <vector>
 
+#include "common/compare.hpp"
+#include "common/random_model.hpp"
 #include "common/reference_runner.hpp"
 #include "fused/fused_params.hpp"
 #include "fused/fused_plan.hpp"
@@ -166,6 +170,59 @@ inline HostOutputs emulate_fused(const ModelDesc& m, const Weights& w, const Hos
     }
   }
   return out;
+}
+
+// A random request for the emulation: a model with every feature, shape, lengths, initial state,
+// layout, padding, order, chunking and wanted outputs (opt.kernels left empty: every layer stepwise).
+struct EmulationCase {
+  ModelDesc desc;
+  int T = 1, N = 1;
+  bool lengths = false, state = false;
+  TensorLayout layout = TensorLayout::kTimeMajor;
+  EmulationOptions opt;
+};
+
+inline EmulationCase random_emulation_case(std::mt19937_64& rng) {
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  EmulationCase c;
+  ModelDesc& m = c.desc;
+  m.input_size = pick(1, 7);
+  m.hidden_size = pick(1, 9);
+  m.proj_size = m.hidden_size > 1 && pick(0, 2) == 0 ? pick(1, m.hidden_size - 1) : 0;
+  m.num_layers = pick(1, 3);
+  m.direction = static_cast<Direction>(pick(0, 2));
+  randomize_cell_features(m, rng, /*bounded_cell_hidden*/ false);
+  c.T = pick(1, 9);
+  c.N = pick(1, 6);
+  c.lengths = pick(0, 1);
+  c.state = pick(0, 1);
+  c.layout = pick(0, 1) ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor;
+  c.opt.padding = pick(0, 1) ? PaddingMode::kCarryLast : PaddingMode::kZero;
+  if (m.direction == Direction::kReverse && pick(0, 1)) c.opt.order = ReverseOutputOrder::kProcessing;
+  c.opt.chunk_steps = pick(0, 1) ? pick(1, 4) : 0;
+  const int outputs = pick(0, 2);
+  c.opt.wanted = {outputs != 1, outputs != 0};
+  return c;
+}
+
+inline std::string describe_case(const EmulationCase& c) {
+  return fmt::format("{} | T={} N={} lengths={} state={} {} padding={} order={} chunk={} y={} state_out={}",
+                     describe(c.desc), c.T, c.N, c.lengths, c.state,
+                     c.layout == TensorLayout::kTimeMajor ? "time-major" : "batch-major",
+                     c.opt.padding == PaddingMode::kZero ? "zero" : "carry", static_cast<int>(c.opt.order),
+                     c.opt.chunk_steps, c.opt.wanted.sequences, c.opt.wanted.state);
+}
+
+inline void expect_emulation_matches_reference(const EmulationCase& c, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const Weights w = random_weights(c.desc, seed, 0.6f);
+  const HostInputs in = random_inputs(c.desc, c.T, c.N, rng, c.lengths, c.state, c.layout);
+  Lstm ref = reference_lstm(c.desc, w);
+  const HostOutputs want = run_host(ref, in, c.opt.wanted, c.opt.padding, c.opt.order);
+  const HostOutputs got = emulate_fused(c.desc, w, in, c.opt);
+  std::string what = describe_case(c);
+  for (fused::LayerKernel k : c.opt.kernels) what += std::string(" ") + fused::to_string(k);
+  EXPECT_TRUE(outputs_close(want, got, 1e-5, 1e-4, what));
 }
 
 }  // namespace lstmrt::test

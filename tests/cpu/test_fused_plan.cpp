@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/expect_error.hpp"
-#include "common/stream_order.hpp"
+#include "common/fused_plan_helpers.hpp"
 #include "fused/fused_params.hpp"
 #include "fused/fused_plan.hpp"
 #include "kernels/fused_step_math.cuh"
@@ -18,42 +18,14 @@
 namespace lstmrt::fused {
 namespace {
 
-ModelDesc model(Direction dir, int layers, int I, int H, int P = 0) {
-  ModelDesc m;
-  m.input_size = I;
-  m.hidden_size = H;
-  m.proj_size = P;
-  m.num_layers = layers;
-  m.direction = dir;
-  return m;
-}
+using test::node_order;
+using test::stream_order;
+using test::StreamOrder;
+
+ModelDesc model(Direction dir, int layers, int I, int H, int P = 0) { return test::plan_model(dir, layers, I, H, P); }
 
 PlanKey key(int T, int N, bool lengths = false, bool h0 = false, TensorLayout layout = TensorLayout::kTimeMajor) {
-  PlanKey k;
-  k.seq_len = T;
-  k.batch = N;
-  k.layout = layout;
-  k.has_lengths = lengths;
-  k.has_initial_state = h0;
-  k.want_y = k.want_h_n = k.want_c_n = true;
-  return k;
-}
-
-// One token per op: "gemm:input", "gate:3", "emit:4", "wait:1<-0@2", ...
-std::string node_order(const FusedPlan& plan) {
-  std::string s;
-  for (const Op& op : plan.ops) {
-    if (!s.empty()) s += " ";
-    s += std::to_string(op.layer) + ":";
-    switch (op.kind) {
-      case OpKind::kGemm: s += std::string(to_string(op.gemm.role)); break;
-      case OpKind::kGateStep: s += (op.compute ? "gate" : "emit") + std::to_string(op.step) + (op.emit_previous ? "+e" : ""); break;
-      case OpKind::kWaitEvent: s += "wait" + std::to_string(op.wait_layer) + "@" + std::to_string(op.chunk); break;
-      case OpKind::kRecordEvent: s += "record@" + std::to_string(op.chunk); break;
-      default: s += to_string(op.kind);
-    }
-  }
-  return s;
+  return test::plan_key(T, N, lengths, h0, layout);
 }
 
 std::vector<Op> gemms(const FusedPlan& plan, GemmRole role, int layer = -1) {
@@ -362,9 +334,6 @@ TEST(FusedPlan, GemmOperandsStayInsideTheirBuffers) {
           }
         }
 }
-
-using test::stream_order;
-using test::StreamOrder;
 
 // Input times of layer_out a gate op writes (compute part and emitted previous step).
 std::set<int> times_written(const ModelDesc& m, const FusedPlan& plan, const Op& op) {

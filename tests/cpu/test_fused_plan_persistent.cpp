@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -14,9 +13,7 @@
 #include "common/compare.hpp"
 #include "common/expect_error.hpp"
 #include "common/fused_emulation.hpp"
-#include "common/random_model.hpp"
-#include "common/reference_runner.hpp"
-#include "common/stream_order.hpp"
+#include "common/fused_plan_helpers.hpp"
 #include "fused/fused_plan.hpp"
 #include "fused/persistent_plan.hpp"
 
@@ -29,42 +26,9 @@ using fused::Op;
 using fused::OpKind;
 using fused::Region;
 
-ModelDesc model(Direction dir, int layers, int I, int H, int P = 0) {
-  ModelDesc m;
-  m.input_size = I;
-  m.hidden_size = H;
-  m.proj_size = P;
-  m.num_layers = layers;
-  m.direction = dir;
-  return m;
-}
-
+ModelDesc model(Direction dir, int layers, int I, int H, int P = 0) { return plan_model(dir, layers, I, H, P); }
 fused::PlanKey key(int T, int N, bool lengths = false, bool h0 = false, TensorLayout layout = TensorLayout::kTimeMajor) {
-  fused::PlanKey k;
-  k.seq_len = T;
-  k.batch = N;
-  k.layout = layout;
-  k.has_lengths = lengths;
-  k.has_initial_state = h0;
-  k.want_y = k.want_h_n = k.want_c_n = true;
-  return k;
-}
-
-std::string node_order(const FusedPlan& plan) {
-  std::string s;
-  for (const Op& op : plan.ops) {
-    if (!s.empty()) s += " ";
-    s += std::to_string(op.layer) + ":";
-    switch (op.kind) {
-      case OpKind::kGemm: s += to_string(op.gemm.role); break;
-      case OpKind::kPersistent: s += "persistent" + std::to_string(op.step) + "+" + std::to_string(op.step_count); break;
-      case OpKind::kGateStep: s += (op.compute ? "gate" : "emit") + std::to_string(op.step); break;
-      case OpKind::kWaitEvent: s += "wait" + std::to_string(op.wait_layer) + "@" + std::to_string(op.chunk); break;
-      case OpKind::kRecordEvent: s += "record@" + std::to_string(op.chunk); break;
-      default: s += to_string(op.kind);
-    }
-  }
-  return s;
+  return plan_key(T, N, lengths, h0, layout);
 }
 
 TEST(FusedPlanPersistent, OneLayerNodeOrder) {
@@ -274,39 +238,12 @@ TEST(FusedEmulationPersistent, RandomModelsMixedKernelsVsReference) {
   const std::uint64_t seed = test_seed();
   SCOPED_TRACE(fmt::format("LSTMRT_TEST_SEED={}", seed));
   std::mt19937_64 rng(seed);
-  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   for (int k = 0; k < 200; ++k) {
-    ModelDesc m;
-    m.input_size = pick(1, 7);
-    m.hidden_size = pick(1, 9);
-    m.proj_size = m.hidden_size > 1 && pick(0, 2) == 0 ? pick(1, m.hidden_size - 1) : 0;
-    m.num_layers = pick(1, 3);
-    m.direction = static_cast<Direction>(pick(0, 2));
-    randomize_cell_features(m, rng, /*bounded_cell_hidden*/ false);
-    const int T = pick(1, 9), N = pick(1, 6);
-    const bool lengths = pick(0, 1), state = pick(0, 1);
-    const TensorLayout layout = pick(0, 1) ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor;
-    EmulationOptions opt;
-    opt.padding = pick(0, 1) ? PaddingMode::kCarryLast : PaddingMode::kZero;
-    if (m.direction == Direction::kReverse && pick(0, 1)) opt.order = ReverseOutputOrder::kProcessing;
-    opt.chunk_steps = pick(0, 1) ? pick(1, 4) : 0;
-    const int outputs = pick(0, 2);
-    opt.wanted = {outputs != 1, outputs != 0};
-    opt.kernels.resize(m.num_layers);
-    for (LayerKernel& c : opt.kernels) c = static_cast<LayerKernel>(pick(0, 2));
-    opt.kernels[pick(0, m.num_layers - 1)] = LayerKernel::kPersistentGrid;
-
-    const std::uint64_t data_seed = rng();
-    std::mt19937_64 data_rng(data_seed);
-    const Weights w = random_weights(m, data_seed, 0.6f);
-    const HostInputs in = random_inputs(m, T, N, data_rng, lengths, state, layout);
-    Lstm ref = reference_lstm(m, w);
-    const HostOutputs want = run_host(ref, in, opt.wanted, opt.padding, opt.order);
-    const HostOutputs got = emulate_fused(m, w, in, opt);
-    std::string what = fmt::format("{} | T={} N={} lengths={} state={} batch-major={} chunk={} kernels", describe(m), T, N,
-                                   lengths, state, layout == TensorLayout::kBatchMajor, opt.chunk_steps);
-    for (LayerKernel c : opt.kernels) what += std::string(" ") + fused::to_string(c);
-    EXPECT_TRUE(outputs_close(want, got, 1e-5, 1e-4, what));
+    EmulationCase c = random_emulation_case(rng);
+    c.opt.kernels.resize(c.desc.num_layers);
+    for (LayerKernel& kernel : c.opt.kernels) kernel = static_cast<LayerKernel>(rng() % 3);
+    c.opt.kernels[rng() % c.desc.num_layers] = LayerKernel::kPersistentGrid;
+    expect_emulation_matches_reference(c, rng());
     if (HasFailure()) break;
   }
 }
