@@ -81,6 +81,7 @@ void forward_staged(Backend& backend, const ForwardRequest& req) {
   try {
     backend.forward(device_req, stream);
     LSTMRT_CUDA_CHECK(cudaStreamSynchronize(stream));
+    backend.check_device_errors();  // a kernel that gave up (fused persistent variants): outputs invalid
   } catch (...) {
     cudaStreamDestroy(stream);
     throw;

@@ -9,11 +9,28 @@
 // graph is updated in place (cudaGraphExecUpdate: same topology, new addresses); the first forward
 // of a key instantiates it. On the legacy default stream (not capturable) or a stream the caller is
 // already capturing, the ops are enqueued directly (into the caller's capture in the second case).
+//
+// Kernel variants per layer (issue 6; the rule and its reasons: kernel_choice.hpp): the first
+// forward of a key chooses stepwise, persistent grid or persistent cluster for every layer from
+// BackendOptions::fused_kernel, the planner's fit on this device (limits queried at create) and the
+// co-residency query, or for kAuto the variant reserve(T, N) measured fastest (one forward of each
+// usable variant timed on a private stream: warm-up, median of 3). A persistent layer is one
+// kPersistent launch per time chunk; its exchange buffers and abort word live in the workspace and
+// are cleared by the plan's first op. A persistent kernel that gives up on a wait (bounded spin)
+// writes the host-mapped PersistentStatus; check_device_errors (called by forward at entry)
+// reports and clears it.
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <limits>
+#include <map>
 #include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "backend.hpp"
@@ -24,8 +41,12 @@
 #include "fused/fused_params.hpp"
 #include "fused/fused_plan.hpp"
 #include "fused/fused_weights.hpp"
+#include "fused/kernel_choice.hpp"
+#include "fused/persistent_params.hpp"
+#include "fused/persistent_plan.hpp"
 #include "kernels/cell_math_params.hpp"
 #include "kernels/fused_step.hpp"
+#include "kernels/persistent_lstm.hpp"
 #include "kernels/upload_lengths.hpp"
 
 namespace lstmrt {
@@ -52,9 +73,48 @@ class DeviceGuard {
 using BoundAddresses = std::array<const void*, 7>;
 
 struct PreparedPlan {
+  FusedKernel requested = FusedKernel::kAuto;  // what the choice was made for (key of the cache with plan.key)
+  std::vector<fused::LayerChoice> choices;    // per layer
   fused::FusedPlan plan;
   cudaGraphExec_t exec = nullptr;
   BoundAddresses bound{};  // addresses of exec's last capture
+};
+
+// The variant a request asks for: the option, a measured choice (kAuto), or reserve's timing.
+struct KernelRequest {
+  FusedKernel kernel = FusedKernel::kAuto;
+  bool measured = false;
+};
+
+const char* status_meaning(std::int32_t code) {
+  switch (code) {
+    case kernels::kPersistentTimeout: return "an h exchange wait passed its time bound (exchange timed out)";
+    case kernels::kPersistentTagAhead:
+      return "an exchange entry carried a newer step tag than awaited (exchange protocol violation)";
+    default: return "unknown status code";
+  }
+}
+
+// kernels::persistent_launch_fits validates a whole launch's parameters (addresses and a step count
+// included) before its occupancy query, which reads none of them: the plan's shape parameters with
+// placeholders for the rest. Nothing is launched with them.
+kernels::PersistentParams query_params(const fused::PersistentPlan& plan) {
+  static std::int32_t placeholder = 0;
+  kernels::PersistentParams p = fused::persistent_shape_params(plan);
+  p.step_count = 1;
+  p.abort_flag = &placeholder;
+  p.w_hh = &placeholder;
+  p.w_hr = plan.proj > 0 ? &placeholder : nullptr;
+  if (plan.variant == fused::PersistentVariant::kGrid) {
+    p.h_exchange = &placeholder;
+    p.m_exchange = plan.proj > 0 ? &placeholder : nullptr;
+  }
+  return p;
+}
+
+// Device memory for one timed forward of reserve(): random inputs, outputs.
+struct TimingBuffers {
+  detail::DeviceBuffer x, y, h_n, c_n;
 };
 
 class FusedBackend final : public Backend {
@@ -65,7 +125,21 @@ class FusedBackend final : public Backend {
     gemm_ = std::make_unique<fused::GemmRunner>(options.data_type, options.math);
     weights_ = fused::upload_weights(desc, weights, options.data_type);
     for (int d = 0; d < 2; ++d) cell_[d] = kernels::make_cell_math_params(desc, d < desc.num_directions() ? d : 0);
+    const kernels::PersistentDeviceInfo info = kernels::persistent_device_info(options.device);
+    limits_.sm_count = info.sm_count;
+    limits_.registers_per_sm = kRegistersPerSm;
+    limits_.max_registers_per_thread = kMaxRegistersPerThread;
+    limits_.smem_per_block = static_cast<std::size_t>(info.max_smem_per_block);
+    limits_.max_cluster_size = info.max_cluster_size;
+    cooperative_launch_ = info.cooperative_launch != 0;
     try {
+      void* mapped = nullptr;
+      LSTMRT_CUDA_CHECK(cudaHostAlloc(&mapped, sizeof(kernels::PersistentStatus), cudaHostAllocMapped));
+      status_ = static_cast<kernels::PersistentStatus*>(mapped);
+      *status_ = kernels::PersistentStatus{};
+      void* device_status = nullptr;
+      LSTMRT_CUDA_CHECK(cudaHostGetDevicePointer(&device_status, mapped, 0));
+      d_status_ = static_cast<kernels::PersistentStatus*>(device_status);
       for (int l = 1; l < desc.num_layers; ++l) {
         cudaStream_t s = nullptr;
         LSTMRT_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
@@ -96,10 +170,39 @@ class FusedBackend final : public Backend {
     const DeviceGuard guard(options().device);
     const std::size_t need = workspace_size(seq_len, batch);
     if (own_workspace_.bytes() < need) own_workspace_ = detail::DeviceBuffer(need);
+    if (options().fused_kernel == FusedKernel::kAuto && timed_.insert({seq_len, batch}).second)
+      time_variants(seq_len, batch);
+  }
+
+  std::string execution_plan(int seq_len, int batch) const override {
+    const DeviceGuard guard(options().device);
+    const std::vector<fused::LayerChoice> choices = choose_kernels(kernel_request(seq_len, batch), seq_len, batch);
+    std::string text;
+    for (int l = 0; l < desc().num_layers; ++l) {
+      if (l > 0) text += "\n";
+      text += fused::describe_layer(l, choices[l], desc().num_directions());
+    }
+    return text;
+  }
+
+  // The first persistent block that gave up since the last check (host-mapped, written by the
+  // kernel): reported once, then cleared.
+  void check_device_errors() override {
+    if (!status_) return;
+    volatile kernels::PersistentStatus* st = status_;
+    const std::int32_t code = st->code;
+    if (code == kernels::kPersistentOk) return;
+    const std::int32_t layer = st->layer, block = st->block, step = st->step;
+    st->code = kernels::kPersistentOk;
+    detail::fail(ErrorCode::kCudaError,
+                 "fused backend: the persistent kernel of layer {} gave up at block {}, processing step {}: {} (code {}); "
+                 "the outputs of that forward are invalid",
+                 layer, block, step, status_meaning(code), code);
   }
 
   void forward(const ForwardRequest& req, cudaStream_t stream) override {
     const DeviceGuard guard(options().device);
+    check_device_errors();
     PreparedPlan& prepared = prepared_plan(fused::plan_key(req));
     const fused::FusedPlan& plan = prepared.plan;
     void* workspace = resolve_workspace(req, plan.workspace.total_bytes);
@@ -123,14 +226,14 @@ class FusedBackend final : public Backend {
     prepare_gemms(plan, buffers);
 
     if (!use_graph) {
-      enqueue(plan, req, buffers, stream, true);
+      enqueue(prepared, req, buffers, stream, true);
       return;
     }
     prepared.bound = {};  // until the capture below succeeds
     LSTMRT_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
     cudaGraph_t graph = nullptr;
     try {
-      enqueue(plan, req, buffers, stream, false);
+      enqueue(prepared, req, buffers, stream, false);
     } catch (...) {
       cudaStreamEndCapture(stream, &graph);  // leave the caller's stream usable
       if (graph) cudaGraphDestroy(graph);
@@ -149,6 +252,11 @@ class FusedBackend final : public Backend {
   }
 
  private:
+  // Registers per SM and per thread on every architecture the kernels are built for (sm_90).
+  static constexpr int kRegistersPerSm = 65536;
+  static constexpr int kMaxRegistersPerThread = 255;
+  static constexpr int kTimedRuns = 3;
+
   void release() noexcept {
     for (auto& p : prepared_)
       if (p->exec) cudaGraphExecDestroy(p->exec), p->exec = nullptr;
@@ -156,15 +264,159 @@ class FusedBackend final : public Backend {
     for (cudaStream_t s : streams_) cudaStreamDestroy(s);
     events_.clear();
     streams_.clear();
+    if (status_) cudaFreeHost(status_);
+    status_ = nullptr;
+    d_status_ = nullptr;
+  }
+
+  KernelRequest kernel_request(int seq_len, int batch) const {
+    if (forced_) return {*forced_, false};
+    const FusedKernel option = options().fused_kernel;
+    if (option == FusedKernel::kAuto) {
+      const auto it = measured_.find({seq_len, batch});
+      if (it != measured_.end()) return {it->second, true};
+    }
+    return {option, false};
+  }
+
+  // A persistent variant's plan on this device and whether its blocks can be co-resident (the
+  // query sets the kernel's shared-memory attribute; no device work).
+  fused::VariantCandidate candidate(fused::PersistentVariant variant, int seq_len, int batch) const {
+    fused::VariantCandidate c;
+    c.plan = fused::make_persistent_plan(desc(), options().data_type, batch, seq_len, limits_, variant);
+    if (!c.plan.fits) return c;
+    if (variant == fused::PersistentVariant::kGrid && !cooperative_launch_) {
+      c.refusal = "the device has no cooperative launches";
+      return c;
+    }
+    try {
+      c.co_resident = kernels::persistent_launch_fits(query_params(c.plan), fused::storage_type(options().data_type),
+                                                      c.plan.total_blocks(), nullptr);
+    } catch (const Error& e) {
+      c.refusal = std::string("the co-residency query failed: ") + e.what();
+    }
+    return c;
+  }
+
+  // Every layer has the same recurrent shape (W_hh is (4H, H_out) whatever the layer's input), so
+  // one choice serves all layers.
+  std::vector<fused::LayerChoice> choose_kernels(const KernelRequest& request, int seq_len, int batch) const {
+    fused::LayerChoice choice;
+    if (request.kernel != FusedKernel::kStepwise) {
+      const fused::VariantCandidate grid = candidate(fused::PersistentVariant::kGrid, seq_len, batch);
+      const fused::VariantCandidate cluster = candidate(fused::PersistentVariant::kCluster, seq_len, batch);
+      choice = fused::choose_layer_kernel(request.kernel, request.measured, options().data_type, desc().hidden_size,
+                                          batch, limits_.sm_count, grid, cluster);
+    } else if (request.measured) {
+      choice.note = "measured fastest";
+    }
+    return std::vector<fused::LayerChoice>(desc().num_layers, choice);
   }
 
   PreparedPlan& prepared_plan(const fused::PlanKey& key) {
+    const KernelRequest request = kernel_request(key.seq_len, key.batch);
     for (auto& p : prepared_)
-      if (p->plan.key == key) return *p;
+      if (p->plan.key == key && p->requested == request.kernel) return *p;
     auto p = std::make_unique<PreparedPlan>();
-    p->plan = fused::make_plan(desc(), options().data_type, key);
+    p->requested = request.kernel;
+    p->choices = choose_kernels(request, key.seq_len, key.batch);
+    std::vector<fused::LayerKernel> kernels;
+    for (const fused::LayerChoice& c : p->choices) kernels.push_back(c.kernel);
+    p->plan = fused::make_plan(desc(), options().data_type, key, 0, kernels);
     prepared_.push_back(std::move(p));
     return *prepared_.back();
+  }
+
+  // reserve(T, N) with kAuto: one forward of each usable variant on random inputs, timed on a private
+  // stream (warm-up, then the median of kTimedRuns); the fastest serves (T, N) from now on. A
+  // variant that fails is skipped; nothing is recorded when only the stepwise path is usable.
+  void time_variants(int seq_len, int batch) {
+    if (options().data_type == DataType::kFloat16) return;
+    check_device_errors();  // an earlier forward's report goes to the caller, not to a timed variant
+    std::vector<FusedKernel> variants{FusedKernel::kStepwise};
+    for (FusedKernel k : {FusedKernel::kPersistent, FusedKernel::kCluster})
+      if (is_persistent(choose_kernels({k, false}, seq_len, batch)[0].kernel)) variants.push_back(k);
+    if (variants.size() < 2) return;
+
+    const TimingBuffers buffers = timing_buffers(seq_len, batch);
+    ForwardRequest req;
+    req.seq_len = seq_len;
+    req.batch = batch;
+    req.x = buffers.x.get();
+    req.y = buffers.y.get();
+    req.h_n = buffers.h_n.get();
+    req.c_n = buffers.c_n.get();
+    cudaStream_t stream = nullptr;
+    cudaEvent_t start = nullptr, stop = nullptr;
+    LSTMRT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    FusedKernel best = FusedKernel::kStepwise;
+    float best_ms = std::numeric_limits<float>::infinity();
+    try {
+      LSTMRT_CUDA_CHECK(cudaEventCreate(&start));
+      LSTMRT_CUDA_CHECK(cudaEventCreate(&stop));
+      for (FusedKernel variant : variants) {
+        forced_ = variant;
+        try {
+          const float ms = time_forward(req, stream, start, stop);
+          if (ms < best_ms) best_ms = ms, best = variant;
+        } catch (const Error&) {
+          cudaStreamSynchronize(stream);  // best effort: leave nothing of the failed variant running
+          (void)cudaGetLastError();
+          status_->code = kernels::kPersistentOk;
+        }
+      }
+    } catch (...) {
+      forced_.reset();
+      destroy_timing(stream, start, stop);
+      throw;
+    }
+    forced_.reset();
+    destroy_timing(stream, start, stop);
+    if (best_ms < std::numeric_limits<float>::infinity()) measured_[{seq_len, batch}] = best;
+  }
+
+  // Warm-up (the graph's capture), then the median of kTimedRuns forwards, in milliseconds.
+  float time_forward(const ForwardRequest& req, cudaStream_t stream, cudaEvent_t start, cudaEvent_t stop) {
+    forward(req, stream);
+    LSTMRT_CUDA_CHECK(cudaStreamSynchronize(stream));
+    check_device_errors();
+    std::array<float, kTimedRuns> ms{};
+    for (float& m : ms) {
+      LSTMRT_CUDA_CHECK(cudaEventRecord(start, stream));
+      forward(req, stream);
+      LSTMRT_CUDA_CHECK(cudaEventRecord(stop, stream));
+      LSTMRT_CUDA_CHECK(cudaEventSynchronize(stop));
+      check_device_errors();
+      LSTMRT_CUDA_CHECK(cudaEventElapsedTime(&m, start, stop));
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[kTimedRuns / 2];
+  }
+
+  static void destroy_timing(cudaStream_t stream, cudaEvent_t start, cudaEvent_t stop) noexcept {
+    if (start) cudaEventDestroy(start);
+    if (stop) cudaEventDestroy(stop);
+    if (stream) cudaStreamDestroy(stream);
+  }
+
+  // Random x in (−1, 1) and output buffers for a time-major (T, N) forward (synchronous uploads:
+  // reserve may synchronise).
+  TimingBuffers timing_buffers(int seq_len, int batch) const {
+    const DataType t = options().data_type;
+    const std::size_t T = seq_len, N = batch, D = desc().num_directions(), L = desc().num_layers;
+    const std::size_t es = fused::element_bytes(t);
+    std::mt19937 rng(12345);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    std::vector<float> x(T * N * desc().input_size);
+    for (float& v : x) v = dist(rng);
+    const std::vector<std::uint8_t> x_bytes = fused::to_storage(x, t);
+    TimingBuffers b;
+    b.x = detail::DeviceBuffer(x_bytes.size());
+    LSTMRT_CUDA_CHECK(cudaMemcpy(b.x.get(), x_bytes.data(), x_bytes.size(), cudaMemcpyHostToDevice));
+    b.y = detail::DeviceBuffer(T * N * D * desc().output_size() * es);
+    b.h_n = detail::DeviceBuffer(L * D * N * desc().output_size() * es);
+    b.c_n = detail::DeviceBuffer(L * D * N * desc().hidden_size * es);
+    return b;
   }
 
   void* resolve_workspace(const ForwardRequest& req, std::size_t need) {
@@ -208,8 +460,9 @@ class FusedBackend final : public Backend {
 
   // Every op of the plan in issue order; kUploadLengths only when `with_lengths` (graphs upload them
   // outside, before the launch).
-  void enqueue(const fused::FusedPlan& plan, const ForwardRequest& req, const fused::CallBuffers& b,
+  void enqueue(const PreparedPlan& prepared, const ForwardRequest& req, const fused::CallBuffers& b,
                cudaStream_t caller, bool with_lengths) {
+    const fused::FusedPlan& plan = prepared.plan;
     const DataType t = options().data_type;
     const kernels::StorageType storage = fused::storage_type(t);
     for (const fused::Op& op : plan.ops) {
@@ -234,6 +487,15 @@ class FusedBackend final : public Backend {
           break;
         case OpKind::kRecordEvent: LSTMRT_CUDA_CHECK(cudaEventRecord(events_[1 + op.layer], s)); break;
         case OpKind::kWaitEvent: LSTMRT_CUDA_CHECK(cudaStreamWaitEvent(s, events_[1 + op.wait_layer], 0)); break;
+        case OpKind::kClearPersistent:
+          LSTMRT_CUDA_CHECK(cudaMemsetAsync(b.persistent_abort, 0, plan.workspace.persistent.bytes, caller));
+          break;
+        case OpKind::kPersistent: {
+          const fused::PersistentPlan& pp = prepared.choices.at(op.layer).persistent;
+          kernels::launch_persistent_lstm(fused::persistent_params(desc(), plan, op, pp, b, cell_, t, d_status_),
+                                          storage, pp.total_blocks(), s);
+          break;
+        }
         case OpKind::kJoin:
           for (std::size_t l = 0; l < streams_.size(); ++l) {
             LSTMRT_CUDA_CHECK(cudaEventRecord(events_[2 + l], streams_[l]));
@@ -262,6 +524,13 @@ class FusedBackend final : public Backend {
   std::vector<cudaEvent_t> events_;    // [0]: fork; [1 + l]: layer l's progress
   detail::DeviceBuffer own_workspace_;
   std::vector<std::unique_ptr<PreparedPlan>> prepared_;
+  fused::DeviceLimits limits_;  // this device, for the persistent planner
+  bool cooperative_launch_ = false;
+  kernels::PersistentStatus* status_ = nullptr;    // host-mapped report of the persistent kernels
+  kernels::PersistentStatus* d_status_ = nullptr;  // its device address
+  std::map<std::pair<int, int>, FusedKernel> measured_;  // (T, N) → fastest variant (reserve, kAuto)
+  std::set<std::pair<int, int>> timed_;                  // (T, N) shapes reserve has timed (or tried to)
+  std::optional<FusedKernel> forced_;                    // the variant reserve is timing
 };
 
 }  // namespace
