@@ -95,23 +95,6 @@ const char* status_meaning(std::int32_t code) {
   }
 }
 
-// kernels::persistent_launch_fits validates a whole launch's parameters (addresses and a step count
-// included) before its occupancy query, which reads none of them: the plan's shape parameters with
-// placeholders for the rest. Nothing is launched with them.
-kernels::PersistentParams query_params(const fused::PersistentPlan& plan) {
-  static std::int32_t placeholder = 0;
-  kernels::PersistentParams p = fused::persistent_shape_params(plan);
-  p.step_count = 1;
-  p.abort_flag = &placeholder;
-  p.w_hh = &placeholder;
-  p.w_hr = plan.proj > 0 ? &placeholder : nullptr;
-  if (plan.variant == fused::PersistentVariant::kGrid) {
-    p.h_exchange = &placeholder;
-    p.m_exchange = plan.proj > 0 ? &placeholder : nullptr;
-  }
-  return p;
-}
-
 // Device memory for one timed forward of reserve(): random inputs, outputs.
 struct TimingBuffers {
   detail::DeviceBuffer x, y, h_n, c_n;
@@ -290,8 +273,9 @@ class FusedBackend final : public Backend {
       return c;
     }
     try {
-      c.co_resident = kernels::persistent_launch_fits(query_params(c.plan), fused::storage_type(options().data_type),
-                                                      c.plan.total_blocks(), nullptr);
+      c.co_resident = kernels::persistent_launch_fits(fused::persistent_query_params(c.plan),
+                                                      fused::storage_type(options().data_type), c.plan.total_blocks(),
+                                                      nullptr);
     } catch (const Error& e) {
       c.refusal = std::string("the co-residency query failed: ") + e.what();
     }

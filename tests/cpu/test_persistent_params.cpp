@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -284,6 +285,60 @@ TEST(PersistentParams, ShapeParamsNeedNoBuffers) {
   EXPECT_EQ(shape.w_hh, nullptr);
   EXPECT_EQ(full.status, nullptr);
   EXPECT_EQ(shape.debug_stall_block, -1);
+}
+
+// The kernel launcher validates its parameters before any CUDA call: the query parameters (before
+// buffers exist) and the full parameters of every launch must pass it. Without a GPU the first
+// CUDA call then fails with kCudaError — anything else is a validation refusal. (With a GPU only the
+// occupancy query runs: nothing is launched on host addresses.)
+TEST(PersistentParams, AcceptedByTheKernelLauncher) {
+  std::mt19937_64 rng(test::test_seed() + 1);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const bool gpu = gpu_available();
+  int checked = 0;
+  for (int k = 0; k < 40; ++k) {
+    CallSetup s;
+    s.desc.input_size = 7;
+    s.desc.hidden_size = pick(1, 200);
+    s.desc.proj_size = pick(0, 1) && s.desc.hidden_size > 1 ? pick(1, s.desc.hidden_size - 1) : 0;
+    s.desc.num_layers = 2;
+    s.desc.direction = static_cast<Direction>(pick(0, 2));
+    s.type = pick(0, 1) ? DataType::kBFloat16 : DataType::kFloat32;
+    s.layer = pick(0, 1);
+    const PersistentVariant variant = pick(0, 1) ? PersistentVariant::kCluster : PersistentVariant::kGrid;
+    PlanKey key;
+    key.seq_len = pick(1, 12);
+    key.batch = pick(1, 40);
+    key.want_y = true;
+    s.persistent = make_persistent_plan(s.desc, s.type, key.batch, key.seq_len, kH200Limits, variant);
+    if (!s.persistent.fits) continue;
+    place(s, key, 0);
+    const std::string what = describe(s.desc) + " " + to_string(s.type) + " " + to_string(variant);
+    const kernels::StorageType storage = storage_type(s.type);
+    const int blocks = s.persistent.total_blocks();
+    auto refused_only_by_cuda = [&](const std::function<void()>& call, const char* which) {
+      try {
+        call();
+        EXPECT_TRUE(gpu) << which << " succeeded without a GPU: " << what;
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::kCudaError) << which << ": " << e.what() << " | " << what;
+      }
+    };
+    refused_only_by_cuda(
+        [&] { kernels::persistent_launch_fits(persistent_query_params(s.persistent), storage, blocks, nullptr); },
+        "persistent_launch_fits");
+    if (!gpu)
+      refused_only_by_cuda(
+          [&] {
+            kernels::launch_persistent_lstm(persistent_params(s.desc, s.plan, persistent_ops(s.plan, s.layer)[0],
+                                                              s.persistent, s.buffers, s.cell, s.type, &s.status),
+                                            storage, blocks, nullptr);
+          },
+          "launch_persistent_lstm");
+    ++checked;
+    if (HasFailure()) break;
+  }
+  EXPECT_GT(checked, 10);
 }
 
 TEST(PersistentParams, Errors) {
