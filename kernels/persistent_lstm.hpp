@@ -43,9 +43,22 @@ namespace lstmrt::kernels {
 
 constexpr int kPersistentBlockThreads = 256;
 constexpr int kPersistentWarps = kPersistentBlockThreads / 32;
-// 32-bit registers per thread holding W_hh elements in every instantiation (255 are available
-// at 256 threads and one block per SM; the rest address, accumulate and loop).
+// 32-bit registers per thread holding W_hh elements (255 are available at 256 threads and one
+// block per SM; the rest address, accumulate and loop): at most 160, at most 96 column slots,
+// and 64 with two row slots (long per-slot FMA chains keep more staged h values in flight:
+// ptxas spills beyond these; scripts/check-ptxas keeps it that way).
 constexpr int kPersistentWeightRegisters = 160;
+constexpr int kPersistentMaxColumnSlots = 96;
+// Column slots (of 32 columns each) the instantiation for `slots` row slots holds in registers,
+// and the 32-bit registers that takes; per_register = weights per register (1 fp32, 2 bf16).
+LSTMRT_HD constexpr int persistent_register_columns(int slots, int per_register) {
+  if (slots == 0) return 0;
+  const int fit = slots == 2 ? 64 : kPersistentWeightRegisters * per_register / slots;
+  return fit < kPersistentMaxColumnSlots ? fit : kPersistentMaxColumnSlots;
+}
+LSTMRT_HD constexpr int persistent_weight_registers(int slots, int per_register) {
+  return (persistent_register_columns(slots, per_register) * slots + per_register - 1) / per_register;
+}
 // Register row slots (rows per warp) the kernel is compiled for; the planner picks one of these.
 constexpr int kPersistentSlotChoices[] = {0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 16};
 constexpr int kPersistentSlotChoiceCount = sizeof(kPersistentSlotChoices) / sizeof(int);
@@ -142,7 +155,7 @@ LSTMRT_HD inline bool persistent_slot_choice(int slots) {
 // Device facts the planner and the dispatcher need, for `type` (float32 or bfloat16 weights).
 struct PersistentDeviceInfo {
   int sm_count;
-  int max_smem_per_block;      // opt-in bytes
+  int max_smem_per_block;      // opt-in dynamic bytes left beside the kernels' static shared memory
   int max_cluster_size;        // with the non-portable attribute; 0 without cluster support
   int cooperative_launch;      // 1 when the device supports cooperative launches
 };

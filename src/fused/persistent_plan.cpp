@@ -112,21 +112,23 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
   const int rows = p.rows_per_cluster;
 
   // Registers: one block per SM, so a thread may use registers_per_sm / threads (capped by the
-  // per-thread limit); kReservedRegistersPerThread of them do the work, the rest (at most the
-  // kernels' kKernelWeightRegisters) hold weights in whole tiles of kRegisterTileStep.
+  // per-thread limit); kReservedRegistersPerThread of them do the work, the rest (at most what the
+  // kernels are compiled with, kernels::persistent_register_columns) hold weights in whole tiles
+  // of kRegisterTileStep (a device with fewer registers: a plan for the CPU emulation only).
   const int regs_cap = std::min(limits.max_registers_per_thread, limits.registers_per_sm / p.threads);
   const int max_weight_regs = std::min(
-      kKernelWeightRegisters,
+      kernels::kPersistentWeightRegisters,
       std::max(0, (regs_cap - kReservedRegistersPerThread) / kRegisterTileStep * kRegisterTileStep));
   // Row slots per warp (header): the fewest instantiated slots covering all 4U rows, fewer while
   // slots · cols_per_lane elements exceed the register budget.
   const int warps = p.threads / 32;
   p.cols_per_lane = ceil_div(Hout, 32);
-  const int budget_elements = max_weight_regs * per_register;
   const int wanted = ceil_div(4 * U, warps);
   int slots = 0;  // choices ascend: stop at the first that covers every row
   for (int choice : kernels::kPersistentSlotChoices) {
-    if (choice * p.cols_per_lane > budget_elements) break;
+    if (p.cols_per_lane > kernels::persistent_register_columns(choice, per_register) ||
+        choice * p.cols_per_lane > max_weight_regs * per_register)
+      continue;
     slots = choice;
     if (choice >= wanted) break;
   }

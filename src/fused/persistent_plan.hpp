@@ -55,9 +55,6 @@ constexpr DeviceLimits kH200Limits{132, 65536, 255, 232448, 16};
 // Kernel shape constants the planner assumes (the kernel must be built with them).
 constexpr int kPersistentThreads = 256;        // threads per block, one block per SM
 constexpr int kReservedRegistersPerThread = 64;  // addresses, accumulators, loop state
-// Weight registers per thread the kernels are compiled with (kernels/persistent_lstm.hpp): a
-// device with fewer registers gets a smaller budget (then the plan is for the CPU emulation only).
-constexpr int kKernelWeightRegisters = 160;
 constexpr int kRegisterTileStep = 32;          // weight registers per thread come in steps of 32
 constexpr std::size_t kSmemAlignment = 16;     // every shared region and row starts 16-byte aligned
 constexpr std::size_t kSmemRowPadBytes = 16;   // one 16-byte vector of padding per row (banks)

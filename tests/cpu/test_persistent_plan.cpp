@@ -154,11 +154,13 @@ void check_plan_invariants(const PersistentPlan& p, const DeviceLimits& lim, con
             static_cast<std::int64_t>(p.register_rows) * p.out_size);
   EXPECT_LE(p.per_thread_elements * e, p.weight_registers * 4);
   EXPECT_LE(p.register_rows, 4 * p.units_per_block);
-  // The kernel is compiled for this slot count, and its register array (kKernelWeightRegisters)
-  // holds slots × column slots elements.
+  // The kernel is compiled for this slot count, and its register array holds slots × column
+  // slots elements.
   EXPECT_TRUE(kernels::persistent_slot_choice(p.register_slots)) << p.register_slots;
   EXPECT_EQ(p.register_rows, std::min(4 * p.units_per_block, p.register_slots * p.threads / 32));
-  EXPECT_LE(p.weight_registers, fused::kKernelWeightRegisters);
+  const int per_register = p.weight_type == DataType::kFloat32 ? 1 : 2;
+  if (p.register_slots > 0) EXPECT_LE(p.cols_per_lane, kernels::persistent_register_columns(p.register_slots, per_register));
+  EXPECT_LE(p.weight_registers, kernels::kPersistentWeightRegisters);
   // Shared regions: aligned, in order, disjoint, inside the total.
   const fused::SmemLayout& s = p.smem;
   const fused::SmemRegion regions[] = {s.w_hh, s.w_hr, s.h_stage, s.m_stage, s.gates, s.c_state, s.vectors, s.exchange};
@@ -224,6 +226,16 @@ void check_plan_invariants(const PersistentPlan& p, const DeviceLimits& lim, con
       EXPECT_EQ(x->tag_offset(last_slot, last_row, last_unit, 0) + 4, x->total_bytes);
     }
     if (p.variant == PersistentVariant::kCluster) EXPECT_LE(x->total_bytes, s.exchange.bytes);
+  }
+  // The cluster kernel places the m receive buffer right after the h one (persistent_lstm.cu),
+  // values then tags, exactly the ExchangeLayout sizes: (2, R, width) floats + (2, B) int32 each.
+  if (p.variant == PersistentVariant::kCluster) {
+    const auto bytes = [&](int width) {
+      return static_cast<std::size_t>(2) * p.rows_per_cluster * width * 4 + 2u * p.blocks_per_direction * 4;
+    };
+    EXPECT_EQ(p.h_exchange.total_bytes, bytes(p.out_size));
+    if (p.proj > 0) EXPECT_EQ(p.m_exchange.total_bytes, bytes(p.hidden));
+    EXPECT_LE(p.h_exchange.total_bytes + p.m_exchange.total_bytes, s.exchange.bytes);
   }
 }
 

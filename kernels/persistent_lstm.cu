@@ -1,0 +1,581 @@
+// The persistent LSTM kernels: see kernels/persistent_lstm.hpp for the partition, the register
+// map and the step protocol, src/fused/persistent_plan.hpp for the shared-memory layout and the
+// exchange layouts. One kernel template serves both modes (grid: cooperative launch, exchange in
+// global memory; cluster: cluster launch, exchange in the cluster's shared memory) and is compiled
+// per weight type and register row-slot count, so every register index is a compile-time constant.
+#include "kernels/persistent_lstm.hpp"
+
+#include <cooperative_groups.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "common/cuda_check.hpp"
+
+namespace lstmrt::kernels {
+namespace {
+
+namespace cg = cooperative_groups;
+
+constexpr int kThreads = kPersistentBlockThreads;
+constexpr int kWarps = kPersistentWarps;
+constexpr unsigned kFullMask = 0xffffffffu;
+
+// Weight element <-> 32-bit register: fp32 one per register; bf16 two, element 2q in the low half.
+template <typename W>
+struct WeightRegister;
+template <>
+struct WeightRegister<float> {
+  static constexpr int kPerRegister = 1;
+  __device__ static uint32_t bits(float v) { return __float_as_uint(v); }
+  __device__ static float unpack(uint32_t reg, int) { return __uint_as_float(reg); }
+};
+template <>
+struct WeightRegister<__nv_bfloat16> {
+  static constexpr int kPerRegister = 2;
+  __device__ static uint32_t bits(__nv_bfloat16 v) { return __bfloat16_as_ushort(v); }
+  // asm volatile: the compiler must not hoist the unpacking out of the step loop (that would keep
+  // two fp32 copies of every weight register live and spill).
+  __device__ static float unpack(uint32_t reg, int half) {
+    uint32_t out;
+    if (half)
+      asm volatile("and.b32 %0, %1, 0xffff0000;" : "=r"(out) : "r"(reg));
+    else
+      asm volatile("shl.b32 %0, %1, 16;" : "=r"(out) : "r"(reg));
+    return __uint_as_float(out);
+  }
+};
+
+// ---- memory operations of the exchange ----------------------------------------------------------
+__device__ __forceinline__ uint64_t load_acquire_gpu(const uint64_t* p) {
+  uint64_t v;
+  asm volatile("ld.acquire.gpu.global.b64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+  return v;
+}
+__device__ __forceinline__ void store_relaxed_gpu(uint64_t* p, uint64_t v) {
+  asm volatile("st.relaxed.gpu.global.b64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+__device__ __forceinline__ int32_t load_acquire_cluster_shared(const int32_t* p) {
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(p));
+  int32_t v;
+  asm volatile("ld.acquire.cluster.shared::cta.b32 %0, [%1];" : "=r"(v) : "r"(address) : "memory");
+  return v;
+}
+__device__ __forceinline__ void store_release_cluster(int32_t* generic, int32_t v) {
+  asm volatile("st.release.cluster.b32 [%0], %1;" ::"l"(generic), "r"(v) : "memory");
+}
+__device__ __forceinline__ void fence_cluster() { asm volatile("fence.acq_rel.cluster;" ::: "memory"); }
+__device__ __forceinline__ uint64_t global_ns() {
+  uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+__device__ __forceinline__ uint64_t exchange_entry(float value, int32_t tag) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(tag)) << 32) | __float_as_uint(value);
+}
+
+// Sum over the warp with a fixed xor tree: the same order on every run (bitwise repeatable).
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(kFullMask, v, offset);
+  return v;
+}
+
+// ---- giving up instead of hanging ---------------------------------------------------------------
+// The first block to give up claims *abort_flag and writes the host-visible report (code last, so
+// a host that sees a code sees the rest). Every block polls *abort_flag while it waits.
+__device__ void give_up(const PersistentParams& p, int32_t code, int step, volatile int* block_abort) {
+  if (atomicCAS(p.abort_flag, 0, code) == 0 && p.status) {
+    volatile PersistentStatus* s = p.status;
+    s->layer = p.layer;
+    s->block = static_cast<int32_t>(blockIdx.x);
+    s->step = step;
+    __threadfence_system();
+    s->code = code;
+    __threadfence_system();
+  }
+  *block_abort = 1;
+}
+
+// Spins until poll() returns 1; false when the block gives up: poll() returned −1 (a newer tag:
+// protocol violation), the wait passed timeout_ns, or another block (or thread) gave up.
+template <typename Poll>
+__device__ bool spin_until(const PersistentParams& p, int step, volatile int* block_abort, Poll poll) {
+  uint64_t start = 0;
+  for (unsigned spins = 0;; ++spins) {
+    const int r = poll();
+    if (r > 0) return true;
+    if (r < 0) {
+      give_up(p, kPersistentTagAhead, step, block_abort);
+      return false;
+    }
+    if ((spins & 63u) == 63u) {
+      if (*block_abort || *reinterpret_cast<volatile int32_t*>(p.abort_flag)) {
+        *block_abort = 1;
+        return false;
+      }
+      const uint64_t now = global_ns();
+      if (start == 0) {
+        start = now;
+      } else if (static_cast<int64_t>(now - start) > p.timeout_ns) {
+        give_up(p, kPersistentTimeout, step, block_abort);
+        return false;
+      }
+    }
+  }
+}
+
+__device__ __forceinline__ int tag_state(int32_t got, int32_t want) { return got == want ? 1 : (got > want ? -1 : 0); }
+
+// One exchanged vector (h: width H_out, or m: width H) as this block sees it.
+struct Exchange {
+  int width;
+  // Grid mode: the direction's buffer, entries ((slot·N + row)·width + unit), 8 bytes each.
+  uint64_t* global;
+  // Cluster mode: this block's receive buffer in shared memory: values (slot, local row, unit),
+  // then one tag per (slot, source rank).
+  float* values;
+  int32_t* tags;
+};
+
+// Stages the block's rows of the vector read at local step ls into stage[local row · width + k].
+// Returns false when the block gives up (then every thread of the block returns false).
+__device__ bool receive(const PersistentParams& p, const PersistentBlock& blk, const Exchange& x, int ls,
+                        float* stage, volatile int* block_abort) {
+  const int slot = ls & 1, step = p.g.step + ls;
+  const int32_t tag = persistent_tag(p.tag_base, ls);
+  const int count = blk.rows * x.width;
+  if (p.mode == static_cast<int>(PersistentMode::kGrid)) {
+    const uint64_t* base = x.global + (static_cast<int64_t>(slot) * p.g.batch + blk.row_first) * x.width;
+    for (int i = threadIdx.x; i < count; i += kThreads) {
+      uint64_t v = 0;
+      if (!spin_until(p, step, block_abort, [&] {
+            v = load_acquire_gpu(base + i);
+            return tag_state(static_cast<int32_t>(v >> 32), tag);
+          }))
+        break;
+      stage[i] = __uint_as_float(static_cast<uint32_t>(v));
+    }
+    __syncthreads();
+    return !*block_abort;
+  }
+  if (threadIdx.x < p.blocks_per_direction) {
+    const int32_t* t = x.tags + slot * p.blocks_per_direction + threadIdx.x;
+    spin_until(p, step, block_abort, [&] { return tag_state(load_acquire_cluster_shared(t), tag); });
+  }
+  __syncthreads();
+  if (*block_abort) return false;
+  const float* values = x.values + static_cast<int64_t>(slot) * p.rows_per_cluster * x.width;
+  for (int i = threadIdx.x; i < count; i += kThreads) stage[i] = values[i];
+  __syncthreads();
+  return true;
+}
+
+// Publishes value v of (local row lb, unit j) for the exchange read at local step ls: grid = one
+// 64-bit store of {value, tag}; cluster = the value into every block of the cluster (the tags
+// follow in publish_tags once the whole block has written).
+__device__ __forceinline__ void publish(const PersistentParams& p, const PersistentBlock& blk, const Exchange& x,
+                                        int ls, int lb, int j, float v) {
+  const int slot = ls & 1;
+  if (p.mode == static_cast<int>(PersistentMode::kGrid)) {
+    const int64_t entry = (static_cast<int64_t>(slot) * p.g.batch + blk.row_first + lb) * x.width + j;
+    store_relaxed_gpu(x.global + entry, exchange_entry(v, persistent_tag(p.tag_base, ls)));
+    return;
+  }
+  float* local = x.values + (static_cast<int64_t>(slot) * p.rows_per_cluster + lb) * x.width + j;
+  cg::cluster_group cluster = cg::this_cluster();
+  for (int rank = 0; rank < p.blocks_per_direction; ++rank) *cluster.map_shared_rank(local, rank) = v;
+}
+
+// Cluster mode: after every thread's publish, this block's tag for the exchange read at ls goes
+// to every block of the cluster (release: the values are visible before the tag). Grid mode: the
+// tags travelled with the values. Called by all threads.
+__device__ void publish_tags(const PersistentParams& p, const PersistentBlock& blk, const Exchange& x, int ls,
+                             bool stalled) {
+  if (p.mode == static_cast<int>(PersistentMode::kGrid)) return;
+  fence_cluster();
+  __syncthreads();
+  if (stalled || threadIdx.x >= p.blocks_per_direction) return;
+  int32_t* local = x.tags + (ls & 1) * p.blocks_per_direction + blk.rank;
+  store_release_cluster(cg::this_cluster().map_shared_rank(local, static_cast<int>(threadIdx.x)),
+                        persistent_tag(p.tag_base, ls));
+}
+
+template <typename W, int kSlots>
+__global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __grid_constant__ PersistentParams p) {
+  using Reg = WeightRegister<W>;
+  constexpr int kPer = Reg::kPerRegister;
+  constexpr int kCols = persistent_register_columns(kSlots, kPer);  // column slots held
+  constexpr int kRegs = kSlots > 0 ? persistent_weight_registers(kSlots, kPer) : 1;
+
+  extern __shared__ __align__(16) unsigned char smem[];
+  __shared__ int block_abort_storage;
+  volatile int* block_abort = &block_abort_storage;
+
+  const GateStepParams& g = p.g;
+  const PersistentBlock blk = persistent_block(p, static_cast<int>(blockIdx.x));
+  const int d = blk.direction, H = g.hidden, Ho = g.out_size, N = g.batch, U = p.units_per_block;
+  const int units = blk.units, rows = blk.rows;
+  const bool grid_mode = p.mode == static_cast<int>(PersistentMode::kGrid);
+  const bool projected = g.projected != 0;
+  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  const int reg_rows = persistent_min(p.register_rows, 4 * units);
+  const int cpl = p.cols_per_lane;
+
+  W* w_sm = reinterpret_cast<W*>(smem + p.smem.w_hh);
+  W* wr_sm = reinterpret_cast<W*>(smem + p.smem.w_hr);
+  float* h_stage = reinterpret_cast<float*>(smem + p.smem.h_stage);
+  float* m_stage = reinterpret_cast<float*>(smem + p.smem.m_stage);
+  float* gates_sm = reinterpret_cast<float*>(smem + p.smem.gates);
+  float* c_sm = reinterpret_cast<float*>(smem + p.smem.c_state);
+  float* vec_sm = reinterpret_cast<float*>(smem + p.smem.vectors);
+
+  // Exchanges. Cluster receive buffers: h values (2, R, H_out) then tags (2, B); m right after.
+  Exchange hx{Ho, nullptr, nullptr, nullptr}, mx{H, nullptr, nullptr, nullptr};
+  if (grid_mode) {
+    hx.global = reinterpret_cast<uint64_t*>(static_cast<char*>(p.h_exchange) + d * p.h_exchange_bytes);
+    if (projected) mx.global = reinterpret_cast<uint64_t*>(static_cast<char*>(p.m_exchange) + d * p.m_exchange_bytes);
+  } else {
+    const int64_t h_values = 2LL * p.rows_per_cluster * Ho * 4, h_total = h_values + 2LL * p.blocks_per_direction * 4;
+    const int64_t m_values = 2LL * p.rows_per_cluster * H * 4;
+    hx.values = reinterpret_cast<float*>(smem + p.smem.exchange);
+    hx.tags = reinterpret_cast<int32_t*>(smem + p.smem.exchange + h_values);
+    mx.values = reinterpret_cast<float*>(smem + p.smem.exchange + h_total);
+    mx.tags = reinterpret_cast<int32_t*>(smem + p.smem.exchange + h_total + m_values);
+  }
+
+  // ---- load the block's slice once -------------------------------------------------------------
+  // Local row r of the slice is W_hh row (r / units)·H + unit_first + r % units (gate-major).
+  const W* w_hh = static_cast<const W*>(p.w_hh) + static_cast<int64_t>(d) * 4 * H * Ho;
+  auto global_row = [&](int r) { return static_cast<int64_t>(r / units) * H + blk.unit_first + r % units; };
+  uint32_t wreg[kRegs];
+#pragma unroll
+  for (int i = 0; i < kRegs; ++i) {
+    uint32_t bits = 0;
+#pragma unroll
+    for (int half = 0; half < kPer; ++half) {
+      const int e = i * kPer + half;
+      const int c = kSlots > 0 ? e / kSlots : 0, s = kSlots > 0 ? e % kSlots : 0;  // element e = c·slots + s
+      const int r = s * kWarps + warp, k = c * 32 + lane;
+      if (kSlots > 0 && c < cpl && r < reg_rows && k < Ho) bits |= Reg::bits(w_hh[global_row(r) * Ho + k]) << (16 * half);
+    }
+    wreg[i] = bits;
+  }
+  const int smem_rows = 4 * units - reg_rows;
+  for (int i = threadIdx.x; i < smem_rows * Ho; i += kThreads) {
+    const int lr = i / Ho, k = i - lr * Ho;
+    w_sm[static_cast<int64_t>(lr) * p.smem.w_hh_ld + k] = w_hh[global_row(reg_rows + lr) * Ho + k];
+  }
+  if (projected) {
+    const W* w_hr = static_cast<const W*>(p.w_hr) + (static_cast<int64_t>(d) * Ho + blk.proj_first) * H;
+    for (int i = threadIdx.x; i < blk.projs * H; i += kThreads) {
+      const int pp = i / H, k = i - pp * H;
+      wr_sm[static_cast<int64_t>(pp) * p.smem.w_hr_ld + k] = w_hr[static_cast<int64_t>(pp) * H + k];
+    }
+  }
+  for (int i = threadIdx.x; i < units; i += kThreads) {
+    const int j = blk.unit_first + i;
+    for (int gate = 0; gate < 4; ++gate) vec_sm[gate * U + i] = g.bias[d * 4 * H + gate * H + j];
+    if (g.peephole)
+      for (int gate = 0; gate < 3; ++gate) vec_sm[(4 + gate) * U + i] = g.peephole[d * 3 * H + gate * H + j];
+  }
+  for (int i = threadIdx.x; i < rows * units; i += kThreads) {
+    const int lb = i / units, u = i - lb * units;
+    c_sm[lb * U + u] = g.c_state[(static_cast<int64_t>(d) * N + blk.row_first + lb) * H + blk.unit_first + u];
+  }
+  for (int i = threadIdx.x; i < rows * Ho; i += kThreads) {
+    const int lb = i / Ho, k = i - lb * Ho;
+    h_stage[i] = to_float(static_cast<const W*>(g.h_state)[(static_cast<int64_t>(d) * N + blk.row_first + lb) * Ho + k]);
+  }
+  if (threadIdx.x == 0) *block_abort = 0;
+  if (!grid_mode) {
+    // Tags start below every tag of this launch; no block writes into another before all started.
+    for (int i = threadIdx.x; i < 2 * p.blocks_per_direction; i += kThreads) {
+      hx.tags[i] = 0;
+      if (projected) mx.tags[i] = 0;
+    }
+    cg::this_cluster().sync();
+  }
+  __syncthreads();
+
+  bool ok = true;
+  for (int ls = 0; ls < p.step_count; ++ls) {
+    const int s = g.step + ls;
+    const bool stalled = static_cast<int>(blockIdx.x) == p.debug_stall_block && ls == p.debug_stall_step;
+    if (ls > 0 && !receive(p, blk, hx, ls, h_stage, block_abort)) {
+      ok = false;
+      break;
+    }
+
+    // ---- gates[lb][gate·U + u] = W_hh slice · h ------------------------------------------------
+    if (!p.exchange_only) {
+      for (int lb = 0; lb < rows; ++lb) {
+        const float* h_row = h_stage + lb * Ho;
+        float* g_row = gates_sm + lb * 4 * U;
+        if constexpr (kSlots > 0) {
+          float acc[kSlots];
+#pragma unroll
+          for (int sl = 0; sl < kSlots; ++sl) acc[sl] = 0.0f;
+#pragma unroll
+          for (int c = 0; c < kCols; ++c) {
+            if (c < cpl) {  // a guard, not a break: the loop must unroll fully (constant indices)
+              const int k = c * 32 + lane;
+              const float hv = k < Ho ? h_row[k] : 0.0f;
+#pragma unroll
+              for (int sl = 0; sl < kSlots; ++sl) {
+                const int e = c * kSlots + sl;
+                acc[sl] = fmaf(Reg::unpack(wreg[e / kPer], e % kPer), hv, acc[sl]);
+              }
+            }
+          }
+#pragma unroll
+          for (int sl = 0; sl < kSlots; ++sl) {
+            const float v = warp_sum(acc[sl]);
+            const int r = sl * kWarps + warp;
+            if (lane == 0 && r < reg_rows) g_row[(r / units) * U + r % units] = v;
+          }
+        }
+        for (int r = reg_rows + warp; r < 4 * units; r += kWarps) {
+          const W* w_row = w_sm + static_cast<int64_t>(r - reg_rows) * p.smem.w_hh_ld;
+          float acc = 0.0f;
+          for (int k = lane; k < Ho; k += 32) acc = fmaf(to_float(w_row[k]), h_row[k], acc);
+          acc = warp_sum(acc);
+          if (lane == 0) g_row[(r / units) * U + r % units] = acc;
+        }
+      }
+    }
+    __syncthreads();
+
+    // ---- cell math per (row, unit): publish h (or m), write y / h_n / c_n -----------------------
+    W zero;
+    store_float(&zero, 0.0f);
+    for (int i = threadIdx.x; i < rows * units; i += kThreads) {
+      const int lb = i / units, u = i - lb * units;
+      const int b = blk.row_first + lb, j = blk.unit_first + u;
+      const int len = g.lengths ? g.lengths[b] : g.seq_len;
+      const int t = step_time(g.reverse[d], len, s);
+      const int64_t state = static_cast<int64_t>(d) * N + b;
+      float* c = c_sm + lb * U + u;
+      float value = 0.0f;  // what the next exchange carries for (b, j)
+      if (p.exchange_only) {
+      } else if (t >= 0) {
+        const float* gx = g.gates_x + (t - g.gates_time_base[d]) * g.gates_time_stride + b * g.gates_row_stride +
+                          static_cast<int64_t>(d) * 4 * H + j;
+        float z[4];
+#pragma unroll
+        for (int gate = 0; gate < 4; ++gate)
+          z[gate] = gx[gate * H] + gates_sm[lb * 4 * U + gate * U + u] + vec_sm[gate * U + u];
+        const bool peep = g.peephole != nullptr;
+        const CellResult r = cell_step(g.cell[d], z[0], z[1], z[2], z[3], *c, peep ? vec_sm[4 * U + u] : 0.0f,
+                                       peep ? vec_sm[5 * U + u] : 0.0f, peep ? vec_sm[6 * U + u] : 0.0f);
+        *c = r.c;
+        if (s == len - 1 && g.c_n) store_float(static_cast<W*>(g.c_n) + state * H + j, r.c);
+        W h;
+        store_float(&h, r.h);  // rounded to storage as the stepwise path's h_state / m_state
+        value = to_float(h);
+        if (!projected) {
+          write_output(g, d, b, j, t, h);
+          if (s == len - 1 && g.h_n) static_cast<W*>(g.h_n)[state * Ho + j] = h;
+        }
+      } else {  // frozen row: state untouched, padded output; projected rows keep h in the projection phase
+        if (!projected) {
+          value = h_stage[lb * Ho + j];
+          W h;
+          store_float(&h, value);
+          write_output(g, d, b, j, s, g.carry_last && !g.reverse[d] && len > 0 ? h : zero);
+          if (s == 0 && len == 0 && g.h_n) static_cast<W*>(g.h_n)[state * Ho + j] = h;
+        }
+        if (s == 0 && len == 0 && g.c_n) store_float(static_cast<W*>(g.c_n) + state * H + j, *c);
+      }
+      if (!stalled) {
+        if (projected) publish(p, blk, mx, ls, lb, j, value);
+        else publish(p, blk, hx, ls + 1, lb, j, value);
+      }
+    }
+    if (projected) {
+      publish_tags(p, blk, mx, ls, stalled);
+      if (!receive(p, blk, mx, ls, m_stage, block_abort)) {
+        ok = false;
+        break;
+      }
+      // ---- projection: h[pj] = W_hr row · m, one warp per (row, projected unit) -----------------
+      for (int q = warp; q < rows * blk.projs; q += kWarps) {
+        const int lb = q / blk.projs, pp = q - lb * blk.projs;
+        const int b = blk.row_first + lb, pj = blk.proj_first + pp;
+        const int len = g.lengths ? g.lengths[b] : g.seq_len;
+        const int t = step_time(g.reverse[d], len, s);
+        float v = t >= 0 ? 0.0f : h_stage[lb * Ho + pj];  // frozen rows keep h
+        if (t >= 0 && !p.exchange_only) {
+          const W* w_row = wr_sm + static_cast<int64_t>(pp) * p.smem.w_hr_ld;
+          const float* m_row = m_stage + lb * H;
+          float acc = 0.0f;
+          for (int k = lane; k < H; k += 32) acc = fmaf(to_float(w_row[k]), m_row[k], acc);
+          W h;
+          store_float(&h, warp_sum(acc));
+          v = to_float(h);
+        }
+        if (lane != 0) continue;
+        if (!stalled) publish(p, blk, hx, ls + 1, lb, pj, v);
+        if (p.exchange_only) continue;
+        const int64_t state = static_cast<int64_t>(d) * N + b;
+        W h;
+        store_float(&h, v);
+        if (t >= 0) {
+          write_output(g, d, b, pj, t, h);
+          if (s == len - 1 && g.h_n) static_cast<W*>(g.h_n)[state * Ho + pj] = h;
+        } else {
+          write_output(g, d, b, pj, s, g.carry_last && !g.reverse[d] && len > 0 ? h : zero);
+          if (s == 0 && len == 0 && g.h_n) static_cast<W*>(g.h_n)[state * Ho + pj] = h;
+        }
+      }
+    }
+    publish_tags(p, blk, hx, ls + 1, stalled);
+    __syncthreads();  // h_stage / m_stage / gates are rewritten by the next step
+  }
+
+  // ---- hand the state to the next launch: wait for the last exchange (so no block still reads
+  // h_state), then write this block's units of h_state and c_state ------------------------------
+  if (ok && receive(p, blk, hx, p.step_count, h_stage, block_abort)) {
+    const int first = projected ? blk.proj_first : blk.unit_first, width = projected ? blk.projs : units;
+    for (int i = threadIdx.x; i < rows * width; i += kThreads) {
+      const int lb = i / width, j = first + (i - lb * width);
+      store_float(static_cast<W*>(g.h_state) + (static_cast<int64_t>(d) * N + blk.row_first + lb) * Ho + j,
+                  h_stage[lb * Ho + j]);
+    }
+    for (int i = threadIdx.x; i < rows * units; i += kThreads) {
+      const int lb = i / units, u = i - lb * units;
+      g.c_state[(static_cast<int64_t>(d) * N + blk.row_first + lb) * H + blk.unit_first + u] = c_sm[lb * U + u];
+    }
+  }
+  if (!grid_mode) cg::this_cluster().sync();  // nobody leaves while others may still write into it
+}
+
+using KernelFn = void (*)(PersistentParams);
+
+template <typename W>
+KernelFn kernel_for_slots(int slots) {
+  switch (slots) {
+    case 0: return persistent_lstm_kernel<W, 0>;
+    case 1: return persistent_lstm_kernel<W, 1>;
+    case 2: return persistent_lstm_kernel<W, 2>;
+    case 3: return persistent_lstm_kernel<W, 3>;
+    case 4: return persistent_lstm_kernel<W, 4>;
+    case 5: return persistent_lstm_kernel<W, 5>;
+    case 6: return persistent_lstm_kernel<W, 6>;
+    case 8: return persistent_lstm_kernel<W, 8>;
+    case 10: return persistent_lstm_kernel<W, 10>;
+    case 12: return persistent_lstm_kernel<W, 12>;
+    case 16: return persistent_lstm_kernel<W, 16>;
+    default: return nullptr;
+  }
+}
+
+// The instantiation for `p`, after checking what the kernel relies on.
+KernelFn checked_kernel(const PersistentParams& p, StorageType type, int blocks) {
+  const char* what = "persistent LSTM kernel";
+  if (type == StorageType::kFloat16) detail::invalid("{}: float16 storage; expected float32 or bfloat16", what);
+  const int per_register = type == StorageType::kFloat32 ? 1 : 2;
+  const KernelFn kernel = type == StorageType::kFloat32 ? kernel_for_slots<float>(p.register_slots)
+                                                        : kernel_for_slots<__nv_bfloat16>(p.register_slots);
+  if (!kernel) detail::invalid("{}: {} register row slots is not a compiled choice", what, p.register_slots);
+  const int D = p.g.directions, B = p.blocks_per_direction, C = p.clusters_per_direction;
+  if (D < 1 || D > 2 || B < 1 || C < 1 || p.units_per_block < 1 || p.rows_per_cluster < 1 || p.step_count < 1 ||
+      p.g.batch < 1 || p.g.hidden < 1 || p.g.out_size < 1)
+    detail::invalid("{}: D={} blocks/direction={} clusters={} U={} rows={} steps={} N={} H={} H_out={}: expected "
+                    "D in 1..2 and the rest >= 1",
+                    what, D, B, C, p.units_per_block, p.rows_per_cluster, p.step_count, p.g.batch, p.g.hidden,
+                    p.g.out_size);
+  if (blocks != D * C * B) detail::invalid("{}: {} blocks; the parameters describe {}", what, blocks, D * C * B);
+  const int columns = persistent_register_columns(p.register_slots, per_register);
+  if ((p.register_slots > 0 && p.cols_per_lane > columns) || p.cols_per_lane * 32 < p.g.out_size)
+    detail::invalid("{}: {} column slots (H_out={}) with {} register row slots: expected at most {} and at least "
+                    "H_out / 32",
+                    what, p.cols_per_lane, p.g.out_size, p.register_slots, columns);
+  if (p.mode == static_cast<int>(PersistentMode::kGrid) ? (!p.h_exchange || (p.g.projected && !p.m_exchange))
+                                                        : B > 16)
+    detail::invalid("{}: grid mode needs exchange buffers, cluster mode at most 16 blocks per cluster", what);
+  if (!p.abort_flag || !p.w_hh || (p.g.projected && !p.w_hr) || p.smem.total == 0)
+    detail::invalid("{}: abort flag, weights and shared memory size are required", what);
+  return kernel;
+}
+
+cudaLaunchConfig_t launch_config(const PersistentParams& p, int blocks, cudaStream_t stream, cudaLaunchAttribute* attr) {
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(static_cast<unsigned>(blocks));
+  cfg.blockDim = dim3(kThreads);
+  cfg.dynamicSmemBytes = p.smem.total;
+  cfg.stream = stream;
+  if (p.mode == static_cast<int>(PersistentMode::kGrid)) {
+    attr->id = cudaLaunchAttributeCooperative;  // all blocks co-resident, or the launch fails
+    attr->val.cooperative = 1;
+  } else {
+    attr->id = cudaLaunchAttributeClusterDimension;
+    attr->val.clusterDim.x = static_cast<unsigned>(p.blocks_per_direction);
+    attr->val.clusterDim.y = 1;
+    attr->val.clusterDim.z = 1;
+  }
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  return cfg;
+}
+
+void set_attributes(KernelFn kernel, const PersistentParams& p) {
+  LSTMRT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         static_cast<int>(p.smem.total)));
+  if (p.mode == static_cast<int>(PersistentMode::kCluster) && p.blocks_per_direction > 8)
+    LSTMRT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+}
+
+}  // namespace
+
+PersistentDeviceInfo persistent_device_info(int device) {
+  PersistentDeviceInfo info{};
+  LSTMRT_CUDA_CHECK(cudaDeviceGetAttribute(&info.sm_count, cudaDevAttrMultiProcessorCount, device));
+  LSTMRT_CUDA_CHECK(cudaDeviceGetAttribute(&info.max_smem_per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  LSTMRT_CUDA_CHECK(cudaDeviceGetAttribute(&info.cooperative_launch, cudaDevAttrCooperativeLaunch, device));
+  // The kernels' own static shared memory (the block's abort word) comes out of the same budget.
+  cudaFuncAttributes attributes{};
+  LSTMRT_CUDA_CHECK(cudaFuncGetAttributes(&attributes, kernel_for_slots<float>(0)));
+  info.max_smem_per_block -= static_cast<int>(attributes.sharedSizeBytes);
+  int cluster_launch = 0;
+  LSTMRT_CUDA_CHECK(cudaDeviceGetAttribute(&cluster_launch, cudaDevAttrClusterLaunch, device));
+  info.max_cluster_size = 0;
+  if (cluster_launch) {
+    // The largest cluster the kernel can be launched with when non-portable sizes are allowed.
+    const KernelFn kernel = kernel_for_slots<float>(0);
+    LSTMRT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+    cudaLaunchConfig_t cfg{};
+    cfg.gridDim = dim3(16);
+    cfg.blockDim = dim3(kThreads);
+    LSTMRT_CUDA_CHECK(cudaOccupancyMaxPotentialClusterSize(&info.max_cluster_size, kernel, &cfg));
+  }
+  return info;
+}
+
+bool persistent_launch_fits(const PersistentParams& p, StorageType type, int blocks, cudaStream_t stream) {
+  const KernelFn kernel = checked_kernel(p, type, blocks);
+  set_attributes(kernel, p);
+  if (p.mode == static_cast<int>(PersistentMode::kGrid)) {
+    int device = 0, sms = 0, per_sm = 0, cooperative = 0;
+    LSTMRT_CUDA_CHECK(cudaGetDevice(&device));
+    LSTMRT_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    LSTMRT_CUDA_CHECK(cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device));
+    LSTMRT_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, p.smem.total));
+    return cooperative && static_cast<int64_t>(per_sm) * sms >= blocks;
+  }
+  cudaLaunchAttribute attr{};
+  const cudaLaunchConfig_t cfg = launch_config(p, blocks, stream, &attr);
+  int clusters = 0;
+  LSTMRT_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg));
+  return clusters >= 1;  // clusters never wait on each other: one at a time is enough
+}
+
+void launch_persistent_lstm(const PersistentParams& p, StorageType type, int blocks, cudaStream_t stream) {
+  const KernelFn kernel = checked_kernel(p, type, blocks);
+  set_attributes(kernel, p);
+  cudaLaunchAttribute attr{};
+  const cudaLaunchConfig_t cfg = launch_config(p, blocks, stream, &attr);
+  LSTMRT_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, p));
+  LSTMRT_CHECK_LAUNCH(stream);
+}
+
+}  // namespace lstmrt::kernels
