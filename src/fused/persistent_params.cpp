@@ -14,8 +14,6 @@ std::uint32_t smem_offset(std::size_t bytes, const char* what) {
   return static_cast<std::uint32_t>(bytes);
 }
 
-std::size_t align16(std::size_t v) { return (v + kSmemAlignment - 1) / kSmemAlignment * kSmemAlignment; }
-
 // The persistent plan must describe this layer and request.
 void check_matches(const ModelDesc& desc, const FusedPlan& plan, const Op& op, const PersistentPlan& pp,
                    DataType type) {
@@ -124,12 +122,12 @@ kernels::PersistentParams persistent_params(const ModelDesc& desc, const FusedPl
   p.w_hh = lb.w_hh;
   p.w_hr = desc.proj_size > 0 ? lb.w_hr : nullptr;
   if (cluster) {
-    // The receive buffers: h (values, then per-slice tags), m at the next 16-byte boundary.
-    if (s.exchange.offset + align16(pp.h_exchange.total_bytes) + pp.m_exchange.total_bytes > s.total_bytes)
+    // The receive buffers as the kernel places them: h (values, then per-slice tags), m right after.
+    if (pp.h_exchange.total_bytes + pp.m_exchange.total_bytes > s.exchange.bytes)
       detail::fail(ErrorCode::kInternal,
-                   "persistent params: layer {}'s cluster exchange (h {} + m {} bytes at {}) overruns the {} bytes of "
-                   "shared memory",
-                   l, pp.h_exchange.total_bytes, pp.m_exchange.total_bytes, s.exchange.offset, s.total_bytes);
+                   "persistent params: layer {}'s cluster exchange (h {} + m {} bytes) overruns its {}-byte shared-memory "
+                   "region",
+                   l, pp.h_exchange.total_bytes, pp.m_exchange.total_bytes, s.exchange.bytes);
   } else {
     const Region& hx = plan.workspace.layers.at(l).h_exchange;
     const Region& mx = plan.workspace.layers.at(l).m_exchange;

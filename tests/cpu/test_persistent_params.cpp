@@ -73,8 +73,6 @@ std::vector<Op> persistent_ops(const FusedPlan& plan, int layer) {
   return ops;
 }
 
-std::size_t align16(std::size_t v) { return (v + 15) / 16 * 16; }
-
 void expect_params_match(const CallSetup& s, const Op& op, const kernels::PersistentParams& p, const std::string& what) {
   SCOPED_TRACE(what + " chunk " + std::to_string(op.chunk));
   const PersistentPlan& pp = s.persistent;
@@ -156,7 +154,8 @@ void expect_params_match(const CallSetup& s, const Op& op, const kernels::Persis
     EXPECT_EQ(p.h_exchange, nullptr);
     EXPECT_EQ(p.m_exchange, nullptr);
     EXPECT_GT(L.exchange.bytes, 0u);
-    EXPECT_LE(L.exchange.offset + align16(pp.h_exchange.total_bytes) + pp.m_exchange.total_bytes, L.total_bytes);
+    EXPECT_LE(pp.h_exchange.total_bytes + pp.m_exchange.total_bytes, L.exchange.bytes);  // h, then m (kernel)
+    EXPECT_LE(L.exchange.offset + L.exchange.bytes, L.total_bytes);
   } else {
     const std::uint8_t* lo = ws + region.offset + kPersistentStatusBytes;
     const std::uint8_t* hi = ws + region.offset + region.bytes;
@@ -384,6 +383,13 @@ TEST(PersistentParams, Errors) {
   missing = s;
   missing.buffers.persistent_abort = nullptr;
   test::expect_error([&] { build(missing, op, s.type); }, ErrorCode::kInternal, {"abort word"});
+  // A cluster plan whose shared-memory exchange region cannot hold h and m.
+  CallSetup cluster = small_setup(PersistentVariant::kCluster);
+  ASSERT_TRUE(cluster.persistent.fits) << cluster.persistent.reason;
+  const Op cluster_op = persistent_ops(cluster.plan, 1)[0];
+  EXPECT_NO_THROW(build(cluster, cluster_op, cluster.type));
+  cluster.persistent.smem.exchange.bytes -= 4;
+  test::expect_error([&] { build(cluster, cluster_op, cluster.type); }, ErrorCode::kInternal, {"cluster exchange"});
 }
 
 }  // namespace
