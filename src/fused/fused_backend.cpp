@@ -322,6 +322,8 @@ class FusedBackend final : public Backend {
       if (is_persistent(choose_kernels({k, false}, seq_len, batch)[0].kernel)) variants.push_back(k);
     if (variants.size() < 2) return;
 
+    // The timed forwards use the object's own workspace: nothing the caller enqueued may still use it.
+    LSTMRT_CUDA_CHECK(cudaDeviceSynchronize());
     const TimingBuffers buffers = timing_buffers(seq_len, batch);
     ForwardRequest req;
     req.seq_len = seq_len;
