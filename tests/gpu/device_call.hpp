@@ -53,4 +53,26 @@ struct DeviceCall {
   }
 };
 
+// A forward captured by the caller into its own CUDA graph (instantiated; destroyed with the object).
+struct CapturedForward {
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  CapturedForward() = default;
+  CapturedForward(const CapturedForward&) = delete;
+  CapturedForward& operator=(const CapturedForward&) = delete;
+  ~CapturedForward() {
+    if (exec) cudaGraphExecDestroy(exec);
+    if (graph) cudaGraphDestroy(graph);
+  }
+};
+
+// Captures lstm.forward(req) on `stream` into `out` and instantiates it (fails the test on a CUDA
+// error: check HasFatalFailure()).
+inline void capture_forward(Lstm& lstm, const ForwardRequest& req, cudaStream_t stream, CapturedForward& out) {
+  LSTMRT_TEST_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  lstm.forward(req, stream);
+  LSTMRT_TEST_CUDA(cudaStreamEndCapture(stream, &out.graph));
+  LSTMRT_TEST_CUDA(cudaGraphInstantiate(&out.exec, out.graph, 0));
+}
+
 }  // namespace lstmrt::test

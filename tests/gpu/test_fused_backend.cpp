@@ -173,17 +173,11 @@ TEST_F(FusedGpu, CallerCapturesForwardIntoItsOwnGraph) {
   Lstm lstm = create_fused(c);
   DeviceCall call(c);
   call.refresh();
-  const ForwardRequest r = call.request();
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  LSTMRT_TEST_CUDA(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal));
-  lstm.forward(r, stream());
-  LSTMRT_TEST_CUDA(cudaStreamEndCapture(stream(), &graph));
-  LSTMRT_TEST_CUDA(cudaGraphInstantiate(&exec, graph, 0));
-  LSTMRT_TEST_CUDA(cudaGraphLaunch(exec, stream()));
+  CapturedForward captured;
+  capture_forward(lstm, call.request(), stream(), captured);
+  if (HasFatalFailure()) return;
+  LSTMRT_TEST_CUDA(cudaGraphLaunch(captured.exec, stream()));
   LSTMRT_TEST_CUDA(cudaStreamSynchronize(stream()));
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
   EXPECT_TRUE(matches_reference(c, run_reference(c), call.outputs()));
 }
 

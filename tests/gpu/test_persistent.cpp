@@ -268,25 +268,19 @@ TEST_F(PersistentGpu, CallerGraphCaptureAndReplay) {
     EXPECT_TRUE(plan_runs(lstm, c, expected_kernel(c)));
     DeviceCall call(c);
     call.refresh();
-    const ForwardRequest r = call.request();
-    cudaGraph_t graph = nullptr;
-    cudaGraphExec_t exec = nullptr;
-    LSTMRT_TEST_CUDA(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal));
-    lstm.forward(r, stream());
-    LSTMRT_TEST_CUDA(cudaStreamEndCapture(stream(), &graph));
-    LSTMRT_TEST_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+    CapturedForward captured;
+    capture_forward(lstm, call.request(), stream(), captured);
+    if (HasFatalFailure()) return;
     for (int replay = 0; replay < 2; ++replay) {
       if (replay > 0) {
         c.x = random_vector(c.x.size(), rng);
         call.refresh();
       }
-      LSTMRT_TEST_CUDA(cudaGraphLaunch(exec, stream()));
+      LSTMRT_TEST_CUDA(cudaGraphLaunch(captured.exec, stream()));
       LSTMRT_TEST_CUDA(cudaStreamSynchronize(stream()));
       EXPECT_TRUE(matches_reference(c, run_reference(c), call.outputs())) << "replay " << replay;
       lstm.check_device_errors();
     }
-    cudaGraphExecDestroy(exec);
-    cudaGraphDestroy(graph);
   }
 }
 
