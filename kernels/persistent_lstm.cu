@@ -254,9 +254,11 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __gr
 #pragma unroll
     for (int half = 0; half < kPer; ++half) {
       const int e = i * kPer + half;
-      const int c = kSlots > 0 ? e / kSlots : 0, s = kSlots > 0 ? e % kSlots : 0;  // element e = c·slots + s
-      const int r = s * kWarps + warp, k = c * 32 + lane;
-      if (kSlots > 0 && c < cpl && r < reg_rows && k < Ho) bits |= Reg::bits(w_hh[global_row(r) * Ho + k]) << (16 * half);
+      if constexpr (kSlots > 0) {
+        const PersistentRegisterSource at = persistent_register_source(kSlots, e, warp, lane);
+        if (e / kSlots < cpl && at.row < reg_rows && at.column < Ho)
+          bits |= Reg::bits(w_hh[global_row(at.row) * Ho + at.column]) << (16 * half);
+      }
     }
     wreg[i] = bits;
   }
@@ -322,7 +324,7 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __gr
               const float hv = k < Ho ? h_row[k] : 0.0f;
 #pragma unroll
               for (int sl = 0; sl < kSlots; ++sl) {
-                const int e = c * kSlots + sl;
+                const int e = c * kSlots + sl;  // persistent_register_source: row sl·8 + warp, column k
                 acc[sl] = fmaf(Reg::unpack(wreg[e / kPer], e % kPer), hv, acc[sl]);
               }
             }
@@ -469,8 +471,9 @@ KernelFn kernel_for_slots(int slots) {
   }
 }
 
-// The instantiation for `p`, after checking what the kernel relies on.
-KernelFn checked_kernel(const PersistentParams& p, StorageType type, int blocks) {
+// The instantiation for `p`, after checking what the kernel relies on: its shape always, its
+// buffers and step count only for a launch (`launch`), not for an occupancy query.
+KernelFn checked_kernel(const PersistentParams& p, StorageType type, int blocks, bool launch) {
   const char* what = "persistent LSTM kernel";
   if (type == StorageType::kFloat16) detail::invalid("{}: float16 storage; expected float32 or bfloat16", what);
   const int per_register = type == StorageType::kFloat32 ? 1 : 2;
@@ -478,23 +481,26 @@ KernelFn checked_kernel(const PersistentParams& p, StorageType type, int blocks)
                                                         : kernel_for_slots<__nv_bfloat16>(p.register_slots);
   if (!kernel) detail::invalid("{}: {} register row slots is not a compiled choice", what, p.register_slots);
   const int D = p.g.directions, B = p.blocks_per_direction, C = p.clusters_per_direction;
-  if (D < 1 || D > 2 || B < 1 || C < 1 || p.units_per_block < 1 || p.rows_per_cluster < 1 || p.step_count < 1 ||
-      p.g.batch < 1 || p.g.hidden < 1 || p.g.out_size < 1)
-    detail::invalid("{}: D={} blocks/direction={} clusters={} U={} rows={} steps={} N={} H={} H_out={}: expected "
-                    "D in 1..2 and the rest >= 1",
-                    what, D, B, C, p.units_per_block, p.rows_per_cluster, p.step_count, p.g.batch, p.g.hidden,
-                    p.g.out_size);
+  if (D < 1 || D > 2 || B < 1 || C < 1 || p.units_per_block < 1 || p.rows_per_cluster < 1 || p.g.batch < 1 ||
+      p.g.hidden < 1 || p.g.out_size < 1 || p.smem.total == 0)
+    detail::invalid("{}: D={} blocks/direction={} clusters={} U={} rows={} N={} H={} H_out={} shared memory {}: "
+                    "expected D in 1..2 and the rest >= 1",
+                    what, D, B, C, p.units_per_block, p.rows_per_cluster, p.g.batch, p.g.hidden, p.g.out_size,
+                    p.smem.total);
   if (blocks != D * C * B) detail::invalid("{}: {} blocks; the parameters describe {}", what, blocks, D * C * B);
   const int columns = persistent_register_columns(p.register_slots, per_register);
   if ((p.register_slots > 0 && p.cols_per_lane > columns) || p.cols_per_lane * 32 < p.g.out_size)
     detail::invalid("{}: {} column slots (H_out={}) with {} register row slots: expected at most {} and at least "
                     "H_out / 32",
                     what, p.cols_per_lane, p.g.out_size, p.register_slots, columns);
-  if (p.mode == static_cast<int>(PersistentMode::kGrid) ? (!p.h_exchange || (p.g.projected && !p.m_exchange))
-                                                        : B > 16)
-    detail::invalid("{}: grid mode needs exchange buffers, cluster mode at most 16 blocks per cluster", what);
-  if (!p.abort_flag || !p.w_hh || (p.g.projected && !p.w_hr) || p.smem.total == 0)
-    detail::invalid("{}: abort flag, weights and shared memory size are required", what);
+  if (p.mode == static_cast<int>(PersistentMode::kCluster) && B > 16)
+    detail::invalid("{}: {} blocks per cluster; expected at most 16", what, B);
+  if (!launch) return kernel;
+  if (p.step_count < 1) detail::invalid("{}: step_count {}; expected >= 1", what, p.step_count);
+  if (p.mode == static_cast<int>(PersistentMode::kGrid) && (!p.h_exchange || (p.g.projected && !p.m_exchange)))
+    detail::invalid("{}: grid mode needs its exchange buffers", what);
+  if (!p.abort_flag || !p.w_hh || (p.g.projected && !p.w_hr))
+    detail::invalid("{}: the abort flag and the weights are required", what);
   return kernel;
 }
 
@@ -552,7 +558,7 @@ PersistentDeviceInfo persistent_device_info(int device) {
 }
 
 bool persistent_launch_fits(const PersistentParams& p, StorageType type, int blocks, cudaStream_t stream) {
-  const KernelFn kernel = checked_kernel(p, type, blocks);
+  const KernelFn kernel = checked_kernel(p, type, blocks, false);
   set_attributes(kernel, p);
   if (p.mode == static_cast<int>(PersistentMode::kGrid)) {
     int device = 0, sms = 0, per_sm = 0, cooperative = 0;
@@ -570,7 +576,7 @@ bool persistent_launch_fits(const PersistentParams& p, StorageType type, int blo
 }
 
 void launch_persistent_lstm(const PersistentParams& p, StorageType type, int blocks, cudaStream_t stream) {
-  const KernelFn kernel = checked_kernel(p, type, blocks);
+  const KernelFn kernel = checked_kernel(p, type, blocks, true);
   set_attributes(kernel, p);
   cudaLaunchAttribute attr{};
   const cudaLaunchConfig_t cfg = launch_config(p, blocks, stream, &attr);

@@ -142,6 +142,16 @@ LSTMRT_HD inline PersistentBlock persistent_block(const PersistentParams& p, int
   return b;
 }
 
+// The register map (header comment): element e of the thread in (warp, lane) holds local row
+// r = (e % slots)·8 + warp, column k = (e / slots)·32 + lane. The kernel loads its registers with
+// this; fused::register_location (the planner's map, used by the CPU emulation) is its inverse.
+struct PersistentRegisterSource {
+  int row, column;
+};
+LSTMRT_HD inline PersistentRegisterSource persistent_register_source(int slots, int element, int warp, int lane) {
+  return {(element % slots) * kPersistentWarps + warp, (element / slots) * 32 + lane};
+}
+
 // Tag of the values read at local step ls (written by step ls − 1, or by the gate phase of ls for m).
 LSTMRT_HD inline int32_t persistent_tag(int32_t tag_base, int ls) { return tag_base + ls + 1; }
 
@@ -162,9 +172,11 @@ struct PersistentDeviceInfo {
 // Queries `device`. Throws Error(kCudaError) when a query fails.
 PersistentDeviceInfo persistent_device_info(int device);
 
-// Co-residency check for a launch: true when `blocks` blocks of `smem_bytes` (grid mode: all of
-// them at once; cluster mode: at least one cluster of `cluster_size`) can be resident together.
-// Sets the kernel's shared-memory attribute on the way. Throws Error(kCudaError) on a failed query.
+// Co-residency check for a launch: true when the `blocks` blocks `p` describes (grid mode: all of
+// them at once; cluster mode: at least one cluster) can be resident together. Reads only the shape
+// of `p` (no buffers, no step count), so it can run before any buffer exists. Sets the kernel's
+// shared-memory attributes on the way. Throws Error(kInvalidArgument) for a shape the kernel cannot
+// take, Error(kCudaError) on a failed query.
 bool persistent_launch_fits(const PersistentParams& p, StorageType type, int blocks, cudaStream_t stream);
 
 // Enqueues one launch of `blocks` blocks (grid mode: cooperative, so all are co-resident or the

@@ -273,7 +273,7 @@ class FusedBackend final : public Backend {
       return c;
     }
     try {
-      c.co_resident = kernels::persistent_launch_fits(fused::persistent_query_params(c.plan),
+      c.co_resident = kernels::persistent_launch_fits(fused::persistent_shape_params(c.plan),
                                                       fused::storage_type(options().data_type), c.plan.total_blocks(),
                                                       nullptr);
     } catch (const Error& e) {

@@ -103,7 +103,8 @@ int plan_chunk_steps(const ModelDesc& desc, int seq_len, int batch, bool has_len
   if (seq_len < 1 || batch < 1) detail::invalid("fused plan: T={} N={}: expected both >= 1", seq_len, batch);
   if (desc.direction != Direction::kForward && has_lengths) return seq_len;
   const std::size_t per_step = static_cast<std::size_t>(batch) * desc.num_directions() * 4 * desc.hidden_size * 4;
-  std::size_t steps = std::max<std::size_t>(1, kGatesChunkBudgetBytes / per_step);
+  const std::size_t budget = layers_overlap ? kGatesChunkBudgetBytes : kPersistentGatesChunkBudgetBytes;
+  std::size_t steps = std::max<std::size_t>(1, budget / per_step);
   steps = std::min<std::size_t>(steps, static_cast<std::size_t>(seq_len));
   // Stacked one-direction models chunk finely for the wavefront; a bidirectional layer needs the
   // whole lower layer (its reverse half starts at the end), so chunking it buys no overlap.
@@ -356,14 +357,22 @@ WorkspaceLayout plan_workspace(const ModelDesc& desc, DataType type, int seq_len
   return w;
 }
 
+bool persistent_possible(const ModelDesc& desc, DataType type, int batch) {
+  return type != DataType::kFloat16 &&
+         static_cast<std::size_t>(batch) * desc.output_size() * sizeof(float) <= kPersistentMaxStagedBytes;
+}
+
 std::size_t workspace_bytes(const ModelDesc& desc, DataType type, int seq_len, int batch) {
   std::size_t bytes = 0;
+  const bool persistent = persistent_possible(desc, type, batch);
   for (bool has_lengths : {false, true})
-    for (bool overlap : {false, true})
+    for (bool overlap : {false, true}) {
+      if (!overlap && !persistent) continue;
       bytes = std::max(
           bytes,
           plan_workspace(desc, type, seq_len, batch, plan_chunk_steps(desc, seq_len, batch, has_lengths, overlap))
               .total_bytes);
+    }
   return bytes;
 }
 
@@ -379,6 +388,11 @@ FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, in
   const bool persistent = plan.any_persistent();
   if (persistent && type == DataType::kFloat16)
     detail::invalid("fused plan: a persistent layer with float16 data: the persistent kernels take float32 or bfloat16");
+  if (persistent && !persistent_possible(desc, type, key.batch))
+    detail::invalid("fused plan: a persistent layer with N={} rows of H_out={}: their staged h ({} bytes) exceeds the "
+                    "{} bytes of shared memory any block has",
+                    key.batch, desc.output_size(), static_cast<std::size_t>(key.batch) * desc.output_size() * 4,
+                    kPersistentMaxStagedBytes);
   plan.key = key;
   plan.layers = desc.num_layers;
   plan.directions = desc.num_directions();

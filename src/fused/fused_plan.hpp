@@ -50,6 +50,14 @@ namespace lstmrt::fused {
 // Byte budget for one layer's gates_x chunk: the input GEMM's output should stay in the 50 MB L2
 // until the steps consume it.
 constexpr std::size_t kGatesChunkBudgetBytes = std::size_t{16} << 20;
+// Plans with a persistent layer: every launch (one per chunk) loads W_hh on chip again, so chunks
+// are longer; the kernel reads each step's gates once, from wherever they are.
+constexpr std::size_t kPersistentGatesChunkBudgetBytes = std::size_t{64} << 20;
+// A persistent layer stages every row's h in one block's shared memory: N·H_out·4 bytes must fit
+// the largest opt-in shared memory of any current GPU (227 KiB), or no persistent variant can
+// serve the shape (then workspace_bytes need not cover the persistent chunking).
+constexpr std::size_t kPersistentMaxStagedBytes = 232448;
+bool persistent_possible(const ModelDesc& desc, DataType type, int batch);
 // Stacked one-direction models: the wavefront unit. Layer l+1 runs chunk c while layer l runs chunk
 // c+1, so a smaller chunk overlaps more but makes smaller input GEMMs.
 constexpr int kWavefrontChunkSteps = 4;
@@ -194,7 +202,7 @@ bool recurrent_into_gates(const ModelDesc& desc, const PlanKey& key);
 // Processing steps per time chunk for this model and request shape. Reverse directions with
 // per-row lengths start each row at its own end, so their input times do not form one contiguous
 // range per step range: such plans are unchunked (chunk_steps = T). `layers_overlap` = false (plans
-// with a persistent layer): no wavefront, so only the gates_x budget bounds the chunk.
+// with a persistent layer): no wavefront, so only the (persistent) gates_x budget bounds the chunk.
 int plan_chunk_steps(const ModelDesc& desc, int seq_len, int batch, bool has_lengths, bool layers_overlap = true);
 
 // The input times [first, last) of direction slot `d`'s chunk `c` (the rows of gates_x it fills).

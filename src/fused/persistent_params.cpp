@@ -83,20 +83,6 @@ kernels::PersistentParams persistent_shape_params(const PersistentPlan& pp) {
   return p;
 }
 
-kernels::PersistentParams persistent_query_params(const PersistentPlan& pp) {
-  static std::int32_t placeholder = 0;
-  kernels::PersistentParams p = persistent_shape_params(pp);
-  p.step_count = 1;
-  p.abort_flag = &placeholder;
-  p.w_hh = &placeholder;
-  p.w_hr = pp.proj > 0 ? &placeholder : nullptr;
-  if (pp.variant == PersistentVariant::kGrid) {
-    p.h_exchange = &placeholder;
-    p.m_exchange = pp.proj > 0 ? &placeholder : nullptr;
-  }
-  return p;
-}
-
 kernels::PersistentParams persistent_params(const ModelDesc& desc, const FusedPlan& plan, const Op& op,
                                             const PersistentPlan& persistent, const CallBuffers& buffers,
                                             const std::array<kernels::CellMathParams, 2>& cell, DataType type,

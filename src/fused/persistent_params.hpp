@@ -31,12 +31,6 @@ std::int32_t persistent_tag_base(const FusedPlan& plan, int chunk);
 // co-residency query (kernels::persistent_launch_fits) before any buffer exists. No addresses.
 kernels::PersistentParams persistent_shape_params(const PersistentPlan& persistent);
 
-// The parameters kernels::persistent_launch_fits is asked with before any buffer exists: the shape
-// parameters plus placeholders (one step; the address of a static word for the abort flag, weights
-// and grid exchanges) that pass the launcher's validation. The occupancy query reads none of them;
-// nothing is ever launched with them.
-kernels::PersistentParams persistent_query_params(const PersistentPlan& persistent);
-
 // Parameters of kPersistent op `op` of `plan`, layer op.layer run by `persistent` (its fitting
 // plan for the request's batch). `status`: the host-mapped report (may be null); the abort word is
 // buffers.persistent_abort. Throws kInvalidArgument for a plan that does not fit or float16 data,

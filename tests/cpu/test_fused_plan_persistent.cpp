@@ -220,6 +220,26 @@ TEST(FusedPlanPersistent, WorkspaceBytesCoversPersistentPlans) {
   }
 }
 
+// Persistent plans chunk by the larger budget (each launch reloads W_hh); the workspace covers that
+// chunking only where a persistent variant could serve at all (N·H_out staged in shared memory).
+TEST(FusedPlanPersistent, PersistentChunksAndWorkspace) {
+  const ModelDesc m = model(Direction::kForward, 1, 64, 1024);  // 1 layer, I = 64, H = 1024
+  const std::size_t per_step = 32u * 4 * 1024 * 4;                // N = 32: 512 KiB of gates per step
+  EXPECT_EQ(fused::plan_chunk_steps(m, 1000, 32, false, true), static_cast<int>(fused::kGatesChunkBudgetBytes / per_step));
+  EXPECT_EQ(fused::plan_chunk_steps(m, 1000, 32, false, false),
+            static_cast<int>(fused::kPersistentGatesChunkBudgetBytes / per_step));
+  const FusedPlan plan = make_plan(m, DataType::kFloat32, key(1000, 32), 0, {LayerKernel::kPersistentGrid});
+  EXPECT_EQ(plan.chunk_steps, 128);
+  EXPECT_LE(plan.workspace.total_bytes, fused::workspace_bytes(m, DataType::kFloat32, 1000, 32));
+  EXPECT_TRUE(fused::persistent_possible(m, DataType::kFloat32, 56));    // 56 · 1024 · 4 = 229,376 B
+  EXPECT_FALSE(fused::persistent_possible(m, DataType::kFloat32, 57));
+  EXPECT_FALSE(fused::persistent_possible(m, DataType::kFloat16, 1));
+  // N = 256: no persistent variant can serve, so the workspace is the stepwise one.
+  EXPECT_EQ(fused::workspace_bytes(m, DataType::kFloat32, 1000, 256),
+            std::max(fused::plan_workspace(m, DataType::kFloat32, 1000, 256, fused::plan_chunk_steps(m, 1000, 256, false)).total_bytes,
+                     fused::plan_workspace(m, DataType::kFloat32, 1000, 256, fused::plan_chunk_steps(m, 1000, 256, true)).total_bytes));
+}
+
 TEST(FusedPlanPersistent, Errors) {
   const ModelDesc m = model(Direction::kForward, 2, 3, 4);
   expect_error([&] { make_plan(m, DataType::kFloat32, key(3, 2), 0, {LayerKernel::kPersistentGrid}); },
@@ -227,6 +247,10 @@ TEST(FusedPlanPersistent, Errors) {
   expect_error([&] { make_plan(m, DataType::kFloat16, key(3, 2), 0, {LayerKernel::kStepwise, LayerKernel::kPersistentCluster}); },
                ErrorCode::kInvalidArgument, {"float16"});
   EXPECT_NO_THROW(make_plan(m, DataType::kFloat16, key(3, 2), 0, {LayerKernel::kStepwise, LayerKernel::kStepwise}));
+  // 3000 rows of H_out = 32: 384,000 staged bytes, more than any block's shared memory.
+  expect_error([&] { make_plan(model(Direction::kForward, 1, 4, 32), DataType::kFloat32, key(3, 3000), 0,
+                               {LayerKernel::kPersistentGrid}); },
+               ErrorCode::kInvalidArgument, {"N=3000", "H_out=32", "384000", "shared memory"});
   EXPECT_STREQ(fused::to_string(OpKind::kPersistent), "persistent");
   EXPECT_STREQ(fused::to_string(OpKind::kClearPersistent), "clear_persistent");
   EXPECT_STREQ(fused::to_string(LayerKernel::kPersistentCluster), "persistent cluster");

@@ -324,7 +324,7 @@ TEST(PersistentParams, AcceptedByTheKernelLauncher) {
       }
     };
     refused_only_by_cuda(
-        [&] { kernels::persistent_launch_fits(persistent_query_params(s.persistent), storage, blocks, nullptr); },
+        [&] { kernels::persistent_launch_fits(persistent_shape_params(s.persistent), storage, blocks, nullptr); },
         "persistent_launch_fits");
     if (!gpu)
       refused_only_by_cuda(
@@ -338,6 +338,39 @@ TEST(PersistentParams, AcceptedByTheKernelLauncher) {
     if (HasFailure()) break;
   }
   EXPECT_GT(checked, 10);
+}
+
+// What the launcher refuses before any CUDA call (kInvalidArgument): a launch without a step,
+// weights, abort word or grid exchanges, and shapes the kernel is not compiled for. The
+// co-residency query takes the shape alone.
+TEST(PersistentParams, KernelLauncherRefusals) {
+  const CallSetup s = small_setup();
+  ASSERT_TRUE(s.persistent.fits) << s.persistent.reason;
+  const kernels::StorageType storage = storage_type(s.type);
+  const int blocks = s.persistent.total_blocks();
+  const kernels::PersistentParams full =
+      persistent_params(s.desc, s.plan, persistent_ops(s.plan, 1)[0], s.persistent, s.buffers, s.cell, s.type, nullptr);
+  auto launch = [&](kernels::PersistentParams p, int n = -1) {
+    kernels::launch_persistent_lstm(p, storage, n < 0 ? blocks : n, nullptr);
+  };
+  kernels::PersistentParams bad = full;
+  bad.step_count = 0;
+  test::expect_error([&] { launch(bad); }, ErrorCode::kInvalidArgument, {"step_count 0"});
+  bad = full;
+  bad.w_hh = nullptr;
+  test::expect_error([&] { launch(bad); }, ErrorCode::kInvalidArgument, {"weights"});
+  bad = full;
+  bad.h_exchange = nullptr;
+  test::expect_error([&] { launch(bad); }, ErrorCode::kInvalidArgument, {"exchange"});
+  test::expect_error([&] { launch(full, blocks + 1); }, ErrorCode::kInvalidArgument, {"blocks"});
+  bad = full;
+  bad.register_slots = 7;
+  test::expect_error([&] { launch(bad); }, ErrorCode::kInvalidArgument, {"7 register row slots"});
+  bad = full;
+  bad.cols_per_lane = 1000;
+  test::expect_error([&] { launch(bad); }, ErrorCode::kInvalidArgument, {"1000 column slots"});
+  test::expect_error([&] { kernels::launch_persistent_lstm(full, kernels::StorageType::kFloat16, blocks, nullptr); },
+                     ErrorCode::kInvalidArgument, {"float16"});
 }
 
 TEST(PersistentParams, Errors) {

@@ -161,6 +161,16 @@ void check_plan_invariants(const PersistentPlan& p, const DeviceLimits& lim, con
   const int per_register = p.weight_type == DataType::kFloat32 ? 1 : 2;
   if (p.register_slots > 0) EXPECT_LE(p.cols_per_lane, kernels::persistent_register_columns(p.register_slots, per_register));
   EXPECT_LE(p.weight_registers, kernels::kPersistentWeightRegisters);
+  // The kernel loads element e of thread (warp, lane) from persistent_register_source; the plan's
+  // register_location (what the emulation uses) must be its inverse on every register row.
+  for (int e = 0; e < p.per_thread_elements; ++e)
+    for (int t = 0; t < p.threads; t += 7) {
+      const kernels::PersistentRegisterSource src = kernels::persistent_register_source(p.register_slots, e, t / 32, t % 32);
+      if (src.row >= p.register_rows || src.column >= p.out_size) continue;
+      const fused::RegisterLocation at = fused::register_location(p, src.row, src.column);
+      EXPECT_EQ(at.thread, t);
+      EXPECT_EQ(at.element, e);
+    }
   // Shared regions: aligned, in order, disjoint, inside the total.
   const fused::SmemLayout& s = p.smem;
   const fused::SmemRegion regions[] = {s.w_hh, s.w_hr, s.h_stage, s.m_stage, s.gates, s.c_state, s.vectors, s.exchange};
