@@ -6,6 +6,11 @@
 // only through the exchange buffers, with the plan's step tags; a random scheduler interleaves
 // them one action at a time, so a missing wait, a wrong slot or a premature overwrite shows up as a
 // tag mismatch, a deadlock or a wrong result against the reference backend.
+// The protocol is the kernel's (kernels/persistent_lstm.hpp): the sequence runs as launches of
+// `chunk_steps` steps with tag_base + c·(chunk_steps + 1) for launch c; a launch stages h from
+// h_state and c from c_state, receives h from local step 1 on, and ends by waiting for the last
+// exchange before writing its units back to h_state / c_state. Grid exchange buffers live across
+// the launches of a forward (stale tags of earlier launches); cluster buffers start afresh.
 // The input projection (the tensor-core GEMM on the device) is a plain double-accumulated loop.
 #pragma once
 
@@ -32,6 +37,7 @@ struct PersistentEmulationOptions {
   fused::DeviceLimits limits = fused::kH200Limits;
   std::uint64_t schedule_seed = 1;
   std::int32_t tag_base = 0;  // exchange buffers start with stale tags of an earlier launch (<= tag_base)
+  int chunk_steps = 0;        // steps per launch; 0 = the whole sequence in one launch
 };
 
 namespace persistent_detail {
@@ -74,24 +80,11 @@ inline Exchange make_exchange(const fused::ExchangeLayout& layout, std::int32_t 
   return x;
 }
 
-}  // namespace persistent_detail
-
-// One layer, one direction slot d: in_seq (T, N, I_l) time-major → out_seq (T, N, D·H_out)
-// time-major (this direction's columns), h_n / c_n rows of this layer and direction.
-inline void emulate_persistent_direction(const ModelDesc& m, const fused::PersistentPlan& plan,
-                                         const fused::PackedLayer& w, int layer, int d, const std::vector<float>& in_seq,
-                                         int T, int N, const std::vector<int>& lens, const HostInputs& in,
-                                         const PersistentEmulationOptions& opt, std::mt19937_64& rng,
-                                         std::vector<float>& out_seq, std::vector<float>& h_n, std::vector<float>& c_n) {
-  using namespace persistent_detail;
-  const int D = m.num_directions(), H = m.hidden_size, Hout = m.output_size(), P = m.proj_size;
-  const int I = m.layer_input_size(layer), U = plan.units_per_block;
-  const bool reverse = m.is_reverse_slot(d);
-  const bool grid = plan.variant == fused::PersistentVariant::kGrid;
-  const kernels::CellMathParams cell = kernels::make_cell_math_params(m, d);
-  const std::size_t state = static_cast<std::size_t>(layer * D + d) * N;  // (L·D, N, ·) row base
-
-  // Input projection: gx[(t·N + b)·4H + r] = W_ih[d] row r · x[t][b] (bias added by the blocks).
+// The input projection (the tensor-core GEMM on the device) of direction slot d:
+// gx[(t·N + b)·4H + r] = W_ih[d] row r · x[t][b] (bias added by the blocks).
+inline std::vector<float> input_projection(const ModelDesc& m, const fused::PackedLayer& w, int layer, int d,
+                                           const std::vector<float>& in_seq, int T, int N) {
+  const int H = m.hidden_size, I = m.layer_input_size(layer);
   std::vector<float> gx(static_cast<std::size_t>(T) * N * 4 * H);
   for (int t = 0; t < T; ++t)
     for (int b = 0; b < N; ++b)
@@ -102,6 +95,31 @@ inline void emulate_persistent_direction(const ModelDesc& m, const fused::Persis
                  in_seq[(static_cast<std::size_t>(t) * N + b) * I + k];
         gx[(static_cast<std::size_t>(t) * N + b) * 4 * H + r] = static_cast<float>(sum);
       }
+  return gx;
+}
+
+}  // namespace persistent_detail
+
+// One layer, one direction slot d: in_seq (T, N, I_l) time-major → out_seq (T, N, D·H_out)
+// time-major (this direction's columns), h_n / c_n rows of this layer and direction.
+// One launch: local steps [0, count) = processing steps [first_step, first_step + count), tags
+// from tag_base. h_state (N, H_out) and c_state (N, H) of this direction carry the state between
+// launches; grid_exchanges (grid variant: h, then m) live across the launches of the forward.
+inline void emulate_persistent_launch(const ModelDesc& m, const fused::PersistentPlan& plan,
+                                      const fused::PackedLayer& w, int layer, int d, const std::vector<float>& gx,
+                                      int T, int N, int first_step, int count, std::int32_t tag_base,
+                                      const std::vector<int>& lens, const PersistentEmulationOptions& opt,
+                                      std::mt19937_64& rng, std::vector<persistent_detail::Exchange>& grid_hx,
+                                      std::vector<persistent_detail::Exchange>& grid_mx,
+                                      std::vector<float>& h_state, std::vector<float>& c_state,
+                                      std::vector<float>& out_seq, std::vector<float>& h_n, std::vector<float>& c_n) {
+  using namespace persistent_detail;
+  const int D = m.num_directions(), H = m.hidden_size, Hout = m.output_size(), P = m.proj_size;
+  const int U = plan.units_per_block;
+  const bool reverse = m.is_reverse_slot(d);
+  const bool grid = plan.variant == fused::PersistentVariant::kGrid;
+  const kernels::CellMathParams cell = kernels::make_cell_math_params(m, d);
+  const std::size_t state = static_cast<std::size_t>(layer * D + d) * N;  // (L·D, N, ·) row base
 
   // This direction's blocks, their on-chip state, and the exchanges (grid: one per direction;
   // cluster: one per block, in its shared memory, filled by every block of its cluster).
@@ -110,12 +128,14 @@ inline void emulate_persistent_direction(const ModelDesc& m, const fused::Persis
     if (s.direction == d) blocks.push_back(s);
   const int nb = static_cast<int>(blocks.size());
   std::vector<std::vector<float>> regs(nb), smem(nb);
-  std::vector<Exchange> hx, mx;
-  const int exchanges = grid ? 1 : nb;
-  for (int e = 0; e < exchanges; ++e) {
-    hx.push_back(make_exchange(plan.h_exchange, opt.tag_base, rng));
-    if (P > 0) mx.push_back(make_exchange(plan.m_exchange, opt.tag_base, rng));
-  }
+  std::vector<Exchange> local_hx, local_mx;  // cluster: each block's receive buffers, tags zeroed at the start
+  if (!grid)
+    for (int e = 0; e < nb; ++e) {
+      local_hx.push_back(make_exchange(plan.h_exchange, 0, rng));
+      if (P > 0) local_mx.push_back(make_exchange(plan.m_exchange, 0, rng));
+    }
+  std::vector<Exchange>& hx = grid ? grid_hx : local_hx;
+  std::vector<Exchange>& mx = grid ? grid_mx : local_mx;
   auto sm = [&](int bi, const fused::SmemRegion& region, std::size_t index) -> float& {
     EXPECT_LT(index * sizeof(float), region.bytes) << "shared region overrun";
     return smem[bi].at(region.offset / sizeof(float) + index);
@@ -199,33 +219,44 @@ inline void emulate_persistent_direction(const ModelDesc& m, const fused::Persis
     return opt.padding == PaddingMode::kCarryLast && !reverse && lens[b] > 0 ? frozen : 0.0f;
   };
 
-  // Actions: 0 = init, then per step s: gate (1 + s·phases), projection (2 + s·phases) when P > 0.
+  // Actions: 0 = init (stage h_state, load c_state), then per local step ls: gate (1 + ls·phases),
+  // projection (2 + ls·phases) when P > 0; last: wait for the final exchange, write the state back.
   const int phases = P > 0 ? 2 : 1;
-  const int last_action = 1 + T * phases;
+  const int final_action = 1 + count * phases, last_action = final_action + 1;
   std::vector<int> next(nb, 0);
   auto act = [&](int bi) -> bool {
     const fused::BlockSlice& s = blocks[bi];
     const int units = s.unit_last - s.unit_first;
     const int reg_rows = std::min(plan.register_rows, 4 * units);
     const int a = next[bi];
-    if (a == 0) {  // initial h (projected size) into slot 0, c into c_state
-      const int first = P > 0 ? s.proj_first : s.unit_first, last = P > 0 ? s.proj_last : s.unit_last;
+    if (a == 0) {  // every row's h from h_state (written by init or the previous launch), own c
       for (int b = s.row_first; b < s.row_last; ++b) {
-        for (int j = first; j < last; ++j)
-          publish(hx, bi, fused::step_slot(0), b, j, in.h0 ? (*in.h0)[(state + b) * Hout + j] : 0.0f,
-                  fused::step_tag(opt.tag_base, 0));
+        for (int k = 0; k < Hout; ++k) sm(bi, L.h_stage, (b - s.row_first) * Hout + k) = h_state.at(b * Hout + k);
         for (int u = 0; u < units; ++u)
-          sm(bi, L.c_state, (b - s.row_first) * U + u) = in.c0 ? (*in.c0)[(state + b) * H + s.unit_first + u] : 0.0f;
+          sm(bi, L.c_state, (b - s.row_first) * U + u) = c_state.at(b * H + s.unit_first + u);
       }
-      publish_slice_tag(hx, bi, fused::step_slot(0), fused::step_tag(opt.tag_base, 0));
       next[bi] = 1;
       return true;
     }
-    const int step = (a - 1) / phases;
+    if (a == final_action) {  // nobody reads h_state any more once every block published its last h
+      if (!ready(hx, bi, fused::step_slot(count), Hout, fused::step_tag(tag_base, count))) return false;
+      gather(hx, bi, fused::step_slot(count), Hout, L.h_stage);
+      const int first = P > 0 ? s.proj_first : s.unit_first, last = P > 0 ? s.proj_last : s.unit_last;
+      for (int b = s.row_first; b < s.row_last; ++b) {
+        for (int j = first; j < last; ++j) h_state.at(b * Hout + j) = sm(bi, L.h_stage, (b - s.row_first) * Hout + j);
+        for (int u = 0; u < units; ++u)
+          c_state.at(b * H + s.unit_first + u) = sm(bi, L.c_state, (b - s.row_first) * U + u);
+      }
+      next[bi] = last_action;
+      return true;
+    }
+    const int ls = (a - 1) / phases, step = first_step + ls;
     const bool gate_phase = (a - 1) % phases == 0;
     if (gate_phase) {
-      if (!ready(hx, bi, fused::step_slot(step), Hout, fused::step_tag(opt.tag_base, step))) return false;
-      gather(hx, bi, fused::step_slot(step), Hout, L.h_stage);
+      if (ls > 0) {
+        if (!ready(hx, bi, fused::step_slot(ls), Hout, fused::step_tag(tag_base, ls))) return false;
+        gather(hx, bi, fused::step_slot(ls), Hout, L.h_stage);
+      }
       for (int b = s.row_first; b < s.row_last; ++b) {
         const int lb = b - s.row_first, t = row_time(b, step);
         for (int r = 0; r < 4 * units; ++r) {  // this block's gate rows: registers, then shared memory
@@ -257,20 +288,20 @@ inline void emulate_persistent_direction(const ModelDesc& m, const fused::Persis
             out = P > 0 ? 0.0f : sm(bi, L.h_stage, lb * Hout + j);  // frozen: republish h (m unused)
           }
           if (P > 0) {
-            publish(mx, bi, fused::step_slot(step), b, j, out, fused::step_tag(opt.tag_base, step));
+            publish(mx, bi, fused::step_slot(ls), b, j, out, fused::step_tag(tag_base, ls));
           } else {
-            publish(hx, bi, fused::step_slot(step + 1), b, j, out, fused::step_tag(opt.tag_base, step + 1));
+            publish(hx, bi, fused::step_slot(ls + 1), b, j, out, fused::step_tag(tag_base, ls + 1));
             y_at(t >= 0 ? t : step, b, j) = t >= 0 ? out : padded_value(b, out);
             if (step == T - 1) h_n.at((state + b) * Hout + j) = out;
           }
           if (step == T - 1) c_n.at((state + b) * H + j) = c;
         }
       }
-      if (P > 0) publish_slice_tag(mx, bi, fused::step_slot(step), fused::step_tag(opt.tag_base, step));
-      else publish_slice_tag(hx, bi, fused::step_slot(step + 1), fused::step_tag(opt.tag_base, step + 1));
+      if (P > 0) publish_slice_tag(mx, bi, fused::step_slot(ls), fused::step_tag(tag_base, ls));
+      else publish_slice_tag(hx, bi, fused::step_slot(ls + 1), fused::step_tag(tag_base, ls + 1));
     } else {  // projection: h[p] = W_hr[p] · m over this block's projected units
-      if (!ready(mx, bi, fused::step_slot(step), H, fused::step_tag(opt.tag_base, step))) return false;
-      gather(mx, bi, fused::step_slot(step), H, L.m_stage);
+      if (!ready(mx, bi, fused::step_slot(ls), H, fused::step_tag(tag_base, ls))) return false;
+      gather(mx, bi, fused::step_slot(ls), H, L.m_stage);
       for (int b = s.row_first; b < s.row_last; ++b) {
         const int lb = b - s.row_first, t = row_time(b, step);
         for (int p = s.proj_first; p < s.proj_last; ++p) {
@@ -281,12 +312,12 @@ inline void emulate_persistent_direction(const ModelDesc& m, const fused::Persis
               sum += static_cast<double>(sm(bi, L.w_hr, (p - s.proj_first) * L.w_hr_ld + k)) * sm(bi, L.m_stage, lb * H + k);
             out = static_cast<float>(sum);
           }
-          publish(hx, bi, fused::step_slot(step + 1), b, p, out, fused::step_tag(opt.tag_base, step + 1));
+          publish(hx, bi, fused::step_slot(ls + 1), b, p, out, fused::step_tag(tag_base, ls + 1));
           y_at(t >= 0 ? t : step, b, p) = t >= 0 ? out : padded_value(b, out);
           if (step == T - 1) h_n.at((state + b) * Hout + p) = out;
         }
       }
-      publish_slice_tag(hx, bi, fused::step_slot(step + 1), fused::step_tag(opt.tag_base, step + 1));
+      publish_slice_tag(hx, bi, fused::step_slot(ls + 1), fused::step_tag(tag_base, ls + 1));
     }
     next[bi] = a + 1;
     return true;
@@ -318,7 +349,7 @@ inline void emulate_persistent_direction(const ModelDesc& m, const fused::Persis
 
 inline HostOutputs emulate_persistent(const ModelDesc& m, const Weights& w, const HostInputs& in,
                                       const PersistentEmulationOptions& opt = {}) {
-  const int T = in.seq_len, N = in.batch, D = m.num_directions(), Hout = m.output_size();
+  const int T = in.seq_len, N = in.batch, D = m.num_directions(), H = m.hidden_size, Hout = m.output_size();
   std::mt19937_64 rng(opt.schedule_seed);
   std::vector<int> lens(N, T);
   if (in.lengths) lens.assign(in.lengths->begin(), in.lengths->end());
@@ -339,8 +370,25 @@ inline HostOutputs emulate_persistent(const ModelDesc& m, const Weights& w, cons
     if (!plan.fits) return out;
     const fused::PackedLayer packed = fused::pack_layer(m, w, l);
     std::vector<float> next_seq = poisoned(static_cast<std::size_t>(T) * N * D * Hout);
-    for (int d = 0; d < D; ++d)
-      emulate_persistent_direction(m, plan, packed, l, d, seq, T, N, lens, in, opt, rng, next_seq, out.h_n, out.c_n);
+    const int chunk = opt.chunk_steps > 0 ? std::min(opt.chunk_steps, T) : T;
+    for (int d = 0; d < D; ++d) {
+      const std::vector<float> gx = persistent_detail::input_projection(m, packed, l, d, seq, T, N);
+      // The state the init kernel leaves: h0 / c0 of this layer and direction, or zeros.
+      const std::size_t state = static_cast<std::size_t>(l * D + d) * N;
+      std::vector<float> h_state(static_cast<std::size_t>(N) * Hout, 0.0f), c_state(static_cast<std::size_t>(N) * H, 0.0f);
+      if (in.h0) std::copy_n(in.h0->begin() + state * Hout, h_state.size(), h_state.begin());
+      if (in.c0) std::copy_n(in.c0->begin() + state * H, c_state.size(), c_state.begin());
+      // Grid exchanges: one per direction for the whole forward (stale tags <= opt.tag_base).
+      std::vector<persistent_detail::Exchange> grid_hx, grid_mx;
+      if (opt.variant == fused::PersistentVariant::kGrid) {
+        grid_hx.push_back(persistent_detail::make_exchange(plan.h_exchange, opt.tag_base, rng));
+        if (m.proj_size > 0) grid_mx.push_back(persistent_detail::make_exchange(plan.m_exchange, opt.tag_base, rng));
+      }
+      for (int c = 0; c * chunk < T; ++c)
+        emulate_persistent_launch(m, plan, packed, l, d, gx, T, N, c * chunk, std::min(chunk, T - c * chunk),
+                                  opt.tag_base + c * (chunk + 1), lens, opt, rng, grid_hx, grid_mx, h_state, c_state,
+                                  next_seq, out.h_n, out.c_n);
+    }
     seq = std::move(next_seq);
   }
   out.y.resize(seq.size());

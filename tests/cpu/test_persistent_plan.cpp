@@ -305,11 +305,10 @@ void expect_emulation_matches(const EmuCase& c, std::uint64_t seed) {
   Lstm ref = reference_lstm(c.desc, w);
   const HostOutputs want = run_host(ref, in, {}, c.opt.padding);
   const HostOutputs got = emulate_persistent(c.desc, w, in, c.opt);
-  const std::string what = fmt::format("{} | T={} N={} lengths={} state={} padding={} {} SMs={} regs/SM={} cluster={}",
-                                       describe(c.desc), c.T, c.N, c.lengths, c.state,
-                                       c.opt.padding == PaddingMode::kZero ? "zero" : "carry",
-                                       fused::to_string(c.opt.variant), c.opt.limits.sm_count,
-                                       c.opt.limits.registers_per_sm, c.opt.limits.max_cluster_size);
+  const std::string what = fmt::format(
+      "{} | T={} N={} lengths={} state={} padding={} {} SMs={} regs/SM={} cluster={} chunk={}", describe(c.desc), c.T,
+      c.N, c.lengths, c.state, c.opt.padding == PaddingMode::kZero ? "zero" : "carry", fused::to_string(c.opt.variant),
+      c.opt.limits.sm_count, c.opt.limits.registers_per_sm, c.opt.limits.max_cluster_size, c.opt.chunk_steps);
   EXPECT_TRUE(outputs_close(want, got, 1e-5, 1e-4, what));
 }
 
@@ -343,6 +342,7 @@ TEST(PersistentEmulationVsReference, RandomModelsEveryFeature) {
     if (pick(0, 2) == 0) c.opt.limits.registers_per_sm = 256 * pick(64, 100);
     c.opt.schedule_seed = rng();
     c.opt.tag_base = pick(0, 1000);
+    c.opt.chunk_steps = pick(0, 3);  // several launches: state handed over through h_state / c_state
     expect_emulation_matches(c, rng());
     if (HasFailure()) break;
   }
@@ -366,6 +366,7 @@ TEST(PersistentEmulationVsReference, RegisterAndSharedMemoryRows) {
       c.opt.limits.max_cluster_size = 2;
       c.opt.limits.registers_per_sm = 256 * 96;  // one 32-register weight tile per thread
       c.opt.tag_base = 77;
+      c.opt.chunk_steps = 2;
       const PersistentPlan p =
           fused::make_persistent_plan(c.desc, DataType::kFloat32, c.N, c.T, c.opt.limits, variant);
       ASSERT_TRUE(p.fits) << p.reason;
