@@ -1,7 +1,9 @@
-// Host planner for the persistent LSTM kernels (issue 6): one launch per layer and sequence, each
-// block keeping its slice of the recurrent weights on chip (registers + shared memory) for all T
-// steps. Pure host code, CPU-tested (tests/cpu/test_persistent_plan.cpp) and executed on the host
-// by tests/common/persistent_emulation.hpp. NOT wired into dispatch yet.
+// Host planner for the persistent LSTM kernels (issue 6, kernels/persistent_lstm.hpp): one launch
+// per layer and time chunk, each block keeping its slice of the recurrent weights on chip
+// (registers + shared memory) for all the chunk's steps. Pure host code, CPU-tested
+// (tests/cpu/test_persistent_plan.cpp) and executed on the host by
+// tests/common/persistent_emulation.hpp; the fused backend dispatches on it
+// (src/fused/kernel_choice.hpp).
 //
 // Partition (both variants): per direction, the H hidden units are cut into `blocks` contiguous
 // ranges of at most `units_per_block` units. A block owns ALL FOUR gate rows of its units
@@ -21,13 +23,15 @@
 //
 // Exchange (grid variant): every h value carries its step tag, Lamport-style. Entry = {float value,
 // int32 tag} written as ONE 64-bit store. The value processing step s reads (the state before
-// step s) lives in slot s % 2 with tag tag_base + s + 1 (tag_base grows by T + 1 per launch, so a
-// stale entry never matches and a zeroed buffer never matches). Double buffering is safe: a block
+// step s) lives in slot s % 2 with tag tag_base + s + 1, s counted from the launch's first step
+// (the buffers are zeroed once per forward and tag_base grows by chunk_steps + 1 per launch, so
+// neither a stale entry nor a zeroed one ever matches). Double buffering is safe: a block
 // can only write slot s % 2 again (step s + 2's input) after every block published step s + 1's
 // values, which each does only after it finished reading slot s % 2. With a projection each step
 // has two exchanges: m (H values, pre-projection) in slot s % 2 tag tag_base + s + 1, then h (P).
 // Cluster variant: per-slice tags (one int32 per source block and slot, written after the slice's
-// values and a cluster-scope release fence) in each block's own shared memory, pushed over DSMEM.
+// values and a cluster-scope release fence) in each block's own shared memory, pushed over DSMEM;
+// the m receive buffer follows the h one directly (both 8-byte multiples).
 #pragma once
 
 #include <cstddef>
