@@ -46,9 +46,14 @@ struct WeightRegister<__nv_bfloat16> {
 };
 
 // ---- memory operations of the exchange ----------------------------------------------------------
-__device__ __forceinline__ uint64_t load_acquire_gpu(const uint64_t* p) {
+// Relaxed, not acquire: an entry's value travels in the same single-copy-atomic 64-bit word as its
+// tag, so nothing else needs ordering behind the load, and relaxed loads of a thread's entries can
+// all be in flight at once (acquire loads would serialise them). The only other order the protocol
+// needs — a block's reads of a step before its writes of the next — holds because every value it
+// publishes is computed from what it read, after a block barrier.
+__device__ __forceinline__ uint64_t load_relaxed_gpu(const uint64_t* p) {
   uint64_t v;
-  asm volatile("ld.acquire.gpu.global.b64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+  asm volatile("ld.relaxed.gpu.global.b64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
   return v;
 }
 __device__ __forceinline__ void store_relaxed_gpu(uint64_t* p, uint64_t v) {
@@ -145,15 +150,35 @@ __device__ bool receive(const PersistentParams& p, const PersistentBlock& blk, c
   const int32_t tag = persistent_tag(p.tag_base, ls);
   const int count = blk.rows * x.width;
   if (p.mode == static_cast<int>(PersistentMode::kGrid)) {
+    // The thread's entries i = threadIdx.x + k·kThreads, polled kReceiveBatch at a time (all loads
+    // of a round in flight together) until every tag matches.
+    constexpr int kReceiveBatch = 2;
     const uint64_t* base = x.global + (static_cast<int64_t>(slot) * p.g.batch + blk.row_first) * x.width;
-    for (int i = threadIdx.x; i < count; i += kThreads) {
-      uint64_t v = 0;
-      if (!spin_until(p, step, block_abort, [&] {
-            v = load_acquire_gpu(base + i);
-            return tag_state(static_cast<int32_t>(v >> 32), tag);
-          }))
-        break;
-      stage[i] = __uint_as_float(static_cast<uint32_t>(v));
+    for (int first = threadIdx.x; first < count; first += kThreads * kReceiveBatch) {
+      unsigned pending = 0;
+#pragma unroll
+      for (int k = 0; k < kReceiveBatch; ++k)
+        if (first + k * kThreads < count) pending |= 1u << k;
+      const bool received = spin_until(p, step, block_abort, [&] {
+        uint64_t v[kReceiveBatch];
+#pragma unroll
+        for (int k = 0; k < kReceiveBatch; ++k)
+          if (pending & (1u << k)) v[k] = load_relaxed_gpu(base + first + k * kThreads);
+        int state = 1;
+#pragma unroll
+        for (int k = 0; k < kReceiveBatch; ++k) {
+          if (!(pending & (1u << k))) continue;
+          const int got = tag_state(static_cast<int32_t>(v[k] >> 32), tag);
+          if (got > 0) {
+            stage[first + k * kThreads] = __uint_as_float(static_cast<uint32_t>(v[k]));
+            pending &= ~(1u << k);
+          } else {
+            state = got < 0 ? -1 : (state < 0 ? -1 : 0);
+          }
+        }
+        return state;
+      });
+      if (!received) break;
     }
     __syncthreads();
     return !*block_abort;

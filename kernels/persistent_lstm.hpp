@@ -27,7 +27,8 @@
 // At the end every block waits for the last exchange (so nobody still reads h_state) and writes its
 // units of h_state / c_state for the next launch.
 // Exchange: grid mode = global memory, one {float value, int32 tag} 64-bit word per entry, written
-// with ONE relaxed 64-bit store and read with acquire loads; cluster mode = every block's shared
+// with ONE relaxed 64-bit store and read with relaxed 64-bit loads (the tag and its value are one
+// single-copy-atomic word); cluster mode = every block's shared
 // memory over DSMEM, values then one release-stored tag per (slot, source block). Waits spin with a
 // time bound (timeout_ns): a block that gives up sets *abort_flag (the others see it and leave) and
 // the first one writes *status, which the host reads (Lstm::check_device_errors).
