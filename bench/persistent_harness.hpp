@@ -36,18 +36,9 @@
 
 namespace lstmrt::bench {
 
-// The planner's limits for `device`, as the fused backend derives them: the kernels' shared-memory
-// and cluster limits (kernels::persistent_device_info), 64 Ki registers per SM and 255 per thread
-// (every sm_90 part).
+// The planner's limits for `device`, as the fused backend derives them.
 inline fused::DeviceLimits persistent_device_limits(int device) {
-  const kernels::PersistentDeviceInfo info = kernels::persistent_device_info(device);
-  fused::DeviceLimits limits;
-  limits.sm_count = info.sm_count;
-  limits.registers_per_sm = 65536;
-  limits.max_registers_per_thread = 255;
-  limits.smem_per_block = static_cast<std::size_t>(info.max_smem_per_block);
-  limits.max_cluster_size = info.max_cluster_size;
-  return limits;
+  return fused::device_limits(kernels::persistent_device_info(device));
 }
 
 class PersistentHarness {

@@ -109,11 +109,7 @@ class FusedBackend final : public Backend {
     weights_ = fused::upload_weights(desc, weights, options.data_type);
     for (int d = 0; d < 2; ++d) cell_[d] = kernels::make_cell_math_params(desc, d < desc.num_directions() ? d : 0);
     const kernels::PersistentDeviceInfo info = kernels::persistent_device_info(options.device);
-    limits_.sm_count = info.sm_count;
-    limits_.registers_per_sm = kRegistersPerSm;
-    limits_.max_registers_per_thread = kMaxRegistersPerThread;
-    limits_.smem_per_block = static_cast<std::size_t>(info.max_smem_per_block);
-    limits_.max_cluster_size = info.max_cluster_size;
+    limits_ = fused::device_limits(info);
     cooperative_launch_ = info.cooperative_launch != 0;
     try {
       void* mapped = nullptr;
@@ -235,9 +231,6 @@ class FusedBackend final : public Backend {
   }
 
  private:
-  // Registers per SM and per thread on every architecture the kernels are built for (sm_90).
-  static constexpr int kRegistersPerSm = 65536;
-  static constexpr int kMaxRegistersPerThread = 255;
   static constexpr int kTimedRuns = 3;
 
   void release() noexcept {

@@ -53,6 +53,16 @@ PersistentPlan no_fit(PersistentPlan p, std::string reason) {
 
 }  // namespace
 
+DeviceLimits device_limits(const kernels::PersistentDeviceInfo& info) {
+  DeviceLimits limits;
+  limits.sm_count = info.sm_count;
+  limits.registers_per_sm = kH200Limits.registers_per_sm;
+  limits.max_registers_per_thread = kH200Limits.max_registers_per_thread;
+  limits.smem_per_block = static_cast<std::size_t>(info.max_smem_per_block > 0 ? info.max_smem_per_block : 0);
+  limits.max_cluster_size = info.max_cluster_size;
+  return limits;
+}
+
 const char* to_string(PersistentVariant v) { return v == PersistentVariant::kGrid ? "grid" : "cluster"; }
 
 std::size_t ExchangeLayout::value_offset(int slot, int row, int unit) const {

@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/persistent_lstm.hpp"
 #include "lstmrt/lstm.hpp"
 
 namespace lstmrt::fused {
@@ -55,6 +56,10 @@ struct DeviceLimits {
 // H200 (sm_90): 132 SMs, 64 Ki registers per SM, 255 per thread, 227 KiB shared memory per block
 // (opt-in), clusters of up to 16 blocks (non-portable size).
 constexpr DeviceLimits kH200Limits{132, 65536, 255, 232448, 16};
+// The limits of a device from its queried facts (kernels::persistent_device_info): SMs, the
+// shared memory the kernels may opt into, the largest cluster; 64 Ki registers per SM and 255 per
+// thread on every architecture the kernels are built for (sm_90).
+DeviceLimits device_limits(const kernels::PersistentDeviceInfo& info);
 
 // Kernel shape constants the planner assumes (the kernel must be built with them).
 constexpr int kPersistentThreads = 256;        // threads per block, one block per SM

@@ -130,6 +130,19 @@ TEST(PersistentPlan, NoFitReasons) {
   EXPECT_EQ(smem_only.weight_registers, 0);
 }
 
+TEST(PersistentPlan, DeviceLimitsFromQueriedFacts) {
+  const fused::DeviceLimits h200 = fused::device_limits({132, 232448, 16, 1});
+  EXPECT_EQ(h200.sm_count, fused::kH200Limits.sm_count);
+  EXPECT_EQ(h200.registers_per_sm, fused::kH200Limits.registers_per_sm);
+  EXPECT_EQ(h200.max_registers_per_thread, fused::kH200Limits.max_registers_per_thread);
+  EXPECT_EQ(h200.smem_per_block, fused::kH200Limits.smem_per_block);
+  EXPECT_EQ(h200.max_cluster_size, fused::kH200Limits.max_cluster_size);
+  const fused::DeviceLimits small = fused::device_limits({20, 101376, 0, 1});  // no clusters
+  EXPECT_EQ(small.sm_count, 20);
+  EXPECT_EQ(small.smem_per_block, 101376u);
+  EXPECT_FALSE(fused::make_persistent_plan(model(64), DataType::kFloat32, 1, 4, small, PersistentVariant::kCluster).fits);
+}
+
 TEST(PersistentPlan, InvalidArgumentsThrow) {
   expect_error([] { plan_for(8, DataType::kFloat32, 0); }, ErrorCode::kInvalidArgument, {"batch 0"});
   expect_error([] { (void)fused::make_persistent_plan(model(8), DataType::kFloat32, 1, 0, fused::kH200Limits,
