@@ -18,6 +18,7 @@ struct RunOptions {
   std::string lengths;  // --lengths L.npy int32/int64 (B,)
   std::string h0, c0;   // --h0 (L·D, B, H_out), --c0 (L·D, B, H)
   std::string backend = "auto";
+  std::string fused_kernel = "auto";  // --fused-kernel: auto | stepwise | persistent | cluster
   std::string padding = "zero";  // zero | carry
   bool batch_first = false;
   bool sequences = false;     // --sequences: write y

@@ -64,6 +64,11 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
   run->add_option("--backend", o.backend, "reference | cudnn | fused | auto")
       ->check(CLI::IsMember({"reference", "cudnn", "fused", "auto"}))
       ->capture_default_str();
+  run->add_option("--fused-kernel", o.fused_kernel,
+                  "fused backend's kernels: auto | stepwise | persistent | cluster (a persistent choice that "
+                  "cannot serve falls back to stepwise; -v prints what runs)")
+      ->check(CLI::IsMember({"auto", "stepwise", "persistent", "cluster"}))
+      ->capture_default_str();
   run->add_flag("--sequences", o.sequences, "write y (return_sequences); with neither flag, both are written");
   run->add_flag("--state", o.state, "write h_n and c_n (return_state)");
   run->add_option("--padding", o.padding, "padded y positions: zero, or carry (Keras: repeat the last output)")
@@ -132,11 +137,13 @@ int run_command(const RunOptions& o, std::ostream& log) {
 
   BackendOptions options;
   options.kind = backend_from_string(o.backend);
+  options.fused_kernel = fused_kernel_from_string(o.fused_kernel);
   Lstm lstm = for_option("--backend " + o.backend + ":", [&] { return Lstm::create(desc, loaded.weights, options); });
   if (o.verbose)
-    log << fmt::format("lstmrt: {} weights, {}; backend {}; T={} B={}{}\n", loaded.format, describe(desc),
+    log << fmt::format("lstmrt: {} weights, {}; backend {}; T={} B={}{}\nlstmrt: {}\n", loaded.format, describe(desc),
                        lstm.backend_name(), T, B,
-                       batch_first && !o.batch_first ? "; batch-first (the ONNX model's layout=1)" : "");
+                       batch_first && !o.batch_first ? "; batch-first (the ONNX model's layout=1)" : "",
+                       lstm.execution_plan(T, B));
 
   const bool want_y = o.sequences || !o.state, want_state = o.state || !o.sequences;
   std::vector<float> y, h_n, c_n;

@@ -42,6 +42,7 @@ int run_imported_model(const RunOptions& o, std::ostream& log) {
   }
   BackendOptions options;
   options.kind = backend_from_string(o.backend);
+  options.fused_kernel = fused_kernel_from_string(o.fused_kernel);
   if (o.verbose) log << fmt::format("lstmrt: keras model {}: {} stages; T={} B={}\n", o.weights, model.stages.size(), T, B);
   const ModelOutputs out = run_model(model, options, T, B, o.batch_first ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor,
                                      xv.data(), lengths.empty() ? nullptr : lengths.data());

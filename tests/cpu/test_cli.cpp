@@ -285,6 +285,7 @@ TEST_F(CliFiles, BadInitialState) {
 TEST_F(CliFiles, BadOptions) {
   expect_failure({"--backend", "tpu"}, {"--backend", "tpu"});
   expect_failure({"--padding", "mirror"}, {"--padding", "mirror"});
+  expect_failure({"--fused-kernel", "warp"}, {"--fused-kernel", "warp"});
   expect_failure({"--bogus"}, {"--bogus"});
   expect_failure({}, {"--weights", "required"}, {"run", "--input", file("x.npy"), "--output", file("out.npz")});
   expect_failure({}, {"--output", "required"}, {"run", "--weights", file("w.npz"), "--input", file("x.npy")});
@@ -319,6 +320,16 @@ TEST_F(CliFiles, VerboseDescribesTheModelOnStderr) {
   EXPECT_EQ(r.out, "");
 }
 
+// --fused-kernel chooses the fused backend's kernels; other backends ignore it, and -v names
+// what runs (the execution plan).
+TEST_F(CliFiles, FusedKernelOptionIsIgnoredByTheReferenceAndPlanIsPrinted) {
+  auto args = base_args();
+  args.insert(args.end(), {"-v", "--fused-kernel", "persistent"});
+  const CliResult r = run_lstmrt(args, dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("lstmrt: reference"), std::string::npos) << r.err;
+}
+
 TEST_F(CliFiles, GpuBackendWithoutAGpuFailsNamingTheBackend) {
   if (gpu_available()) GTEST_SKIP() << "a GPU is present: the cudnn backend can run here";
   expect_failure({"--backend", "cudnn"}, {"--backend cudnn", "cudnn"},
@@ -344,7 +355,7 @@ TEST(CliHelp, RunHelpExitsZero) {
   const CliResult r = run_lstmrt({"run", "--help"}, dir);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   for (const char* option : {"--weights", "--input", "--output", "--batch-first", "--lengths", "--h0", "--c0",
-                             "--backend", "--sequences", "--state", "--padding", "--go-backwards"})
+                             "--backend", "--fused-kernel", "--sequences", "--state", "--padding", "--go-backwards"})
     EXPECT_NE(r.out.find(option), std::string::npos) << option << " not in:\n" << r.out;
 }
 
