@@ -108,9 +108,16 @@ class FusedBackend final : public Backend {
     gemm_ = std::make_unique<fused::GemmRunner>(options.data_type, options.math);
     weights_ = fused::upload_weights(desc, weights, options.data_type);
     for (int d = 0; d < 2; ++d) cell_[d] = kernels::make_cell_math_params(desc, d < desc.num_directions() ? d : 0);
-    const kernels::PersistentDeviceInfo info = kernels::persistent_device_info(options.device);
-    limits_ = fused::device_limits(info);
-    cooperative_launch_ = info.cooperative_launch != 0;
+    // The persistent variants are an optimisation: a failed device query leaves the stepwise path
+    // (every variant then names the failure in execution_plan).
+    try {
+      const kernels::PersistentDeviceInfo info = kernels::persistent_device_info(options.device);
+      limits_ = fused::device_limits(info);
+      cooperative_launch_ = info.cooperative_launch != 0;
+    } catch (const Error& e) {
+      (void)cudaGetLastError();
+      persistent_refusal_ = std::string("the device query failed: ") + e.what();
+    }
     try {
       void* mapped = nullptr;
       LSTMRT_CUDA_CHECK(cudaHostAlloc(&mapped, sizeof(kernels::PersistentStatus), cudaHostAllocMapped));
@@ -259,6 +266,10 @@ class FusedBackend final : public Backend {
   // query sets the kernel's shared-memory attribute; no device work).
   fused::VariantCandidate candidate(fused::PersistentVariant variant, int seq_len, int batch) const {
     fused::VariantCandidate c;
+    if (!persistent_refusal_.empty()) {
+      c.plan.reason = persistent_refusal_;
+      return c;
+    }
     c.plan = fused::make_persistent_plan(desc(), options().data_type, batch, seq_len, limits_, variant);
     if (!c.plan.fits) return c;
     if (variant == fused::PersistentVariant::kGrid && !cooperative_launch_) {
@@ -505,6 +516,7 @@ class FusedBackend final : public Backend {
   std::vector<std::unique_ptr<PreparedPlan>> prepared_;
   fused::DeviceLimits limits_;  // this device, for the persistent planner
   bool cooperative_launch_ = false;
+  std::string persistent_refusal_;  // set when the device facts could not be queried
   kernels::PersistentStatus* status_ = nullptr;    // host-mapped report of the persistent kernels
   kernels::PersistentStatus* d_status_ = nullptr;  // its device address
   std::map<std::pair<int, int>, FusedKernel> measured_;  // (T, N) → fastest variant (reserve, kAuto)
