@@ -12,22 +12,21 @@
 // the persistent region and the status and enqueues that one launch.
 #pragma once
 
-#include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <random>
-#include <utility>
 #include <vector>
 
 #include "common/check.hpp"
 #include "common/cuda_check.hpp"
 #include "common/device_buffer.hpp"
+#include "common/mapped_host.hpp"
 #include "fused/fused_params.hpp"
 #include "fused/fused_plan.hpp"
+#include "fused/fused_weights.hpp"
 #include "fused/persistent_params.hpp"
 #include "fused/persistent_plan.hpp"
 #include "kernels/cell_math_params.hpp"
@@ -83,9 +82,7 @@ class PersistentHarness {
     if (P > 0) w_hr_ = upload(random(std::size_t(D) * P * H, rng, scale), type);
     bias_ = upload(random(std::size_t(D) * 4 * H, rng, scale), DataType::kFloat32);
     peephole_ = upload(random(std::size_t(D) * 3 * H, rng, scale), DataType::kFloat32);
-    status_ = mapped_status();
-    void* device_status = nullptr;
-    LSTMRT_CUDA_CHECK(cudaHostGetDevicePointer(&device_status, status_.host, 0));
+    status_ = detail::MappedHost<kernels::PersistentStatus>::create();
 
     ForwardRequest req;
     req.seq_len = seq_len;
@@ -103,7 +100,7 @@ class PersistentHarness {
     std::array<kernels::CellMathParams, 2> cell;
     for (int d = 0; d < 2; ++d) cell[d] = kernels::make_cell_math_params(desc, d < D ? d : 0);
     params_ = fused::persistent_params(desc, plan_, op_, persistent_, buffers_, cell, type,
-                                       static_cast<kernels::PersistentStatus*>(device_status));
+                                       status_.device());
   }
   PersistentHarness(const PersistentHarness&) = delete;
   PersistentHarness& operator=(const PersistentHarness&) = delete;
@@ -115,7 +112,7 @@ class PersistentHarness {
   int blocks() const { return persistent_.total_blocks(); }
   int steps() const { return op_.step_count; }
   // Host-mapped: read after the stream is synchronised.
-  const volatile kernels::PersistentStatus& status() const { return *status_.host; }
+  const volatile kernels::PersistentStatus& status() const { return *status_.host(); }
 
   // Whether the launch's blocks can be co-resident on this device (the kernels' occupancy query).
   bool fits(cudaStream_t stream) const {
@@ -127,7 +124,7 @@ class PersistentHarness {
     const fused::Region& region = plan_.workspace.persistent;
     LSTMRT_CUDA_CHECK(cudaMemsetAsync(static_cast<std::uint8_t*>(workspace_.get()) + region.offset, 0, region.bytes,
                                       stream));
-    status_.host->code = kernels::kPersistentOk;
+    status_.host()->code = kernels::kPersistentOk;
   }
   // Enqueues the launch alone (after clear()).
   void enqueue(cudaStream_t stream) { kernels::launch_persistent_lstm(params_, fused::storage_type(type_), blocks(), stream); }
@@ -144,15 +141,7 @@ class PersistentHarness {
     return v;
   }
   static detail::DeviceBuffer upload(const std::vector<float>& v, DataType type) {
-    std::vector<unsigned char> bytes(v.size() * (type == DataType::kFloat32 ? 4 : 2));
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      if (type == DataType::kFloat32) {
-        std::memcpy(&bytes[i * 4], &v[i], 4);
-      } else {
-        const __nv_bfloat16 b = __float2bfloat16_rn(v[i]);
-        std::memcpy(&bytes[i * 2], &b, 2);
-      }
-    }
+    const std::vector<std::uint8_t> bytes = fused::to_storage(v, type);
     detail::DeviceBuffer buffer(bytes.size());
     if (!bytes.empty()) LSTMRT_CUDA_CHECK(cudaMemcpy(buffer.get(), bytes.data(), bytes.size(), cudaMemcpyHostToDevice));
     return buffer;
@@ -165,27 +154,7 @@ class PersistentHarness {
   fused::Op op_;
   detail::DeviceBuffer workspace_, x_, y_, h_n_, c_n_, w_hh_, w_hr_, bias_, peephole_;
   fused::CallBuffers buffers_;
-  // The host-mapped status (freed with the object, also when the constructor throws later).
-  struct MappedStatus {
-    kernels::PersistentStatus* host = nullptr;
-    MappedStatus() = default;
-    MappedStatus(MappedStatus&& o) noexcept : host(std::exchange(o.host, nullptr)) {}
-    MappedStatus& operator=(MappedStatus&& o) noexcept {
-      std::swap(host, o.host);
-      return *this;
-    }
-    ~MappedStatus() {
-      if (host) cudaFreeHost(host);
-    }
-  };
-  static MappedStatus mapped_status() {
-    MappedStatus m;
-    LSTMRT_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&m.host), sizeof(kernels::PersistentStatus),
-                                    cudaHostAllocMapped));
-    *m.host = kernels::PersistentStatus{};
-    return m;
-  }
-  MappedStatus status_;
+  detail::MappedHost<kernels::PersistentStatus> status_;
   kernels::PersistentParams params_{};
 };
 

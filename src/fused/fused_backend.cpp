@@ -37,6 +37,7 @@
 #include "common/check.hpp"
 #include "common/cuda_check.hpp"
 #include "common/device_buffer.hpp"
+#include "common/mapped_host.hpp"
 #include "fused/fused_gemm.hpp"
 #include "fused/fused_params.hpp"
 #include "fused/fused_plan.hpp"
@@ -118,14 +119,8 @@ class FusedBackend final : public Backend {
       (void)cudaGetLastError();
       persistent_refusal_ = std::string("the device query failed: ") + e.what();
     }
+    status_ = detail::MappedHost<kernels::PersistentStatus>::create();
     try {
-      void* mapped = nullptr;
-      LSTMRT_CUDA_CHECK(cudaHostAlloc(&mapped, sizeof(kernels::PersistentStatus), cudaHostAllocMapped));
-      status_ = static_cast<kernels::PersistentStatus*>(mapped);
-      *status_ = kernels::PersistentStatus{};
-      void* device_status = nullptr;
-      LSTMRT_CUDA_CHECK(cudaHostGetDevicePointer(&device_status, mapped, 0));
-      d_status_ = static_cast<kernels::PersistentStatus*>(device_status);
       for (int l = 1; l < desc.num_layers; ++l) {
         cudaStream_t s = nullptr;
         LSTMRT_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
@@ -174,8 +169,8 @@ class FusedBackend final : public Backend {
   // The first persistent block that gave up since the last check (host-mapped, written by the
   // kernel): reported once, then cleared.
   void check_device_errors() override {
-    if (!status_) return;
-    volatile kernels::PersistentStatus* st = status_;
+    if (!status_.host()) return;
+    volatile kernels::PersistentStatus* st = status_.host();
     const std::int32_t code = st->code;
     if (code == kernels::kPersistentOk) return;
     const std::int32_t layer = st->layer, block = st->block, step = st->step;
@@ -247,9 +242,6 @@ class FusedBackend final : public Backend {
     for (cudaStream_t s : streams_) cudaStreamDestroy(s);
     events_.clear();
     streams_.clear();
-    if (status_) cudaFreeHost(status_);
-    status_ = nullptr;
-    d_status_ = nullptr;
   }
 
   KernelRequest kernel_request(int seq_len, int batch) const {
@@ -352,7 +344,7 @@ class FusedBackend final : public Backend {
         } catch (const Error&) {
           cudaStreamSynchronize(stream);  // best effort: leave nothing of the failed variant running
           (void)cudaGetLastError();
-          status_->code = kernels::kPersistentOk;
+          status_.host()->code = kernels::kPersistentOk;
         }
       }
     } catch (...) {
@@ -482,7 +474,7 @@ class FusedBackend final : public Backend {
           break;
         case OpKind::kPersistent: {
           const fused::PersistentPlan& pp = prepared.choices.at(op.layer).persistent;
-          kernels::launch_persistent_lstm(fused::persistent_params(desc(), plan, op, pp, b, cell_, t, d_status_),
+          kernels::launch_persistent_lstm(fused::persistent_params(desc(), plan, op, pp, b, cell_, t, status_.device()),
                                           storage, pp.total_blocks(), s);
           break;
         }
@@ -517,8 +509,7 @@ class FusedBackend final : public Backend {
   fused::DeviceLimits limits_;  // this device, for the persistent planner
   bool cooperative_launch_ = false;
   std::string persistent_refusal_;  // set when the device facts could not be queried
-  kernels::PersistentStatus* status_ = nullptr;    // host-mapped report of the persistent kernels
-  kernels::PersistentStatus* d_status_ = nullptr;  // its device address
+  detail::MappedHost<kernels::PersistentStatus> status_;  // the persistent kernels' report
   std::map<std::pair<int, int>, FusedKernel> measured_;  // (T, N) → fastest variant (reserve, kAuto)
   std::set<std::pair<int, int>> timed_;                  // (T, N) shapes reserve has timed (or tried to)
   std::optional<FusedKernel> forced_;                    // the variant reserve is timing
