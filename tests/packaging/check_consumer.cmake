@@ -13,7 +13,7 @@ endfunction()
 
 step("cmake --install" ${CMAKE_COMMAND} --install ${LSTMRT_BUILD_DIR} --prefix ${prefix})
 foreach(f include/lstmrt/lstmrt.hpp bin/lstmrt lib/cmake/lstmrt/lstmrtConfig.cmake
-          lib/cmake/lstmrt/FindCUDNN.cmake lib/liblstmrt.a)
+          lib/liblstmrt.a lib/liblstmrt_gpu.so)
   if(NOT EXISTS ${prefix}/${f})
     message(FATAL_ERROR "cmake --install did not install ${f}")
   endif()
@@ -28,6 +28,14 @@ foreach(expected "backend " "y (T=5, N=2, 8):" "h_n (4, N=2, H=4):" "layer 1 dir
   string(FIND "${step_output}" "${expected}" at)
   if(at EQUAL -1)
     message(FATAL_ERROR "lstmrt_consumer output lacks '${expected}'")
+  endif()
+endforeach()
+# Neither the application nor the installed CLI links cuDNN or cuBLAS: the core loads the GPU
+# module (and them) at run time.
+foreach(binary ${WORK_DIR}/build/lstmrt_consumer ${prefix}/bin/lstmrt)
+  step("readelf -d ${binary}" readelf -d ${binary})
+  if(step_output MATCHES "lib(cudnn|cublas|cublasLt|cudart)[^ ]*\\.so")
+    message(FATAL_ERROR "${binary} links ${CMAKE_MATCH_0}:\n${step_output}")
   endif()
 endforeach()
 # The installed CLI runs too.
