@@ -402,6 +402,9 @@ class KerasModel:
 def _save_keras(obj: Any, path: str) -> None:
     """A built keras.Model, or a built LSTM / Bidirectional layer wrapped in a Sequential, saved as
     a .keras archive for the C++ importer."""
+    if type(obj).__module__.split(".", 1)[0] not in ("keras", "tf_keras", "tensorflow"):
+        raise _errors.InvalidTypeError(
+            f"{type(obj).__name__}: expected a .keras / .weights.h5 path, a keras.Model or a Keras LSTM layer")
     import keras
     if isinstance(obj, keras.Model):
         obj.save(path)
