@@ -204,7 +204,8 @@ void load_module(GpuLibraries& out) {
     const std::string here = core_binary_dir();
     if (!here.empty()) {
       candidates.push_back(here + "/" LSTMRT_GPU_MODULE_FILE);
-      candidates.push_back(here + "/../lib/" LSTMRT_GPU_MODULE_FILE);
+      const std::size_t slash = here.rfind('/');
+      if (slash != std::string::npos) candidates.push_back(here.substr(0, slash) + "/lib/" LSTMRT_GPU_MODULE_FILE);
     }
     candidates.push_back(LSTMRT_GPU_MODULE_FILE);  // by name: RUNPATH, LD_LIBRARY_PATH
     candidates.push_back(LSTMRT_BUILD_MODULE_PATH);

@@ -38,5 +38,16 @@ foreach(binary ${WORK_DIR}/build/lstmrt_consumer ${prefix}/bin/lstmrt)
     message(FATAL_ERROR "${binary} links ${CMAKE_MATCH_0}:\n${step_output}")
   endif()
 endforeach()
+# ... and finds the installed GPU module at run time: the application through the RUNPATH the
+# package gives it, the CLI beside its own folder.
+step("readelf -d lstmrt_consumer" readelf -d ${WORK_DIR}/build/lstmrt_consumer)
+string(FIND "${step_output}" "${prefix}/lib" at)
+if(at EQUAL -1)
+  message(FATAL_ERROR "lstmrt_consumer has no RUNPATH to ${prefix}/lib:\n${step_output}")
+endif()
+step("lstmrt info (installed)" ${prefix}/bin/lstmrt info)
+if(NOT step_output MATCHES "GPU module: ${prefix}/lib/liblstmrt_gpu.so")
+  message(FATAL_ERROR "the installed lstmrt did not load ${prefix}/lib/liblstmrt_gpu.so:\n${step_output}")
+endif()
 # The installed CLI runs too.
 step("running the installed lstmrt" ${prefix}/bin/lstmrt --help)
