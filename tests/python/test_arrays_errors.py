@@ -132,3 +132,12 @@ def test_gpu_backend_without_a_gpu_says_why(rng):
         assert "insufficient" not in str(e.value)
     # auto serves on the reference backend
     assert lstmrt.LSTM(lstmrt.ModelDesc(3, 4), [slot]).backend == "reference"
+
+
+def test_jax_host_arrays(model, rng):
+    jnp = pytest.importorskip("jax.numpy")
+    import jax
+    x = rng.normal(size=(5, 2, 3)).astype(F32)
+    out = model(jnp.asarray(x))
+    assert all(isinstance(a, jax.Array) for a in out)
+    np.testing.assert_allclose(np.asarray(out.y), model(x).y, atol=0, rtol=0)
