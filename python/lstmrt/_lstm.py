@@ -345,7 +345,8 @@ class KerasModel:
     allowed). ``model(x, ...)`` returns ``Output(y, h_n, c_n)``: ``y`` is the model's first output
     (the whole sequence, or the last output with return_sequences=False), ``h_n``/``c_n`` the
     last stage's final states (D, N, H). Host arrays (numpy, torch CPU, jax CPU) in Keras's
-    batch-first layout by default."""
+    batch-first layout by default. (A chain gives this one named tuple; models with several
+    outputs will give a list in ``model.outputs`` order.)"""
 
     def __init__(self, layer_or_path: Any, config: Optional[str] = None, **options: Any):
         _check_option_names(options)
