@@ -132,6 +132,7 @@ FAKE_BENCH = r"""#!/usr/bin/env bash
 # lstmrt-bench: writes every file it is asked for, prints a line, exits with the preset's status.
 CSV_HEADER='@CSV_HEADER@'
 CSV_ROW='@CSV_ROW@'
+echo "${LD_LIBRARY_PATH:-}" >@RECORD@/bench.ld_library_path
 csv="" json="" tcsv="" preset="" from=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -172,6 +173,7 @@ if [ "${{1:-}}" = -c ] && [[ "${{2:-}}" == *torch* ]]; then
   exit 0
 fi
 if [[ "${{1:-}}" == *torch_compare.py ]]; then
+  echo "${{LD_LIBRARY_PATH:-}}" >{record}/torch.ld_library_path
   csv=""; while [ $# -gt 0 ]; do [ "$1" = --csv ] && csv="$2"; shift; done
   [ -n "$csv" ] && printf '%s\\n%s\\n' '{header}' 'torch,torch.nn.LSTM,plain,{row}' >"$csv"
   echo "torch_compare (fake): torch.nn.LSTM rows written"
@@ -196,7 +198,8 @@ class FakeDevice:
         self.bin.mkdir()
         if nvidia_smi:
             write_exe(self.bin / "nvidia-smi", FAKE_NVIDIA_SMI)
-        write_exe(self.bin / "python3", FAKE_PYTHON.format(real=shell_quote(sys.executable), header=CSV_HEADER, row=CSV_ROW))
+        write_exe(self.bin / "python3", FAKE_PYTHON.format(real=shell_quote(sys.executable), header=CSV_HEADER, row=CSV_ROW,
+                                                               record=shell_quote(self.root)))
         # A bundle's tree is built where prepare recorded it, then moved away: run must unpack it
         # and link the recorded path to the repository again.
         self.recorded = self.root / "recorded-root"
@@ -225,7 +228,8 @@ class FakeDevice:
                   "#!/usr/bin/env bash\n[ \"$1\" = info ] || exit 2\ncat <<'EOF'\n" + "\n".join(info_lines(gpu)) + "\nEOF\n")
         rc_cases = " ".join(f"{p}) exit {rc} ;;" for p, rc in (bench_rc or {}).items())
         write_exe(build / "bench" / "lstmrt-bench", FAKE_BENCH.replace("@RC_CASES@", rc_cases)
-                  .replace("@CSV_HEADER@", CSV_HEADER).replace("@CSV_ROW@", CSV_ROW))
+                  .replace("@CSV_HEADER@", CSV_HEADER).replace("@CSV_ROW@", CSV_ROW)
+                  .replace("@RECORD@", shell_quote(self.root)))
         write_exe(build / "bench" / "lstmrt-exchange-bench", FAKE_EXCHANGE)
         if bundle:
             self._pack(bundle)
@@ -267,6 +271,10 @@ class FakeDevice:
     def start(self, **extra):
         return subprocess.Popen(self.command(), env=self.env(**extra), cwd=self.repo, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+    def recorded_library_path(self, program):
+        """LD_LIBRARY_PATH as the fake `program` (torch or bench) last saw it."""
+        return (self.root / f"{program}.ld_library_path").read_text().strip()
 
     def summary(self):
         path = self.out / "summary.txt"
@@ -351,7 +359,7 @@ class GpuCheckOnFakeDevice(unittest.TestCase):
 
     def test_all_pass_on_a_gpu(self):
         dev = self.device()
-        summary, _ = self.assert_verdict(dev, 0, "PASS")
+        summary, log = self.assert_verdict(dev, 0, "PASS")
         self.assertIn("cuDNN     : 9.19.0", summary)
         self.assertIn("cuBLAS    : 13.1.0", summary)
         self.assertIn("GPU 0: NVIDIA H200, compute capability 9.0", summary)
@@ -361,6 +369,10 @@ class GpuCheckOnFakeDevice(unittest.TestCase):
         for stage in ("perf-persistent", "bench-quick", "torch-compare"):
             self.assertRegex(self.stage_row(summary, stage), r"^ok ")
         self.assertIn("targets   : issue 6 targets: 1 met", summary)
+        # lstmrt's libraries for lstmrt's programs only: torch keeps the environment it was given.
+        self.assertEqual(dev.recorded_library_path("torch"), os.environ.get("LD_LIBRARY_PATH", ""))
+        lstmrt_path = re.search(r"(?m)^lstmrt's library path: (\S+)$", log).group(1)
+        self.assertTrue(dev.recorded_library_path("bench").startswith(lstmrt_path), dev.recorded_library_path("bench"))
         order = [m.group(1) for m in re.finditer(r"(?m)^((?:gpu|perf|bench|torch)-\S+) ", summary)]
         self.assertEqual(order[:6], ["gpu-smoke", "gpu-cudnn", "gpu-fused", "gpu-persistent", "gpu-onnx", "gpu-rest"])
         self.assertLess(order.index("perf-persistent"), order.index("bench-quick"))
@@ -406,8 +418,9 @@ class GpuCheckOnFakeDevice(unittest.TestCase):
         dev = self.device(outcomes={"GpuSmoke.DeviceQueryMatchesQuerySystem": ("sleep", 60)})
         t0 = time.monotonic()
         summary, _ = self.assert_verdict(dev, 4, "INCOMPLETE", GPU_CHECK_BUDGET=16)
-        self.assertLess(time.monotonic() - t0, 40, "the budget did not bound the run")
-        self.assertRegex(self.stage_row(summary, "gpu-smoke"), r"^TIMED OUT ")
+        self.assertLess(time.monotonic() - t0, 16 + 8, "the budget did not bound the run")
+        cap = int(re.search(r"^TIMED OUT +\d+/(\d+) s", self.stage_row(summary, "gpu-smoke")).group(1))
+        self.assertLessEqual(cap, 16 - 5, "the stage's cap was not cut to what is left of the budget")
         self.assertRegex(self.stage_row(summary, "torch-compare"), r"^not run .*budget is spent")
 
     def test_missing_library_fails_its_tests_and_the_rest_still_run(self):
@@ -428,6 +441,8 @@ class GpuCheckOnFakeDevice(unittest.TestCase):
         self.assertIn("carried libraries used (not on this machine): libgpu_check_fake_dep.so", log)
         self.assertRegex(self.stage_row(summary, "gpu-onnx"), r"^ok +\S+ s +1 +0 ")
         self.assertIn("libraries : every ELF file of the build resolves every library", summary)
+        self.assertIn(str(dev.repo / ".device-carry" / "lib-needed"), dev.recorded_library_path("bench"))
+        self.assertNotIn("lib-needed", dev.recorded_library_path("torch"))
 
     def test_benchmark_failure_fails(self):
         dev = self.device(bench_rc={"persistent": 1})
