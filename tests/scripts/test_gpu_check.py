@@ -471,17 +471,20 @@ class GpuCheckOnFakeDevice(unittest.TestCase):
             time.sleep(0.2)
         self.fail(f"stage {stage} never started:\n{dev.summary()}")
 
+    def interrupt(self, dev, stage, send):
+        """Starts the run, waits until `stage` runs, then `send(pid)`; returns the exit status."""
+        proc = dev.start()
+        self.addCleanup(kill_session, proc.pid)  # after the test's own checks on what is left
+        self.addCleanup(proc.stdout.close)
+        self.wait_for_stage(dev, proc, stage)
+        time.sleep(1)
+        send(proc.pid)
+        return proc.pid, proc.wait(timeout=30)
+
     def test_summary_survives_a_kill_mid_run(self):
         dev = self.device(outcomes={"FusedGpu.WorkspaceErrors": ("sleep", 60)})
-        proc = dev.start()
-        try:
-            self.wait_for_stage(dev, proc, "gpu-fused")
-            time.sleep(1)
-            os.killpg(proc.pid, signal.SIGKILL)  # the device call's time limit: nothing can be written after
-            proc.wait(timeout=30)
-        finally:
-            kill_session(proc.pid)
-            proc.stdout.close()
+        # The device call's time limit: SIGKILL, nothing can be written after it.
+        self.interrupt(dev, "gpu-fused", lambda pid: os.killpg(pid, signal.SIGKILL))
         files = os.listdir(dev.out)
         self.assertLessEqual(len(files), MAX_OUT_FILES)
         self.assertIn("summary.txt", files)
@@ -494,24 +497,15 @@ class GpuCheckOnFakeDevice(unittest.TestCase):
 
     def test_sigterm_mid_run_writes_the_summary_and_stops(self):
         dev = self.device(outcomes={"PersistentGpu.VsReferenceRandomGrid": ("sleep", 60)})
-        proc = dev.start()
-        try:
-            self.wait_for_stage(dev, proc, "gpu-persistent")
-            time.sleep(1)
-            os.kill(proc.pid, signal.SIGTERM)
-            rc = proc.wait(timeout=30)
-        finally:
-            kill_session(proc.pid)
-            proc.stdout.close()
+        pid, rc = self.interrupt(dev, "gpu-persistent", lambda pid: os.kill(pid, signal.SIGTERM))
         summary = self.assert_out(dev, 4, "")
         self.assertEqual(rc, 4)
         self.assertIn("state     : KILLED by SIGTERM during gpu-persistent", summary)
         self.assertIn("gpu-persistent: stopped by SIGTERM", summary)
         deadline = time.monotonic() + 15  # timeout(1) ends the stage's process group within its -k
-        while session_processes(proc.pid) and time.monotonic() < deadline:
+        while session_processes(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        left = [(pid, Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120])
-                for pid in session_processes(proc.pid)]
+        left = [(p, Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ")[:120]) for p in session_processes(pid)]
         self.assertEqual(left, [], "the stage's processes outlived the run")
 
 
