@@ -10,12 +10,13 @@ nvidia-smi and a python3 that fakes torch (anything else goes to the real interp
 ctest runs the fake tests. Each case asserts the verdict, the exit status, that OUT holds at most 8
 files with the expected names, and what summary.txt says; two cases kill the run mid-stage.
 
-    python3 tests/scripts/test_gpu_check.py [--script PATH] [unittest options]
+    python3 tests/scripts/test_gpu_check.py [--script PATH] [-k NAME_PART] [-j CASES_AT_A_TIME]
 
 --script (or GPU_CHECK_SCRIPT) runs the same cases against another version of the script, e.g.
 `git show 3ce9352:scripts/gpu-check > /tmp/old-gpu-check`.
 """
 import argparse
+import concurrent.futures
 import io
 import os
 import re
@@ -415,12 +416,13 @@ class GpuCheckOnFakeDevice(unittest.TestCase):
         self.assertRegex(self.stage_row(summary, "perf-persistent"), r"^ok ")
 
     def test_budget_cuts_caps_and_reports_stages_not_run(self):
-        dev = self.device(outcomes={"GpuSmoke.DeviceQueryMatchesQuerySystem": ("sleep", 60)})
+        dev = self.device(outcomes={"GpuSmoke.DeviceQueryMatchesQuerySystem": ("sleep", 200)})
+        budget, smoke_cap = 30, 150  # the stage's own cap would outlast the budget
         t0 = time.monotonic()
-        summary, _ = self.assert_verdict(dev, 4, "INCOMPLETE", GPU_CHECK_BUDGET=16)
-        self.assertLess(time.monotonic() - t0, 16 + 8, "the budget did not bound the run")
+        summary, _ = self.assert_verdict(dev, 4, "INCOMPLETE", GPU_CHECK_BUDGET=budget, GPU_CHECK_CAP_gpu_smoke=smoke_cap)
+        self.assertLess(time.monotonic() - t0, budget + 10, "the budget did not bound the run")
         cap = int(re.search(r"^TIMED OUT +\d+/(\d+) s", self.stage_row(summary, "gpu-smoke")).group(1))
-        self.assertLessEqual(cap, 16 - 5, "the stage's cap was not cut to what is left of the budget")
+        self.assertLessEqual(cap, budget - 5, "the stage's cap was not cut to what is left of the budget")
         self.assertRegex(self.stage_row(summary, "torch-compare"), r"^not run .*budget is spent")
 
     def test_missing_library_fails_its_tests_and_the_rest_still_run(self):
@@ -509,11 +511,37 @@ class GpuCheckOnFakeDevice(unittest.TestCase):
         self.assertEqual(left, [], "the stage's processes outlived the run")
 
 
+def run_cases(pattern, jobs):
+    """Runs the cases whose names contain `pattern`, `jobs` at a time (each waits on its own run of
+    the script, mostly asleep); prints one line per case and every failure. Returns the failures."""
+    loader = unittest.TestLoader()
+    names = [n for n in loader.getTestCaseNames(GpuCheckOnFakeDevice) if pattern in n]
+    GpuCheckOnFakeDevice.setUpClass()
+    try:
+        def one(name):
+            case, result, t0 = GpuCheckOnFakeDevice(name), unittest.TestResult(), time.monotonic()
+            case.run(result)
+            return name, result, time.monotonic() - t0
+        with concurrent.futures.ThreadPoolExecutor(max(1, jobs)) as pool:
+            outcomes = list(pool.map(one, names))
+    finally:
+        GpuCheckOnFakeDevice.tearDownClass()
+    failures = 0
+    for name, result, seconds in outcomes:
+        print(f"{name} ... {'ok' if result.wasSuccessful() else 'FAIL'} ({seconds:.1f} s)")
+        for _, trace in result.failures + result.errors:
+            print(trace)
+        failures += not result.wasSuccessful()
+    print(f"{len(outcomes) - failures} of {len(outcomes)} cases passed against {SCRIPT}")
+    return failures
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--script", help="the gpu-check to test (default: this repository's)")
-    args, rest = parser.parse_known_args()
+    parser.add_argument("-k", default="", help="only the cases whose name contains this")
+    parser.add_argument("-j", type=int, default=4, help="cases at a time (default 4)")
+    args = parser.parse_args()
     if args.script:
         SCRIPT = Path(args.script).resolve()
-    print(f"testing {SCRIPT}", file=sys.stderr)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    sys.exit(1 if run_cases(args.k, args.j) else 0)
