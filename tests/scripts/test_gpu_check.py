@@ -256,6 +256,7 @@ class FakeDevice:
         env = dict(os.environ)
         env["PATH"] = f"{self.bin}:{env.get('PATH', '/usr/bin:/bin')}"
         env["OUT"] = str(self.out)
+        env["TMPDIR"] = str(self.root)  # the run's work folder too (a killed run cannot remove it)
         for k in [k for k in env if k.startswith("GPU_CHECK_")]:
             del env[k]
         env.update({k: str(v) for k, v in extra.items()})
