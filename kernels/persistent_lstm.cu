@@ -9,6 +9,10 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <map>
+#include <mutex>
+#include <utility>
+
 #include "common/cuda_check.hpp"
 
 namespace lstmrt::kernels {
@@ -549,11 +553,33 @@ cudaLaunchConfig_t launch_config(const PersistentParams& p, int blocks, cudaStre
   return cfg;
 }
 
+// The kernel's attributes, set once per (device, instantiation): the opt-in dynamic shared memory
+// to the most ANY plan may use (the device's opt-in limit less the kernel's static shared memory:
+// the planner's budget, fused::device_limits), and non-portable cluster sizes allowed where the
+// device launches clusters. Never lowered for a smaller plan, so a graph captured with an earlier
+// plan's launch stays valid whatever launches come later; no driver call per launch after the first.
 void set_attributes(KernelFn kernel, const PersistentParams& p) {
-  LSTMRT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         static_cast<int>(p.smem.total)));
-  if (p.mode == static_cast<int>(PersistentMode::kCluster) && p.blocks_per_direction > 8)
-    LSTMRT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+  static std::mutex mutex;
+  static std::map<std::pair<int, KernelFn>, int> most;  // (device, instantiation) -> dynamic bytes set
+  int device = 0;
+  LSTMRT_CUDA_CHECK(cudaGetDevice(&device));
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto it = most.find({device, kernel});
+  if (it == most.end()) {
+    int optin = 0, cluster_launch = 0;
+    LSTMRT_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    LSTMRT_CUDA_CHECK(cudaDeviceGetAttribute(&cluster_launch, cudaDevAttrClusterLaunch, device));
+    cudaFuncAttributes attributes{};
+    LSTMRT_CUDA_CHECK(cudaFuncGetAttributes(&attributes, kernel));
+    const int bytes = optin - static_cast<int>(attributes.sharedSizeBytes);
+    LSTMRT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+    if (cluster_launch)
+      LSTMRT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+    it = most.emplace(std::make_pair(device, kernel), bytes).first;
+  }
+  if (static_cast<int64_t>(p.smem.total) > it->second)
+    detail::invalid("persistent LSTM kernel: {} bytes of dynamic shared memory; the device allows {}", p.smem.total,
+                    it->second);
 }
 
 }  // namespace
