@@ -70,8 +70,9 @@ def info_lines(gpu):
         "GPU {}: ": [0, "NVIDIA H200", 9, 0, 139.8, 132],
         "CUDA runtime: ": ["13.0"],
         "CUDA driver: ": ["13.0" if gpu else "none (no NVIDIA driver loaded)"],
-        "cuDNN: ": ["9.19.0"],
-        "cuBLAS: ": ["13.1.0"],
+        "cuDNN: ": ["9.19.0 (/usr/local/lib/python3.12/site-packages/nvidia/cudnn/lib/libcudnn.so.9, built for CUDA 13.0)"],
+        "cuBLAS: ": ["13.1.0 (/usr/local/lib/python3.12/site-packages/nvidia/cublas/lib/libcublas.so.13)"],
+        "GPU module: ": ["/work/main/build-device/lib/liblstmrt_gpu.so"],
     }
     lines = []
     for f in formats:
