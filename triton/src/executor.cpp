@@ -425,7 +425,8 @@ void Executor::run_items(std::vector<Item>& items, const std::vector<ExecRequest
   for (int s = 0; s < S; ++s) {
     const StageGeometry& g = served_.stages[s];
     StageBuffers& b = *stage_buffers_[s];
-    const bool user[2] = {s == 0 && any_h0, s == 0 && any_c0};
+    // lstmrt takes both initial states or neither: a request's missing one is zeros.
+    const bool user[2] = {s == 0 && (any_h0 || any_c0), s == 0 && (any_h0 || any_c0)};
     DeviceBuffer* stage_side[2] = {&b.h_in_stage, &b.c_in_stage};
     DeviceBuffer* device_side[2] = {&b.h_in, &b.c_in};
     const int width[2] = {g.hidden_out, g.hidden};

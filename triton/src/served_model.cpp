@@ -134,6 +134,14 @@ void check_tensors(const ServingConfig& c, const ServedModel& s) {
     }
   }
   if (c.outputs.empty()) bad(c, "no outputs: expected at least one of y, h_n, c_n");
+  // A sequence served request by request equals the whole sequence only when no step depends on
+  // later steps.
+  if (c.sequence.enabled)
+    for (const ImportedStage& st : s.model.stages)
+      if (st.desc.direction != Direction::kForward)
+        bad(c, fmt::format("sequence_batching: stage '{}' is {}: a sequence served request by request needs "
+                           "forward-only layers (a reverse direction depends on steps not yet sent)",
+                           st.name, lstmrt::to_string(st.desc.direction)));
 }
 
 }  // namespace lstmrt::serving

@@ -42,7 +42,7 @@ StageGeometry stage_geometry(const ImportedStage& stage, int input_width);
 // Checks the configuration's inputs and outputs against the model: names among x, lengths, h0,
 // c0 / y, h_n, c_n; element types (dtype for data, INT32/INT64 for lengths); dims (-1 or the
 // model's size; rank with or without the batch dimension); x present, at least one output; h0/c0
-// only for a one-stage model. Throws Error(kInvalidArgument) naming the tensor and what was expected.
+// only for a one-stage model; forward-only stages under the sequence batcher. Throws Error(kInvalidArgument) naming the tensor and what was expected.
 void check_tensors(const ServingConfig& config, const ServedModel& served);
 
 }  // namespace lstmrt::serving
