@@ -1,0 +1,500 @@
+"""lstmrt under a real Triton Inference Server (CPU instances: the reference backend). Every answer
+is compared with lstmrt's reference backend run on the same request alone (the `lstmrt run` CLI):
+bit for bit for whole requests, to 1e-5 for sequences served step by step (the state crosses
+requests as float32). Run by scripts/test-triton."""
+import concurrent.futures as futures
+import itertools
+import json
+import os
+import pathlib
+import random
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+import harness
+from harness import DATA, WORK, Oracle, Server, add_model, model_config
+
+RNG = np.random.default_rng(int(os.environ.get("LSTMRT_TEST_SEED", "0")) or None)
+
+# name -> (model file, input size, config options)
+OLDEST = ("sequence_batching { max_sequence_idle_microseconds: 20000000 "
+          "oldest { max_candidate_sequences: 64 max_queue_delay_microseconds: 3000 preferred_batch_size: [ 16 ] } }")
+DIRECT = "sequence_batching { max_sequence_idle_microseconds: 20000000 direct { } }"
+MODELS = {
+    "stateless": (DATA / "torch/lengths_stack_bidir_proj.weights.npz", 4,
+                  dict(max_batch_size=32, instances="{ kind: KIND_CPU count: 2 }")),
+    "stream": (DATA / "torch/proj.weights.npz", 5,
+               dict(max_batch_size=16, batching=OLDEST, inputs=("x", "h0", "c0"))),
+    "stream_stack": (DATA / "torch/stack2.weights.npz", 4,
+                     dict(max_batch_size=16, batching=OLDEST, inputs=("x",))),
+    "stream_direct": (DATA / "torch/stack2.weights.npz", 4,
+                      dict(max_batch_size=8, batching=DIRECT, inputs=("x",))),
+    "onnx": (DATA / "onnx_import/torch_stack_bidir.onnx", 4, dict()),
+    "onnx_batch_first": (DATA / "onnx_import/torch_batch_first_state.onnx", 3, dict()),
+    "safetensors": (DATA / "safetensors/stack_bidir_f32.safetensors", 5, dict()),
+    "keras_last": (DATA / "keras_import/bidir_mul_go_backwards_last.keras", 3, dict(inputs=("x",))),
+    "keras_masked": (DATA / "keras_import/bidir_sum_ave_masked_nobias.keras", 2,
+                     dict(inputs=("x",), outputs=("y", "h_n", "c_n"))),
+    "unbatched": (DATA / "torch/stack2.weights.npz", 4, dict(max_batch_size=0, batching="", lengths_type="TYPE_INT64")),
+}
+
+
+@pytest.fixture(scope="session")
+def repo():
+    root = WORK / "repository"
+    root.mkdir(parents=True, exist_ok=True)
+    oracles = {}
+    for name, (path, input_size, options) in MODELS.items():
+        oracle = Oracle(path)
+        geometry = oracle.geometry(input_size)
+        file_name = "model" + "".join(pathlib.Path(path).suffixes[-1:])
+        config = model_config(name, geometry, parameters={"model_file": file_name}, **options)
+        add_model(root, name, config, path, file_name)
+        oracles[name] = oracle
+    return root, oracles
+
+
+@pytest.fixture(scope="session")
+def server(repo):
+    root, _ = repo
+    s = Server(root, models=list(MODELS))
+    yield s
+    code = s.stop()
+    assert code == 0, f"tritonserver exited with {code}"
+
+
+@pytest.fixture(scope="session")
+def oracles(repo):
+    return repo[1]
+
+
+def http(server):
+    return httpclient.InferenceServerClient(server.http_url, concurrency=1, network_timeout=120)
+
+
+def grpc(server):
+    return grpcclient.InferenceServerClient(server.grpc_url)
+
+
+def infer(client, model, x, lengths=None, h0=None, c0=None, outputs=("y", "h_n", "c_n"), **kwargs):
+    """One request; returns {name: array} for the outputs in the response."""
+    mod = grpcclient if isinstance(client, grpcclient.InferenceServerClient) else httpclient
+    inputs = []
+    for name, value in (("x", x), ("lengths", lengths), ("h0", h0), ("c0", c0)):
+        if value is None:
+            continue
+        dtype = {np.float32: "FP32", np.int32: "INT32", np.int64: "INT64", np.float64: "FP64"}[value.dtype.type]
+        t = mod.InferInput(name, list(value.shape), dtype)
+        t.set_data_from_numpy(value)
+        inputs.append(t)
+    requested = [mod.InferRequestedOutput(o) for o in outputs] if outputs else None
+    result = client.infer(model, inputs, outputs=requested, **kwargs)
+    got = {}
+    for o in ("y", "h_n", "c_n"):
+        a = result.as_numpy(o)
+        if a is not None:
+            got[o] = a
+    return got
+
+
+def rand_x(b, t, i):
+    return RNG.uniform(-1.5, 1.5, (b, t, i)).astype(np.float32)
+
+
+def assert_same(got, want, names, what, tol=0.0):
+    assert set(got) == set(names), f"{what}: outputs {sorted(got)}, expected {sorted(names)}"
+    for n in names:
+        assert got[n].shape == want[n].shape, f"{what}: {n} shape {got[n].shape}, expected {want[n].shape}"
+        if tol == 0.0:
+            np.testing.assert_array_equal(got[n], want[n], err_msg=f"{what}: {n}")
+        else:
+            np.testing.assert_allclose(got[n], want[n], rtol=tol, atol=tol, err_msg=f"{what}: {n}")
+
+
+# ---- the API subset against the server's library ---------------------------------------------------
+
+def test_declared_api_matches_the_server_library():
+    backend = pathlib.Path(harness.BACKENDS) / "lstmrt" / "libtriton_lstmrt.so"
+    server_lib = next((pathlib.Path(harness.TRITONSERVER).resolve().parents[3] / "nvidia_pytriton.libs").glob(
+        "libtritonserver*.so"))
+
+    def symbols(path, *flags):
+        out = subprocess.run(["nm", "-D", *flags, str(path)], check=True, capture_output=True, text=True).stdout
+        return {line.split()[-1] for line in out.splitlines() if line.strip()}
+
+    imported = {s for s in symbols(backend, "--undefined-only") if s.startswith("TRITON")}
+    provided = {s for s in symbols(server_lib, "--defined-only") if s.startswith("TRITON")}
+    assert imported, "the backend imports no TRITON* function"
+    assert imported <= provided, f"declared but not in {server_lib.name}: {sorted(imported - provided)}"
+    exported = symbols(backend, "--defined-only")
+    assert exported == {"TRITONBACKEND_Initialize", "TRITONBACKEND_Finalize", "TRITONBACKEND_ModelInitialize",
+                        "TRITONBACKEND_ModelFinalize", "TRITONBACKEND_ModelInstanceInitialize",
+                        "TRITONBACKEND_ModelInstanceFinalize", "TRITONBACKEND_ModelInstanceExecute"}, sorted(exported)
+    declared = set()
+    header = pathlib.Path(__file__).resolve().parents[2] / "src" / "triton_api.hpp"
+    for token in header.read_text().replace("(", " ").split():
+        if token.startswith(("TRITONSERVER_", "TRITONBACKEND_")) and token[-1].isalpha() and "_enum" not in token:
+            declared.add(token)
+    functions = {d for d in declared if d in provided or d in exported}
+    assert imported == functions - exported, f"declared but never called: {sorted(functions - exported - imported)}"
+
+
+def test_every_model_loads(server):
+    index = {m["name"]: m for m in http(server).get_model_repository_index()}
+    for name in MODELS:
+        assert index[name].get("state") == "READY", f"{name}: {index[name]}"
+    log = server.log_text()
+    assert "lstmrt: instance 'stateless_0_1': backend reference on host" in log
+
+
+# ---- stateless requests -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_outputs_are_produced_only_when_asked(server, oracles, protocol):
+    client = http(server) if protocol == "http" else grpc(server)
+    x = rand_x(3, 5, 4)
+    want = oracles["stateless"](x)
+    for k in (1, 2, 3):
+        for names in itertools.combinations(("y", "h_n", "c_n"), k):
+            got = infer(client, "stateless", x, outputs=names)
+            assert_same(got, want, names, f"{protocol} outputs {names}")
+    # No outputs named: Triton asks for all of them.
+    assert_same(infer(client, "stateless", x, outputs=None), want, ("y", "h_n", "c_n"), f"{protocol} all")
+
+
+def test_lengths_and_initial_states(server, oracles):
+    client = http(server)
+    g = oracles["stateless"].geometry()
+    for trial in range(6):
+        b, t = int(RNG.integers(1, 5)), int(RNG.integers(1, 9))
+        x = rand_x(b, t, 4)
+        lengths = RNG.integers(0, t + 1, (b, 1)).astype(np.int32) if trial % 2 == 0 else None
+        h0 = RNG.uniform(-1, 1, (b, g["rows"], g["hidden_out"])).astype(np.float32) if trial % 3 != 1 else None
+        c0 = RNG.uniform(-1, 1, (b, g["rows"], g["hidden"])).astype(np.float32) if trial % 3 != 2 else None
+        want = oracles["stateless"](x, None if lengths is None else lengths[:, 0], h0, c0)
+        got = infer(client, "stateless", x, lengths, h0, c0)
+        assert_same(got, want, ("y", "h_n", "c_n"), f"trial {trial} B={b} T={t}")
+
+
+def test_dynamic_batching_of_ragged_requests(server, oracles):
+    before = server.statistics("stateless")
+    cases = []
+    for _ in range(48):
+        b, t = int(RNG.integers(1, 4)), int(RNG.integers(1, 12))
+        x = rand_x(b, t, 4)
+        lengths = RNG.integers(0, t + 1, (b, 1)).astype(np.int32) if RNG.random() < 0.3 else None
+        cases.append((x, lengths, oracles["stateless"](x, None if lengths is None else lengths[:, 0])))
+    clients = threading.local()
+
+    def one(case):
+        if not hasattr(clients, "c"):
+            clients.c = http(server)
+        x, lengths, want = case
+        assert_same(infer(clients.c, "stateless", x, lengths), want, ("y", "h_n", "c_n"), f"B={x.shape[0]} T={x.shape[1]}")
+
+    with futures.ThreadPoolExecutor(16) as pool:
+        list(pool.map(one, cases))
+    after = server.statistics("stateless")
+    inferences, executions = after["inferences"] - before["inferences"], after["executions"] - before["executions"]
+    assert after["success"] - before["success"] == 48
+    assert inferences == sum(c[0].shape[0] for c in cases)
+    assert executions < 48, f"{executions} executions for 48 concurrent requests: the dynamic batcher did not batch"
+
+
+@pytest.mark.parametrize("name", ["onnx", "onnx_batch_first", "safetensors", "keras_last", "unbatched"])
+def test_model_formats(server, oracles, name):
+    client = grpc(server)
+    oracle = oracles[name]
+    g = oracle.geometry()
+    for b, t in ((1, 1), (2, 7), (5, 3)):
+        x = rand_x(b, t, g["input"])
+        lengths = None
+        if name == "unbatched":
+            lengths = RNG.integers(0, t + 1, b).astype(np.int64)
+        assert_same(infer(client, name, x, lengths), oracle(x, lengths), ("y", "h_n", "c_n"), f"{name} B={b} T={t}")
+
+
+def test_keras_masking_derives_lengths_from_x(server, oracles):
+    client = http(server)
+    x = rand_x(6, 5, 2)
+    valid = [5, 3, 0, 1, 4, 5]
+    for row, n in enumerate(valid):
+        x[row, n:] = 0.0  # Keras Masking(mask_value=0): masked steps at the end of a row
+    assert_same(infer(client, "keras_masked", x), oracles["keras_masked"](x), ("y", "h_n", "c_n"), "masked rows")
+    # A row whose valid steps are not a prefix is refused; the server goes on.
+    x[1, 0] = 0.0
+    with pytest.raises(InferenceServerException, match="row 1 has a valid step 1 after masked step 0"):
+        infer(client, "keras_masked", x)
+
+
+def test_answers_match_the_frameworks_that_exported_the_models(server):
+    """Server answers against the exporting framework's own outputs (PyTorch, Keras), not just lstmrt."""
+    client = http(server)
+    # PyTorch-exported ONNX and safetensors: x (T, N, I), y (T, N, C), h_n (L·D, N, H).
+    for name, stem in (("onnx", "onnx_import/torch_stack_bidir"), ("safetensors", "safetensors/stack_bidir_f32")):
+        x = np.load(DATA / f"{stem}.x.npy")
+        want = np.load(DATA / f"{stem}.expected.npz")
+        got = infer(client, name, np.ascontiguousarray(x.transpose(1, 0, 2)))
+        np.testing.assert_allclose(got["y"], want["y"].transpose(1, 0, 2), rtol=1e-5, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(got["h_n"], want["h_n"].transpose(1, 0, 2), rtol=1e-5, atol=1e-5, err_msg=name)
+    # Keras: x (N, T, I), the model's output (N, C).
+    stem = "keras_import/bidir_mul_go_backwards_last"
+    got = infer(client, "keras_last", np.load(DATA / f"{stem}.x.npy"), outputs=("y",))
+    np.testing.assert_allclose(got["y"], np.load(DATA / f"{stem}.expected.npz")["y"], rtol=1e-5, atol=1e-5)
+
+
+# ---- sequences -----------------------------------------------------------------------------------------
+
+def split(t, rng):
+    cuts = [0]
+    while cuts[-1] < t:
+        cuts.append(min(t, cuts[-1] + int(rng.integers(1, 4))))
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def run_sequence(client, model, seq_id, x, chunks, want, h0=None, c0=None, tol=1e-5, prefix_states=None):
+    """Sends x (1, T, I) chunk by chunk under seq_id; each answer must equal the whole sequence's."""
+    for k, (t0, t1) in enumerate(chunks):
+        start, end = k == 0, k == len(chunks) - 1
+        got = infer(client, model, x[:, t0:t1], h0=h0 if start else None, c0=c0 if start else None,
+                    sequence_id=seq_id, sequence_start=start, sequence_end=end)
+        np.testing.assert_allclose(got["y"], want["y"][:, t0:t1], rtol=tol, atol=tol,
+                                   err_msg=f"{model} sequence {seq_id!r} steps {t0}..{t1}")
+        if end:
+            for n in ("h_n", "c_n"):
+                np.testing.assert_allclose(got[n], want[n], rtol=tol, atol=tol, err_msg=f"{model} {seq_id!r} {n}")
+
+
+def test_interleaved_sequences_equal_whole_sequences(server, oracles):
+    """Sequences with integer and string IDs, sent concurrently chunk by chunk (some starting from
+    their own h0/c0): every chunk's y and each final state equal the whole sequence's answer."""
+    g = oracles["stream"].geometry()
+    before = server.statistics("stream")
+    jobs = []
+    for s in range(24):
+        t = int(RNG.integers(1, 16))
+        x = rand_x(1, t, g["input"])
+        h0 = RNG.uniform(-1, 1, (1, g["rows"], g["hidden_out"])).astype(np.float32) if s % 3 == 0 else None
+        c0 = RNG.uniform(-1, 1, (1, g["rows"], g["hidden"])).astype(np.float32) if s % 3 == 0 else None
+        seq_id = 1000 + s if s % 2 else f"stream-{s}"
+        jobs.append((seq_id, x, split(t, RNG), oracles["stream"](x, None, h0, c0), h0, c0))
+
+    def one(job):
+        seq_id, x, chunks, want, h0, c0 = job
+        run_sequence(grpc(server) if isinstance(seq_id, str) else http(server), "stream", seq_id, x, chunks, want, h0, c0)
+
+    with futures.ThreadPoolExecutor(12) as pool:
+        list(pool.map(one, jobs))
+    after = server.statistics("stream")
+    steps = sum(len(j[2]) for j in jobs)
+    assert after["success"] - before["success"] == steps
+    assert after["executions"] - before["executions"] < steps, "the oldest strategy batched no steps together"
+
+
+def test_sequence_restart_and_single_request_sequences(server, oracles):
+    client = http(server)
+    g = oracles["stream_stack"].geometry()
+    x = rand_x(1, 6, g["input"])
+    want = oracles["stream_stack"](x)
+    # A whole sequence in one request (START and END together).
+    got = infer(client, "stream_stack", x, sequence_id=77, sequence_start=True, sequence_end=True)
+    np.testing.assert_allclose(got["y"], want["y"], rtol=1e-5, atol=1e-5)
+    # START on a running sequence starts it afresh.
+    infer(client, "stream_stack", rand_x(1, 3, g["input"]), sequence_id=78, sequence_start=True)
+    run_sequence(client, "stream_stack", 78, x, [(0, 2), (2, 6)], want)
+
+
+def test_direct_strategy_sequences(server, oracles):
+    g = oracles["stream_direct"].geometry()
+    jobs = []
+    for s in range(6):
+        x = rand_x(1, int(RNG.integers(2, 10)), g["input"])
+        jobs.append((500 + s, x, split(x.shape[1], RNG), oracles["stream_direct"](x)))
+    with futures.ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda j: run_sequence(http(server), "stream_direct", *j), jobs))
+
+
+# ---- bad requests ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_bad_requests_get_errors_and_the_server_stays_up(server, oracles, protocol):
+    client = http(server) if protocol == "http" else grpc(server)
+    g = oracles["stateless"].geometry()
+    x = rand_x(2, 3, 4)
+    bad = [
+        ("wrong input size", lambda: infer(client, "stateless", rand_x(2, 3, 5)), "x"),
+        ("wrong dtype", lambda: infer(client, "stateless", x.astype(np.float64)), "FP64"),
+        ("missing x", lambda: infer(client, "stateless", None, lengths=np.ones((2, 1), np.int32)), "x"),
+        ("zero steps", lambda: infer(client, "stateless", rand_x(2, 0, 4)), "x"),
+        ("lengths beyond T", lambda: infer(client, "stateless", x, lengths=np.array([[1], [4]], np.int32)),
+         "row 1 has length 4: expected 0..3"),
+        ("wrong h0 rows", lambda: infer(client, "stateless", x, h0=np.zeros((2, g["rows"] + 1, g["hidden_out"]),
+                                                                            np.float32)), "h0"),
+        ("unknown sequence", lambda: infer(client, "stream", rand_x(1, 2, 5), sequence_id=987654), "START"),
+        ("h0 continuing a sequence", lambda: (
+            infer(client, "stream", rand_x(1, 2, 5), sequence_id=4242, sequence_start=True),
+            infer(client, "stream", rand_x(1, 2, 5), h0=np.zeros((1, 1, 3), np.float32), sequence_id=4242)),
+         "h0/c0 given without the START flag"),
+        ("two rows in a sequence request", lambda: infer(client, "stream", rand_x(2, 2, 5), sequence_id=4243,
+                                                         sequence_start=True), "batch-size 1"),
+        ("unknown model", lambda: infer(client, "no_such_model", x), "no_such_model"),
+    ]
+    for what, call, fragment in bad:
+        with pytest.raises(InferenceServerException) as err:
+            call()
+        assert fragment in str(err.value), f"{what}: {err.value}"
+        assert server.alive(), f"server down after: {what}"
+        want = oracles["stateless"](x)
+        assert_same(infer(client, "stateless", x), want, ("y", "h_n", "c_n"), f"good request after: {what}")
+    infer(client, "stream", rand_x(1, 1, 5), sequence_id=4242, sequence_end=True)
+
+
+# ---- model loading ------------------------------------------------------------------------------------
+
+def test_bad_model_configurations_fail_to_load_with_their_reason(server, repo, oracles):
+    root, _ = repo
+    g = oracles["stateless"].geometry()
+    path = MODELS["stateless"][0]
+    cases = {
+        "bad_parameter": (model_config("bad_parameter", g, parameters={"model_file": "model.npz", "backnd": "fused"}),
+                          "unknown parameter 'backnd'"),
+        "bad_dims": (model_config("bad_dims", dict(g, input=g["input"] + 1), parameters={"model_file": "model.npz"}),
+                     "tensor 'x' has dims [-1, 5]: expected [-1, 4]"),
+        "bad_file": (model_config("bad_file", g, parameters={"model_file": "missing.npz"}), "missing.npz"),
+        "bad_cpu_half": (model_config("bad_cpu_half", g, dtype="TYPE_FP16",
+                                      parameters={"model_file": "model.npz", "dtype": "float16"}),
+                         "KIND_CPU: the reference backend computes float32"),
+        "bad_stream_bidir": (model_config("bad_stream_bidir", g, batching=OLDEST,
+                                          parameters={"model_file": "model.npz"}),
+                             "needs forward-only layers"),
+    }
+    client = http(server)
+    for name, (config, fragment) in cases.items():
+        add_model(root, name, config, path, "model.npz")
+        with pytest.raises(InferenceServerException) as err:
+            client.load_model(name)
+        assert fragment in str(err.value), f"{name}: {err.value}"
+        assert server.alive()
+    x = rand_x(1, 2, 4)
+    assert_same(infer(client, "stateless", x), oracles["stateless"](x), ("y", "h_n", "c_n"), "after bad loads")
+
+
+def test_model_reload_serves_the_new_weights(server, repo, oracles):
+    root, _ = repo
+    client = http(server)
+    first, second = DATA / "torch/stack2.weights.npz", WORK / "stack2_other.npz"
+    w = dict(np.load(first))
+    np.savez(second, **{k: (v * 0.5 + 0.1).astype(np.float32) for k, v in w.items()})
+    g = oracles["stream_stack"].geometry()
+    config = model_config("reloadable", g, batching=OLDEST, max_batch_size=16, inputs=("x",),
+                          parameters={"model_file": "model.npz"})
+    d = add_model(root, "reloadable", config, first, "model.npz")
+    client.load_model("reloadable")
+    x = rand_x(1, 4, 4)
+    assert_same(infer(client, "reloadable", x, sequence_id=1, sequence_start=True, sequence_end=True),
+                oracles["stream_stack"](x), ("y", "h_n", "c_n"), "first weights", tol=1e-6)
+    infer(client, "reloadable", x[:, :2], sequence_id=2, sequence_start=True)  # left open across the reload
+    (d / "1" / "model.npz").write_bytes(second.read_bytes())
+    client.load_model("reloadable")
+    assert_same(infer(client, "reloadable", x, sequence_id=3, sequence_start=True, sequence_end=True),
+                Oracle(second)(x), ("y", "h_n", "c_n"), "reloaded weights", tol=1e-6)
+    with pytest.raises(InferenceServerException, match="START"):
+        infer(client, "reloadable", x[:, 2:], sequence_id=2)  # sequences end with the old instances
+    client.unload_model("reloadable")
+    with pytest.raises(InferenceServerException):
+        infer(client, "reloadable", x, sequence_id=4, sequence_start=True, sequence_end=True)
+    client.load_model("reloadable")
+    infer(client, "reloadable", x, sequence_id=5, sequence_start=True, sequence_end=True)
+    assert server.alive()
+
+
+# ---- load --------------------------------------------------------------------------------------------
+
+def percentile(values, p):
+    return float(np.percentile(np.asarray(values), p)) * 1000.0
+
+
+def test_bounded_load(server, oracles):
+    """16 concurrent clients × 200 requests on loopback (stateless and streaming), every answer
+    checked; server memory must not grow between two halves of the run."""
+    clients, per_client = 16, 200
+    g = oracles["stateless"].geometry()
+    pool = []
+    for _ in range(40):
+        b, t = int(RNG.integers(1, 5)), int(RNG.integers(1, 17))
+        x = rand_x(b, t, g["input"])
+        pool.append((x, oracles["stateless"](x)))
+    gs = oracles["stream_stack"].geometry()
+    seq_pool = []
+    for _ in range(16):
+        x = rand_x(1, 20, gs["input"])
+        seq_pool.append((x, oracles["stream_stack"](x)))
+
+    def stateless_client(k, rounds, latencies):
+        c = http(server)
+        rng = random.Random(k)
+        for _ in range(rounds):
+            x, want = pool[rng.randrange(len(pool))]
+            t0 = time.perf_counter()
+            got = infer(c, "stateless", x)
+            latencies.append(time.perf_counter() - t0)
+            assert_same(got, want, ("y", "h_n", "c_n"), f"load B={x.shape[0]} T={x.shape[1]}")
+
+    def streaming_client(k, rounds, latencies, base):
+        c = http(server)
+        rng = random.Random(1000 + k)
+        done = 0
+        while done < rounds:
+            x, want = seq_pool[rng.randrange(len(seq_pool))]
+            seq_id = base + k * 100000 + done
+            steps = min(20, rounds - done)
+            for t in range(steps):
+                t0 = time.perf_counter()
+                got = infer(c, "stream_stack", x[:, t:t + 1], outputs=("y",), sequence_id=seq_id,
+                            sequence_start=t == 0, sequence_end=t == steps - 1)
+                latencies.append(time.perf_counter() - t0)
+                np.testing.assert_allclose(got["y"], want["y"][:, t:t + 1], rtol=1e-5, atol=1e-5)
+            done += steps
+
+    def run(rounds, base):
+        latencies = [[] for _ in range(clients)]
+        t0 = time.perf_counter()
+        with futures.ThreadPoolExecutor(clients) as ex:
+            jobs = [ex.submit(stateless_client, k, rounds, latencies[k]) if k % 2 == 0
+                    else ex.submit(streaming_client, k, rounds, latencies[k], base) for k in range(clients)]
+            for j in jobs:
+                j.result()
+        return time.perf_counter() - t0, latencies
+
+    run(10, 10_000_000)  # warm-up: buffers and pools reach their working size
+    rss_start = server.rss_bytes()
+    half = per_client // 2
+    wall1, lat1 = run(half, 20_000_000)
+    rss_mid = server.rss_bytes()
+    wall2, lat2 = run(per_client - half, 30_000_000)
+    rss_end = server.rss_bytes()
+    stateless = [v for k in range(0, clients, 2) for v in lat1[k] + lat2[k]]
+    streaming = [v for k in range(1, clients, 2) for v in lat1[k] + lat2[k]]
+    total = clients * per_client
+    report = {
+        "clients": clients, "requests_per_client": per_client, "requests": total,
+        "wall_s": round(wall1 + wall2, 3), "throughput_rps": round(total / (wall1 + wall2), 1),
+        "stateless_p50_ms": round(percentile(stateless, 50), 3), "stateless_p99_ms": round(percentile(stateless, 99), 3),
+        "streaming_p50_ms": round(percentile(streaming, 50), 3), "streaming_p99_ms": round(percentile(streaming, 99), 3),
+        "rss_start_mb": round(rss_start / 2**20, 1), "rss_mid_mb": round(rss_mid / 2**20, 1),
+        "rss_end_mb": round(rss_end / 2**20, 1),
+    }
+    (WORK / "load-test.json").write_text(json.dumps(report, indent=1) + "\n")
+    print("\nload test:", json.dumps(report))
+    assert len(stateless) + len(streaming) == total
+    # The second half allocates nothing new: buffers, state pools and Triton's own pools are warm.
+    growth = rss_end - rss_mid
+    assert growth < 8 * 2**20, f"server memory grew {growth / 2**20:.1f} MB over the second half of the load"
+    assert server.alive()
