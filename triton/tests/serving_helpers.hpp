@@ -120,19 +120,12 @@ class HostSink final : public OutputSink {
   std::map<std::pair<std::size_t, std::string>, Written> written;
 };
 
-// (L·D, B, W) lstmrt layout -> (B, L·D, W) as a request carries it, and back.
+// (L·D, B, W) lstmrt layout -> (B, L·D, W) as a request carries it.
 inline std::vector<float> batch_first(const std::vector<float>& v, int R, int B, int W) {
   std::vector<float> out(v.size());
   for (int r = 0; r < R; ++r)
     for (int b = 0; b < B; ++b)
       for (int w = 0; w < W; ++w) out[(static_cast<std::size_t>(b) * R + r) * W + w] = v[(static_cast<std::size_t>(r) * B + b) * W + w];
-  return out;
-}
-inline std::vector<float> state_major(const std::vector<float>& v, int R, int B, int W) {
-  std::vector<float> out(v.size());
-  for (int r = 0; r < R; ++r)
-    for (int b = 0; b < B; ++b)
-      for (int w = 0; w < W; ++w) out[(static_cast<std::size_t>(r) * B + b) * W + w] = v[(static_cast<std::size_t>(b) * R + r) * W + w];
   return out;
 }
 

@@ -8,9 +8,11 @@ Environment (set by scripts/test-triton):
   LSTMRT_TEST_DATA    tests/data (model files exported by PyTorch, ONNX and Keras)
   LSTMRT_TRITON_WORK  a scratch directory (repositories, logs, results)
 """
+import concurrent.futures as futures
 import json
 import os
 import pathlib
+import random
 import shutil
 import signal
 import socket
@@ -20,12 +22,17 @@ import time
 import urllib.request
 
 import numpy as np
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
 
 TRITONSERVER = os.environ.get("TRITONSERVER", "tritonserver")
 BACKENDS = os.environ.get("LSTMRT_BACKENDS", "build/triton/backends")
 CLI = os.environ.get("LSTMRT_CLI", "build/src/cli/lstmrt")
 DATA = pathlib.Path(os.environ.get("LSTMRT_TEST_DATA", "tests/data"))
 WORK = pathlib.Path(os.environ.get("LSTMRT_TRITON_WORK", tempfile.mkdtemp(prefix="lstmrt-triton-")))
+# Fresh random inputs each run; LSTMRT_TEST_SEED=N replays one.
+SEED = int(os.environ.get("LSTMRT_TEST_SEED", "0")) or int.from_bytes(os.urandom(4), "little")
+RNG = np.random.default_rng(SEED)
 
 
 def gpu_backends_usable():
@@ -218,6 +225,7 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
     def stop(self):
+        close_clients()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -227,3 +235,155 @@ class Server:
                 self.process.wait()
         self.log.close()
         return self.process.returncode
+
+
+# ---- clients --------------------------------------------------------------------------------------
+
+_clients = []  # every client made here, closed before the server stops (open connections delay its exit)
+
+
+def http(server):
+    c = httpclient.InferenceServerClient(server.http_url, concurrency=1, network_timeout=120)
+    _clients.append(c)
+    return c
+
+
+def grpc(server):
+    c = grpcclient.InferenceServerClient(server.grpc_url)
+    _clients.append(c)
+    return c
+
+
+def close_clients():
+    while _clients:
+        try:
+            _clients.pop().close()
+        except Exception:  # a client already closed or broken: nothing to release
+            pass
+
+
+def infer(client, model, x, lengths=None, h0=None, c0=None, outputs=("y", "h_n", "c_n"), **kwargs):
+    """One request; returns {name: array} for the outputs in the response."""
+    mod = grpcclient if isinstance(client, grpcclient.InferenceServerClient) else httpclient
+    inputs = []
+    for name, value in (("x", x), ("lengths", lengths), ("h0", h0), ("c0", c0)):
+        if value is None:
+            continue
+        dtype = {np.float32: "FP32", np.int32: "INT32", np.int64: "INT64", np.float64: "FP64", np.float16: "FP16"}[value.dtype.type]
+        t = mod.InferInput(name, list(value.shape), dtype)
+        t.set_data_from_numpy(value)
+        inputs.append(t)
+    requested = [mod.InferRequestedOutput(o) for o in outputs] if outputs else None
+    result = client.infer(model, inputs, outputs=requested, **kwargs)
+    got = {}
+    for o in ("y", "h_n", "c_n"):
+        a = result.as_numpy(o)
+        if a is not None:
+            got[o] = a
+    return got
+
+
+def rand_x(b, t, i):
+    return RNG.uniform(-1.5, 1.5, (b, t, i)).astype(np.float32)
+
+
+def assert_same(got, want, names, what, tol=0.0):
+    assert set(got) == set(names), f"{what}: outputs {sorted(got)}, expected {sorted(names)}"
+    for n in names:
+        assert got[n].shape == want[n].shape, f"{what}: {n} shape {got[n].shape}, expected {want[n].shape}"
+        if tol == 0.0:
+            np.testing.assert_array_equal(got[n], want[n], err_msg=f"{what}: {n}")
+        else:
+            np.testing.assert_allclose(got[n], want[n], rtol=tol, atol=tol, err_msg=f"{what}: {n}")
+
+
+def split(t, rng):
+    cuts = [0]
+    while cuts[-1] < t:
+        cuts.append(min(t, cuts[-1] + int(rng.integers(1, 4))))
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def run_sequence(client, model, seq_id, x, chunks, want, h0=None, c0=None, tol=1e-5):
+    """Sends x (1, T, I) chunk by chunk under seq_id; each answer must equal the whole sequence's."""
+    for k, (t0, t1) in enumerate(chunks):
+        start, end = k == 0, k == len(chunks) - 1
+        got = infer(client, model, x[:, t0:t1], h0=h0 if start else None, c0=c0 if start else None,
+                    sequence_id=seq_id, sequence_start=start, sequence_end=end)
+        np.testing.assert_allclose(got["y"], want["y"][:, t0:t1], rtol=tol, atol=tol,
+                                   err_msg=f"{model} sequence {seq_id!r} steps {t0}..{t1}")
+        if end:
+            for n in ("h_n", "c_n"):
+                np.testing.assert_allclose(got[n], want[n], rtol=tol, atol=tol, err_msg=f"{model} {seq_id!r} {n}")
+
+
+
+
+# ---- load ----------------------------------------------------------------------------------------
+
+def percentile_ms(values, p):
+    return round(float(np.percentile(np.asarray(values), p)) * 1000.0, 3)
+
+
+def load_test(server, model, pool, stream_model, seq_pool, clients=16, per_client=200, tol=1e-5):
+    """`clients` concurrent clients × `per_client` requests on loopback, every answer checked:
+    even clients send whole requests drawn from `pool` [(x, oracle answer)] to `model`, odd ones
+    stream sequences from `seq_pool` step by step to `stream_model`. A warm-up, then two halves;
+    the server's resident memory is read between them. Returns the numbers."""
+    stateless_tol = 0.0 if tol <= 1e-5 else tol
+
+    def stateless_client(k, rounds, latencies):
+        c = http(server)
+        rng = random.Random(k)
+        for _ in range(rounds):
+            x, want = pool[rng.randrange(len(pool))]
+            t0 = time.perf_counter()
+            got = infer(c, model, x)
+            latencies.append(time.perf_counter() - t0)
+            assert_same(got, want, ("y", "h_n", "c_n"), f"load B={x.shape[0]} T={x.shape[1]}", tol=stateless_tol)
+
+    def streaming_client(k, rounds, latencies, base):
+        c = http(server)
+        rng = random.Random(1000 + k)
+        done = 0
+        while done < rounds:
+            x, want = seq_pool[rng.randrange(len(seq_pool))]
+            seq_id = base + k * 100000 + done
+            steps = min(x.shape[1], rounds - done)
+            for t in range(steps):
+                t0 = time.perf_counter()
+                got = infer(c, stream_model, x[:, t:t + 1], outputs=("y",), sequence_id=seq_id,
+                            sequence_start=t == 0, sequence_end=t == steps - 1)
+                latencies.append(time.perf_counter() - t0)
+                np.testing.assert_allclose(got["y"], want["y"][:, t:t + 1], rtol=tol, atol=tol)
+            done += steps
+
+    def run(rounds, base):
+        latencies = [[] for _ in range(clients)]
+        t0 = time.perf_counter()
+        with futures.ThreadPoolExecutor(clients) as ex:
+            jobs = [ex.submit(stateless_client, k, rounds, latencies[k]) if k % 2 == 0
+                    else ex.submit(streaming_client, k, rounds, latencies[k], base) for k in range(clients)]
+            for j in jobs:
+                j.result()
+        return time.perf_counter() - t0, latencies
+
+    run(10, 10_000_000)  # warm-up: buffers and state pools reach their working size
+    rss_start = server.rss_bytes()
+    half = per_client // 2
+    wall1, lat1 = run(half, 20_000_000)
+    rss_mid = server.rss_bytes()
+    wall2, lat2 = run(per_client - half, 30_000_000)
+    rss_end = server.rss_bytes()
+    stateless = [v for k in range(0, clients, 2) for v in lat1[k] + lat2[k]]
+    streaming = [v for k in range(1, clients, 2) for v in lat1[k] + lat2[k]]
+    total = clients * per_client
+    assert len(stateless) + len(streaming) == total
+    return {
+        "clients": clients, "requests_per_client": per_client, "requests": total,
+        "wall_s": round(wall1 + wall2, 3), "throughput_rps": round(total / (wall1 + wall2), 1),
+        "stateless_p50_ms": percentile_ms(stateless, 50), "stateless_p99_ms": percentile_ms(stateless, 99),
+        "streaming_p50_ms": percentile_ms(streaming, 50), "streaming_p99_ms": percentile_ms(streaming, 99),
+        "rss_start_mb": round(rss_start / 2**20, 1), "rss_mid_mb": round(rss_mid / 2**20, 1),
+        "rss_end_mb": round(rss_end / 2**20, 1), "rss_growth_second_half_bytes": rss_end - rss_mid,
+    }

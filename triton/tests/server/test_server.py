@@ -5,23 +5,17 @@ requests as float32). Run by scripts/test-triton."""
 import concurrent.futures as futures
 import itertools
 import json
-import os
 import pathlib
-import random
 import subprocess
 import threading
-import time
 
 import numpy as np
 import pytest
-import tritonclient.grpc as grpcclient
-import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 import harness
-from harness import DATA, WORK, Oracle, Server, add_model, model_config
-
-RNG = np.random.default_rng(int(os.environ.get("LSTMRT_TEST_SEED", "0")) or None)
+from harness import (DATA, RNG, WORK, Oracle, Server, add_model, assert_same, grpc, http, infer, load_test, model_config,
+                     rand_x, run_sequence, split)
 
 # name -> (model file, input size, config options)
 OLDEST = ("sequence_batching { max_sequence_idle_microseconds: 20000000 "
@@ -73,49 +67,6 @@ def server(repo):
 @pytest.fixture(scope="session")
 def oracles(repo):
     return repo[1]
-
-
-def http(server):
-    return httpclient.InferenceServerClient(server.http_url, concurrency=1, network_timeout=120)
-
-
-def grpc(server):
-    return grpcclient.InferenceServerClient(server.grpc_url)
-
-
-def infer(client, model, x, lengths=None, h0=None, c0=None, outputs=("y", "h_n", "c_n"), **kwargs):
-    """One request; returns {name: array} for the outputs in the response."""
-    mod = grpcclient if isinstance(client, grpcclient.InferenceServerClient) else httpclient
-    inputs = []
-    for name, value in (("x", x), ("lengths", lengths), ("h0", h0), ("c0", c0)):
-        if value is None:
-            continue
-        dtype = {np.float32: "FP32", np.int32: "INT32", np.int64: "INT64", np.float64: "FP64"}[value.dtype.type]
-        t = mod.InferInput(name, list(value.shape), dtype)
-        t.set_data_from_numpy(value)
-        inputs.append(t)
-    requested = [mod.InferRequestedOutput(o) for o in outputs] if outputs else None
-    result = client.infer(model, inputs, outputs=requested, **kwargs)
-    got = {}
-    for o in ("y", "h_n", "c_n"):
-        a = result.as_numpy(o)
-        if a is not None:
-            got[o] = a
-    return got
-
-
-def rand_x(b, t, i):
-    return RNG.uniform(-1.5, 1.5, (b, t, i)).astype(np.float32)
-
-
-def assert_same(got, want, names, what, tol=0.0):
-    assert set(got) == set(names), f"{what}: outputs {sorted(got)}, expected {sorted(names)}"
-    for n in names:
-        assert got[n].shape == want[n].shape, f"{what}: {n} shape {got[n].shape}, expected {want[n].shape}"
-        if tol == 0.0:
-            np.testing.assert_array_equal(got[n], want[n], err_msg=f"{what}: {n}")
-        else:
-            np.testing.assert_allclose(got[n], want[n], rtol=tol, atol=tol, err_msg=f"{what}: {n}")
 
 
 # ---- the API subset against the server's library ---------------------------------------------------
@@ -251,26 +202,6 @@ def test_answers_match_the_frameworks_that_exported_the_models(server):
 
 
 # ---- sequences -----------------------------------------------------------------------------------------
-
-def split(t, rng):
-    cuts = [0]
-    while cuts[-1] < t:
-        cuts.append(min(t, cuts[-1] + int(rng.integers(1, 4))))
-    return list(zip(cuts[:-1], cuts[1:]))
-
-
-def run_sequence(client, model, seq_id, x, chunks, want, h0=None, c0=None, tol=1e-5, prefix_states=None):
-    """Sends x (1, T, I) chunk by chunk under seq_id; each answer must equal the whole sequence's."""
-    for k, (t0, t1) in enumerate(chunks):
-        start, end = k == 0, k == len(chunks) - 1
-        got = infer(client, model, x[:, t0:t1], h0=h0 if start else None, c0=c0 if start else None,
-                    sequence_id=seq_id, sequence_start=start, sequence_end=end)
-        np.testing.assert_allclose(got["y"], want["y"][:, t0:t1], rtol=tol, atol=tol,
-                                   err_msg=f"{model} sequence {seq_id!r} steps {t0}..{t1}")
-        if end:
-            for n in ("h_n", "c_n"):
-                np.testing.assert_allclose(got[n], want[n], rtol=tol, atol=tol, err_msg=f"{model} {seq_id!r} {n}")
-
 
 def test_interleaved_sequences_equal_whole_sequences(server, oracles):
     """Sequences with integer and string IDs, sent concurrently chunk by chunk (some starting from
@@ -417,10 +348,6 @@ def test_model_reload_serves_the_new_weights(server, repo, oracles):
 
 # ---- load --------------------------------------------------------------------------------------------
 
-def percentile(values, p):
-    return float(np.percentile(np.asarray(values), p)) * 1000.0
-
-
 def test_bounded_load(server, oracles):
     """16 concurrent clients × 200 requests on loopback (stateless and streaming), every answer
     checked; server memory must not grow between two halves of the run."""
@@ -437,64 +364,10 @@ def test_bounded_load(server, oracles):
         x = rand_x(1, 20, gs["input"])
         seq_pool.append((x, oracles["stream_stack"](x)))
 
-    def stateless_client(k, rounds, latencies):
-        c = http(server)
-        rng = random.Random(k)
-        for _ in range(rounds):
-            x, want = pool[rng.randrange(len(pool))]
-            t0 = time.perf_counter()
-            got = infer(c, "stateless", x)
-            latencies.append(time.perf_counter() - t0)
-            assert_same(got, want, ("y", "h_n", "c_n"), f"load B={x.shape[0]} T={x.shape[1]}")
-
-    def streaming_client(k, rounds, latencies, base):
-        c = http(server)
-        rng = random.Random(1000 + k)
-        done = 0
-        while done < rounds:
-            x, want = seq_pool[rng.randrange(len(seq_pool))]
-            seq_id = base + k * 100000 + done
-            steps = min(20, rounds - done)
-            for t in range(steps):
-                t0 = time.perf_counter()
-                got = infer(c, "stream_stack", x[:, t:t + 1], outputs=("y",), sequence_id=seq_id,
-                            sequence_start=t == 0, sequence_end=t == steps - 1)
-                latencies.append(time.perf_counter() - t0)
-                np.testing.assert_allclose(got["y"], want["y"][:, t:t + 1], rtol=1e-5, atol=1e-5)
-            done += steps
-
-    def run(rounds, base):
-        latencies = [[] for _ in range(clients)]
-        t0 = time.perf_counter()
-        with futures.ThreadPoolExecutor(clients) as ex:
-            jobs = [ex.submit(stateless_client, k, rounds, latencies[k]) if k % 2 == 0
-                    else ex.submit(streaming_client, k, rounds, latencies[k], base) for k in range(clients)]
-            for j in jobs:
-                j.result()
-        return time.perf_counter() - t0, latencies
-
-    run(10, 10_000_000)  # warm-up: buffers and pools reach their working size
-    rss_start = server.rss_bytes()
-    half = per_client // 2
-    wall1, lat1 = run(half, 20_000_000)
-    rss_mid = server.rss_bytes()
-    wall2, lat2 = run(per_client - half, 30_000_000)
-    rss_end = server.rss_bytes()
-    stateless = [v for k in range(0, clients, 2) for v in lat1[k] + lat2[k]]
-    streaming = [v for k in range(1, clients, 2) for v in lat1[k] + lat2[k]]
-    total = clients * per_client
-    report = {
-        "clients": clients, "requests_per_client": per_client, "requests": total,
-        "wall_s": round(wall1 + wall2, 3), "throughput_rps": round(total / (wall1 + wall2), 1),
-        "stateless_p50_ms": round(percentile(stateless, 50), 3), "stateless_p99_ms": round(percentile(stateless, 99), 3),
-        "streaming_p50_ms": round(percentile(streaming, 50), 3), "streaming_p99_ms": round(percentile(streaming, 99), 3),
-        "rss_start_mb": round(rss_start / 2**20, 1), "rss_mid_mb": round(rss_mid / 2**20, 1),
-        "rss_end_mb": round(rss_end / 2**20, 1),
-    }
+    report = load_test(server, "stateless", pool, "stream_stack", seq_pool, clients, per_client)
     (WORK / "load-test.json").write_text(json.dumps(report, indent=1) + "\n")
     print("\nload test:", json.dumps(report))
-    assert len(stateless) + len(streaming) == total
     # The second half allocates nothing new: buffers, state pools and Triton's own pools are warm.
-    growth = rss_end - rss_mid
+    growth = report["rss_growth_second_half_bytes"]
     assert growth < 8 * 2**20, f"server memory grew {growth / 2**20:.1f} MB over the second half of the load"
     assert server.alive()
