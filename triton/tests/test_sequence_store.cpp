@@ -105,6 +105,20 @@ TEST(SequenceStore, GrowsWhenNoSlotIsStale) {
   EXPECT_EQ(s.evictions(), 0u);
 }
 
+TEST(SequenceStore, ASlotIdleLessThanTheLimitIsNeverTakenOver) {
+  SequenceStore s(2, 100);
+  s.claim(Key::of(1), true, false, 0);
+  s.claim(Key::of(2), true, false, 0);
+  s.commit(true);
+  const int third = s.claim(Key::of(3), true, false, 60).write_slot;  // idle 60 <= 100: still live
+  s.commit(true);
+  EXPECT_TRUE(s.contains(Key::of(1)));
+  EXPECT_TRUE(s.contains(Key::of(2)));
+  EXPECT_GE(third, 2);
+  EXPECT_GT(s.capacity(), 2);
+  EXPECT_EQ(s.evictions(), 0u);
+}
+
 TEST(SequenceStore, LeastRecentlyUsedIsTheOneTakenOver) {
   SequenceStore s(2, 100);
   s.claim(Key::of(1), true, false, 0);

@@ -287,6 +287,33 @@ def test_bad_requests_get_errors_and_the_server_stays_up(server, oracles, protoc
     infer(client, "stream", rand_x(1, 1, 5), sequence_id=4242, sequence_end=True)
 
 
+def test_bad_requests_batched_with_good_ones_fail_alone(server, oracles):
+    """Requests that pass Triton's checks but not the backend's (lengths beyond T) share dynamic
+    batches with good ones: only they fail."""
+    cases = []
+    for k in range(40):
+        x = rand_x(2, 4, 4)
+        bad = k % 3 == 0
+        lengths = np.array([[2], [5 if bad else 4]], np.int32)
+        cases.append((x, lengths, bad, None if bad else oracles["stateless"](x, lengths[:, 0])))
+    before = server.statistics("stateless")
+
+    def one(case):
+        x, lengths, bad, want = case
+        client = http(server)
+        if bad:
+            with pytest.raises(InferenceServerException, match="row 1 has length 5: expected 0..4"):
+                infer(client, "stateless", x, lengths)
+        else:
+            assert_same(infer(client, "stateless", x, lengths), want, ("y", "h_n", "c_n"), "good request in a mixed batch")
+
+    with futures.ThreadPoolExecutor(16) as pool:
+        list(pool.map(one, cases))
+    after = server.statistics("stateless")
+    assert after["executions"] - before["executions"] < 40, "no mixed batches formed"
+    assert after["fail"] - before["fail"] == sum(c[2] for c in cases)
+
+
 # ---- model loading ------------------------------------------------------------------------------------
 
 def test_bad_model_configurations_fail_to_load_with_their_reason(server, repo, oracles):
