@@ -23,7 +23,11 @@ import urllib.request
 
 import numpy as np
 import tritonclient.grpc as grpcclient
-import tritonclient.http as httpclient
+
+try:
+    import tritonclient.http as httpclient
+except (ImportError, RuntimeError):  # the gRPC client only (scripts/test-triton packed on a GPU machine)
+    httpclient = None
 
 TRITONSERVER = os.environ.get("TRITONSERVER", "tritonserver")
 BACKENDS = os.environ.get("LSTMRT_BACKENDS", "build/triton/backends")
@@ -220,6 +224,12 @@ class Server:
                 "success": stats["inference_stats"]["success"]["count"],
                 "fail": stats["inference_stats"]["fail"]["count"]}
 
+    def repository_index(self):
+        """{model name: state} from the repository index."""
+        request = urllib.request.Request(f"http://{self.http_url}/v2/repository/index", data=b"{}", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return {m["name"]: m.get("state", "") for m in json.load(r)}
+
     def log_text(self):
         self.log.flush()
         return self.log_path.read_text(errors="replace")
@@ -243,6 +253,9 @@ _clients = []  # every client made here, closed before the server stops (open co
 
 
 def http(server):
+    """An HTTP client; the gRPC one where tritonclient.http is not installed."""
+    if httpclient is None:
+        return grpc(server)
     c = httpclient.InferenceServerClient(server.http_url, concurrency=1, network_timeout=120)
     _clients.append(c)
     return c

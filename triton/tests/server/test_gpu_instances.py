@@ -67,9 +67,9 @@ def gpu_server(gpu_repo):
 
 
 def test_gpu_instances_load_on_their_device(gpu_server):
-    index = {m["name"]: m for m in http(gpu_server).get_model_repository_index()}
+    index = gpu_server.repository_index()
     for name in MODELS:
-        assert index[name].get("state") == "READY", f"{name}: {index[name]}"
+        assert index[name] == "READY", f"{name}: {index[name]}"
     log = gpu_server.log_text()
     assert "lstmrt: instance 'gpu_fused_0_0': backend fused on GPU 0" in log
     assert "lstmrt: instance 'gpu_cudnn_0_0': backend cudnn on GPU 0" in log
