@@ -87,9 +87,9 @@ class CudaDevice final : public Device {
     check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
   }
   cudaStream_t stream() const override { return stream_; }
+  void activate() override { check(cudaSetDevice(ordinal_), "cudaSetDevice"); }
 
  private:
-  void activate() { check(cudaSetDevice(ordinal_), "cudaSetDevice"); }
 
   int ordinal_;
   cudaStream_t stream_ = nullptr;

@@ -39,6 +39,7 @@ class Device {
   virtual bool is_host() const = 0;  // device memory is host memory (no staging copies needed)
   virtual std::string name() const = 0;
   virtual int ordinal() const = 0;   // CUDA device, -1 for the host
+  virtual void activate() = 0;       // make it the calling thread's current device
 
   virtual void* allocate(std::size_t bytes) = 0;          // device memory
   virtual void release(void* p) noexcept = 0;

@@ -23,6 +23,7 @@ class HostDevice final : public Device {
   bool is_host() const override { return true; }
   std::string name() const override { return "host"; }
   int ordinal() const override { return -1; }
+  void activate() override {}
   void* allocate(std::size_t bytes) override { return aligned(bytes); }
   void release(void* p) noexcept override { std::free(p); }
   void* allocate_staging(std::size_t bytes) override { return aligned(bytes); }
