@@ -98,6 +98,7 @@ struct InstanceState {
   bool gpu = false;
   int device_id = 0;
   std::unique_ptr<Executor> executor;
+  int pool_slots = 0;  // sequence state slots last reported
 };
 
 // One request's tensors as views on Triton's buffers (valid until the request is released).
@@ -360,6 +361,16 @@ TRITONSERVER_Error* TRITONBACKEND_ModelInstanceExecute(TRITONBACKEND_ModelInstan
     for (std::size_t k = 0; k < results.size(); ++k) outcomes[request_of[k]] = results[k];
   } catch (const std::exception& ex) {
     for (std::size_t i : request_of) outcomes[i] = {false, lstmrt::ErrorCode::kInternal, ex.what(), false};
+  }
+  // More live sequences than Triton's slot count means ended or cancelled sequences were not seen
+  // (ended ones free their slot): worth a line in the log.
+  if (const SequenceStore* store = state.executor->sequences()) {
+    if (state.pool_slots && store->capacity() > state.pool_slots)
+      log(TRITONSERVER_LOG_WARN,
+          fmt::format("lstmrt: instance '{}': the sequence state pool grew to {} slots for {} live sequences "
+                      "(configured {}): sequences ended without END or were cancelled",
+                      state.name, store->capacity(), store->active(), state.model->config.sequence.slots));
+    state.pool_slots = store->capacity();
   }
   const std::uint64_t exec_end = now_ns();
   const std::uint64_t compute_start = timing.batch_rows ? timing.compute_start_ns : exec_start;
