@@ -10,6 +10,7 @@
 
 #include "executor.hpp"
 #include "lstmrt/error.hpp"
+#include "lstmrt/lstm.hpp"
 #include "lstmrt/version.hpp"
 #include "served_model.hpp"
 #include "serving_config.hpp"
@@ -220,8 +221,13 @@ TRITONSERVER_Error* TRITONBACKEND_Initialize(TRITONBACKEND_Backend*) {
                           fmt::format("lstmrt backend: the server's backend API is {}.{}: expected {}.{} or a later {}.x",
                                       major, minor, kTritonBackendApiMajor, kTritonBackendApiMinor,
                                       kTritonBackendApiMajor));
-    log(TRITONSERVER_LOG_INFO, fmt::format("lstmrt {} backend (backend API {}.{}, server {}.{})", lstmrt::version(),
-                                           kTritonBackendApiMajor, kTritonBackendApiMinor, major, minor));
+    const lstmrt::SystemInfo system = lstmrt::query_system();
+    std::string usable;
+    for (const std::string& b : system.backends_usable) usable += (usable.empty() ? "" : ", ") + b;
+    log(TRITONSERVER_LOG_INFO,
+        fmt::format("lstmrt {} backend (backend API {}.{}, server {}.{}); backends usable here: {}; GPUs: {}",
+                    lstmrt::version(), kTritonBackendApiMajor, kTritonBackendApiMinor, major, minor, usable,
+                    system.gpus.empty() ? "none (" + system.gpu_status + ")" : std::to_string(system.gpus.size())));
   });
 }
 
