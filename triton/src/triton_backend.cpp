@@ -221,13 +221,11 @@ TRITONSERVER_Error* TRITONBACKEND_Initialize(TRITONBACKEND_Backend*) {
                           fmt::format("lstmrt backend: the server's backend API is {}.{}: expected {}.{} or a later {}.x",
                                       major, minor, kTritonBackendApiMajor, kTritonBackendApiMinor,
                                       kTritonBackendApiMajor));
-    const lstmrt::SystemInfo system = lstmrt::query_system();
-    std::string usable;
-    for (const std::string& b : system.backends_usable) usable += (usable.empty() ? "" : ", ") + b;
-    log(TRITONSERVER_LOG_INFO,
-        fmt::format("lstmrt {} backend (backend API {}.{}, server {}.{}); backends usable here: {}; GPUs: {}",
-                    lstmrt::version(), kTritonBackendApiMajor, kTritonBackendApiMinor, major, minor, usable,
-                    system.gpus.empty() ? "none (" + system.gpu_status + ")" : std::to_string(system.gpus.size())));
+    // gpu_available() probes the driver only; cuDNN/cuBLAS and lstmrt's GPU module load with the
+    // first KIND_GPU instance.
+    log(TRITONSERVER_LOG_INFO, fmt::format("lstmrt {} backend (backend API {}.{}, server {}.{}); GPU here: {}",
+                                           lstmrt::version(), kTritonBackendApiMajor, kTritonBackendApiMinor, major,
+                                           minor, lstmrt::gpu_available() ? "yes" : "no"));
   });
 }
 
