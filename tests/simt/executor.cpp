@@ -518,7 +518,7 @@ void Executor::stalled() {
     return;
   }
   if (ready_count_ == 0) {
-    record_fault(FaultKind::kDeadlock, -1, -1, -1, "deadlock: no thread can run; " + describe_waiters());
+    record_fault(FaultKind::kDeadlock, -1, -1, -1, "no thread can run; " + describe_waiters());
     return;
   }
   if (stall_progress_ != progress_) {  // progress since the last stall: a fresh one
@@ -528,7 +528,7 @@ void Executor::stalled() {
   }
   if (stalled_ns_ >= g_facts.deadlock_ns) {
     record_fault(FaultKind::kDeadlock, -1, -1, -1,
-                 fmt::format("deadlock: every running thread polls without anything changing for {} virtual ns; {}",
+                 fmt::format("every running thread polls without anything changing for {} virtual ns; {}",
                              stalled_ns_, describe_waiters()));
     return;
   }

@@ -35,7 +35,9 @@
   const ::lstmrt::kernels::dev::SharedPtr<type> name = \
       ::lstmrt::kernels::dev::static_shared<type>(&name##_simt_declaration, count, #name)
 
-#define LSTMRT_SIMT_SITE ::lstmrt::simt::Site{__builtin_FILE(), __builtin_LINE()}
+// The call site of a primitive: __builtin_FILE / __builtin_LINE as default arguments of the
+// primitive itself evaluate where the kernel calls it.
+#define LSTMRT_SIMT_SITE const char *file = __builtin_FILE(), int line = __builtin_LINE()
 
 namespace lstmrt::kernels::dev {
 
@@ -126,17 +128,17 @@ inline unsigned grid_dim_x() { return simt::grid_dim_x(); }
 inline void note_step(int step) { simt::note_step(step); }
 
 // ---- synchronisation ----------------------------------------------------------------------------
-inline void sync_block(simt::Site site = LSTMRT_SIMT_SITE) { simt::sync_block(site); }
+inline void sync_block(LSTMRT_SIMT_SITE) { simt::sync_block({file, line}); }
 template <typename T>
-inline T shfl_xor(unsigned mask, T v, int lane_mask, simt::Site site = LSTMRT_SIMT_SITE) {
+inline T shfl_xor(unsigned mask, T v, int lane_mask, LSTMRT_SIMT_SITE) {
   static_assert(sizeof(T) <= sizeof(std::uint64_t) && std::is_trivially_copyable_v<T>, "shuffle of a 1..8-byte value");
   std::uint64_t bits = 0;
   std::memcpy(&bits, &v, sizeof(T));
-  bits = simt::shuffle_xor(mask, bits, lane_mask, site);
+  bits = simt::shuffle_xor(mask, bits, lane_mask, {file, line});
   std::memcpy(&v, &bits, sizeof(T));
   return v;
 }
-inline void cluster_sync(simt::Site site = LSTMRT_SIMT_SITE) { simt::cluster_sync(site); }
+inline void cluster_sync(LSTMRT_SIMT_SITE) { simt::cluster_sync({file, line}); }
 template <typename T>
 inline SharedPtr<T> map_shared_rank(SharedPtr<T> p, int rank) {
   const void* mapped = nullptr;
@@ -145,8 +147,8 @@ inline SharedPtr<T> map_shared_rank(SharedPtr<T> p, int rank) {
 }
 
 // ---- memory operations of the exchanges ---------------------------------------------------------
-inline uint64_t load_relaxed_gpu(const uint64_t* p, simt::Site site = LSTMRT_SIMT_SITE) {
-  simt::poll(site);
+inline uint64_t load_relaxed_gpu(const uint64_t* p, LSTMRT_SIMT_SITE) {
+  simt::poll({file, line});
   uint64_t v;
   std::memcpy(&v, p, sizeof v);
   return v;
@@ -155,8 +157,8 @@ inline void store_relaxed_gpu(uint64_t* p, uint64_t v) {
   std::memcpy(p, &v, sizeof v);
   simt::progress();
 }
-inline int32_t load_acquire_cluster_shared(SharedPtr<const int32_t> p, simt::Site site = LSTMRT_SIMT_SITE) {
-  simt::poll(site);
+inline int32_t load_acquire_cluster_shared(SharedPtr<const int32_t> p, LSTMRT_SIMT_SITE) {
+  simt::poll({file, line});
   simt::shared_access(p.region(), p.raw(), sizeof(int32_t), false, true, p.mapped());
   int32_t v;
   std::memcpy(&v, p.raw(), sizeof v);
@@ -177,7 +179,7 @@ inline int32_t atomic_cas(int32_t* p, int32_t compare, int32_t value) {
   return old;
 }
 inline uint64_t global_timer_ns() { return simt::global_timer_ns(); }
-inline void sleep_ns(unsigned ns, simt::Site site = LSTMRT_SIMT_SITE) { simt::sleep_ns(ns, site); }
+inline void sleep_ns(unsigned ns, LSTMRT_SIMT_SITE) { simt::sleep_ns(ns, {file, line}); }
 
 // ---- bit casts, conversions, fast math ------------------------------------------------------------
 inline uint32_t float_as_uint(float v) {
