@@ -208,7 +208,7 @@ class Executor {
   void sleep(unsigned ns, Site site);
   void progress() {
     ++progress_;
-    if (current_) current_->idle_polls = 0;
+    if (current_) set_idle(*current_, 0);
   }
   std::uint64_t clock() const { return clock_; }
   SharedRegion* region(int block, const void* declaration, std::size_t bytes, std::size_t align, const char* name);

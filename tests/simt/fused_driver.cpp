@@ -42,6 +42,13 @@ struct AlignedBytes {
   void* get() const { return memory.get(); }
 };
 
+// A storage-type output buffer, poisoned (0xFF: NaN in float32, float16 and bfloat16).
+std::vector<std::uint8_t> poisoned_storage(std::size_t count, DataType type) {
+  return std::vector<std::uint8_t>(count * fused::element_bytes(type), 0xFF);
+}
+
+}  // namespace
+
 std::vector<float> from_storage(const std::vector<std::uint8_t>& bytes, DataType type) {
   const std::size_t es = fused::element_bytes(type), n = bytes.size() / es;
   std::vector<float> out(n);
@@ -60,13 +67,6 @@ std::vector<float> from_storage(const std::vector<std::uint8_t>& bytes, DataType
   }
   return out;
 }
-
-// A storage-type output buffer, poisoned (0xFF: NaN in float32, float16 and bfloat16).
-std::vector<std::uint8_t> poisoned_storage(std::size_t count, DataType type) {
-  return std::vector<std::uint8_t>(count * fused::element_bytes(type), 0xFF);
-}
-
-}  // namespace
 
 std::vector<BoundOp> bind(const BindInputs& in) {
   const ModelDesc& desc = *in.desc;
