@@ -213,8 +213,8 @@ FusedRunResult run_fused(const ModelDesc& desc, const Weights& weights, const te
   // The plan and each persistent layer's plan, as the backend makes them (fused_backend.cpp).
   std::vector<fused::LayerKernel> kernels = opt.kernels;
   if (kernels.empty()) kernels.assign(L, fused::LayerKernel::kStepwise);
-  const fused::DeviceLimits limits =
-      opt.limits ? *opt.limits : fused::device_limits(kernels::persistent_device_info(0));
+  fused::DeviceLimits limits = opt.limits ? *opt.limits : fused::device_limits(kernels::persistent_device_info(0));
+  if (opt.planner_registers_per_sm > 0) limits.registers_per_sm = opt.planner_registers_per_sm;
   const fused::FusedPlan plan = fused::make_plan(desc, t, fused::plan_key(req), opt.chunk_steps, kernels);
   result.persistent.resize(L);
   for (int l = 0; l < L; ++l) {

@@ -38,6 +38,9 @@ struct FusedRunOptions {
   // Planner limits for the persistent layers; default: fused::device_limits of
   // kernels::persistent_device_info(0), i.e. the executor's DeviceFacts (as the backend does).
   std::optional<fused::DeviceLimits> limits;
+  // > 0: the planner's registers per SM instead (fewer weight registers: rows split between
+  // registers and shared memory; no real device has such a budget, the kernel takes any plan).
+  int planner_registers_per_sm = 0;
   std::uint64_t schedule_seed = 1;          // stream interleaving and every launch's schedule
   std::int64_t timeout_ns = kernels::kPersistentDefaultTimeoutNs;
   int debug_stall_block = -1, debug_stall_step = -1;  // every persistent launch (tests)
