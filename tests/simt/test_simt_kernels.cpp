@@ -13,6 +13,7 @@
 
 #include "common/compare.hpp"
 #include "common/random_model.hpp"
+#include "common/transform_expectations.hpp"
 #include "kernels/cell_math_params.hpp"
 #include "kernels/cell_math_probe.hpp"
 #include "kernels/cudnn_transforms.hpp"
@@ -41,15 +42,13 @@ class SimtKernels : public ::testing::Test {
     for (auto& l : v) l = allow_zero ? pick(T + 1) : 1 + pick(T);
     return v;
   }
-  // `host` followed by kGuardBytes of poison.
+  // `host` (or n poison bytes) followed by kGuardBytes of poison.
   static std::vector<unsigned char> guarded(const std::vector<unsigned char>& host) {
     std::vector<unsigned char> v(host);
     v.resize(host.size() + kGuardBytes, 0xFF);
     return v;
   }
-  static void expect_guard_intact(const std::vector<unsigned char>& got, std::size_t payload) {
-    for (std::size_t i = payload; i < got.size(); ++i) ASSERT_EQ(got[i], 0xFF) << "wrote past the end at byte " << i;
-  }
+  static std::vector<unsigned char> poisoned(std::size_t n) { return std::vector<unsigned char>(n + kGuardBytes, 0xFF); }
 };
 
 TEST_F(SimtKernels, ReverseRowsMatchesHostMap) {
@@ -59,17 +58,11 @@ TEST_F(SimtKernels, ReverseRowsMatchesHostMap) {
     const bool bm = pick(2);
     const auto src = random_bytes(std::size_t(T) * N * C * e);
     const auto lengths = random_lengths(N, T, false);
-    auto dst = guarded(std::vector<unsigned char>(src.size(), 0xFF));
+    auto dst = poisoned(src.size());
     kernels::ReverseRowsParams p{src.data(), dst.data(), lengths.data(), T, N, C, bm, e};
     kernels::launch_reverse_rows(p, nullptr);
-    for (int s = 0; s < T; ++s)
-      for (int b = 0; b < N; ++b) {
-        const std::size_t want_at = kernels::sequence_vector(kernels::reversed_input_step(s, lengths[b]), b, T, N, bm) * C * e;
-        const std::size_t got_at = kernels::sequence_vector(s, b, T, N, bm) * C * e;
-        ASSERT_EQ(std::memcmp(&dst[got_at], &src[want_at], std::size_t(C) * e), 0)
-            << "step " << s << " row " << b << " (T " << T << " N " << N << " C " << C << ")";
-      }
-    expect_guard_intact(dst, src.size());
+    ASSERT_TRUE(test::bytes_match(test::expected_reverse_rows(p, src, lengths), dst,
+                                  fmt::format("reverse_rows T={} N={} C={} e={} batch_major={}", T, N, C, e, bm)));
   }
 }
 
@@ -90,29 +83,15 @@ TEST_F(SimtKernels, FinishOutputsMatchesHostMap) {
     const auto src_host = random_bytes(bytes);
     const auto lengths = random_lengths(N, T, true);
     auto src = guarded(src_host);
-    auto dst = guarded(std::vector<unsigned char>(bytes, 0xFF));
+    auto dst = poisoned(bytes);
     p.src = src.data();
     p.dst = in_place ? src.data() : dst.data();
     p.lengths = lengths.data();
     kernels::launch_finish_outputs(p, nullptr);
-    const auto& got = in_place ? src : dst;
-    const std::size_t vec = std::size_t(D) * W * e;
-    for (int t = 0; t < T; ++t)
-      for (int b = 0; b < N; ++b)
-        for (int d = 0; d < D; ++d) {
-          const int s = kernels::output_source_step(t, lengths[b], T, p.reversed_run, p.processing,
-                                                    p.carry_last && !p.slot_reverse[d]);
-          const std::size_t at = kernels::sequence_vector(t, b, T, N, p.batch_major) * vec + std::size_t(d) * W * e;
-          std::vector<unsigned char> want(std::size_t(W) * e, 0);
-          if (s >= 0)
-            std::memcpy(want.data(),
-                        &src_host[kernels::sequence_vector(s, b, T, N, p.batch_major) * vec + std::size_t(d) * W * e],
-                        want.size());
-          ASSERT_EQ(std::memcmp(&got[at], want.data(), want.size()), 0)
-              << "t " << t << " b " << b << " d " << d << " len " << lengths[b] << " in_place " << in_place
-              << " reversed " << p.reversed_run << " processing " << p.processing << " carry " << p.carry_last;
-        }
-    expect_guard_intact(got, bytes);
+    ASSERT_TRUE(test::bytes_match(test::expected_finish_outputs(p, src_host, lengths), in_place ? src : dst,
+                                  fmt::format("finish_outputs T={} N={} {}x{} in_place={} reversed={} processing={} "
+                                              "carry={}",
+                                              T, N, D, W, in_place, p.reversed_run, p.processing, p.carry_last)));
   }
 }
 
@@ -124,19 +103,11 @@ TEST_F(SimtKernels, FinishOutputsSeveralBlocks) {
   const std::size_t bytes = std::size_t(9) * 7 * 2 * 11 * 4;
   const auto src = random_bytes(bytes);
   const auto lengths = random_lengths(7, 9, true);
-  auto dst = guarded(std::vector<unsigned char>(bytes, 0xFF));
+  auto dst = poisoned(bytes);
   p.src = src.data(), p.dst = dst.data(), p.lengths = lengths.data();
   kernels::launch_finish_outputs(p, nullptr);
   EXPECT_GE(simt::last_launch_stats().blocks, 5u);
-  for (std::size_t k = 0; k < bytes / 4; ++k) {
-    const int c = static_cast<int>(k % 22), t = static_cast<int>(k / 22 / 7), b = static_cast<int>(k / 22 % 7);
-    const int s = kernels::output_source_step(t, lengths[b], 9, false, false, c < 11);
-    std::uint32_t want = 0, got;
-    if (s >= 0) std::memcpy(&want, &src[(static_cast<std::size_t>(s) * 7 + b) * 88 + c * 4], 4);
-    std::memcpy(&got, &dst[k * 4], 4);
-    ASSERT_EQ(got, want) << k;
-  }
-  expect_guard_intact(dst, bytes);
+  EXPECT_TRUE(test::bytes_match(test::expected_finish_outputs(p, src, lengths), dst, "finish_outputs, 6 blocks"));
 }
 
 TEST_F(SimtKernels, RestoreStatesTouchesOnlyZeroLengthRows) {
@@ -151,17 +122,12 @@ TEST_F(SimtKernels, RestoreStatesTouchesOnlyZeroLengthRows) {
     kernels::RestoreStatesParams p{h_n.data(), c_n.data(), with_initial ? h0.data() : nullptr,
                                    with_initial ? c0.data() : nullptr, lengths.data(), S, N, HW, CW, e};
     kernels::launch_restore_states(p, nullptr);
-    for (int slot = 0; slot < S; ++slot)
-      for (int b = 0; b < N; ++b) {
-        const std::size_t hat = (std::size_t(slot) * N + b) * HW * e, cat = (std::size_t(slot) * N + b) * CW * e;
-        const bool zero = lengths[b] == 0;
-        for (std::size_t k = 0; k < std::size_t(HW) * e; ++k)
-          ASSERT_EQ(h_n[hat + k], zero ? (with_initial ? h0[hat + k] : 0) : h_before[hat + k]) << "h slot " << slot << " row " << b;
-        for (std::size_t k = 0; k < std::size_t(CW) * e; ++k)
-          ASSERT_EQ(c_n[cat + k], zero ? (with_initial ? c0[cat + k] : 0) : c_before[cat + k]) << "c slot " << slot << " row " << b;
-      }
-    expect_guard_intact(h_n, h_before.size());
-    expect_guard_intact(c_n, c_before.size());
+    const std::vector<unsigned char> none;
+    const std::string what = fmt::format("restore_states S={} N={} {}/{} initial={}", S, N, HW, CW, with_initial);
+    ASSERT_TRUE(test::bytes_match(test::expected_restore_states(p, HW, h_before, with_initial ? h0 : none, lengths),
+                                  h_n, "h_n of " + what));
+    ASSERT_TRUE(test::bytes_match(test::expected_restore_states(p, CW, c_before, with_initial ? c0 : none, lengths),
+                                  c_n, "c_n of " + what));
   }
 }
 
