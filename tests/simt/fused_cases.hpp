@@ -54,16 +54,21 @@ inline std::string describe_case(const FusedCase& c) {
       c.facts.max_cluster_size, c.opt.schedule_seed);
 }
 
-inline FusedCase random_fused_case(std::mt19937_64& rng) {
+// Storage below float32 or TF32 math keeps to the bounded (continuous) activations: a
+// thresholded relu flips wherever rounding moves a value across its threshold.
+inline FusedCase random_fused_case(std::mt19937_64& rng, DataType type = DataType::kFloat32,
+                                   MathMode math = MathMode::kStrict) {
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   FusedCase c;
+  c.opt.type = type;
+  c.opt.math = math;
   ModelDesc& m = c.desc;
   m.input_size = pick(1, 7);
   m.hidden_size = pick(1, 9);
   m.proj_size = m.hidden_size > 1 && pick(0, 2) == 0 ? pick(1, m.hidden_size - 1) : 0;
   m.num_layers = pick(1, 3);
   m.direction = static_cast<Direction>(pick(0, 2));
-  test::randomize_cell_features(m, rng, /*bounded_cell_hidden*/ false);
+  test::randomize_cell_features(m, rng, /*bounded_cell_hidden*/ type != DataType::kFloat32 || math != MathMode::kStrict);
   c.T = pick(1, 8);
   c.N = pick(1, 5);
   c.lengths = pick(0, 1);

@@ -20,10 +20,8 @@ TEST(SimtFusedStepwise, RandomModelsEveryFeature) {
   SCOPED_TRACE(fmt::format("LSTMRT_TEST_SEED={}", seed));
   std::mt19937_64 rng(seed);
   for (int k = 0; k < 60; ++k) {
-    FusedCase c = random_fused_case(rng);
-    if (k % 3 == 1) c.opt.type = DataType::kBFloat16;
-    if (k % 6 == 2) c.opt.type = DataType::kFloat16;
-    if (k % 10 == 5) c.opt.math = MathMode::kTF32;
+    const DataType type = k % 3 == 1 ? DataType::kBFloat16 : k % 6 == 2 ? DataType::kFloat16 : DataType::kFloat32;
+    const FusedCase c = random_fused_case(rng, type, k % 10 == 5 ? MathMode::kTF32 : MathMode::kStrict);
     expect_matches_reference(c, rng());
     if (HasFailure()) break;
   }
@@ -94,9 +92,8 @@ TEST(SimtFusedMixed, RandomModelsMixedKernels) {
   SCOPED_TRACE(fmt::format("LSTMRT_TEST_SEED={}", test::test_seed()));
   std::mt19937_64 rng(seed);
   for (int k = 0; k < 16; ++k) {
-    FusedCase c = random_fused_case(rng);
+    FusedCase c = random_fused_case(rng, k % 2 ? DataType::kBFloat16 : DataType::kFloat32);
     c.facts = FusedCase::small_facts(2 + static_cast<int>(rng() % 5), 1 + static_cast<int>(rng() % 3));
-    if (k % 2) c.opt.type = DataType::kBFloat16;
     c.opt.kernels.resize(c.desc.num_layers);
     for (fused::LayerKernel& kernel : c.opt.kernels) kernel = static_cast<fused::LayerKernel>(rng() % 3);
     c.opt.kernels[rng() % c.desc.num_layers] =
