@@ -8,12 +8,26 @@
 
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "kernels/cudnn_transforms.hpp"
 
 namespace lstmrt::test {
+
+// Random payload bytes, never 0xFF (the poison).
+inline std::vector<unsigned char> random_payload(std::mt19937_64& rng, std::size_t n) {
+  std::vector<unsigned char> v(n);
+  for (auto& b : v) b = static_cast<unsigned char>(rng() & 0x7F);
+  return v;
+}
+// N lengths in [0, T] (allow_zero) or [1, T].
+inline std::vector<std::int32_t> random_lengths(std::mt19937_64& rng, int N, int T, bool allow_zero) {
+  std::vector<std::int32_t> v(N);
+  for (auto& l : v) l = static_cast<std::int32_t>(allow_zero ? rng() % (T + 1) : 1 + rng() % T);
+  return v;
+}
 
 // dst of reverse_rows for `src` with the shape of `p` (its pointers are not used).
 inline std::vector<unsigned char> expected_reverse_rows(const kernels::ReverseRowsParams& p,

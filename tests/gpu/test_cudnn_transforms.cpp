@@ -17,15 +17,9 @@ class CudnnTransforms : public test::GpuTest {
   std::mt19937_64 rng_{test::test_seed()};
   std::uniform_int_distribution<int> pick_{0, 1 << 30};
 
-  std::vector<unsigned char> random_bytes(std::size_t n) {
-    std::vector<unsigned char> v(n);
-    for (auto& b : v) b = static_cast<unsigned char>(rng_() & 0x7F);  // never 0xFF (poison)
-    return v;
-  }
+  std::vector<unsigned char> random_bytes(std::size_t n) { return test::random_payload(rng_, n); }
   std::vector<std::int32_t> random_lengths(int N, int T, bool allow_zero) {
-    std::vector<std::int32_t> v(N);
-    for (auto& l : v) l = allow_zero ? pick_(rng_) % (T + 1) : 1 + pick_(rng_) % T;
-    return v;
+    return test::random_lengths(rng_, N, T, allow_zero);
   }
   // Uploads `host` into `d` (host.size() + kGuardBytes long), the guard poisoned.
   void upload_guarded(test::DeviceBytes& d, const std::vector<unsigned char>& host) {

@@ -32,15 +32,9 @@ class SimtKernels : public ::testing::Test {
   int pick(int n) { return static_cast<int>(rng_() % static_cast<std::uint64_t>(n)); }
   simt::ScopedDevice device_{simt::DeviceFacts{}, test::test_seed()};
 
-  std::vector<unsigned char> random_bytes(std::size_t n) {
-    std::vector<unsigned char> v(n);
-    for (auto& b : v) b = static_cast<unsigned char>(rng_() & 0x7F);  // never 0xFF (poison)
-    return v;
-  }
+  std::vector<unsigned char> random_bytes(std::size_t n) { return test::random_payload(rng_, n); }
   std::vector<std::int32_t> random_lengths(int N, int T, bool allow_zero) {
-    std::vector<std::int32_t> v(N);
-    for (auto& l : v) l = allow_zero ? pick(T + 1) : 1 + pick(T);
-    return v;
+    return test::random_lengths(rng_, N, T, allow_zero);
   }
   // `host` (or n poison bytes) followed by kGuardBytes of poison.
   static std::vector<unsigned char> guarded(const std::vector<unsigned char>& host) {
