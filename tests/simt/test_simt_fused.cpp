@@ -19,7 +19,7 @@ TEST(SimtFusedStepwise, RandomModelsEveryFeature) {
   const std::uint64_t seed = test::test_seed();
   SCOPED_TRACE(fmt::format("LSTMRT_TEST_SEED={}", seed));
   std::mt19937_64 rng(seed);
-  for (int k = 0; k < 60; ++k) {
+  for (int k = 0; k < 200; ++k) {
     const DataType type = k % 3 == 1 ? DataType::kBFloat16 : k % 6 == 2 ? DataType::kFloat16 : DataType::kFloat32;
     const FusedCase c = random_fused_case(rng, type, k % 10 == 5 ? MathMode::kTF32 : MathMode::kStrict);
     expect_matches_reference(c, rng());
