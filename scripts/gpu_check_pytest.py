@@ -37,7 +37,9 @@ def _message(report):
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
         return crash.message
-    return report.longreprtext.strip().splitlines()[-1] if report.longreprtext.strip() else ""
+    lines = report.longreprtext.strip().splitlines()  # a collection error: its last line, "E   Error: why"
+    last = lines[-1] if lines else ""
+    return last[1:].strip() if last.startswith("E ") else last
 
 
 def pytest_configure(config):
