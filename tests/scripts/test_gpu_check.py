@@ -240,14 +240,19 @@ KERAS_SKIP = "could not import 'keras': No module named 'keras'"
 
 def fake_pytest_file(names, outcomes, header):
     """A pytest file holding the tests `names` ("f" or "f[param]": one function per f) whose bodies
-    do what `outcomes` says for each name: pass, fail, skip (message), sleep (seconds)."""
+    do what `outcomes` says for each name: pass, fail, skip (message), sleep (seconds), or error (its
+    set-up raises, as a fixture that cannot start a server would)."""
     bodies = {"pass": "pass", "fail": "assert 1 == 2, 'planted failure'", "skip": "pytest.skip({arg!r})",
-              "sleep": "time.sleep({arg})"}
+              "sleep": "time.sleep({arg})", "error": "pass"}
     functions = {}
     for n in names:
         base, _, param = n.partition("[")
         functions.setdefault(base, []).append(param.rstrip("]"))
-    lines = ["import os", "import time", "", "import pytest", "", header, ""]
+    setup_errors = [n for n in names if outcomes.get(n, ("pass",))[0] == "error"]
+    lines = ["import os", "import time", "", "import pytest", "", header, "",
+             "@pytest.fixture(autouse=True)", "def _planted_setup(request):",
+             f"    if request.node.name in {setup_errors!r}:",
+             "        raise RuntimeError('planted: the server did not start')", ""]
     for base, params in functions.items():
         if params == [""]:
             lines += [f"def {base}():", "    p = ''"]
@@ -710,6 +715,13 @@ class GpuCheckOnFakeDevice(unittest.TestCase):
         self.assertRegex(self.stage_row(summary, "triton-gpu"), rf"^FAILED +\S+ s +2 +1 +0 +0 +0 +{len(TRITON_TESTS)} ")
         self.assertIn("failed (triton-gpu): triton/tests/server/test_gpu_instances.py::test_gpu_bounded_load", summary)
         self.assertRegex(self.stage_row(summary, "bench-quick"), r"^ok ")
+
+    def test_triton_setup_error_fails(self):
+        dev = self.device(outcomes={"test_gpu_instances_load_on_their_device": ("error", None)})
+        summary, _ = self.assert_verdict(dev, 1, "FAIL")
+        self.assertRegex(self.stage_row(summary, "triton-gpu"), rf"^FAILED +\S+ s +2 +1 +0 +0 +0 +{len(TRITON_TESTS)} ")
+        self.assertIn("failed (triton-gpu): triton/tests/server/test_gpu_instances.py::test_gpu_instances_load_on_their_device "
+                      "(error: RuntimeError: planted: the server did not start)", summary)
 
     def test_triton_client_missing_fails_at_collection(self):
         dev = self.device(client=False)
