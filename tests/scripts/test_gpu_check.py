@@ -197,7 +197,8 @@ exec {real} "$@"
 
 # cmake as build_python_extension calls it: configuring python/prebuilt records its arguments;
 # `--build DIR` "builds" after @SECONDS@ s: DIR/python/lstmrt, a package whose gpu_available() says
-# what this case's lstmrt info says. Anything else goes to the real cmake.
+# what this case's lstmrt info says (or whose import fails, @BROKEN@, as an extension missing a
+# library would). Anything else goes to the real cmake.
 FAKE_CMAKE = r"""#!/usr/bin/env bash
 if [ "$1" = -S ] && [[ "$2" == */python/prebuilt ]]; then
   echo "$*" >@RECORD@/cmake-configure.args
@@ -208,8 +209,15 @@ if [ "$1" = --build ] && [[ "$2" == */python-extension ]]; then
   echo "[1/2] Building CXX object python/CMakeFiles/_lstmrt.dir/src/bindings.cpp.o"
   sleep @SECONDS@
   mkdir -p "$2/python/lstmrt"
-  printf 'def gpu_available():\n    return @GPU@\n\n\ndef info():\n    return {"gpu_status": "@STATUS@"}\n' \
-    >"$2/python/lstmrt/__init__.py"
+  cat >"$2/python/lstmrt/__init__.py" <<'PY'
+@BROKEN@
+def gpu_available():
+    return @GPU@
+
+
+def info():
+    return {"gpu_status": "@STATUS@"}
+PY
   echo "[2/2] Linking CXX shared module python/lstmrt/_lstmrt.cpython-312-x86_64-linux-gnu.so"
   exit 0
 fi
@@ -217,8 +225,12 @@ exec @REAL@ "$@"
 """
 
 # The Python suite's fake: conftest.py as the real one skips `gpu` tests where lstmrt sees no GPU.
-FAKE_CONFTEST = """import lstmrt
+FAKE_CONFTEST = """import os
+
+import lstmrt
 import pytest
+
+open(os.path.join(os.environ["FAKE_DEVICE_CASE"], "pytest.ld_library_path"), "w").write(os.environ.get("LD_LIBRARY_PATH", ""))
 
 
 def pytest_collection_modifyitems(config, items):
@@ -236,6 +248,7 @@ PY_SELECTED = sum(len(v) for v in PY_TESTS.values()) + 1  # + test_keras_live.py
 TRITON_TESTS = ["test_gpu_instances_load_on_their_device", "test_gpu_stateless_requests_match_the_reference[gpu_fused]",
                 "test_gpu_bounded_load"]
 KERAS_SKIP = "could not import 'keras': No module named 'keras'"
+LIBRARY_MISSING = "libsz.so.2: cannot open shared object file: No such file or directory"
 
 
 def fake_pytest_file(names, outcomes, header):
@@ -291,7 +304,7 @@ class FakeDevice:
     """A scratch repository with a fake build, fake tools on PATH and an OUT folder."""
 
     def __init__(self, root, outcomes=None, gpu=True, nvidia_smi=True, bench_rc=None, elf=None, bundle=False,
-                 nanobind=True, build_seconds=0, client=True, server=False):
+                 nanobind=True, build_seconds=0, client=True, server=False, broken_extension=False):
         self.root = Path(root)
         self.repo = self.root / "repo"
         (self.repo / "scripts").mkdir(parents=True)
@@ -318,7 +331,8 @@ class FakeDevice:
                                                                include=shell_quote(include)))
         status = "ok" if gpu else "no NVIDIA driver: libcuda.so.1 could not be loaded"
         write_exe(self.bin / "cmake", FAKE_CMAKE.replace("@RECORD@", shell_quote(self.root))
-                  .replace("@SECONDS@", str(build_seconds)).replace("@GPU@", str(gpu)).replace("@STATUS@", status)
+                  .replace("@SECONDS@", str(build_seconds))
+                  .replace("@BROKEN@", f"raise ImportError({LIBRARY_MISSING!r})" if broken_extension else "").replace("@GPU@", str(gpu)).replace("@STATUS@", status)
                   .replace("@REAL@", shell_quote(shutil.which("cmake") or "cmake")))
         outcomes_all = dict(outcomes or {})
         tests_python = self.repo / "tests" / "python"
@@ -641,6 +655,11 @@ class GpuCheckOnFakeDevice(unittest.TestCase):
         self.assertIn(str(dev.repo / ".device-carry" / "lib-needed"), dev.recorded_library_path("bench"))
         self.assertNotIn("lib-needed", dev.recorded_library_path("torch"))
         self.assertRegex(self.stage_row(summary, "python-gpu"), r"^ok ")  # prebuilt/ and triton/ from the bundle
+        # The Python tests: the carried libraries this machine lacks, no cuDNN/cuBLAS folder.
+        python_path = dev.recorded_library_path("pytest").split(":")
+        self.assertEqual(python_path[0], str(dev.repo / ".device-carry" / "lib-needed"))
+        self.assertNotIn("/usr/local/cuda", ":".join(python_path[:1]))
+        self.assertEqual(":".join(python_path[1:]), os.environ.get("LD_LIBRARY_PATH", ""))
         self.assertRegex(self.stage_row(summary, "triton-gpu"), r"^ok ")
 
     def test_benchmark_failure_fails(self):
@@ -686,6 +705,13 @@ class GpuCheckOnFakeDevice(unittest.TestCase):
         self.assertRegex(self.stage_row(summary, "python-gpu"), r"^FAILED +\S+ s +0 +0 +0 +0 +0 +0 ")
         self.assertRegex(summary, r"fail +: python-gpu: pytest selected no tests \(exit 1\): python extension: nanobind "
                                   r"is not installed for \S+/python3 \(/opt/torch/.venv/bin/python3: No module named nanobind\)")
+        self.assertRegex(self.stage_row(summary, "triton-gpu"), r"^ok ")
+
+    def test_extension_that_cannot_be_imported_fails(self):
+        dev = self.device(broken_extension=True)
+        summary, _ = self.assert_verdict(dev, 1, "FAIL")
+        self.assertRegex(self.stage_row(summary, "python-gpu"), r"^FAILED +\S+ s +0 +0 +0 +0 +0 +0 +ImportError: libsz")
+        self.assertIn(f"fail      : python-gpu: pytest selected no tests (exit 4): ImportError: {LIBRARY_MISSING}", summary)
         self.assertRegex(self.stage_row(summary, "triton-gpu"), r"^ok ")
 
     def test_python_build_over_its_own_cap_is_incomplete(self):
