@@ -726,10 +726,10 @@ class GpuCheckOnFakeDevice(unittest.TestCase):
 
     def test_python_test_over_the_stage_cap_is_named(self):
         dev = self.device(outcomes={"test_torch_compile_on_cuda": ("sleep", 60)})
-        summary, _ = self.assert_verdict(dev, 4, "INCOMPLETE", GPU_CHECK_CAP_python_gpu=8)
+        summary, _ = self.assert_verdict(dev, 4, "INCOMPLETE", GPU_CHECK_CAP_python_gpu=12)
         row = self.stage_row(summary, "python-gpu")
-        self.assertRegex(row, rf"^TIMED OUT +\d+/8 s +\d +0 +0 +1 +[1-3] +{PY_SELECTED} ")
-        self.assertLessEqual(int(re.match(r"TIMED OUT +(\d+)/", row).group(1)), 8 + 10 + 5)
+        self.assertRegex(row, rf"^TIMED OUT +\d+/12 s +\d +0 +0 +1 +[1-3] +{PY_SELECTED} ")
+        self.assertLessEqual(int(re.match(r"TIMED OUT +(\d+)/", row).group(1)), 12 + 10 + 5)
         self.assertIn("not run (python-gpu): tests/python/test_gpu.py::test_torch_compile_on_cuda (running when the cap hit)",
                       summary)
         self.assertRegex(self.stage_row(summary, "triton-gpu"), r"^ok ")
