@@ -50,7 +50,7 @@ T field(const json& config, const char* key, const T& fallback, const std::strin
 Activation activation(const json& config, const char* key, const char* fallback, const std::string& where) {
   const std::string name = field<std::string>(config, key, fallback, where);
   try {
-    return Activation::from_name(name);
+    return Activation::from_keras(name);
   } catch (const Error& e) {
     throw Error(ErrorCode::kUnsupported, fmt::format("{}: {} '{}': {}", where, key, name, e.what()));
   }

@@ -11,6 +11,9 @@
 namespace lstmrt {
 namespace {
 
+double softplus(double x) { return std::log1p(std::exp(-std::fabs(x))) + std::max(x, 0.0); }
+
+// model.hpp's ActivationKind formulas in double, written independently of the kernels' float ones.
 double activate(const Activation& a, double x) {
   const double alpha = a.alpha, beta = a.beta;
   switch (a.kind) {
@@ -23,9 +26,28 @@ double activate(const Activation& a, double x) {
     case ActivationKind::kScaledTanh: return alpha * std::tanh(beta * x);
     case ActivationKind::kHardSigmoid: return std::clamp(alpha * x + beta, 0.0, 1.0);
     case ActivationKind::kHardSigmoidKeras3: return std::clamp(x / 6.0 + 0.5, 0.0, 1.0);
-    case ActivationKind::kElu: return x >= 0.0 ? x : alpha * (std::exp(x) - 1.0);
+    case ActivationKind::kElu: return x > 0.0 ? x : alpha * (std::exp(x) - 1.0);
     case ActivationKind::kSoftsign: return x / (1.0 + std::fabs(x));
-    case ActivationKind::kSoftplus: return std::log1p(std::exp(-std::fabs(x))) + std::max(x, 0.0);
+    case ActivationKind::kSoftplus: return softplus(x);
+    case ActivationKind::kGelu: return 0.5 * x * std::erfc(-x / std::sqrt(2.0));  // 1 + erf(v) = erfc(−v)
+    case ActivationKind::kSilu: return x / (1.0 + std::exp(-x));
+    case ActivationKind::kSelu: {
+      constexpr double kAlpha = 1.6732632423543772848170429916717, kScale = 1.0507009873554804934193349852946;
+      return kScale * (x > 0.0 ? x : kAlpha * std::expm1(x));
+    }
+    case ActivationKind::kCelu: return x >= 0.0 ? x : alpha * std::expm1(x / alpha);
+    case ActivationKind::kExponential: return std::exp(x);
+    case ActivationKind::kHardSilu: return x * std::clamp(x / 6.0 + 0.5, 0.0, 1.0);
+    case ActivationKind::kHardTanh: return std::clamp(x, -1.0, 1.0);
+    case ActivationKind::kHardShrink: return std::fabs(x) > alpha ? x : 0.0;
+    case ActivationKind::kSoftShrink: return x > alpha ? x - alpha : (x < -alpha ? x + alpha : 0.0);
+    case ActivationKind::kTanhShrink: return x - std::tanh(x);
+    case ActivationKind::kLogSigmoid: return -softplus(-x);
+    case ActivationKind::kMish: return x * std::tanh(softplus(x));
+    case ActivationKind::kRelu6: return std::clamp(x, 0.0, 6.0);
+    case ActivationKind::kSparsePlus: return x <= -1.0 ? 0.0 : (x < 1.0 ? 0.25 * (x + 1.0) * (x + 1.0) : x);
+    case ActivationKind::kSparseSigmoid: return x <= -1.0 ? 0.0 : (x < 1.0 ? 0.5 * (x + 1.0) : 1.0);
+    case ActivationKind::kSquareplus: return 0.5 * (x + std::sqrt(x * x + alpha));
   }
   detail::fail(ErrorCode::kInternal, "reference: activation kind {} not handled", static_cast<int>(a.kind));
 }

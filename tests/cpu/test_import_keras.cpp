@@ -145,8 +145,10 @@ TEST(KerasImport, RejectsUnsupportedModelsAndBadFiles) {
   EXPECT_NO_THROW(load_with_config(dir, config));
   expect_error([&] { load_with_config(dir, replaced(config, "\"class_name\": \"LSTM\"", "\"class_name\": \"GRU\"")); },
                ErrorCode::kUnsupported, "lstmrt imports InputLayer, Masking, LSTM and Bidirectional");
-  expect_error([&] { load_with_config(dir, replaced(config, "\"activation\": \"tanh\"", "\"activation\": \"gelu\"")); },
-               ErrorCode::kUnsupported, "activation 'gelu'");
+  expect_error([&] { load_with_config(dir, replaced(config, "\"activation\": \"tanh\"", "\"activation\": \"softmax\"")); },
+               ErrorCode::kUnsupported, "activation 'softmax'");
+  expect_error([&] { load_with_config(dir, replaced(config, "\"activation\": \"tanh\"", "\"activation\": \"swishy\"")); },
+               ErrorCode::kUnsupported, "unknown Keras activation 'swishy'");
   expect_error([&] { load_with_config(dir, replaced(config, "\"units\": 5", "\"units\": 6")); }, ErrorCode::kIoError,
                "kernel (layers/lstm/cell/vars) has shape (4, 20): expected (4, 24)");
   expect_error([&] { load_with_config(dir, replaced(config, "\"units\": 5", "\"units\": -5")); }, ErrorCode::kIoError,

@@ -68,7 +68,7 @@ std::string case_file(const KerasCase& c, const std::string& suffix) {
 }
 
 // Keras activation names as the case table spells them, mapped explicitly (not through
-// Activation::from_name, which KerasActivationNames tests separately).
+// Activation::from_keras, which KerasHardSigmoid tests separately).
 Activation keras_activation(const std::string& name) {
   if (name == "sigmoid") return Activation::sigmoid();
   if (name == "tanh") return Activation::tanh();
@@ -303,9 +303,9 @@ TEST(KerasHardSigmoid, Keras3AndOnnxHardSigmoidDiffer) {
 
 // Keras's name "hard_sigmoid" means Keras 3's formula; ONNX's "HardSigmoid" the 0.2x + 0.5 one.
 TEST(KerasHardSigmoid, NamesMapToTheirOwnFormula) {
-  EXPECT_EQ(Activation::from_name("hard_sigmoid"), Activation::hard_sigmoid_keras3());
-  EXPECT_EQ(Activation::from_name("HardSigmoid"), Activation::hard_sigmoid(0.2f, 0.5f));
-  EXPECT_EQ(Activation::from_name("relu"), Activation::relu());
+  EXPECT_EQ(Activation::from_keras("hard_sigmoid"), Activation::hard_sigmoid_keras3());
+  EXPECT_EQ(Activation::from_onnx("HardSigmoid"), Activation::hard_sigmoid(0.2f, 0.5f));
+  EXPECT_EQ(Activation::from_keras("relu"), Activation::relu());
 }
 
 // `lstmrt run` on Keras's files, with the CLI flags that select Keras's conventions. (Cases
