@@ -118,18 +118,35 @@ class ReferenceBackend final : public Backend {
         std::copy(h0, h0 + H_out, h.begin());
         std::copy(c0, c0 + H, c.begin());
       }
-      const int len = lengths[b];
-      // Forward runs t = 0..len−1; reverse starts at the row's own last valid step, len−1..0.
-      for (int s = 0; s < len; ++s) {
-        const int t = reverse ? len - 1 - s : s;
-        step(w, m.activations[d], m.layer_input_size(l), in.at(t, b), h, c);
-        std::copy(h.begin(), h.end(), out.at(t, b) + d * H_out);
+      if (req.mask) {
+        // Keras's loop: every step in processing order (t = T−1..0 for reverse); a masked step keeps
+        // h and c and outputs zeros, or with carry-over the most recent output (h, once a valid
+        // step has produced one; zeros before).
+        const std::uint8_t* row = req.mask + static_cast<std::size_t>(b) * T;
+        bool seen = false;
+        for (int s = 0; s < T; ++s) {
+          const int t = reverse ? T - 1 - s : s;
+          if (row[t]) {
+            step(w, m.activations[d], m.layer_input_size(l), in.at(t, b), h, c);
+            seen = true;
+          }
+          if (row[t] || (req.padding == PaddingMode::kCarryLast && seen))
+            std::copy(h.begin(), h.end(), out.at(t, b) + d * H_out);
+        }
+      } else {
+        const int len = lengths[b];
+        // Forward runs t = 0..len−1; reverse starts at the row's own last valid step, len−1..0.
+        for (int s = 0; s < len; ++s) {
+          const int t = reverse ? len - 1 - s : s;
+          step(w, m.activations[d], m.layer_input_size(l), in.at(t, b), h, c);
+          std::copy(h.begin(), h.end(), out.at(t, b) + d * H_out);
+        }
+        // Padded positions t >= len hold zeros (already) unless carrying over. In processing
+        // order the forward pass meets the padding after its last valid step (repeat h there); the
+        // reverse pass meets it first, before any output exists (zeros, as Keras).
+        if (req.padding == PaddingMode::kCarryLast && !reverse && len > 0)
+          for (int t = len; t < T; ++t) std::copy(h.begin(), h.end(), out.at(t, b) + d * H_out);
       }
-      // Padded positions t >= len hold zeros (already) unless carrying over. In processing
-      // order the forward pass meets the padding after its last valid step (repeat h there); the
-      // reverse pass meets it first, before any output exists (zeros, as Keras).
-      if (req.padding == PaddingMode::kCarryLast && !reverse && len > 0)
-        for (int t = len; t < T; ++t) std::copy(h.begin(), h.end(), out.at(t, b) + d * H_out);
       if (req.h_n) std::copy(h.begin(), h.end(), static_cast<float*>(req.h_n) + h_offset);
       if (req.c_n) std::copy(c.begin(), c.end(), static_cast<float*>(req.c_n) + c_offset);
     }

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "fused/fused_weights.hpp"
 #include "kernels/cell_math_params.hpp"
 #include "kernels/fused_step_math.cuh"
+#include "request_mask.hpp"
 
 namespace lstmrt::test {
 
@@ -57,9 +59,9 @@ inline void check_gate_reads(const fused::FusedPlan& plan, const fused::Op& op, 
   if (!op.compute) return;
   for (int d = 0; d < plan.directions; ++d)
     for (int b = 0; b < p.batch; ++b) {
-      const int len = p.lengths ? p.lengths[b] : p.seq_len;
-      const int t = kernels::step_time(p.reverse[d], len, p.step);
-      if (t < 0) continue;
+      const kernels::RowStep r = kernels::row_step(p, d, b, p.step);
+      if (!r.valid) continue;
+      const int t = r.t;
       const int block = t - p.gates_time_base[d];
       ASSERT_TRUE(block >= 0 && block < plan.chunk_steps)
           << "layer " << op.layer << " step " << op.step << " dir " << d << " row " << b << " reads time " << t
@@ -149,6 +151,7 @@ inline HostOutputs emulate_fused(const ModelDesc& m, const Weights& w, const Hos
       case fused::OpKind::kUploadLengths:
         std::memcpy(buffers.lengths, req.lengths, sizeof(std::int32_t) * N);
         break;
+      case fused::OpKind::kUploadMask: pack_mask(req.mask, in.seq_len, N, buffers.mask); break;
       case fused::OpKind::kInitState: {
         const kernels::InitStateParams p = fused::init_state_params(m, plan, op.layer, buffers, DataType::kFloat32);
         for (int d = 0; d < D; ++d)
@@ -178,6 +181,7 @@ struct EmulationCase {
   ModelDesc desc;
   int T = 1, N = 1;
   bool lengths = false, state = false;
+  std::optional<MaskKind> mask;  // a per-step mask instead of lengths
   TensorLayout layout = TensorLayout::kTimeMajor;
   EmulationOptions opt;
 };
@@ -195,6 +199,7 @@ inline EmulationCase random_emulation_case(std::mt19937_64& rng) {
   c.T = pick(1, 9);
   c.N = pick(1, 6);
   c.lengths = pick(0, 1);
+  if (!c.lengths && pick(0, 1)) c.mask = static_cast<MaskKind>(pick(0, 2));
   c.state = pick(0, 1);
   c.layout = pick(0, 1) ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor;
   c.opt.padding = pick(0, 1) ? PaddingMode::kCarryLast : PaddingMode::kZero;
@@ -206,8 +211,8 @@ inline EmulationCase random_emulation_case(std::mt19937_64& rng) {
 }
 
 inline std::string describe_case(const EmulationCase& c) {
-  return fmt::format("{} | T={} N={} lengths={} state={} {} padding={} order={} chunk={} y={} state_out={}",
-                     describe(c.desc), c.T, c.N, c.lengths, c.state,
+  return fmt::format("{} | T={} N={} lengths={} mask={} state={} {} padding={} order={} chunk={} y={} state_out={}",
+                     describe(c.desc), c.T, c.N, c.lengths, c.mask ? static_cast<int>(*c.mask) : -1, c.state,
                      c.layout == TensorLayout::kTimeMajor ? "time-major" : "batch-major",
                      c.opt.padding == PaddingMode::kZero ? "zero" : "carry", static_cast<int>(c.opt.order),
                      c.opt.chunk_steps, c.opt.wanted.sequences, c.opt.wanted.state);
@@ -216,7 +221,8 @@ inline std::string describe_case(const EmulationCase& c) {
 inline void expect_emulation_matches_reference(const EmulationCase& c, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   const Weights w = random_weights(c.desc, seed, 0.6f);
-  const HostInputs in = random_inputs(c.desc, c.T, c.N, rng, c.lengths, c.state, c.layout);
+  HostInputs in = random_inputs(c.desc, c.T, c.N, rng, c.lengths, c.state, c.layout);
+  if (c.mask) in.mask = random_mask(c.T, c.N, rng, *c.mask);
   Lstm ref = reference_lstm(c.desc, w);
   const HostOutputs want = run_host(ref, in, c.opt.wanted, c.opt.padding, c.opt.order);
   const HostOutputs got = emulate_fused(c.desc, w, in, c.opt);

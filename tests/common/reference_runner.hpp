@@ -18,6 +18,7 @@ struct HostInputs {
   TensorLayout layout = TensorLayout::kTimeMajor;
   std::vector<float> x;
   std::optional<std::vector<std::int32_t>> lengths;
+  std::optional<std::vector<std::uint8_t>> mask;  // (N, T), ForwardRequest::mask
   std::optional<std::vector<float>> h0, c0;
 };
 
@@ -60,6 +61,25 @@ inline HostInputs random_inputs(const ModelDesc& m, int T, int N, std::mt19937_6
   return in;
 }
 
+// Mask patterns for tests: right-padded (as lengths), left-padded (Keras pad_sequences), and any.
+enum class MaskKind { kPrefix, kSuffix, kRandom };
+
+// A random (N, T) mask of `kind`; rows with no valid step and rows with all steps valid are drawn too.
+inline std::vector<std::uint8_t> random_mask(int T, int N, std::mt19937_64& rng, MaskKind kind) {
+  std::vector<std::uint8_t> mask(static_cast<std::size_t>(T) * N, 0);
+  std::uniform_int_distribution<int> count(0, T), bit(0, 2);
+  for (int b = 0; b < N; ++b) {
+    const int len = count(rng);
+    for (int t = 0; t < T; ++t) {
+      std::uint8_t& m = mask[static_cast<std::size_t>(b) * T + t];
+      if (kind == MaskKind::kPrefix) m = t < len;
+      else if (kind == MaskKind::kSuffix) m = t >= T - len;
+      else m = bit(rng) != 0 ? static_cast<std::uint8_t>(1 + bit(rng)) : 0;  // any nonzero byte is valid
+    }
+  }
+  return mask;
+}
+
 // A request over `in` whose wanted outputs point into `out`, freshly poisoned.
 inline ForwardRequest make_request(const ModelDesc& m, const HostInputs& in, HostOutputs& out, Wanted wanted = {},
                                    PaddingMode padding = PaddingMode::kZero,
@@ -70,6 +90,7 @@ inline ForwardRequest make_request(const ModelDesc& m, const HostInputs& in, Hos
   req.layout = in.layout;
   req.x = in.x.data();
   req.lengths = in.lengths ? in.lengths->data() : nullptr;
+  req.mask = in.mask ? in.mask->data() : nullptr;
   req.h0 = in.h0 ? in.h0->data() : nullptr;
   req.c0 = in.c0 ? in.c0->data() : nullptr;
   req.padding = padding;

@@ -83,6 +83,53 @@ TEST(FusedEmulationVsReference, ZeroAndFullLengthsWithProjection) {
   }
 }
 
+// Per-step masks: every direction and pattern, chunked and whole, both layouts and padding modes,
+// with and without initial state (projected + h0 + a leading masked step exercises gates_h0).
+TEST(FusedEmulationVsReference, MasksEveryPatternChunkedAndWhole) {
+  int k = 0;
+  for (Direction dir : {Direction::kForward, Direction::kReverse, Direction::kBidirectional})
+    for (MaskKind kind : {MaskKind::kPrefix, MaskKind::kSuffix, MaskKind::kRandom})
+      for (int proj : {0, 3}) {
+        Case c = base_case(dir, 1 + k % 2, proj);
+        c.T = 9;
+        c.mask = kind;
+        c.state = k % 3 != 2;
+        c.layout = k % 2 ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor;
+        c.opt.padding = k % 4 < 2 ? PaddingMode::kCarryLast : PaddingMode::kZero;
+        c.opt.chunk_steps = k % 3 == 0 ? 0 : 2 + k % 3;
+        if (dir == Direction::kReverse && k % 2) c.opt.order = ReverseOutputOrder::kProcessing;
+        ++k;
+        expect_matches_reference(c, test_seed() + k);
+      }
+}
+
+// The plan for masked requests: the mask is uploaded, chunking and the in-place recurrent GEMM
+// stay (every row reads the same time), and only projected models with h0 add the gates_h0 GEMM.
+TEST(FusedPlanMask, UploadChunkingAndGatesH0) {
+  for (int proj : {0, 2})
+    for (bool h0 : {false, true}) {
+      Case c = base_case(Direction::kReverse, 1, proj);
+      fused::PlanKey key;
+      key.seq_len = 12;
+      key.batch = 3;
+      key.has_mask = true;
+      key.has_initial_state = h0;
+      key.want_y = true;
+      const fused::FusedPlan plan = fused::make_plan(c.desc, DataType::kFloat32, key, 4);
+      int uploads = 0, gates_h0 = 0;
+      for (const fused::Op& op : plan.ops) {
+        uploads += op.kind == fused::OpKind::kUploadMask;
+        gates_h0 += op.kind == fused::OpKind::kGemm && op.gemm.out.buffer == fused::BufferKind::kGatesH0;
+      }
+      EXPECT_EQ(uploads, 1);
+      EXPECT_EQ(plan.chunk_steps, 4);  // unlike reverse + lengths, which is unchunked
+      EXPECT_EQ(gates_h0, proj > 0 && h0 ? 1 : 0);
+      EXPECT_EQ(fused::recurrent_into_gates(c.desc, key), !(proj > 0 && h0));
+      EXPECT_GE(plan.workspace.mask.bytes, packed_mask_words(12, 3) * 4);
+      EXPECT_THROW(fused::make_plan(c.desc, DataType::kFloat32, key, 0, {fused::LayerKernel::kPersistentGrid}), Error);
+    }
+}
+
 TEST(FusedEmulationVsReference, BatchMajorFewRowsUsesRowBatches) {
   Case c = base_case(Direction::kForward, 1, 0);
   c.N = 2;
