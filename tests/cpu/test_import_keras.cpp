@@ -76,23 +76,32 @@ TEST_P(KerasGolden, CliMatchesKeras) {
 INSTANTIATE_TEST_SUITE_P(Keras3, KerasGolden, ::testing::ValuesIn(kCases),
                          [](const auto& info) { return std::string(info.param.name); });
 
-TEST(KerasImport, StagesFollowTheLayers) {
+TEST(KerasImport, NodesFollowTheLayers) {
   const ImportedModel m = load_keras_model(golden_path("keras_import", "go_backwards_stack_masked.keras"));
-  ASSERT_EQ(m.stages.size(), 2u);
-  EXPECT_TRUE(m.masking);
-  EXPECT_EQ(m.stages[0].desc.direction, Direction::kReverse);
-  EXPECT_EQ(m.stages[0].reverse_order, ReverseOutputOrder::kProcessing);
-  EXPECT_EQ(m.stages[0].padding, PaddingMode::kCarryLast);
-  EXPECT_EQ(m.stages[1].desc.input_size, 4);
-  EXPECT_EQ(m.stages[1].desc.activations[0].gate, Activation::hard_sigmoid_keras3());
-  EXPECT_EQ(m.stages[1].desc.activations[0].cell, Activation::relu());
-  const ImportedModel b = load_keras_model(golden_path("keras_import", "bidir_sum_ave_masked_nobias.keras"));
-  ASSERT_EQ(b.stages.size(), 2u);
-  EXPECT_EQ(b.stages[0].merge, MergeMode::kSum);
-  EXPECT_EQ(b.stages[0].output_width(), 5);
-  EXPECT_EQ(b.stages[1].merge, MergeMode::kAverage);
-  EXPECT_EQ(b.stages[1].desc.input_size, 5);
-  EXPECT_FALSE(b.return_sequences);
+  ASSERT_EQ(m.nodes.size(), 3u);  // Masking, LSTM, LSTM
+  EXPECT_TRUE(m.is_chain());
+  EXPECT_EQ(m.nodes[0].kind, NodeKind::kMasking);
+  const ImportedNode& a = m.nodes[1];
+  const ImportedNode& b = m.nodes[2];
+  ASSERT_TRUE(a.mask.has_value());
+  EXPECT_EQ(a.mask->sequence, (ValueRef{-1, 0}));  // any(x != 0) over the model input's features
+  ASSERT_TRUE(b.mask.has_value());
+  EXPECT_EQ(b.mask->sequence, (ValueRef{-1, 0}));  // passed on unreversed by the go_backwards layer
+  EXPECT_EQ(a.desc.direction, Direction::kReverse);
+  EXPECT_EQ(a.reverse_order, ReverseOutputOrder::kProcessing);
+  EXPECT_EQ(a.padding, PaddingMode::kCarryLast);
+  EXPECT_EQ(b.inputs[0], (ValueRef{1, 0}));
+  EXPECT_EQ(b.desc.input_size, 4);
+  EXPECT_EQ(b.desc.activations[0].gate, Activation::hard_sigmoid_keras3());
+  EXPECT_EQ(b.desc.activations[0].cell, Activation::relu());
+  EXPECT_EQ(m.outputs, (std::vector<ValueRef>{{2, 0}, {2, 1}, {2, 2}}));
+  const ImportedModel s = load_keras_model(golden_path("keras_import", "bidir_sum_ave_masked_nobias.keras"));
+  ASSERT_EQ(s.nodes.size(), 3u);
+  EXPECT_EQ(s.nodes[1].merge, MergeMode::kSum);
+  EXPECT_EQ(s.nodes[1].output_width(), 5);
+  EXPECT_EQ(s.nodes[2].merge, MergeMode::kAverage);
+  EXPECT_EQ(s.nodes[2].desc.input_size, 5);
+  EXPECT_FALSE(s.nodes[2].return_sequences);
 }
 
 TEST(KerasImport, LoadWeightsTakesOneStageModelsOnly) {
@@ -144,7 +153,7 @@ TEST(KerasImport, RejectsUnsupportedModelsAndBadFiles) {
   const std::string config = golden_config();
   EXPECT_NO_THROW(load_with_config(dir, config));
   expect_error([&] { load_with_config(dir, replaced(config, "\"class_name\": \"LSTM\"", "\"class_name\": \"GRU\"")); },
-               ErrorCode::kUnsupported, "lstmrt imports InputLayer, Masking, LSTM and Bidirectional");
+               ErrorCode::kUnsupported, "layer 'lstm' (GRU): lstmrt runs InputLayer, Masking, LSTM, Bidirectional");
   expect_error([&] { load_with_config(dir, replaced(config, "\"activation\": \"tanh\"", "\"activation\": \"softmax\"")); },
                ErrorCode::kUnsupported, "activation 'softmax'");
   expect_error([&] { load_with_config(dir, replaced(config, "\"activation\": \"tanh\"", "\"activation\": \"swishy\"")); },
@@ -156,9 +165,13 @@ TEST(KerasImport, RejectsUnsupportedModelsAndBadFiles) {
   expect_error([&] { load_with_config(dir, replaced(config, "\"use_bias\": true", "\"use_bias\": 3")); },
                ErrorCode::kIoError, "expected true or false");
   expect_error([&] { load_with_config(dir, replaced(config, "\"return_sequences\": true", "\"return_sequences\": false")); },
-               ErrorCode::kUnsupported, "follows a layer with return_sequences=False");
+               ErrorCode::kUnsupported, "not a sequence");
+  // Groups are found by class and order (layers/lstm_1 for the second LSTM) and checked against the
+  // layer name the file records.
   expect_error([&] { load_with_config(dir, replaced(config, "\"name\": \"lstm_1\"", "\"name\": \"other\"")); },
-               ErrorCode::kIoError, "no weights for it");
+               ErrorCode::kIoError, "weights group layers/lstm_1 in");
+  expect_error([&] { load_with_config(dir, replaced(config, "\"name\": \"lstm_1\"", "\"name\": \"other\"")); },
+               ErrorCode::kIoError, "belongs to layer 'lstm_1'");
   expect_error([&] { load_with_config(dir, config.substr(0, config.size() / 2)); }, ErrorCode::kIoError,
                "not valid JSON");
   expect_error([&] { load_with_config(dir, "{\"class_name\": \"Sequential\"}"); }, ErrorCode::kIoError,
@@ -183,16 +196,21 @@ TEST(KerasImport, RejectsUnsupportedModelsAndBadFiles) {
                ErrorCode::kIoError, "declares 1073741824 values but stores 0 bytes");
 }
 
-TEST(KerasImport, MaskMustBeRightPadded) {
+TEST(KerasImport, LengthsOnlyForChainsWithoutMasking) {
   const ImportedModel m = load_keras_model(golden_path("keras_import", "go_backwards_stack_masked.keras"));
-  // Row 0: steps 0 and 2 valid, step 1 all zeros (the mask value): not a prefix.
   const int T = 3, N = 1, I = 3;
   std::vector<float> x = {0.5f, 0.1f, 0.2f, 0.0f, 0.0f, 0.0f, 0.3f, 0.3f, 0.3f};
-  expect_error([&] { run_model(m, {BackendKind::kReference}, T, N, TensorLayout::kBatchMajor, x.data(), nullptr); },
-               ErrorCode::kUnsupported, "right-padded");
   const std::int32_t lengths[] = {3};
-  expect_error([&] { run_model(m, {BackendKind::kReference}, T, N, TensorLayout::kBatchMajor, x.data(), lengths); },
-               ErrorCode::kInvalidArgument, "Masking layer sets the lengths");
+  expect_error([&] { run_model(m, {BackendKind::kReference}, TensorLayout::kBatchMajor, {{{N, T, I}, x.data()}}, lengths); },
+               ErrorCode::kInvalidArgument, "Masking layer sets the mask");
+  // A mask with a gap (row 0: step 1 is all mask value) is Keras's to honour: it runs.
+  const ModelOutputs out = run_model(m, {BackendKind::kReference}, TensorLayout::kBatchMajor, {{{N, T, I}, x.data()}});
+  ASSERT_EQ(out.outputs.size(), 3u);
+  EXPECT_EQ(out.outputs[0].shape, (std::vector<std::int64_t>{N, T, 3}));
+  expect_error([&] { run_model(m, {BackendKind::kReference}, TensorLayout::kBatchMajor, {{{N, T, I + 1}, x.data()}}); },
+               ErrorCode::kInvalidArgument, "expected (batch, steps, 3)");
+  expect_error([&] { run_model(m, {BackendKind::kReference}, TensorLayout::kBatchMajor, {}); },
+               ErrorCode::kInvalidArgument, "takes 1 input(s)");
 }
 
 TEST(KerasImport, CliRejectsFlagsTheModelSets) {
