@@ -143,7 +143,11 @@ struct ImportedModel {
 // settings are inference no-ops; stateful layers run from the given (or zero) initial state.
 // Weight groups in model.weights.h5 are found as Keras saves them: layers/<class in snake case>
 // with _1, _2, ... in the order of model.layers (checked against each group's recorded layer name
-// where the file has one). Other layers (Dense, Embedding, TimeDistributed, nested models, ...)
+// where the file has one). Masks follow Keras 3: a layer uses the mask its call recorded, or,
+// when the config records none, the mask its input carries — but only if the call has no other
+// tensor argument: Keras fills `mask` for one-tensor calls only, so an LSTM called with
+// initial_state tensors runs unmasked unless it is given mask= explicitly (as
+// ops.any(ops.not_equal(x, v), axis=-1), which is recognised). Other layers (Dense, Embedding, TimeDistributed, nested models, ...)
 // are kUnsupported naming the layer: lstmrt runs the recurrent part; cut the model at the LSTM
 // outputs (keras.Model(model.inputs, lstm_layer.output)) and apply such heads outside.
 //   load_keras_model("m.keras")                           the archive (config.json + model.weights.h5)

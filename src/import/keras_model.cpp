@@ -147,9 +147,11 @@ struct Builder {
     for (int k = 0; k < count; ++k) values[KerasTensor{c.name, c.node, k}] = ValueRef{node, k};
   }
 
-  // The mask an LSTM call uses: the recorded `mask` argument (null: none), else the mask its
-  // input carries (Keras's propagation, for configs that do not record it).
-  std::optional<MaskSource> call_mask(const Call& c, const ValueRef& input) const {
+  // The mask an LSTM call uses: the recorded `mask` argument (null: none); else, as Keras's
+  // Layer.__call__ fills `mask` only for a call with ONE tensor argument, the mask its input
+  // carries when there is no other tensor argument, and none when initial_state tensors are passed
+  // too (Keras 3 then runs the layer unmasked).
+  std::optional<MaskSource> call_mask(const Call& c, const ValueRef& input, bool other_tensors) const {
     if (c.kwargs && c.kwargs->is_object() && c.kwargs->contains("mask")) {
       const json& m = (*c.kwargs)["mask"];
       if (m.is_null()) return std::nullopt;
@@ -161,6 +163,7 @@ struct Builder {
                           t->label());
       return MaskSource{op->second.sequence, op->second.value};
     }
+    if (other_tensors) return std::nullopt;
     return mask_of(input);
   }
 
@@ -338,7 +341,7 @@ struct Builder {
     node.return_state = fwd.return_state;
     const int D = node.desc.num_directions();
     node.initial_state = initial_state(c, 2 * D, fwd.units, bidirectional ? "Bidirectional(LSTM)" : "LSTM");
-    node.mask = call_mask(c, in);
+    node.mask = call_mask(c, in, !node.initial_state.empty());
     validate(node.desc, node.weights);
     std::vector<ValueInfo> outputs;
     const int out_rank = node.return_sequences ? 3 : 2;
