@@ -167,6 +167,14 @@ Activation Activation::from_keras(std::string_view name) {
   detail::invalid("unknown Keras activation '{}': expected one of {}", name, keras_names());
 }
 
+Activation Activation::from_name(std::string_view name, float alpha, float beta) {
+  for (const auto& row : kOnnxNames)
+    if (name == row.name) return from_onnx(name, alpha, beta);
+  if (!std::isnan(alpha) || !std::isnan(beta))
+    detail::invalid("activation '{}' with alpha/beta: only ONNX activations ({}) take them", name, onnx_names());
+  return from_keras(name);
+}
+
 bool operator==(const Activation& a, const Activation& b) {
   if (a.kind != b.kind) return false;
   const KindInfo* row = info_of(a.kind);

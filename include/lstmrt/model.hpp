@@ -109,6 +109,10 @@ struct Activation {
   // name cannot carry (threshold) throw Error(kUnsupported) saying so; unknown names
   // Error(kInvalidArgument) listing the known ones.
   static Activation from_keras(std::string_view name);
+  // Either format's name (the two name sets are disjoint: ONNX's are capitalised), each with its
+  // own format's defaults; alpha/beta apply to ONNX names only (a Keras name with them is
+  // Error(kInvalidArgument): Keras activations by name take none).
+  static Activation from_name(std::string_view name, float alpha = kDefault, float beta = kDefault);
   static constexpr float kDefault = std::numeric_limits<float>::quiet_NaN();
 };
 

@@ -163,8 +163,8 @@ int run_command(const RunOptions& o, std::ostream& log) {
     log << fmt::format("lstmrt: {} weights, {}; backend {}; T={} B={}; layout {}\nlstmrt: {}\n", loaded.format,
                        describe(desc), lstm.backend_name(), T, B,
                        !batch_first           ? "(T, B, I) time-major"
-                       : o.batch_first        ? "(B, T, I) batch-major (--batch-first)"
-                                              : "(B, T, I) batch-major (the ONNX model's layout=1)",
+                       : o.batch_first        ? "(B, T, I) batch-first (--batch-first)"
+                                              : "(B, T, I) batch-first (the ONNX model's layout=1)",
                        lstm.execution_plan(T, B));
 
   const bool want_y = o.sequences || !o.state, want_state = o.state || !o.sequences;

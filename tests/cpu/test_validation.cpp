@@ -102,6 +102,17 @@ TEST(Activations, DefaultsFollowTheSourceFormat) {
     expect_error([&] { Activation::from_keras(name); }, ErrorCode::kUnsupported, {name, "unit by unit"});
 }
 
+// from_name takes either format's names, each with its own defaults.
+TEST(Activations, FromNameDispatchesByFormat) {
+  EXPECT_EQ(Activation::from_name("leaky_relu"), Activation::leaky_relu(0.2f));
+  EXPECT_EQ(Activation::from_name("LeakyRelu"), Activation::leaky_relu(0.01f));
+  EXPECT_EQ(Activation::from_name("HardSigmoid", 0.3f, 0.4f), Activation::hard_sigmoid(0.3f, 0.4f));
+  EXPECT_EQ(Activation::from_name("hard_sigmoid"), Activation::hard_sigmoid_keras3());
+  EXPECT_EQ(Activation::from_name("gelu"), Activation::gelu());
+  expect_error([] { Activation::from_name("elu", 0.5f); }, ErrorCode::kInvalidArgument, {"'elu'", "alpha/beta"});
+  expect_error([] { Activation::from_name("Gelu"); }, ErrorCode::kInvalidArgument, {"'Gelu'"});
+}
+
 TEST(Activations, ParametersThatBreakTheFormulaAreRefused) {
   ModelDesc m = small_model();
   m.activations[0].cell = Activation::celu(0.0f);
