@@ -158,6 +158,35 @@ ImportedModel load_keras_model(const std::string& path);
 ImportedModel load_keras_model(const std::string& weights_h5, const std::string& config_json);
 bool is_keras_model_file(const std::string& path);  // *.keras or *.h5
 
+// ---- a chain of layers, for callers that run the layers themselves ------------------------------------
+// A chain model as the list of its LSTM layers in order: what a runner that keeps each layer's
+// buffers and state itself (the Triton backend) runs layer by layer over one sequence, each stage
+// one lstmrt model over the previous stage's output with the same lengths.
+struct ImportedStage {
+  std::string name;  // the framework's layer name, for errors and logs
+  ModelDesc desc;
+  Weights weights;
+  ReverseOutputOrder reverse_order = ReverseOutputOrder::kOriginal;  // kProcessing: Keras go_backwards
+  PaddingMode padding = PaddingMode::kZero;  // kCarryLast: Keras zero_output_for_mask=False
+  MergeMode merge = MergeMode::kConcat;      // never kNone here
+  int output_width() const;  // D·H_out for kConcat, H_out when the halves are merged elementwise
+};
+
+struct ImportedChain {
+  std::string format, source;
+  std::vector<ImportedStage> stages;
+  bool return_sequences = true;  // the last stage's: its whole sequence, or its last output only
+  // A Masking layer in front: a step is valid when any feature differs from mask_value (the
+  // runner derives each row's mask or lengths from x).
+  bool masking = false;
+  float mask_value = 0.0f;
+};
+
+// `model` as a chain. Throws Error(kUnsupported) naming why it is not one: not is_chain(), a
+// Bidirectional with merge_mode=None (two outputs), or a mask that is not the leading Masking
+// layer's.
+ImportedChain chain_of(const ImportedModel& model);
+
 // A host float32 tensor, row-major.
 struct HostTensor {
   std::string name;

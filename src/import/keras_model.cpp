@@ -582,6 +582,49 @@ bool ImportedModel::is_chain() const {
   return true;
 }
 
+int ImportedStage::output_width() const {
+  const int d = desc.num_directions();
+  return (d == 2 && merge != MergeMode::kConcat) ? desc.output_size() : d * desc.output_size();
+}
+
+ImportedChain chain_of(const ImportedModel& model) {
+  if (!model.is_chain())
+    keras_unsupported("{}: not one chain of layers (several inputs, initial states from the graph, or a graph): run "
+                      "it with run_model",
+                      model.source);
+  ImportedChain chain;
+  chain.format = model.format;
+  chain.source = model.source;
+  std::optional<MaskSource> mask;
+  for (std::size_t k = 0; k < model.nodes.size(); ++k) {
+    const ImportedNode& n = model.nodes[k];
+    if (n.kind == NodeKind::kMasking) {
+      if (k != 0) keras_unsupported("{}: layer '{}': a Masking layer after the first layer", model.source, n.name);
+      chain.masking = true;
+      chain.mask_value = n.mask_value;
+      mask = MaskSource{ValueRef{-1, 0}, n.mask_value};
+    }
+    if (n.kind != NodeKind::kLstm) continue;
+    const bool same_mask = n.mask.has_value() == mask.has_value() &&
+                           (!mask || (n.mask->sequence == mask->sequence && n.mask->value == mask->value));
+    if (!same_mask)
+      keras_unsupported("{}: layer '{}' takes a mask other than the leading Masking layer's", model.source, n.name);
+    if (n.desc.num_directions() == 2 && n.merge == MergeMode::kNone)
+      keras_unsupported("{}: layer '{}': Bidirectional with merge_mode=None has two outputs, not one stage's",
+                        model.source, n.name);
+    ImportedStage s;
+    s.name = n.name;
+    s.desc = n.desc;
+    s.weights = n.weights;
+    s.reverse_order = n.reverse_order;
+    s.padding = n.padding;
+    s.merge = n.merge;
+    chain.stages.push_back(std::move(s));
+    chain.return_sequences = n.return_sequences;
+  }
+  return chain;
+}
+
 bool is_keras_model_file(const std::string& path) {
   const std::string ext = import_detail::file_extension(path);
   return ext == "keras" || ext == "h5";

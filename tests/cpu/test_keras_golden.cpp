@@ -14,8 +14,9 @@
 //   - Bidirectional(LSTM): forces zero_output_for_mask = return_sequences on both halves
 //     (keras/src/layers/rnn/bidirectional.py), so padded positions are zeros: PaddingMode::kZero.
 // The mask_* cases pass masks of any pattern (front padding as pad_sequences makes it, gaps, empty
-// rows) as ForwardRequest::mask, through the reference and the fused backend's CPU emulation; the
-// generator checks every case against a float64 NumPy implementation (keras_np64.py).
+// rows) as ForwardRequest::mask, through the reference (and, in tests/simt/test_simt_keras.cpp, the
+// fused backend's kernels on the SIMT executor); the generator checks every case against a float64
+// NumPy implementation (keras_np64.py).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -28,7 +29,6 @@
 #include <nlohmann/json.hpp>
 
 #include "common/compare.hpp"
-#include "common/fused_emulation.hpp"
 #include "common/golden_files.hpp"
 #include "common/reference_runner.hpp"
 #include "lstmrt/io.hpp"
@@ -334,26 +334,6 @@ TEST(KerasLeakyRelu, SlopeIsKerassNotOnnxs) {
   double max_diff = 0.0;
   for (std::size_t k = 0; k < onnx.y.size(); ++k) max_diff = std::max(max_diff, std::fabs(double(onnx.y[k]) - lc.expected.y[k]));
   EXPECT_GT(max_diff, 1e-3) << "ONNX's slope should differ visibly from Keras's on this model";
-}
-
-// Per-step masks through ForwardRequest::mask reproduce Keras on the fused backend's CPU emulation
-// too (the stepwise gate kernel's per-element code and the plan), not only on the reference.
-TEST(KerasGoldenMask, FusedEmulationMatchesKeras) {
-  for (const KerasCase& c : kCases) {
-    if (!c.per_step_mask) continue;
-    SCOPED_TRACE(c.name);
-    const LoadedCase lc = load_case(c);
-    EmulationOptions opt;
-    opt.padding = lc.options.padding;
-    opt.order = lc.options.reverse_order;
-    for (int chunk : {0, 2}) {
-      opt.chunk_steps = chunk;
-      const HostOutputs got = emulate_fused(lc.desc, lc.weights, lc.inputs, opt);
-      EXPECT_TRUE(all_close(lc.expected.y, got.y, kTolerance, 0.0, fmt::format("{} fused y chunk {}", c.name, chunk)));
-      EXPECT_TRUE(all_close(lc.expected.h_n, got.h_n, kTolerance, 0.0, fmt::format("{} fused h_n", c.name)));
-      EXPECT_TRUE(all_close(lc.expected.c_n, got.c_n, kTolerance, 0.0, fmt::format("{} fused c_n", c.name)));
-    }
-  }
 }
 
 // Keras's name "hard_sigmoid" means Keras 3's formula; ONNX's "HardSigmoid" the 0.2x + 0.5 one.

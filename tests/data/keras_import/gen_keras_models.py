@@ -19,6 +19,8 @@ Writes, for every case CASE:
                           (N, T, F), other inputs (N, F); padded rows as keras.utils.pad_sequences
                           makes them (at the front by default, some at the back, some with gaps)
     CASE.expected.npz     out0, out1, ...: what model(inputs) returns, in model.outputs order
+    (for the first five cases, which other suites read in their first form, also CASE.x.npy = in0
+    and in expected.npz y, then h, c or h_fwd, c_fwd, h_bwd, c_bwd: the same outputs by name)
 and cases.json: per case its file, input and output counts, and whether lstmrt should see a chain
 (one input through a path of layers: written as y / y_fwd, y_bwd, h_n, c_n) or a graph.
 Plus bad_huge_dataset.weights.h5 + .config.json: sequential_stack's config with a weights file
@@ -372,6 +374,10 @@ CASES = {
     "shared_layer": dict(build=case_shared_layer),
 }
 
+# Read by tests/python and triton/tests under their first names as well (CASE.x.npy, y, h, c, ...).
+LEGACY_NAMES = {"sequential_stack", "bidir_concat_state", "go_backwards_stack_masked", "bidir_sum_ave_masked_nobias",
+                "bidir_mul_go_backwards_last"}
+
 CHAINS = {"sequential_stack", "bidir_concat_state", "go_backwards_stack_masked", "bidir_sum_ave_masked_nobias",
           "bidir_mul_go_backwards_last", "bidir_merge_none", "bidir_merge_none_last", "left_padded_stack",
           "bidir_left_padded"}
@@ -403,7 +409,12 @@ def generate():
             assert worst(o, r) < TOLERANCE, f"{name} output {k}: Keras and the float64 reference differ by {worst(o, r)}"
         for k, x in enumerate(inputs):
             np.save(os.path.join(HERE, f"{name}.in{k}.npy"), x)
-        np.savez(os.path.join(HERE, name + ".expected.npz"), **{f"out{k}": o for k, o in enumerate(outs)})
+        expected = {f"out{k}": o for k, o in enumerate(outs)}
+        if name in LEGACY_NAMES:
+            np.save(os.path.join(HERE, f"{name}.x.npy"), inputs[0])
+            legacy = ["y"] + (["h", "c"] if len(outs) == 3 else ["h_fwd", "c_fwd", "h_bwd", "c_bwd"])
+            expected.update(dict(zip(legacy, outs)))
+        np.savez(os.path.join(HERE, name + ".expected.npz"), **expected)
         if case.get("weights_h5"):
             model.save_weights(os.path.join(HERE, name + ".weights.h5"))
             with open(os.path.join(HERE, name + ".config.json"), "w") as f:
