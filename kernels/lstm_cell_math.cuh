@@ -159,6 +159,47 @@ LSTMRT_HD inline float activate(const ActParams& a, float x) {
   return nanf("");  // unreachable for params built by make_cell_math_params
 }
 
+// The kinds the persistent kernels evaluate: ONNX's set and Keras's classic ones (sigmoid, tanh,
+// relu, hard_sigmoid, elu, softsign, softplus, ...). Their register budget holds weight rows, and
+// every further inlined formula costs registers there, so the fused planner runs models with other
+// activations on the stepwise kernels, which evaluate every kind (fused/persistent_plan.cpp).
+LSTMRT_HD inline bool persistent_evaluates(ActKind k) {
+  switch (k) {
+    case ActKind::kSigmoid:
+    case ActKind::kTanh:
+    case ActKind::kRelu:
+    case ActKind::kAffine:
+    case ActKind::kLeakyRelu:
+    case ActKind::kThresholdedRelu:
+    case ActKind::kScaledTanh:
+    case ActKind::kHardSigmoid:
+    case ActKind::kHardSigmoidKeras3:
+    case ActKind::kElu:
+    case ActKind::kSoftsign:
+    case ActKind::kSoftplus: return true;
+    default: return false;
+  }
+}
+
+// activate() for the kinds persistent_evaluates() accepts (the same formulas; NaN for others).
+LSTMRT_HD inline float activate_classic(const ActParams& a, float x) {
+  switch (a.kind) {
+    case ActKind::kSigmoid: return 1.0f / (1.0f + expf(-x));
+    case ActKind::kTanh: return tanhf(x);
+    case ActKind::kRelu: return x > 0.0f ? x : 0.0f;
+    case ActKind::kAffine: return a.alpha * x + a.beta;
+    case ActKind::kLeakyRelu: return x >= 0.0f ? x : a.alpha * x;
+    case ActKind::kThresholdedRelu: return x > a.alpha ? x : 0.0f;
+    case ActKind::kScaledTanh: return a.alpha * tanhf(a.beta * x);
+    case ActKind::kHardSigmoid: return clamp_value(a.alpha * x + a.beta, 0.0f, 1.0f);
+    case ActKind::kHardSigmoidKeras3: return clamp_value(x / 6.0f + 0.5f, 0.0f, 1.0f);
+    case ActKind::kElu: return x > 0.0f ? x : a.alpha * expm1f(x);
+    case ActKind::kSoftsign: return x / (1.0f + fabsf(x));
+    case ActKind::kSoftplus: return log1pf(expf(-fabsf(x))) + (x > 0.0f ? x : 0.0f);
+    default: return nanf("");
+  }
+}
+
 // clip(v): clamp to [−clip, clip] when clip > 0, identity when clip == 0.
 LSTMRT_HD inline float clip_value(float v, float clip) {
   if (clip > 0.0f) return v < -clip ? -clip : (v > clip ? clip : v);
@@ -167,22 +208,30 @@ LSTMRT_HD inline float clip_value(float v, float clip) {
 
 // One hidden unit, one step. z_i z_f z_g z_o: gate pre-activations with biases added; c_prev: the
 // unit's previous cell state; p_i p_f p_o: its peephole weights (ignored unless p.peepholes).
+// kClassic: only the kinds persistent_evaluates() accepts (the persistent kernels).
+template <bool kClassic>
+LSTMRT_HD inline float activate_as(const ActParams& a, float x) {
+  if constexpr (kClassic) return activate_classic(a, x);
+  else return activate(a, x);
+}
+
+template <bool kClassic = false>
 LSTMRT_HD inline CellResult cell_step(const CellMathParams& p, float z_i, float z_f, float z_g, float z_o,
                                       float c_prev, float p_i, float p_f, float p_o) {
   const float peep_i = p.peepholes ? p_i * c_prev : 0.0f;
-  const float i = activate(p.gate, clip_value(z_i + peep_i, p.clip));
+  const float i = activate_as<kClassic>(p.gate, clip_value(z_i + peep_i, p.clip));
   float f;
   if (p.coupled_input_forget) {
     f = 1.0f - i;
   } else {
     const float peep_f = p.peepholes ? p_f * c_prev : 0.0f;
-    f = activate(p.gate, clip_value(z_f + peep_f, p.clip));
+    f = activate_as<kClassic>(p.gate, clip_value(z_f + peep_f, p.clip));
   }
-  const float g = activate(p.cell, clip_value(z_g, p.clip));
+  const float g = activate_as<kClassic>(p.cell, clip_value(z_g, p.clip));
   const float c = f * c_prev + i * g;
   const float peep_o = p.peepholes ? p_o * c : 0.0f;
-  const float o = activate(p.gate, clip_value(z_o + peep_o, p.clip));
-  return {c, o * activate(p.hidden, clip_value(c, p.clip))};
+  const float o = activate_as<kClassic>(p.gate, clip_value(z_o + peep_o, p.clip));
+  return {c, o * activate_as<kClassic>(p.hidden, clip_value(c, p.clip))};
 }
 
 }  // namespace lstmrt::kernels

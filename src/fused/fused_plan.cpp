@@ -411,6 +411,10 @@ FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, in
                     "{} bytes of shared memory any block has",
                     key.batch, desc.output_size(), static_cast<std::size_t>(key.batch) * desc.output_size() * 4,
                     kPersistentMaxStagedBytes);
+  if (persistent) {
+    if (std::string why = persistent_activation_refusal(desc); !why.empty())
+      detail::invalid("fused plan: a persistent layer: {}", why);
+  }
   if (persistent && key.has_mask)
     detail::invalid("fused plan: a persistent layer with a masked request: the persistent kernels take no mask");
   plan.key = key;

@@ -158,6 +158,32 @@ TEST(CellMathActivation, KerasPiecewiseActivations) {
   EXPECT_FLOAT_EQ(act(Activation::from_onnx("LeakyRelu"), -1.0f), -0.01f);
 }
 
+// The persistent kernels' activate_classic: bit-identical to activate for every kind
+// persistent_evaluates accepts (the same formulas), NaN for the others (which the planner keeps
+// off those kernels).
+TEST(CellMathActivation, ClassicSubsetEqualsActivate) {
+  std::mt19937_64 rng(test::test_seed());
+  std::uniform_real_distribution<float> xs(-8.0f, 8.0f), ps(0.1f, 0.9f);
+  int classic = 0, others = 0;
+  for (int k = 0; k <= static_cast<int>(ActKind::kSquareplus); ++k) {
+    ActParams a{static_cast<ActKind>(k), ps(rng), ps(rng)};
+    if (!kernels::persistent_evaluates(a.kind)) {
+      EXPECT_TRUE(std::isnan(kernels::activate_classic(a, 0.5f))) << "kind " << k;
+      ++others;
+      continue;
+    }
+    ++classic;
+    for (int i = 0; i < 200; ++i) {
+      const float x = i == 0 ? 0.0f : i == 1 ? std::nanf("") : xs(rng);
+      const float want = activate(a, x), got = kernels::activate_classic(a, x);
+      if (std::isnan(want)) EXPECT_TRUE(std::isnan(got)) << "kind " << k;
+      else EXPECT_EQ(got, want) << "kind " << k << " x=" << x;
+    }
+  }
+  EXPECT_EQ(classic, 12);
+  EXPECT_EQ(others, 16);
+}
+
 TEST(CellMathActivation, ClipClampsOnlyWhenPositive) {
   EXPECT_EQ(clip_value(5.0f, 3.0f), 3.0f);
   EXPECT_EQ(clip_value(-5.0f, 3.0f), -3.0f);
