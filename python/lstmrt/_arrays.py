@@ -193,6 +193,28 @@ def current_stream(fw: str, like: Any, dev: Tuple[int, int]) -> int:
     return _LEGACY_DEFAULT_STREAM
 
 
+def mask_array(mask: Any) -> np.ndarray:
+    """Host uint8 (N, T) (1 = a valid step) from a list, numpy or torch array of booleans or 0/1
+    integers."""
+    fw = None
+    try:
+        fw = framework(mask)
+    except _errors.InvalidTypeError:
+        pass
+    if fw is not None and fw != "numpy":
+        dev = device_of(mask, fw)
+        if dev[0] != _CPU:
+            raise _errors.DeviceMismatchError(
+                f"mask is on {describe_device(dev)}: expected a host array (lstmrt reads masks on the host)")
+        mask = mask.detach().cpu().numpy() if fw == "torch" else np.asarray(mask)
+    arr = np.asarray(mask)
+    if arr.dtype != np.bool_ and arr.dtype.kind not in "iu":
+        raise _errors.InvalidTypeError(f"mask has dtype {arr.dtype}: expected booleans or 0/1 integers")
+    if arr.dtype != np.bool_ and arr.size and (arr.min() < 0 or arr.max() > 1):
+        raise _errors.InvalidArgumentError("mask holds values other than 0 and 1: expected booleans or 0/1 integers")
+    return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
 def lengths_array(lengths: Any) -> np.ndarray:
     """Host int32 (N,) from a list, numpy or torch array of integers."""
     fw = None
