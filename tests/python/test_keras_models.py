@@ -169,3 +169,5 @@ def test_lstm_per_step_masks_match_numpy():
         model(x, mask=mask.astype(np.float32))
     with pytest.raises(lstmrt.InvalidArgumentError, match="other than 0 and 1"):
         model(x, mask=mask.astype(int) * 2)
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(model(x, mask=torch.from_numpy(mask)).y, model(x, mask=mask).y)
