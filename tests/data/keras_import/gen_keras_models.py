@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Keras 3 models (.keras archives, and .weights.h5 + config) with Keras's own outputs, for lstmrt's
-tests (tests/cpu/test_import_keras.cpp). Not run by CI: run it by hand after changing a case.
+tests (tests/cpu/test_import_keras.cpp, tests/python/test_keras_models.py). Not run by CI: run it by hand
+after changing a case.
 
 Needs Keras 3 with the TensorFlow backend from PyPI (not in Debian); a throwaway venv is enough:
     python3 -m venv /tmp/kerasenv && /tmp/kerasenv/bin/pip install keras tensorflow-cpu h5py scipy "jax[cpu]"
