@@ -19,6 +19,22 @@ ActKind to_act_kind(ActivationKind kind) {
     case ActivationKind::kElu: return ActKind::kElu;
     case ActivationKind::kSoftsign: return ActKind::kSoftsign;
     case ActivationKind::kSoftplus: return ActKind::kSoftplus;
+    case ActivationKind::kGelu: return ActKind::kGelu;
+    case ActivationKind::kSilu: return ActKind::kSilu;
+    case ActivationKind::kSelu: return ActKind::kSelu;
+    case ActivationKind::kCelu: return ActKind::kCelu;
+    case ActivationKind::kExponential: return ActKind::kExponential;
+    case ActivationKind::kHardSilu: return ActKind::kHardSilu;
+    case ActivationKind::kHardTanh: return ActKind::kHardTanh;
+    case ActivationKind::kHardShrink: return ActKind::kHardShrink;
+    case ActivationKind::kSoftShrink: return ActKind::kSoftShrink;
+    case ActivationKind::kTanhShrink: return ActKind::kTanhShrink;
+    case ActivationKind::kLogSigmoid: return ActKind::kLogSigmoid;
+    case ActivationKind::kMish: return ActKind::kMish;
+    case ActivationKind::kRelu6: return ActKind::kRelu6;
+    case ActivationKind::kSparsePlus: return ActKind::kSparsePlus;
+    case ActivationKind::kSparseSigmoid: return ActKind::kSparseSigmoid;
+    case ActivationKind::kSquareplus: return ActKind::kSquareplus;
   }
   detail::fail(ErrorCode::kInternal, "cell math: activation kind {} has no kernel form", static_cast<int>(kind));
 }

@@ -22,6 +22,13 @@
 // while s < len; at s >= len the row is frozen and step s writes y's padded position t = s:
 // zero, or (carry_last) the forward direction's last h (zero before any output, and always zero
 // for the reverse direction, which meets the padding before its first valid step).
+// With a per-step mask instead (mask_bits set; exclusive with lengths) step s is at t = s
+// (forward) or T−1−s (reverse) for every row; a masked t freezes the row for that step and writes
+// y at t: zero, or (carry_last) the row's h once a valid step has come before it in processing
+// order (zero before). h_n / c_n are written at the row's last valid step in processing order (or
+// from the initial state at s = 0 for a row with none). Projected models with h0 under a mask: the
+// projection GEMM rewrites h_state for every row, so a row whose leading steps are masked loses
+// h0 there; its first valid step takes the recurrent term from gates_h0 = W_hh·h0 instead.
 #pragma once
 
 #include <stdint.h>
@@ -63,6 +70,15 @@ struct GateStepParams {
   void* h_n;              // null: not requested
   void* c_n;              // null: not requested
   const int32_t* lengths; // device (N); null: every row runs seq_len steps
+  // Per-step mask on the device (src/request_mask.hpp's packed form), or null: step t of row b is
+  // valid when bit t%32 of mask_bits[b·mask_words + t/32] is set; mask_first / mask_last (N) hold
+  // each row's first and last valid input times (−1: none).
+  const uint32_t* mask_bits;
+  const int32_t* mask_first;
+  const int32_t* mask_last;
+  int mask_words;
+  const float* gates_h0;  // (D, N, 4H) float32 W_hh·h0, read at a row's first valid step; null unless
+                          // masked, projected and with an initial state
   CellMathParams cell[2];
 };
 
@@ -97,20 +113,55 @@ LSTMRT_HD inline void write_output(const GateStepParams& p, int d, int b, int j,
   static_cast<T*>(p.out)[time * p.out_time_stride + b * p.out_row_stride + d * p.out_size + j] = value;
 }
 
+// Where processing step s of row b, direction slot d stands (lengths, mask or neither).
+struct RowStep {
+  int t;       // the input time a valid step reads; a frozen step's y position
+  bool valid;  // the step updates the row's state
+  bool first;  // valid, and the row's first valid step in processing order
+  bool last;   // valid, and the row's last valid step in processing order (h_n, c_n)
+  bool seen;   // a valid step came before s in processing order (carry_last repeats its h)
+  bool none;   // the row has no valid step: its final state is the initial state
+};
+
+LSTMRT_HD inline RowStep row_step(const GateStepParams& p, int d, int b, int s) {
+  RowStep r;
+  const int reverse = p.reverse[d];
+  if (p.mask_bits) {
+    const int t = reverse ? p.seq_len - 1 - s : s;
+    const int first = p.mask_first[b], last = p.mask_last[b];
+    r.t = t;
+    r.valid = (p.mask_bits[static_cast<int64_t>(b) * p.mask_words + t / 32] >> (t % 32)) & 1u;
+    r.first = r.valid && t == (reverse ? last : first);
+    r.last = r.valid && t == (reverse ? first : last);
+    r.seen = reverse ? last > t : (first >= 0 && first < t);
+    r.none = first < 0;
+    return r;
+  }
+  const int len = p.lengths ? p.lengths[b] : p.seq_len;
+  const int t = step_time(reverse, len, s);
+  r.valid = t >= 0;
+  r.t = r.valid ? t : s;
+  r.first = r.valid && s == 0;
+  r.last = r.valid && s == len - 1;
+  r.seen = !reverse && len > 0;  // only asked for frozen steps s >= len
+  r.none = len == 0;
+  return r;
+}
+
 // Projected models: the h of step s_prev (the projection GEMM's output, in h_state) goes to y and,
 // at the row's last valid step, to h_n. j < H_out.
 template <typename T>
-LSTMRT_HD inline void emit_projected(const GateStepParams& p, int d, int b, int j, int s_prev, int len) {
+LSTMRT_HD inline void emit_projected(const GateStepParams& p, int d, int b, int j, int s_prev) {
   const int64_t state = static_cast<int64_t>(d) * p.batch + b;
   const T h = static_cast<const T*>(p.h_state)[state * p.out_size + j];
-  const int t = step_time(p.reverse[d], len, s_prev);
-  if (t >= 0) {
-    write_output(p, d, b, j, t, h);
-    if (s_prev == len - 1 && p.h_n) static_cast<T*>(p.h_n)[state * p.out_size + j] = h;
+  const RowStep r = row_step(p, d, b, s_prev);
+  if (r.valid) {
+    write_output(p, d, b, j, r.t, h);
+    if (r.last && p.h_n) static_cast<T*>(p.h_n)[state * p.out_size + j] = h;
   } else {
     T padded;
     store_float(&padded, 0.0f);
-    write_output(p, d, b, j, s_prev, p.carry_last && !p.reverse[d] && len > 0 ? h : padded);
+    write_output(p, d, b, j, r.t, p.carry_last && r.seen ? h : padded);
   }
 }
 
@@ -118,48 +169,50 @@ LSTMRT_HD inline void emit_projected(const GateStepParams& p, int d, int b, int 
 template <typename T>
 LSTMRT_HD inline void gate_step_element(const GateStepParams& p, int d, int b, int j) {
   const int N = p.batch, H = p.hidden, Ho = p.out_size;
-  const int len = p.lengths ? p.lengths[b] : p.seq_len;
-  if (p.emit_previous && j < Ho) emit_projected<T>(p, d, b, j, p.step - 1, len);
+  if (p.emit_previous && j < Ho) emit_projected<T>(p, d, b, j, p.step - 1);
   if (!p.compute) return;
   const int s = p.step;
   const int64_t state = static_cast<int64_t>(d) * N + b;
   float* c = p.c_state + state * H + j;
   T* h_state = static_cast<T*>(p.h_state) + state * Ho + j;
-  const int t = step_time(p.reverse[d], len, s);
-  if (t < 0) {  // frozen: state untouched
+  const RowStep r = row_step(p, d, b, s);
+  if (!r.valid) {  // frozen: state untouched
     if (!p.projected) {
       T padded;
       store_float(&padded, 0.0f);
-      write_output(p, d, b, j, s, p.carry_last && !p.reverse[d] && len > 0 ? *h_state : padded);
+      write_output(p, d, b, j, r.t, p.carry_last && r.seen ? *h_state : padded);
     }
-    if (s == 0 && len == 0) {  // never runs: the final state is the initial state
+    if (s == 0 && r.none) {  // never runs: the final state is the initial state
       if (p.c_n) store_float(static_cast<T*>(p.c_n) + state * H + j, *c);
       if (p.h_n && j < Ho) static_cast<T*>(p.h_n)[state * Ho + j] = *h_state;
     }
     return;
   }
+  const int t = r.t;
   const int64_t gates = 4 * static_cast<int64_t>(H);
   const float* gx = p.gates_x + (t - p.gates_time_base[d]) * p.gates_time_stride + b * p.gates_row_stride +
                     d * gates + j;
-  const float* gh = p.gates_h + state * gates + j;
+  const bool from_h0 = p.gates_h0 && r.first;  // h_state no longer holds h0 (see the header)
+  const float* gh = (from_h0 ? p.gates_h0 : p.gates_h) + state * gates + j;
+  const bool recurrent = p.has_recurrent || from_h0;
   const float* bias = p.bias + d * gates + j;
   float z[4];
-  for (int k = 0; k < 4; ++k) z[k] = gx[k * H] + bias[k * H] + (p.has_recurrent ? gh[k * H] : 0.0f);
+  for (int k = 0; k < 4; ++k) z[k] = gx[k * H] + bias[k * H] + (recurrent ? gh[k * H] : 0.0f);
   float p_i = 0.0f, p_f = 0.0f, p_o = 0.0f;
   if (p.peephole) {
     const float* peep = p.peephole + d * 3 * static_cast<int64_t>(H) + j;
     p_i = peep[0], p_f = peep[H], p_o = peep[2 * H];
   }
-  const CellResult r = cell_step(p.cell[d], z[0], z[1], z[2], z[3], *c, p_i, p_f, p_o);
-  *c = r.c;
-  if (s == len - 1 && p.c_n) store_float(static_cast<T*>(p.c_n) + state * H + j, r.c);
+  const CellResult cr = cell_step(p.cell[d], z[0], z[1], z[2], z[3], *c, p_i, p_f, p_o);
+  *c = cr.c;
+  if (r.last && p.c_n) store_float(static_cast<T*>(p.c_n) + state * H + j, cr.c);
   if (p.projected) {
-    store_float(static_cast<T*>(p.m_state) + state * H + j, r.h);
+    store_float(static_cast<T*>(p.m_state) + state * H + j, cr.h);
     return;
   }
-  store_float(h_state, r.h);
+  store_float(h_state, cr.h);
   write_output(p, d, b, j, t, *h_state);
-  if (s == len - 1 && p.h_n) static_cast<T*>(p.h_n)[state * Ho + j] = *h_state;
+  if (r.last && p.h_n) static_cast<T*>(p.h_n)[state * Ho + j] = *h_state;
 }
 
 // Unit j (0 .. H−1) of row b, direction slot d: state from h0/c0 or zeros.

@@ -363,7 +363,7 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __gr
         for (int gate = 0; gate < 4; ++gate)
           z[gate] = gx[gate * H] + gates_sm[lb * 4 * U + gate * U + u] + vec_sm[gate * U + u];
         const bool peep = g.peephole != nullptr;
-        const CellResult r = cell_step(g.cell[d], z[0], z[1], z[2], z[3], *c, peep ? vec_sm[4 * U + u] : 0.0f,
+        const CellResult r = cell_step<true>(g.cell[d], z[0], z[1], z[2], z[3], *c, peep ? vec_sm[4 * U + u] : 0.0f,
                                        peep ? vec_sm[5 * U + u] : 0.0f, peep ? vec_sm[6 * U + u] : 0.0f);
         *c = r.c;
         if (s == len - 1 && g.c_n) store_float(static_cast<W*>(g.c_n) + state * H + j, r.c);
@@ -497,6 +497,12 @@ KernelFn checked_kernel(const PersistentParams& p, StorageType type, int blocks,
     detail::invalid("{}: grid mode needs its exchange buffers", what);
   if (!p.abort_flag || !p.w_hh || (p.g.projected && !p.w_hr))
     detail::invalid("{}: the abort flag and the weights are required", what);
+  for (int d = 0; d < D; ++d)
+    for (const ActParams* a : {&p.g.cell[d].gate, &p.g.cell[d].cell, &p.g.cell[d].hidden})
+      if (!persistent_evaluates(a->kind))
+        detail::invalid("{}: activation kind {} of direction {}: the persistent kernels evaluate the classic kinds "
+                        "only (persistent_evaluates)",
+                        what, static_cast<int>(a->kind), d);
   return kernel;
 }
 

@@ -31,7 +31,7 @@ class Backend {
   virtual std::size_t workspace_size(int /*seq_len*/, int /*batch*/) const { return 0; }
   virtual void reserve(int /*seq_len*/, int /*batch*/) {}
   // Lstm::execution_plan / check_device_errors (see lstm.hpp).
-  virtual std::string execution_plan(int /*seq_len*/, int /*batch*/) const { return name(); }
+  virtual std::string execution_plan(int /*seq_len*/, int /*batch*/, bool /*masked*/) const { return name(); }
   virtual void check_device_errors() {}
 
  private:

@@ -32,9 +32,9 @@ class ModuleBackend final : public Backend {
     return bytes;
   }
   void reserve(int seq_len, int batch) override { raise_if_failed(impl_->reserve(seq_len, batch)); }
-  std::string execution_plan(int seq_len, int batch) const override {
+  std::string execution_plan(int seq_len, int batch, bool masked) const override {
     std::string plan;
-    raise_if_failed(impl_->execution_plan(seq_len, batch, &plan));
+    raise_if_failed(impl_->execution_plan(seq_len, batch, masked, &plan));
     return plan;
   }
   void check_device_errors() override { raise_if_failed(impl_->check_device_errors()); }

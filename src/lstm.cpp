@@ -70,7 +70,13 @@ void Lstm::reserve(int seq_len, int batch) {
 
 std::string Lstm::execution_plan(int seq_len, int batch) const {
   if (seq_len < 1 || batch < 1) detail::invalid("execution_plan({}, {}): expected seq_len >= 1 and batch >= 1", seq_len, batch);
-  return impl_->execution_plan(seq_len, batch);
+  return impl_->execution_plan(seq_len, batch, false);
+}
+
+std::string Lstm::execution_plan(const ForwardRequest& req) const {
+  if (req.seq_len < 1 || req.batch < 1)
+    detail::invalid("execution_plan: seq_len {} batch {}: expected both >= 1", req.seq_len, req.batch);
+  return impl_->execution_plan(req.seq_len, req.batch, req.mask != nullptr);
 }
 
 void Lstm::check_device_errors() { impl_->check_device_errors(); }

@@ -22,6 +22,8 @@ void validate(const ModelDesc& desc, const ForwardRequest& req) {
         detail::invalid("lengths[{}] is {}: expected 0..seq_len {}", b, req.lengths[b], req.seq_len);
     }
   }
+  if (req.lengths && req.mask)
+    detail::invalid("lengths and mask are both given: expected one (a right-padded mask is lengths)");
   if (req.padding != PaddingMode::kZero && req.padding != PaddingMode::kCarryLast)
     detail::invalid("padding is {}: expected zero or carry_last", static_cast<int>(req.padding));
   if (req.reverse_order == ReverseOutputOrder::kProcessing && desc.direction != Direction::kReverse)

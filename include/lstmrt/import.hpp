@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,45 +55,101 @@ LoadedWeights load_onnx_weights(const std::string& path);
 // kInvalidArgument naming it.
 LoadedWeights load_onnx_weights(const std::string& path, const ArrayMap& feeds);
 
-// ---- models as a chain of stages ------------------------------------------------------------------
+// ---- models as a graph of LSTM layers --------------------------------------------------------------
 // A framework model is not always one lstmrt ModelDesc: a Keras stack may mix go_backwards,
-// Bidirectional and plain layers of different widths, and Keras's go_backwards layer passes its
-// output on in processing (reversed) order while the mask it passes on stays in input order, so
-// a stack of Keras layers is not a plain reverse stack. An imported model is therefore a chain of
-// stages, each one lstmrt model run over the previous stage's y (same T, N, layout, lengths).
+// Bidirectional and plain layers of different widths (Keras's go_backwards layer passes its
+// output on in processing (reversed) order while the mask it passes on stays in input order, so a
+// stack of Keras layers is not a plain reverse stack), and a functional model is a small graph: an
+// encoder LSTM's final states initialise a decoder LSTM, states come from model inputs, a
+// Bidirectional encoder's states are concatenated. An imported model is therefore a list of nodes
+// in evaluation order, each reading model inputs and earlier nodes' outputs.
 
-enum class MergeMode { kConcat, kSum, kAverage, kMultiply };  // Keras Bidirectional merge_mode
+enum class MergeMode { kConcat, kSum, kAverage, kMultiply, kNone };  // Keras Bidirectional merge_mode (None: two outputs)
 
-struct ImportedStage {
-  std::string name;  // the framework's layer name, for errors and logs
-  ModelDesc desc;
+// A value of the graph: model input `index` (node = −1) or output `index` of node `node`.
+struct ValueRef {
+  int node = -1;
+  int index = 0;
+  bool operator==(const ValueRef& o) const { return node == o.node && index == o.index; }
+};
+
+// Keras's mask of a sequence: step t of row b is valid when any feature of `sequence` at (b, t)
+// differs from `value` (a Masking layer's mask_value).
+struct MaskSource {
+  ValueRef sequence;
+  float value = 0.0f;
+};
+
+enum class NodeKind {
+  kLstm,         // an LSTM or Bidirectional(LSTM) layer: one lstmrt model
+  kMasking,      // Keras Masking: the sequence with masked steps zeroed (its mask: MaskSource)
+  kConcatenate,  // along the last axis: states (N, C_k) or sequences (T, N, C_k) of one T
+  kIdentity,     // inference no-ops (Dropout and its kin): output 0 = input 0
+};
+
+struct ImportedNode {
+  NodeKind kind = NodeKind::kLstm;
+  std::string name;              // the framework's layer name, for errors and logs
+  std::vector<ValueRef> inputs;  // kLstm, kMasking, kIdentity: the sequence; kConcatenate: the parts
+  // kLstm only ----------------------------------------------------------------------------------
+  ModelDesc desc;                // one layer (num_layers 1), forward / reverse / bidirectional
   Weights weights;
   ReverseOutputOrder reverse_order = ReverseOutputOrder::kOriginal;  // kProcessing: Keras go_backwards
   PaddingMode padding = PaddingMode::kZero;  // kCarryLast: Keras zero_output_for_mask=False
-  MergeMode merge = MergeMode::kConcat;      // how a bidirectional stage's halves form its y
-  // Width of the stage's y: D·H_out for kConcat, H_out when the halves are merged elementwise.
+  MergeMode merge = MergeMode::kConcat;      // how a bidirectional node's halves form its output
+  bool return_sequences = true;  // output(s) 0 (and 1 for kNone): the sequence, or the last output only
+  bool return_state = false;     // then the final states follow as outputs
+  // Keras initial_state: none, or h, c (one direction) / fwd h, fwd c, bwd h, bwd c: (N, H) each.
+  std::vector<ValueRef> initial_state;
+  std::optional<MaskSource> mask;  // the layer's mask, or none
+  // kMasking only: the mask value.
+  float mask_value = 0.0f;
+
+  // Outputs in Keras's order: the output (two for MergeMode::kNone: forward, backward), then with
+  // return_state h, c per direction (forward first).
+  int output_count() const;
+  // Width of the merged output: D·H_out for kConcat, H_out when merged elementwise or split.
   int output_width() const;
+};
+
+struct ModelInput {
+  std::string name;
+  int rank = 3;    // 3: a sequence (N, T, width) as Keras takes it; 2: (N, width), e.g. an initial state
+  int width = 0;
 };
 
 struct ImportedModel {
   std::string format;  // "keras"
   std::string source;  // the file
-  std::vector<ImportedStage> stages;
-  // What the model returns as its first output: the last stage's whole sequence (true), or its
-  // last output only (Keras return_sequences=False): per direction the final h, merged.
-  bool return_sequences = true;
-  // Keras Masking layer in front: a step is valid when any feature differs from mask_value; each
-  // row's valid steps must be a prefix (right padding), whose length becomes the row's length.
-  bool masking = false;
-  float mask_value = 0.0f;
+  std::vector<ModelInput> inputs;  // model.inputs order
+  std::vector<ImportedNode> nodes; // evaluation order: a node reads inputs and earlier nodes only
+  std::vector<ValueRef> outputs;   // model.outputs order
+  // One sequence input through a path of nodes (Masking, LSTM layers, no-ops), each reading the
+  // previous one's sequence, no initial states from elsewhere, and the outputs the last LSTM's own
+  // (a prefix of its output list): run with optional lengths, written by `lstmrt run` as y (y_fwd,
+  // y_bwd for merge_mode None), h_n, c_n. Anything else is a graph: outputs out0, out1, ...
+  bool is_chain() const;
+  // The chain's last LSTM node (is_chain() only).
+  int last_lstm() const;
 };
 
-// Keras 3 models made of InputLayer, Masking, LSTM and Bidirectional(LSTM) layers in a chain
-// (Sequential or Functional). Honoured: units, activation, recurrent_activation (Keras 3
-// hard_sigmoid), use_bias, return_sequences, return_state, go_backwards, zero_output_for_mask,
-// Bidirectional merge_mode concat/sum/ave/mul. Dropout settings are inference no-ops; stateful
-// layers run from the given (or zero) initial state. Anything else is kUnsupported naming the
-// layer and field.
+// Keras 3 models (Sequential or Functional) made of InputLayer, Masking, LSTM,
+// Bidirectional(LSTM), Concatenate (last axis) and Dropout-like no-op layers, wired any way Keras
+// allows: several inputs and outputs, initial_state from model inputs or other layers' states
+// (encoder–decoders), masks from Masking layers (any pattern: left padding included), shared
+// layers applied more than once. Honoured: units, activation and recurrent_activation (every
+// elementwise Keras activation, Keras's defaults), use_bias, return_sequences, return_state,
+// go_backwards, zero_output_for_mask, Bidirectional merge_mode concat/sum/ave/mul/None. Dropout
+// settings are inference no-ops; stateful layers run from the given (or zero) initial state.
+// Weight groups in model.weights.h5 are found as Keras saves them: layers/<class in snake case>
+// with _1, _2, ... in the order of model.layers (checked against each group's recorded layer name
+// where the file has one). Masks follow Keras 3: a layer uses the mask its call recorded, or,
+// when the config records none, the mask its input carries — but only if the call has no other
+// tensor argument: Keras fills `mask` for one-tensor calls only, so an LSTM called with
+// initial_state tensors runs unmasked unless it is given mask= explicitly (as
+// ops.any(ops.not_equal(x, v), axis=-1), which is recognised). Other layers (Dense, Embedding, TimeDistributed, nested models, ...)
+// are kUnsupported naming the layer: lstmrt runs the recurrent part; cut the model at the LSTM
+// outputs (keras.Model(model.inputs, lstm_layer.output)) and apply such heads outside.
 //   load_keras_model("m.keras")                           the archive (config.json + model.weights.h5)
 //   load_keras_model("m.weights.h5")                      with m.config.json (model.to_json()) or
 //                                                         config.json beside it
@@ -101,15 +158,63 @@ ImportedModel load_keras_model(const std::string& path);
 ImportedModel load_keras_model(const std::string& weights_h5, const std::string& config_json);
 bool is_keras_model_file(const std::string& path);  // *.keras or *.h5
 
-// Runs every stage on the host with `options`. x is (T, N, I) or (N, T, I) per `layout`; lengths
-// (N) or null; with model.masking, lengths come from x (passing lengths as well is an error).
-// Returns the model's first output `y` — (T, N, C) / (N, T, C) with return_sequences, else (N, C)
-// — and the last stage's final states h_n (D, N, H_out), c_n (D, N, H), with their shapes.
-struct ModelOutputs {
-  std::vector<float> y, h_n, c_n;
-  std::vector<std::int64_t> y_shape, h_n_shape, c_n_shape;
+// ---- a chain of layers, for callers that run the layers themselves ------------------------------------
+// A chain model as the list of its LSTM layers in order: what a runner that keeps each layer's
+// buffers and state itself (the Triton backend) runs layer by layer over one sequence, each stage
+// one lstmrt model over the previous stage's output with the same lengths.
+struct ImportedStage {
+  std::string name;  // the framework's layer name, for errors and logs
+  ModelDesc desc;
+  Weights weights;
+  ReverseOutputOrder reverse_order = ReverseOutputOrder::kOriginal;  // kProcessing: Keras go_backwards
+  PaddingMode padding = PaddingMode::kZero;  // kCarryLast: Keras zero_output_for_mask=False
+  MergeMode merge = MergeMode::kConcat;      // never kNone here
+  int output_width() const;  // D·H_out for kConcat, H_out when the halves are merged elementwise
 };
-ModelOutputs run_model(const ImportedModel& model, const BackendOptions& options, int seq_len, int batch,
-                       TensorLayout layout, const float* x, const std::int32_t* lengths);
+
+struct ImportedChain {
+  std::string format, source;
+  std::vector<ImportedStage> stages;
+  bool return_sequences = true;  // the last stage's: its whole sequence, or its last output only
+  // A Masking layer in front: a step is valid when any feature differs from mask_value (the
+  // runner derives each row's mask or lengths from x).
+  bool masking = false;
+  float mask_value = 0.0f;
+};
+
+// `model` as a chain. Throws Error(kUnsupported) naming why it is not one: not is_chain(), a
+// Bidirectional with merge_mode=None (two outputs), or a mask that is not the leading Masking
+// layer's.
+ImportedChain chain_of(const ImportedModel& model);
+
+// A host float32 tensor, row-major.
+struct HostTensor {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::vector<float> values;
+};
+// A read-only view of caller memory.
+struct HostTensorView {
+  std::vector<std::int64_t> shape;
+  const float* values = nullptr;
+};
+
+// What run_model returns: every model output in model.outputs order, in Keras's shapes — a
+// sequence (N, T, C) batch-major or (T, N, C) time-major as the inputs, a last output or a state
+// (N, C) — named after the layer that produces it ("lstm_1", and "lstm_1:k" for its k-th output).
+// For a chain model (ImportedModel::is_chain) also its last LSTM's final states, h_n (D, N, H_out)
+// and c_n (D, N, H), whether or not the model returns them.
+struct ModelOutputs {
+  std::vector<HostTensor> outputs;
+  HostTensor h_n, c_n;  // chain models only; empty otherwise
+};
+
+// Runs every node on the host with `options`. `inputs` are in model.inputs order: sequences
+// (T, N, width) or (N, T, width) per `layout` — each input its own T, one N for all — and rank-2
+// inputs (N, width). `lengths` (N) — right padding of the one sequence input — only for chain
+// models without a Masking layer (kInvalidArgument otherwise: the model's Masking sets the mask).
+// Throws kInvalidArgument naming the input whose count, rank or shape is wrong.
+ModelOutputs run_model(const ImportedModel& model, const BackendOptions& options, TensorLayout layout,
+                       const std::vector<HostTensorView>& inputs, const std::int32_t* lengths = nullptr);
 
 }  // namespace lstmrt

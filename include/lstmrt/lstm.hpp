@@ -6,7 +6,7 @@
 //   - h0, h_n are (L·D, N, H_out); c0, c_n are (L·D, N, H); first index layer·D + direction slot.
 //   - Data pointers live where the backend computes: host memory for `reference`, device memory
 //     for `cudnn` and `fused` (Lstm::memory_space() says which). Lstm::forward_host() takes host
-//     pointers for any backend. `lengths` is always a host array.
+//     pointers for any backend. `lengths` and `mask` are always host arrays.
 //   - Inputs may not alias outputs. Outputs that are null are not requested and never written.
 #pragma once
 
@@ -80,6 +80,17 @@ struct ForwardRequest {
   TensorLayout layout = TensorLayout::kTimeMajor;
   const void* x = nullptr;              // (T, N, I) or (N, T, I); required
   const std::int32_t* lengths = nullptr;// HOST (N), each in [0, T]; null = every row runs T steps
+  // Per-step mask, Keras's semantics: HOST (N, T) row-major bytes, whatever `layout` is: mask[b·T + t]
+  // != 0 when step t of row b is valid; null = every step valid. A masked step leaves the row's h
+  // and c as they are; its y position follows `padding` (zero, or the most recent output in
+  // processing order). A reverse direction processes t = T−1 … 0 with the same mask, so it starts
+  // at the row's last valid step; h_n/c_n are the state after the last valid step in processing
+  // order (the initial state for a row with none). Every layer sees the same mask. Any pattern is
+  // allowed (Keras's pad_sequences pads at the front); a right-padded mask equals `lengths`, and
+  // the two are exclusive. What each backend serves: the reference and fused backends any mask
+  // (fused: the stepwise kernels; Lstm::execution_plan(req) says so), cudnn a right-padded
+  // (lengths) or left-padded (shifted) one, and it refuses others naming the row.
+  const std::uint8_t* mask = nullptr;
   const void* h0 = nullptr;             // (L·D, N, H_out); null = zeros
   const void* c0 = nullptr;             // (L·D, N, H);     null = zeros
   void* y = nullptr;                    // return_sequences: (T, N, D·H_out) or (N, T, D·H_out)
@@ -133,6 +144,9 @@ class Lstm {
   // variant and its shape (fused: stepwise, persistent or cluster, and why a persistent choice
   // fell back); other backends name themselves. Host only: no device work.
   std::string execution_plan(int seq_len, int batch) const;
+  // The same for one request's shape and options (its data is not read; a mask's presence is:
+  // masked requests run the fused backend's stepwise kernels).
+  std::string execution_plan(const ForwardRequest& req) const;
   // Kernels that wait on each other (the fused persistent variants) give up after a time bound
   // instead of hanging the GPU and report it here: throws Error(kCudaError) naming the layer,
   // block and step if a forward enqueued earlier on this object gave up (its outputs are then

@@ -28,20 +28,40 @@ namespace lstmrt {
 
 enum class Direction { kForward, kReverse, kBidirectional };
 
-// The ONNX LSTM activation set, plus Keras 3's hard_sigmoid which shares a name, not a formula.
+// Every activation an LSTM gate or cell can use: ONNX's LSTM set, and every elementwise activation
+// Keras 3 offers by name. Parameters are alpha / beta; each comment gives the formula and, where a
+// source format has one, the default that format's name implies (from_onnx / from_keras apply them;
+// the factories below take the value explicitly where the formats disagree).
 enum class ActivationKind {
   kSigmoid,          // 1 / (1 + e^-x)
   kTanh,             // tanh(x)
   kRelu,             // max(0, x)
-  kAffine,           // alpha·x + beta                (Keras "linear" = Affine(1, 0))
-  kLeakyRelu,        // x if x >= 0 else alpha·x      (alpha default 0.01)
-  kThresholdedRelu,  // x if x > alpha else 0         (alpha default 1)
-  kScaledTanh,       // alpha·tanh(beta·x)            (defaults 1, 1)
+  kAffine,           // alpha·x + beta                (ONNX Affine defaults 1, 0; Keras "linear" = Affine(1, 0))
+  kLeakyRelu,        // x if x >= 0 else alpha·x      (ONNX LeakyRelu alpha 0.01; Keras leaky_relu 0.2)
+  kThresholdedRelu,  // x if x > alpha else 0         (ONNX alpha 1)
+  kScaledTanh,       // alpha·tanh(beta·x)            (ONNX defaults 1, 1)
   kHardSigmoid,      // clamp(alpha·x + beta, 0, 1)   ONNX / Keras 2 (defaults 0.2, 0.5)
   kHardSigmoidKeras3,// clamp(x/6 + 1/2, 0, 1)        Keras 3's "hard_sigmoid" (no parameters)
-  kElu,              // x if x >= 0 else alpha·(e^x − 1) (alpha default 1)
+  kElu,              // x if x > 0 else alpha·(e^x − 1)   (alpha 1 in both formats)
   kSoftsign,         // x / (1 + |x|)
   kSoftplus,         // log(1 + e^x)
+  // Keras 3's other elementwise activations (keras.activations; names in from_keras):
+  kGelu,             // x·Φ(x) = x/2·(1 + erf(x/√2))  exact form ("gelu": approximate=False)
+  kSilu,             // x·σ(x)                          ("silu", "swish")
+  kSelu,             // λ·(x if x > 0 else α·(e^x − 1)), α = 1.6732632423543772, λ = 1.0507009873554805
+  kCelu,             // x if x >= 0 else alpha·(e^(x/alpha) − 1)  (alpha 1; alpha > 0)
+  kExponential,      // e^x
+  kHardSilu,         // x·clamp(x/6 + 1/2, 0, 1)        ("hard_silu", "hard_swish")
+  kHardTanh,         // clamp(x, −1, 1)
+  kHardShrink,       // x if |x| > alpha else 0          (alpha = Keras threshold, 0.5)
+  kSoftShrink,       // x − alpha if x > alpha, x + alpha if x < −alpha, else 0  (alpha 0.5)
+  kTanhShrink,       // x − tanh(x)
+  kLogSigmoid,       // log σ(x) = −log(1 + e^−x)
+  kMish,             // x·tanh(log(1 + e^x))
+  kRelu6,            // clamp(x, 0, 6)
+  kSparsePlus,       // 0 if x <= −1, (x + 1)²/4 if x < 1, else x
+  kSparseSigmoid,    // 0 if x <= −1, (x + 1)/2 if x < 1, else 1
+  kSquareplus,       // (x + √(x² + alpha)) / 2         (alpha = Keras b, 4; alpha >= 0)
 };
 
 struct Activation {
@@ -53,7 +73,8 @@ struct Activation {
   static Activation tanh() { return {ActivationKind::kTanh}; }
   static Activation relu() { return {ActivationKind::kRelu}; }
   static Activation affine(float alpha = 1.0f, float beta = 0.0f) { return {ActivationKind::kAffine, alpha, beta}; }
-  static Activation leaky_relu(float alpha = 0.01f) { return {ActivationKind::kLeakyRelu, alpha}; }
+  // No default: ONNX's LeakyRelu (0.01) and Keras's leaky_relu (0.2) disagree.
+  static Activation leaky_relu(float alpha) { return {ActivationKind::kLeakyRelu, alpha}; }
   static Activation thresholded_relu(float alpha = 1.0f) { return {ActivationKind::kThresholdedRelu, alpha}; }
   static Activation scaled_tanh(float alpha = 1.0f, float beta = 1.0f) { return {ActivationKind::kScaledTanh, alpha, beta}; }
   static Activation hard_sigmoid(float alpha = 0.2f, float beta = 0.5f) { return {ActivationKind::kHardSigmoid, alpha, beta}; }
@@ -61,10 +82,36 @@ struct Activation {
   static Activation elu(float alpha = 1.0f) { return {ActivationKind::kElu, alpha}; }
   static Activation softsign() { return {ActivationKind::kSoftsign}; }
   static Activation softplus() { return {ActivationKind::kSoftplus}; }
+  static Activation gelu() { return {ActivationKind::kGelu}; }
+  static Activation silu() { return {ActivationKind::kSilu}; }
+  static Activation selu() { return {ActivationKind::kSelu}; }
+  static Activation celu(float alpha = 1.0f) { return {ActivationKind::kCelu, alpha}; }
+  static Activation exponential() { return {ActivationKind::kExponential}; }
+  static Activation hard_silu() { return {ActivationKind::kHardSilu}; }
+  static Activation hard_tanh() { return {ActivationKind::kHardTanh}; }
+  static Activation hard_shrink(float threshold = 0.5f) { return {ActivationKind::kHardShrink, threshold}; }
+  static Activation soft_shrink(float threshold = 0.5f) { return {ActivationKind::kSoftShrink, threshold}; }
+  static Activation tanh_shrink() { return {ActivationKind::kTanhShrink}; }
+  static Activation log_sigmoid() { return {ActivationKind::kLogSigmoid}; }
+  static Activation mish() { return {ActivationKind::kMish}; }
+  static Activation relu6() { return {ActivationKind::kRelu6}; }
+  static Activation sparse_plus() { return {ActivationKind::kSparsePlus}; }
+  static Activation sparse_sigmoid() { return {ActivationKind::kSparseSigmoid}; }
+  static Activation squareplus(float b = 4.0f) { return {ActivationKind::kSquareplus, b}; }
 
-  // Parses an ONNX name ("Sigmoid", "HardSigmoid", ...; alpha/beta default as in ONNX when not
-  // given, i.e. NaN) or a Keras name ("sigmoid", "hard_sigmoid" = Keras 3's, "linear", ...).
-  // Throws Error(kInvalidArgument) naming the unknown activation.
+  // An ONNX LSTM activation name (Sigmoid, Tanh, Relu, Affine, LeakyRelu, ThresholdedRelu,
+  // ScaledTanh, HardSigmoid, Elu, Softsign, Softplus; case as the spec spells it), alpha/beta
+  // defaulting (kDefault) to that ONNX operator's. Throws Error(kInvalidArgument) naming the name.
+  static Activation from_onnx(std::string_view name, float alpha = kDefault, float beta = kDefault);
+  // A Keras 3 activation name as a layer config stores it ("leaky_relu", "hard_sigmoid" (Keras 3's
+  // x/6 + 1/2), "linear", "gelu", "swish", ...), with Keras's defaults. Keras activations that are
+  // not elementwise (softmax, log_softmax, sparsemax, glu: they mix the units) or need arguments a
+  // name cannot carry (threshold) throw Error(kUnsupported) saying so; unknown names
+  // Error(kInvalidArgument) listing the known ones.
+  static Activation from_keras(std::string_view name);
+  // Either format's name (the two name sets are disjoint: ONNX's are capitalised), each with its
+  // own format's defaults; alpha/beta apply to ONNX names only (a Keras name with them is
+  // Error(kInvalidArgument): Keras activations by name take none).
   static Activation from_name(std::string_view name, float alpha = kDefault, float beta = kDefault);
   static constexpr float kDefault = std::numeric_limits<float>::quiet_NaN();
 };

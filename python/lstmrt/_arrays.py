@@ -193,21 +193,40 @@ def current_stream(fw: str, like: Any, dev: Tuple[int, int]) -> int:
     return _LEGACY_DEFAULT_STREAM
 
 
-def lengths_array(lengths: Any) -> np.ndarray:
-    """Host int32 (N,) from a list, numpy or torch array of integers."""
+def _host_values(name: str, a: Any) -> np.ndarray:
+    """`a` (a list, or a numpy / torch / other host array) as numpy, for arrays lstmrt reads on the
+    host (lengths, masks); device arrays are refused naming `name`."""
     fw = None
     try:
-        fw = framework(lengths)
+        fw = framework(a)
     except _errors.InvalidTypeError:
         pass
     if fw is not None and fw != "numpy":
-        dev = device_of(lengths, fw)
+        dev = device_of(a, fw)
         if dev[0] != _CPU:
             raise _errors.DeviceMismatchError(
-                f"lengths is on {describe_device(dev)}: expected a host array (lstmrt reads lengths on the host)")
-        lengths = np.from_dlpack(lengths.detach() if fw == "torch" else lengths) \
-            if hasattr(np, "from_dlpack") else np.asarray(lengths)
-    arr = np.asarray(lengths)
+                f"{name} is on {describe_device(dev)}: expected a host array (lstmrt reads {name} on the host)")
+        if fw == "torch":
+            a = a.detach().numpy()  # every dtype, bool included (numpy 1.x's from_dlpack has no bool)
+        else:
+            a = np.from_dlpack(a) if hasattr(np, "from_dlpack") else np.asarray(a)
+    return np.asarray(a)
+
+
+def mask_array(mask: Any) -> np.ndarray:
+    """Host uint8 (N, T) (1 = a valid step) from a list, numpy or torch array of booleans or 0/1
+    integers."""
+    arr = _host_values("mask", mask)
+    if arr.dtype != np.bool_ and arr.dtype.kind not in "iu":
+        raise _errors.InvalidTypeError(f"mask has dtype {arr.dtype}: expected booleans or 0/1 integers")
+    if arr.dtype != np.bool_ and arr.size and (arr.min() < 0 or arr.max() > 1):
+        raise _errors.InvalidArgumentError("mask holds values other than 0 and 1: expected booleans or 0/1 integers")
+    return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def lengths_array(lengths: Any) -> np.ndarray:
+    """Host int32 (N,) from a list, numpy or torch array of integers."""
+    arr = _host_values("lengths", lengths)
     if arr.dtype.kind not in "iu":
         raise _errors.InvalidTypeError(f"lengths has dtype {arr.dtype}: expected integers")
     if arr.size and (arr.min() < np.iinfo(np.int32).min or arr.max() > np.iinfo(np.int32).max):

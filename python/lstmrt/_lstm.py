@@ -198,14 +198,17 @@ class LSTM:
     # ---- running ---------------------------------------------------------------------------------------
     def __call__(self, x: Any, lengths: Any = None, initial_state: Any = None, batch_first: Optional[bool] = None,
                  return_sequences: bool = True, return_state: bool = True, padding: str = "zero",
-                 stream: Any = None, reverse_order: str = "original") -> Output:
+                 stream: Any = None, reverse_order: str = "original", mask: Any = None) -> Output:
         """Runs the model over ``x`` — (T, N, I), or (N, T, I) when batch-first (``batch_first=None``:
         the model's default) — and returns ``Output(y, h_n, c_n)`` in x's framework and device.
 
         lengths: (N,) host integers in [0, T] (right-padded rows); initial_state: (h0, c0) with
         h0 (L·D, N, H_out) and c0 (L·D, N, H), zeros when None; padding: "zero" or "carry" (Keras's
         repeat-last at padded steps); reverse_order: "original" or "processing" (Keras go_backwards)
-        for a reverse model; stream: an int handle or an object with ``__cuda_stream__`` (device
+        for a reverse model; mask: (N, T) host booleans (or 0/1 integers), True where step t of row b
+        is valid, any pattern (front padding as Keras's pad_sequences makes it, gaps, empty rows):
+        Keras's semantics (a masked step carries h and c; its output follows ``padding``), exclusive
+        with ``lengths``; stream: an int handle or an object with ``__cuda_stream__`` (device
         arrays; default: the framework's current stream). Host arrays serve the reference backend,
         device arrays the GPU backends. The GIL is released while it runs.
         """
@@ -241,6 +244,7 @@ class LSTM:
         args = dict(
             x=_arrays.export("x", x, fw, handle),
             lengths=None if lengths is None else _arrays.lengths_array(lengths),
+            mask=None if mask is None else _arrays.mask_array(mask),
             h0=None if h0 is None else _arrays.export("initial_state h0", h0, _arrays.framework(h0), handle),
             c0=None if c0 is None else _arrays.export("initial_state c0", c0, _arrays.framework(c0), handle),
         )
@@ -341,12 +345,18 @@ class _TorchStreamGuard:
 
 
 class KerasModel:
-    """A Keras 3 model lstmrt runs: a chain of LSTM / Bidirectional stages (Masking in front
-    allowed). ``model(x, ...)`` returns ``Output(y, h_n, c_n)``: ``y`` is the model's first output
-    (the whole sequence, or the last output with return_sequences=False), ``h_n``/``c_n`` the
-    last stage's final states (D, N, H). Host arrays (numpy, torch CPU, jax CPU) in Keras's
-    batch-first layout by default. (A chain gives this one named tuple; models with several
-    outputs will give a list in ``model.outputs`` order.)"""
+    """A Keras 3 model lstmrt runs: LSTM / Bidirectional(LSTM) layers wired as Keras allows —
+    Masking (any mask pattern), Concatenate, Dropout-like no-ops, several inputs and outputs,
+    initial_state from model inputs or from other layers' states (encoder–decoders), shared layers,
+    Bidirectional merge_mode=None. Host arrays (numpy, torch CPU, jax CPU) in Keras's batch-first
+    layout (N, T, F) by default.
+
+    ``model.predict(inputs)`` returns what Keras's ``model(inputs)`` returns: one array for a model
+    with one output, else a list in ``model.outputs`` order. ``model(x, ...)`` on a chain (one
+    sequence input through a path of layers, whose outputs are its last LSTM's) returns
+    ``Output(y, h_n, c_n)``: ``y`` the model's first output, ``h_n``/``c_n`` the last LSTM's final
+    states (D, N, H); on any other model (several inputs, a graph, merge_mode=None) it returns the
+    list in ``model.outputs`` order, like ``predict``."""
 
     def __init__(self, layer_or_path: Any, config: Optional[str] = None, **options: Any):
         _check_option_names(options)
@@ -364,40 +374,111 @@ class KerasModel:
 
     @property
     def return_sequences(self) -> bool:
+        """The last LSTM layer's return_sequences."""
         return self._chain.return_sequences
+
+    @property
+    def is_chain(self) -> bool:
+        """One sequence input through a path of layers whose outputs are the last LSTM's own, one
+        sequence output among them (``model(x)`` returns ``Output``)."""
+        return self._chain.is_chain and not any(s["merge_mode"] == "none" for s in self.stages)
+
+    @property
+    def input_names(self) -> List[str]:
+        """The model's inputs, in ``model.inputs`` order."""
+        return list(self._chain.input_names)
+
+    @property
+    def num_outputs(self) -> int:
+        """How many tensors the Keras model returns (``model.outputs``)."""
+        return self._chain.num_outputs
+
+    def predict(self, inputs: Any, batch_first: Optional[bool] = None) -> Any:
+        """Runs the model on its inputs — one array, or a list in ``model.inputs`` order (sequences
+        (N, T, F), or (T, N, F) with ``batch_first=False``; other inputs, e.g. initial states, (N, F))
+        — and returns one array for a one-output model, else a list in ``model.outputs`` order, in
+        the first input's framework."""
+        listed = isinstance(inputs, (list, tuple))
+        outs = self._run_all(list(inputs) if listed else [inputs], batch_first)
+        return outs[0] if len(outs) == 1 else outs
 
     def __call__(self, x: Any, lengths: Any = None, initial_state: Any = None, batch_first: Optional[bool] = None,
                  return_sequences: bool = True, return_state: bool = True, padding: Optional[str] = None,
-                 stream: Any = None) -> Output:
+                 stream: Any = None) -> Any:
         """Runs the model on host arrays. ``batch_first=None`` is Keras's layout (N, T, F). With a
-        Masking layer the lengths come from x. ``padding`` is the model's own (None)."""
-        if initial_state is not None:
-            raise _errors.UnsupportedError("KerasModel: initial_state is not supported for Keras models yet")
+        Masking layer the mask comes from x (any pattern). ``padding`` is the model's own (None).
+
+        A chain returns ``Output(y, h_n, c_n)`` (``lengths``: right padding without a Masking
+        layer). Any other model returns the list of its outputs in ``model.outputs`` order; ``x``
+        is then its first input, or a list of all its inputs in ``model.inputs`` order, and
+        ``initial_state`` ((h0, c0), or h, c per direction) feeds the inputs after x."""
         if padding is not None:
             raise _errors.UnsupportedError("KerasModel: padding is the model's own (zero_output_for_mask); pass None")
+        _arrays.stream_handle(stream)
+        if not self.is_chain:
+            if lengths is not None:
+                raise _errors.InvalidArgumentError(
+                    f"lengths: {self._chain.source} is not one chain of layers; masks come from its Masking layers")
+            if not return_sequences or not return_state:
+                raise _errors.InvalidArgumentError(
+                    "return_sequences / return_state apply to chains: this model returns its model.outputs")
+            inputs = list(x) if isinstance(x, (list, tuple)) else [x]
+            if initial_state is not None:
+                inputs += list(initial_state)
+            return self._run_all(inputs, batch_first)
+        if initial_state is not None:
+            raise _errors.InvalidArgumentError(
+                f"initial_state: {self._chain.source} takes one input, x (its layers' initial states are its own)")
         if not return_sequences and not return_state:
             raise _errors.InvalidArgumentError("return_sequences and return_state are both False: nothing to compute")
-        fw = _arrays.framework(x)
-        dev = _arrays.device_of(x, fw)
-        if dev[0] != _arrays._CPU:
-            raise _errors.DeviceMismatchError(
-                f"x is on {_arrays.describe_device(dev)}: Keras models run on host arrays")
-        _arrays.stream_handle(stream)
+        fw = self._host_framework("x", x)
         batch_major = True if batch_first is None else bool(batch_first)
         y, h_n, c_n = self._chain.run(_arrays.export("x", x, fw, None),
                                       None if lengths is None else _arrays.lengths_array(lengths),
                                       batch_major, self._options)
-        if fw == "torch":
-            import torch
-            y, h_n, c_n = (None if a is None else torch.from_numpy(a) for a in (y, h_n, c_n))
-        elif fw == "jax":
-            import jax.numpy as jnp
-            y, h_n, c_n = (None if a is None else jnp.asarray(a) for a in (y, h_n, c_n))
+        y, h_n, c_n = (_in_framework(a, fw) for a in (y, h_n, c_n))
         return Output(y if return_sequences else None, h_n if return_state else None, c_n if return_state else None)
+
+    def _host_framework(self, name: str, a: Any) -> str:
+        fw = _arrays.framework(a)
+        dev = _arrays.device_of(a, fw)
+        if dev[0] != _arrays._CPU:
+            raise _errors.DeviceMismatchError(
+                f"{name} is on {_arrays.describe_device(dev)}: Keras models run on host arrays")
+        return fw
+
+    def _run_all(self, inputs: List[Any], batch_first: Optional[bool]) -> List[Any]:
+        names = self.input_names
+        if len(inputs) != len(names):
+            raise _errors.InvalidArgumentError(
+                f"{self._chain.source} takes {len(names)} input(s) in model.inputs order ({', '.join(names)}), "
+                f"got {len(inputs)}")
+        exported, fws = [], []
+        for k, a in enumerate(inputs):
+            label = f"inputs[{k}] ({names[k]})"
+            fw = self._host_framework(label, a)
+            fws.append(fw)
+            exported.append(_arrays.export(label, a, fw, None))
+        batch_major = True if batch_first is None else bool(batch_first)
+        outs = self._chain.run_all(exported, batch_major, self._options)
+        return [_in_framework(o, fws[0]) for o in outs]
 
     def __repr__(self) -> str:
         names = ", ".join(s["name"] for s in self.stages)
-        return f"lstmrt.KerasModel({self._chain.source!r}, stages=[{names}])"
+        return f"lstmrt.KerasModel({self._chain.source!r}, layers=[{names}])"
+
+
+def _in_framework(a: Any, fw: str) -> Any:
+    """A host numpy result as the caller's framework's array (None stays None)."""
+    if a is None or fw == "numpy":
+        return a
+    if fw == "torch":
+        import torch
+        return torch.from_numpy(a)
+    if fw == "jax":
+        import jax.numpy as jnp
+        return jnp.asarray(a)
+    return a
 
 
 def _save_keras(obj: Any, path: str) -> None:

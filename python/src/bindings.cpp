@@ -367,7 +367,8 @@ class Model {
   Place place() const { return {lstm_.memory_space() == MemorySpace::kDevice, lstm_.options().device}; }
 
   // All arrays already allocated by the caller (Python); None = not requested / not given.
-  void forward(const InArray& x, const std::optional<InArray>& lengths, const std::optional<InArray>& h0,
+  void forward(const InArray& x, const std::optional<InArray>& lengths, const std::optional<InArray>& mask,
+               const std::optional<InArray>& h0,
                const std::optional<InArray>& c0, const std::optional<OutArray>& y, const std::optional<OutArray>& h_n,
                const std::optional<OutArray>& c_n, bool batch_major, const std::string& padding,
                const std::string& reverse_order, std::uintptr_t stream) {
@@ -399,6 +400,13 @@ class Model {
                             device_name(lengths->device_type(), lengths->device_id())));
       check_array("lengths", *lengths, nb::dtype<std::int32_t>(), {N}, Place{}, "lengths are read on the host");
     }
+    if (mask) {
+      if (mask->device_type() != nb::device::cpu::value)
+        wrong_device(fmt::format("mask is on {}: expected a host array (lstmrt reads masks on the host)",
+                                 device_name(mask->device_type(), mask->device_id())));
+      check_array("mask", *mask, nb::dtype<std::uint8_t>(), {N, T}, Place{}, "masks are read on the host");
+      if (lengths) invalid("mask and lengths: give one of them (a right-padded mask is the same as lengths)");
+    }
 
     ForwardRequest req;
     req.seq_len = static_cast<int>(T);
@@ -406,6 +414,7 @@ class Model {
     req.layout = batch_major ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor;
     req.x = x.data();
     req.lengths = lengths ? static_cast<const std::int32_t*>(lengths->data()) : nullptr;
+    req.mask = mask ? static_cast<const std::uint8_t*>(mask->data()) : nullptr;
     req.h0 = h0 ? h0->data() : nullptr;
     req.c0 = c0 ? c0->data() : nullptr;
     req.y = y ? y->data() : nullptr;
@@ -470,41 +479,68 @@ std::unique_ptr<Model> load_model(const std::string& path, const std::optional<s
   return model_from_loaded(load_weights(path), options, path);
 }
 
-// ---- Keras models (chains of stages, host arrays) ------------------------------------------------------------
+// ---- Keras models (graphs of layers, host arrays) ------------------------------------------------------------
+// run: a chain model's (y, h_n, c_n) — y its first output; run_all: every output in model.outputs order.
 class KerasChain {
  public:
   explicit KerasChain(ImportedModel m) : model_(std::move(m)) {}
   const ImportedModel& model() const { return model_; }
 
   nb::tuple run(const InArray& x, const std::optional<InArray>& lengths, bool batch_major, const BackendOptions& options) {
+    if (!model_.is_chain())
+      throw Error(ErrorCode::kUnsupported,
+                  fmt::format("{}: not one chain of layers (several inputs or a graph): use run_all", model_.source));
     if (x.ndim() != 3)
       invalid(fmt::format("x has {} dimensions: expected 3, {}", x.ndim(), batch_major ? "(N, T, I)" : "(T, N, I)"));
     const std::int64_t T = static_cast<std::int64_t>(batch_major ? x.shape(1) : x.shape(0));
     const std::int64_t N = static_cast<std::int64_t>(batch_major ? x.shape(0) : x.shape(1));
-    const std::int64_t I = model_.stages.front().desc.input_size;
+    const std::int64_t I = model_.inputs.front().width;
     const std::vector<std::int64_t> shape = batch_major ? std::vector<std::int64_t>{N, T, I} : std::vector<std::int64_t>{T, N, I};
     check_array("x", x, nb::dtype<float>(), shape, Place{}, "Keras models run on host arrays");
     if (lengths) check_array("lengths", *lengths, nb::dtype<std::int32_t>(), {N}, Place{}, "lengths are read on the host");
     auto out = std::make_unique<ModelOutputs>();
     {
       nb::gil_scoped_release release;
-      *out = run_model(model_, options, static_cast<int>(T), static_cast<int>(N),
-                       batch_major ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor,
-                       static_cast<const float*>(x.data()),
+      *out = run_model(model_, options, batch_major ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor,
+                       {{shape, static_cast<const float*>(x.data())}},
                        lengths ? static_cast<const std::int32_t*>(lengths->data()) : nullptr);
     }
-    // Hand the vectors to numpy without copying: one owner capsule keeps them alive.
     ModelOutputs* raw = out.release();
     nb::capsule owner(raw, [](void* p) noexcept { delete static_cast<ModelOutputs*>(p); });
-    auto wrap = [&](std::vector<float>& v, const std::vector<std::int64_t>& s) -> nb::object {
-      if (s.empty()) return nb::none();
-      std::vector<std::size_t> shape(s.begin(), s.end());
-      return nb::cast(nb::ndarray<nb::numpy, float>(v.data(), shape.size(), shape.data(), owner));
-    };
-    return nb::make_tuple(wrap(raw->y, raw->y_shape), wrap(raw->h_n, raw->h_n_shape), wrap(raw->c_n, raw->c_n_shape));
+    return nb::make_tuple(wrap(raw->outputs.front(), owner), wrap(raw->h_n, owner), wrap(raw->c_n, owner));
+  }
+
+  nb::list run_all(const std::vector<InArray>& inputs, bool batch_major, const BackendOptions& options) {
+    if (inputs.size() != model_.inputs.size())
+      invalid(fmt::format("{} takes {} input(s) (model.inputs order), got {}", model_.source, model_.inputs.size(),
+                          inputs.size()));
+    std::vector<HostTensorView> views;
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      const InArray& a = inputs[k];
+      std::vector<std::int64_t> shape;
+      for (std::size_t d = 0; d < a.ndim(); ++d) shape.push_back(static_cast<std::int64_t>(a.shape(d)));
+      check_array(fmt::format("inputs[{}]", k).c_str(), a, nb::dtype<float>(), shape, Place{}, "Keras models run on host arrays");
+      views.push_back({shape, static_cast<const float*>(a.data())});
+    }
+    auto out = std::make_unique<ModelOutputs>();
+    {
+      nb::gil_scoped_release release;
+      *out = run_model(model_, options, batch_major ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor, views);
+    }
+    ModelOutputs* raw = out.release();
+    nb::capsule owner(raw, [](void* p) noexcept { delete static_cast<ModelOutputs*>(p); });
+    nb::list result;
+    for (HostTensor& t : raw->outputs) result.append(wrap(t, owner));
+    return result;
   }
 
  private:
+  // Hands a vector to numpy without copying: `owner` keeps every output alive.
+  static nb::object wrap(HostTensor& t, nb::capsule& owner) {
+    if (t.shape.empty()) return nb::none();
+    std::vector<std::size_t> shape(t.shape.begin(), t.shape.end());
+    return nb::cast(nb::ndarray<nb::numpy, float>(t.values.data(), shape.size(), shape.data(), owner));
+  }
   ImportedModel model_;
 };
 
@@ -631,7 +667,7 @@ NB_MODULE(_lstmrt, m) {
           },
           "arrays"_a, "prefix"_a.none(), "source"_a, "options"_a)
       .def_static("load", &load_model, "path"_a, "prefix"_a.none(), "options"_a)
-      .def("forward", &Model::forward, "x"_a, "lengths"_a.none(), "h0"_a.none(), "c0"_a.none(), "y"_a.none(),
+      .def("forward", &Model::forward, "x"_a, "lengths"_a.none(), "mask"_a.none(), "h0"_a.none(), "c0"_a.none(), "y"_a.none(),
            "h_n"_a.none(), "c_n"_a.none(), "batch_major"_a, "padding"_a, "reverse_order"_a, "stream"_a)
       .def("execution_plan", &Model::execution_plan, "seq_len"_a, "batch"_a)
       .def("workspace_size", [](const Model& m, int T, int N) { return m.lstm().workspace_size(T, N); })
@@ -664,20 +700,37 @@ NB_MODULE(_lstmrt, m) {
           },
           "path"_a, "config"_a.none())
       .def("run", &KerasChain::run, "x"_a, "lengths"_a.none(), "batch_major"_a, "options"_a)
-      .def_prop_ro("return_sequences", [](const KerasChain& k) { return k.model().return_sequences; })
-      .def_prop_ro("masking", [](const KerasChain& k) { return k.model().masking; })
-      .def_prop_ro("source", [](const KerasChain& k) { return k.model().source; })
-      .def_prop_ro("stages", [](const KerasChain& k) {
+      .def("run_all", &KerasChain::run_all, "inputs"_a, "batch_major"_a, "options"_a)
+      .def_prop_ro("is_chain", [](const KerasChain& k) { return k.model().is_chain(); })
+      .def_prop_ro("num_outputs", [](const KerasChain& k) { return k.model().outputs.size(); })
+      .def_prop_ro("input_names", [](const KerasChain& k) {
         nb::list out;
-        for (const ImportedStage& s : k.model().stages) {
+        for (const ModelInput& in : k.model().inputs) out.append(in.name);
+        return out;
+      })
+      .def_prop_ro("return_sequences", [](const KerasChain& k) {
+        const int last = k.model().last_lstm();
+        return last < 0 || k.model().nodes[last].return_sequences;
+      })
+      .def_prop_ro("masking", [](const KerasChain& k) {
+        for (const ImportedNode& n : k.model().nodes)
+          if (n.kind == NodeKind::kMasking || n.mask) return true;
+        return false;
+      })
+      .def_prop_ro("source", [](const KerasChain& k) { return k.model().source; })
+      .def_prop_ro("stages", [](const KerasChain& k) {  // the LSTM layers in evaluation order
+        nb::list out;
+        for (const ImportedNode& s : k.model().nodes) {
+          if (s.kind != NodeKind::kLstm) continue;
           nb::dict d = desc_dict(s.desc);
           d["name"] = s.name;
           d["go_backwards"] = s.reverse_order == ReverseOutputOrder::kProcessing;
           d["padding"] = s.padding == PaddingMode::kZero ? "zero" : "carry";
-          const char* merge = s.merge == MergeMode::kConcat ? "concat"
-                              : s.merge == MergeMode::kSum  ? "sum"
-                              : s.merge == MergeMode::kAverage ? "ave"
-                                                               : "mul";
+          const char* merge = s.merge == MergeMode::kConcat     ? "concat"
+                              : s.merge == MergeMode::kSum      ? "sum"
+                              : s.merge == MergeMode::kAverage  ? "ave"
+                              : s.merge == MergeMode::kMultiply ? "mul"
+                                                                : "none";
           d["merge_mode"] = merge;
           d["output_width"] = s.output_width();
           out.append(d);

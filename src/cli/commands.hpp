@@ -3,6 +3,7 @@
 
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -13,7 +14,9 @@ namespace lstmrt::cli {
 // `lstmrt run` options, exactly as the command line spells them.
 struct RunOptions {
   std::string weights;  // --weights W.npz (PyTorch, Keras or ONNX names: see lstmrt/io.hpp)
-  std::string input;    // --input X.npy float32 (T, B, I), or (B, T, I) with --batch-first
+  // --input X.npy float32 (T, B, I), or (B, T, I) with --batch-first; repeated for a Keras model
+  // with several inputs (model.inputs order)
+  std::vector<std::string> inputs;
   std::string output;   // --output OUT.npz: y, h_n, c_n (float32)
   std::string lengths;  // --lengths L.npy int32/int64 (B,)
   std::string h0, c0;   // --h0 (L·D, B, H_out), --c0 (L·D, B, H)
@@ -21,6 +24,7 @@ struct RunOptions {
   std::string fused_kernel = "auto";  // --fused-kernel: auto | stepwise | persistent | cluster
   std::string padding = "zero";  // zero | carry
   bool batch_first = false;
+  bool time_major = false;    // --time-major: (T, B, ...) for a Keras model, whose default is (B, T, ...)
   bool sequences = false;     // --sequences: write y
   bool state = false;         // --state: write h_n, c_n (neither flag: both)
   bool reverse = false;       // --reverse: one-direction weights run as a reverse layer
@@ -34,7 +38,8 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& options);
 // Throws lstmrt::Error with a one-line message naming the option and file at fault.
 int run_command(const RunOptions& options, std::ostream& log);
 
-// `run` for a model file that is a chain of stages (Keras .keras / .weights.h5; src/cli/run_model.cpp).
+// `run` for a Keras model file (.keras / .weights.h5; src/cli/run_model.cpp): a chain of layers or a
+// graph of them.
 int run_imported_model(const RunOptions& options, std::ostream& log);
 
 // `lstmrt info`: version, backends, GPUs, CUDA / cuDNN / cuBLAS versions.

@@ -54,13 +54,26 @@ PaddingMode padding_from_string(const std::string& s) {
 CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
   CLI::App* run = app.add_subcommand("run", "run an LSTM over .npy input, writing y, h_n, c_n to an .npz");
   run->add_option("--weights", o.weights, "weights .npz with PyTorch, Keras or ONNX names")->required();
-  run->add_option("--input", o.input, "x .npy, float32 (T, B, I), or (B, T, I) with --batch-first")->required();
-  run->add_option("--output", o.output, "output .npz: y, h_n, c_n (float32)")->required();
+  run->add_option("--input", o.inputs,
+                  "x .npy, float32 (T, B, I), or (B, T, I) with --batch-first; a Keras model takes (B, T, I) "
+                  "(Keras's layout; --time-major for (T, B, I)) and, with several inputs, --input repeated in the "
+                  "order of model.inputs")
+      ->required();
+  run->add_option("--output", o.output,
+                  "output .npz (float32): y, h_n, c_n; for a Keras Bidirectional with merge_mode=None y_fwd and y_bwd "
+                  "instead of y; for a Keras model that is not one chain of layers (several inputs, initial states "
+                  "from other layers, a graph) out0, out1, ... in the order of model.outputs")
+      ->required();
   run->add_flag("--batch-first", o.batch_first,
-                "x and y are (B, T, ...) instead of (T, B, ...); implied by an ONNX model with layout=1");
+                "x and y are (B, T, ...) instead of (T, B, ...); implied by an ONNX model with layout=1 and the "
+                "default for Keras models");
+  run->add_flag("--time-major", o.time_major,
+                "x and y are (T, B, ...): the default except for Keras models and ONNX layout=1 models");
   run->add_option("--lengths", o.lengths, "per-row lengths .npy, int32 or int64 (B,), each in 0..T");
-  run->add_option("--h0", o.h0, "initial h .npy (layers*dirs, B, H_out); needs --c0");
-  run->add_option("--c0", o.c0, "initial c .npy (layers*dirs, B, H); needs --h0");
+  run->add_option("--h0", o.h0,
+                  "initial h .npy (layers*dirs, B, H_out); needs --c0. A Keras model whose LSTM takes initial_state "
+                  "from model inputs: (dirs, B, H) feeding those inputs");
+  run->add_option("--c0", o.c0, "initial c .npy (layers*dirs, B, H); needs --h0 (Keras models: as --h0)");
   run->add_option("--backend", o.backend, "reference | cudnn | fused | auto")
       ->check(CLI::IsMember({"reference", "cudnn", "fused", "auto"}))
       ->capture_default_str();
@@ -82,10 +95,17 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
 }
 
 int run_command(const RunOptions& o, std::ostream& log) {
-  if (is_keras_model_file(o.weights)) return run_imported_model(o, log);  // a chain of stages
+  if (is_keras_model_file(o.weights)) return run_imported_model(o, log);  // a chain or graph of layers
+  if (o.inputs.size() != 1)
+    detail::invalid("--input is given {} times: --weights {} takes one input (several are for Keras models)",
+                    o.inputs.size(), o.weights);
+  if (o.batch_first && o.time_major) detail::invalid("--batch-first and --time-major contradict each other");
+  const std::string& input = o.inputs.front();
   LoadedWeights loaded = for_option("--weights", [&] { return load_weights(o.weights); });
   ModelDesc desc = loaded.desc;
   // An ONNX model with layout=1 fixes x as batch-major: its --input is (B, T, I), flag or not.
+  if (o.time_major && loaded.input_layout == TensorLayout::kBatchMajor)
+    detail::invalid("--time-major: --weights {} is an ONNX model with layout=1, whose x is (B, T, I)", o.weights);
   const bool batch_first = o.batch_first || loaded.input_layout == TensorLayout::kBatchMajor;
   if (o.reverse || o.go_backwards) {
     const char* flag = o.go_backwards ? "--go-backwards" : "--reverse";
@@ -102,14 +122,14 @@ int run_command(const RunOptions& o, std::ostream& log) {
   const int L = desc.num_layers, D = desc.num_directions(), H = desc.hidden_size, H_out = desc.output_size();
 
   // x: (T, B, I) or (B, T, I).
-  const Array x = load_option_npy("--input", o.input);
+  const Array x = load_option_npy("--input", input);
   const std::string x_layout = batch_first ? "(B, T, " : "(T, B, ";
   if (x.ndim() != 3 || x.shape[2] != desc.input_size)
-    bad_shape("--input", o.input, x,
+    bad_shape("--input", input, x,
               fmt::format("3 dimensions {}input_size={}) for the weights in {}", x_layout, desc.input_size, o.weights));
-  const int T = checked_dim(x.shape[batch_first ? 1 : 0], "T (steps)", "--input", o.input);
-  const int B = checked_dim(x.shape[batch_first ? 0 : 1], "B (batch)", "--input", o.input);
-  const std::vector<float> x_values = x.to_float32("--input " + o.input);
+  const int T = checked_dim(x.shape[batch_first ? 1 : 0], "T (steps)", "--input", input);
+  const int B = checked_dim(x.shape[batch_first ? 0 : 1], "B (batch)", "--input", input);
+  const std::vector<float> x_values = x.to_float32("--input " + input);
 
   std::vector<std::int32_t> lengths;
   if (!o.lengths.empty()) {
@@ -140,9 +160,11 @@ int run_command(const RunOptions& o, std::ostream& log) {
   options.fused_kernel = fused_kernel_from_string(o.fused_kernel);
   Lstm lstm = for_option("--backend " + o.backend + ":", [&] { return Lstm::create(desc, loaded.weights, options); });
   if (o.verbose)
-    log << fmt::format("lstmrt: {} weights, {}; backend {}; T={} B={}{}\nlstmrt: {}\n", loaded.format, describe(desc),
-                       lstm.backend_name(), T, B,
-                       batch_first && !o.batch_first ? "; batch-first (the ONNX model's layout=1)" : "",
+    log << fmt::format("lstmrt: {} weights, {}; backend {}; T={} B={}; layout {}\nlstmrt: {}\n", loaded.format,
+                       describe(desc), lstm.backend_name(), T, B,
+                       !batch_first           ? "(T, B, I) time-major"
+                       : o.batch_first        ? "(B, T, I) batch-first (--batch-first)"
+                                              : "(B, T, I) batch-first (the ONNX model's layout=1)",
                        lstm.execution_plan(T, B));
 
   const bool want_y = o.sequences || !o.state, want_state = o.state || !o.sequences;

@@ -7,6 +7,7 @@
 #include "common/cuda_check.hpp"
 #include "cudnn/cudnn_check.hpp"
 #include "cudnn/scoped_device.hpp"
+#include "request_mask.hpp"
 
 namespace lstmrt {
 namespace cudnn {
@@ -116,15 +117,17 @@ std::vector<CudnnAlgo> CudnnBackend::ranking(int seq_len, int batch) const {
 }
 
 void CudnnBackend::check_request(const ForwardRequest& req) const {
+  check_mask_supported(req);
   const CudnnAlgo algo = options().cudnn_algo;
-  if (algo == CudnnAlgo::kAuto || algo_accepts_unequal_lengths(algo) || !req.lengths) return;
-  // Lengths as cuDNN sees them (0 runs as 1).
-  auto seen = [&](int b) { return req.lengths[b] == 0 ? 1 : req.lengths[b]; };
+  if (algo == CudnnAlgo::kAuto || algo_accepts_unequal_lengths(algo) || (!req.lengths && !req.mask)) return;
+  // Lengths as cuDNN sees them (a mask's valid steps; 0 runs as 1).
+  auto length = [&](int b) { return req.lengths ? req.lengths[b] : mask_row(req.mask, req.seq_len, b).count; };
+  auto seen = [&](int b) { return length(b) == 0 ? 1 : length(b); };
   for (int b = 1; b < req.batch; ++b) {
     if (seen(b) != seen(0))
       detail::unsupported("backend cudnn with algorithm {} cannot serve unequal lengths within a batch "
-                          "(lengths[0] = {}, lengths[{}] = {}): use algorithm standard or auto",
-                          to_string(algo), req.lengths[0], b, req.lengths[b]);
+                          "({}[0] = {}, [{}] = {}): use algorithm standard or auto",
+                          to_string(algo), req.lengths ? "lengths" : "valid steps of mask row", length(0), b, length(b));
   }
 }
 

@@ -7,6 +7,7 @@
 #include "cudnn/cudnn_backend.hpp"
 #include "cudnn/cudnn_check.hpp"
 #include "cudnn/scoped_device.hpp"
+#include "kernels/cudnn_shift.hpp"
 #include "kernels/cudnn_transforms.hpp"
 #include "kernels/upload_lengths.hpp"
 
@@ -138,7 +139,7 @@ void CudnnBackend::enqueue(const ForwardRequest& req, cudaStream_t stream) {
   // Device lengths: the true ones (for our kernels), then cuDNN's (zeros raised to 1).
   host_lengths_.resize(2 * static_cast<std::size_t>(N));
   for (int b = 0; b < N; ++b) {
-    host_lengths_[b] = req.lengths ? req.lengths[b] : T;
+    host_lengths_[b] = plan_.true_lengths[b];
     host_lengths_[N + b] = plan_.cudnn_lengths[b];
   }
   auto* d_lengths = reinterpret_cast<std::int32_t*>(at(workspace, base.lengths_offset));
@@ -147,10 +148,23 @@ void CudnnBackend::enqueue(const ForwardRequest& req, cudaStream_t stream) {
   kernels::upload_lengths(host_lengths_.data(), 2 * N, d_lengths, stream);
 
   const void* x = req.x;
-  if (plan_.reversed_run) {
+  if (plan_.left_padded) {  // valid steps to the front of each row (reversed too for a reversed run)
+    kernels::ShiftRowsParams r{};
+    r.src = req.x;
+    r.dst = at(workspace, base.x_scratch_offset);
+    r.lengths = d_true_lengths;
+    r.steps = T;
+    r.rows = N;
+    r.width = m.input_size;
+    r.batch_major = req.layout == TensorLayout::kBatchMajor;
+    r.reversed_run = plan_.reversed_run;
+    r.element_bytes = static_cast<int>(element_bytes(type));
+    kernels::launch_shift_rows(r, stream);
+    x = r.dst;
+  } else if (plan_.reversed_run) {
     kernels::ReverseRowsParams r{};
     r.src = req.x;
-    r.dst = at(workspace, base.x_reversed_offset);
+    r.dst = at(workspace, base.x_scratch_offset);
     r.lengths = d_cudnn_lengths;
     r.steps = T;
     r.rows = N;
@@ -231,7 +245,10 @@ void CudnnBackend::enqueue(const ForwardRequest& req, cudaStream_t stream) {
     f.carry_last = req.padding == PaddingMode::kCarryLast;
     for (int d = 0; d < m.num_directions(); ++d) f.slot_reverse[d] = m.is_reverse_slot(d);
     f.element_bytes = static_cast<int>(element_bytes(type));
-    kernels::launch_finish_outputs(f, stream);
+    if (plan_.left_padded)
+      kernels::launch_finish_shifted_outputs(f, stream);
+    else
+      kernels::launch_finish_outputs(f, stream);
   }
   if (plan_.restore_states) {
     kernels::RestoreStatesParams r{};

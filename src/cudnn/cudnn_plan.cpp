@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "common/check.hpp"
+#include "request_mask.hpp"
 
 namespace lstmrt::cudnn {
 
@@ -279,6 +280,15 @@ StateTensorDims state_dims(const ModelDesc& desc, int batch, int width) {
   return s;
 }
 
+void check_mask_supported(const ForwardRequest& req) {
+  if (!req.mask) return;
+  const MaskAnalysis a = analyse_mask(req.mask, req.seq_len, req.batch, nullptr);
+  if (a.pattern == MaskPattern::kGeneral)
+    detail::unsupported("backend cudnn cannot serve this per-step mask: {}: cuDNN runs right-padded rows (and "
+                        "lstmrt shifts left-padded ones); the fused and reference backends take any mask",
+                        describe_general_mask(a));
+}
+
 void plan_forward(const ModelDesc& desc, const BackendOptions& options, const ForwardRequest& req, DataPlan& plan) {
   const int T = req.seq_len, N = req.batch;
   plan.max_seq_len = T;
@@ -292,11 +302,20 @@ void plan_forward(const ModelDesc& desc, const BackendOptions& options, const Fo
   plan.c_dims = state_dims(desc, N, desc.hidden_size);
 
   plan.cudnn_lengths.resize(static_cast<std::size_t>(N));
+  plan.true_lengths.resize(static_cast<std::size_t>(N));
   plan.uniform_lengths = true;
   plan.has_zero_length = false;
   plan.has_padding = false;
+  plan.left_padded = false;
+  if (req.mask) {
+    const MaskAnalysis a = analyse_mask(req.mask, T, N, plan.true_lengths.data());
+    if (a.pattern == MaskPattern::kGeneral) check_mask_supported(req);
+    plan.left_padded = a.pattern == MaskPattern::kSuffix;
+  } else {
+    for (int b = 0; b < N; ++b) plan.true_lengths[b] = req.lengths ? req.lengths[b] : T;
+  }
   for (int b = 0; b < N; ++b) {
-    const int len = req.lengths ? req.lengths[b] : T;
+    const int len = plan.true_lengths[b];
     plan.cudnn_lengths[b] = len == 0 ? 1 : len;
     plan.has_zero_length = plan.has_zero_length || len == 0;
     plan.has_padding = plan.has_padding || len < T;
@@ -309,9 +328,9 @@ void plan_forward(const ModelDesc& desc, const BackendOptions& options, const Fo
   // cuDNN writes paddingFill (0) at padded positions itself, so zero padding needs no pass of ours
   // (checked on a GPU by CudnnGpuChecks.PaddedOutputsAreZero).
   const bool carry = req.padding == PaddingMode::kCarryLast && plan.has_padding;
-  plan.finish_y = want_y && (plan.reversed_run || plan.has_zero_length || carry ||
+  plan.finish_y = want_y && (plan.reversed_run || plan.left_padded || plan.has_zero_length || carry ||
                              req.reverse_order == ReverseOutputOrder::kProcessing);
-  plan.y_to_scratch = !want_y || plan.reversed_run;
+  plan.y_to_scratch = !want_y || plan.reversed_run || plan.left_padded;
   plan.restore_states = plan.has_zero_length && (req.h_n != nullptr || req.c_n != nullptr);
 }
 
@@ -331,8 +350,8 @@ WorkspaceLayout workspace_layout(const ModelDesc& desc, DataType type, int seq_l
   at = align_up(at + 2 * sizeof(std::int32_t) * batch);
   w.y_scratch_offset = at;
   at = align_up(at + steps_rows * desc.num_directions() * desc.output_size() * e);
-  w.x_reversed_offset = at;
-  if (desc.direction == Direction::kReverse) at = align_up(at + steps_rows * desc.input_size * e);
+  w.x_scratch_offset = at;
+  at = align_up(at + steps_rows * desc.input_size * e);
   w.cudnn_offset = at;
   w.cudnn_bytes = cudnn_work_bytes;
   w.total = align_up(at + cudnn_work_bytes);

@@ -10,6 +10,10 @@
 //   - lengths[b] == 0: cuDNN rejects it; the row runs as length 1, then its y rows are zeroed and
 //     its h_n/c_n restored to h0/c0 (zeros when absent).
 //   - Keras go_backwards order and carry-over padding: output transforms of y on the device.
+//   - A per-step mask (ForwardRequest::mask): a right-padded one is lengths; a left-padded one
+//     (every row's valid steps last) runs with lengths on x shifted per row so that the valid
+//     steps come first (kernels/cudnn_shift.hpp), y gathered back; any other mask is refused
+//     naming the row (cuDNN has no per-step mask).
 #pragma once
 
 #include <cudnn.h>
@@ -150,22 +154,28 @@ struct DataPlan {
   // Host lengths as cuDNN must see them: the request's, every 0 raised to 1; T per row without
   // lengths. Resized in place (no allocation once its capacity covers the batch).
   std::vector<int> cudnn_lengths;
+  // Each row's true length: the request's lengths, or the valid steps of its mask, or T. Reused.
+  std::vector<std::int32_t> true_lengths;
   bool uniform_lengths = true;  // every row has the same length (some algorithms require it)
   bool has_zero_length = false; // some row has length 0 (run as 1, then masked and restored)
   bool has_padding = false;     // some row is shorter than T
   bool reversed_run = false;    // reverse model: x reversed per row into scratch, y gathered back
+  bool left_padded = false;     // a left-padded mask: x shifted per row into scratch, y gathered back
   bool y_to_scratch = false;    // cuDNN's y goes to the workspace (y not asked, or gathered back)
   bool finish_y = false;        // run the y transform kernel (scratch → y, or in place on y)
   bool restore_states = false;  // zero-length rows get h_n/c_n = h0/c0 (or zeros)
 };
-// Plans one request (validated by Lstm already). `plan` is reused between calls.
+// Plans one request (validated by Lstm already). `plan` is reused between calls. A mask that is
+// neither right- nor left-padded is Error(kUnsupported) naming the row.
 void plan_forward(const ModelDesc& desc, const BackendOptions& options, const ForwardRequest& req, DataPlan& plan);
+// Throws Error(kUnsupported) for a mask cuDNN cannot serve (neither right- nor left-padded).
+void check_mask_supported(const ForwardRequest& req);
 
 // The workspace of one forward, carved from one caller or owned buffer; each part 256-byte aligned.
 struct WorkspaceLayout {
   std::size_t lengths_offset = 0;     // 2N int32: true lengths, then cuDNN's (zeros raised to 1)
   std::size_t y_scratch_offset = 0;   // T·N·D·H_out elements
-  std::size_t x_reversed_offset = 0;  // T·N·I elements, reverse models only (else 0 bytes)
+  std::size_t x_scratch_offset = 0;   // T·N·I elements: x reversed (reverse models) or shifted (left padding)
   std::size_t cudnn_offset = 0;       // cuDNN's work space
   std::size_t cudnn_bytes = 0;
   std::size_t total = 0;

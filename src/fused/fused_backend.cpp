@@ -3,8 +3,8 @@
 // streams forked from and joined back into it, the whole call captured as a CUDA graph and replayed.
 //
 // Graphs: one per request key. A forward with the same buffer addresses as the key's previous one
-// only launches the instantiated graph on the caller's stream (after uploading the lengths, which
-// travel by value and so stay outside the graph): a few microseconds of host work for the whole
+// only launches the instantiated graph on the caller's stream (after uploading the lengths or the
+// packed mask, which travel by value and so stay outside the graph): a few microseconds of host work for the whole
 // sequence. New addresses: the plan's ops are captured again (host work only) and the instantiated
 // graph is updated in place (cudaGraphExecUpdate: same topology, new addresses); the first forward
 // of a key instantiates it. On the legacy default stream (not capturable) or a stream the caller is
@@ -50,6 +50,7 @@
 #include "kernels/fused_step.hpp"
 #include "kernels/persistent_lstm.hpp"
 #include "kernels/upload_lengths.hpp"
+#include "request_mask.hpp"
 
 namespace lstmrt {
 namespace {
@@ -80,6 +81,9 @@ struct PreparedPlan {
   fused::FusedPlan plan;
   cudaGraphExec_t exec = nullptr;
   BoundAddresses bound{};  // addresses of exec's last capture
+  // Masked keys: the host staging of the packed mask (request_mask.hpp), sized when the plan is
+  // made so that forward only refills it; its values travel by value (upload_lengths).
+  std::vector<std::int32_t> mask_words;
 };
 
 // The variant a request asks for: the option, a measured choice (kAuto), or reserve's timing.
@@ -149,9 +153,10 @@ class FusedBackend final : public Backend {
       time_variants(seq_len, batch);
   }
 
-  std::string execution_plan(int seq_len, int batch) const override {
+  std::string execution_plan(int seq_len, int batch, bool masked) const override {
     const DeviceGuard guard(options().device);
-    const std::vector<fused::LayerChoice> choices = choose_kernels(kernel_request(seq_len, batch), seq_len, batch);
+    const std::vector<fused::LayerChoice> choices =
+        choose_kernels(kernel_request(seq_len, batch), seq_len, batch, masked);
     std::string text;
     for (int l = 0; l < desc().num_layers; ++l) {
       if (l > 0) text += "\n";
@@ -189,6 +194,7 @@ class FusedBackend final : public Backend {
       launch(prepared, req, plan, workspace, stream);
       return;
     }
+    if (req.mask) pack_mask(req.mask, req.seq_len, req.batch, prepared.mask_words.data());
     fused::CallBuffers buffers = fused::call_buffers(plan.workspace, workspace, req);
     for (int l = 0; l < desc().num_layers; ++l) {
       fused::LayerBuffers& b = buffers.layers[l];
@@ -256,7 +262,8 @@ class FusedBackend final : public Backend {
 
   // Every layer has the same recurrent shape (W_hh is (4H, H_out) whatever the layer's input), so
   // one choice serves all layers.
-  std::vector<fused::LayerChoice> choose_kernels(const KernelRequest& request, int seq_len, int batch) const {
+  std::vector<fused::LayerChoice> choose_kernels(const KernelRequest& request, int seq_len, int batch,
+                                                 bool masked) const {
     fused::LayerChoice choice;
     if (request.kernel != FusedKernel::kStepwise) {
       const fused::VariantCandidate grid = candidate(fused::PersistentVariant::kGrid, seq_len, batch);
@@ -266,6 +273,7 @@ class FusedBackend final : public Backend {
     } else if (request.measured) {
       choice.note = "measured fastest";
     }
+    if (masked) choice = fused::masked_layer_choice(choice);
     return std::vector<fused::LayerChoice>(desc().num_layers, choice);
   }
 
@@ -275,10 +283,11 @@ class FusedBackend final : public Backend {
       if (p->plan.key == key && p->requested == request.kernel) return *p;
     auto p = std::make_unique<PreparedPlan>();
     p->requested = request.kernel;
-    p->choices = choose_kernels(request, key.seq_len, key.batch);
+    p->choices = choose_kernels(request, key.seq_len, key.batch, key.has_mask);
     std::vector<fused::LayerKernel> kernels;
     for (const fused::LayerChoice& c : p->choices) kernels.push_back(c.kernel);
     p->plan = fused::make_plan(desc(), options().data_type, key, 0, kernels);
+    if (key.has_mask) p->mask_words.resize(packed_mask_words(key.seq_len, key.batch));
     prepared_.push_back(std::move(p));
     return *prepared_.back();
   }
@@ -291,7 +300,7 @@ class FusedBackend final : public Backend {
     check_device_errors();  // an earlier forward's report goes to the caller, not to a timed variant
     std::vector<FusedKernel> variants{FusedKernel::kStepwise};
     for (FusedKernel k : {FusedKernel::kPersistent, FusedKernel::kCluster})
-      if (is_persistent(choose_kernels({k, false}, seq_len, batch)[0].kernel)) variants.push_back(k);
+      if (is_persistent(choose_kernels({k, false}, seq_len, batch, false)[0].kernel)) variants.push_back(k);
     if (variants.size() < 2) return;
 
     // The timed forwards use the object's own workspace: nothing the caller enqueued may still use it.
@@ -404,20 +413,26 @@ class FusedBackend final : public Backend {
     }
   }
 
-  // The lengths (by value, so never baked into the graph), then the graph, on the caller's stream.
-  void launch(const PreparedPlan& prepared, const ForwardRequest& req, const fused::FusedPlan& plan, void* workspace,
+  // The lengths or the packed mask (by value, so never baked into the graph), then the graph, on
+  // the caller's stream.
+  void launch(PreparedPlan& prepared, const ForwardRequest& req, const fused::FusedPlan& plan, void* workspace,
               cudaStream_t stream) {
     if (req.lengths) {
       auto* d_lengths = reinterpret_cast<std::int32_t*>(static_cast<char*>(workspace) + plan.workspace.lengths.offset);
       kernels::upload_lengths(req.lengths, req.batch, d_lengths, stream);
+    }
+    if (req.mask) {
+      pack_mask(req.mask, req.seq_len, req.batch, prepared.mask_words.data());
+      auto* d_mask = reinterpret_cast<std::int32_t*>(static_cast<char*>(workspace) + plan.workspace.mask.offset);
+      kernels::upload_lengths(prepared.mask_words.data(), static_cast<int>(prepared.mask_words.size()), d_mask, stream);
     }
     LSTMRT_CUDA_CHECK(cudaGraphLaunch(prepared.exec, stream));
   }
 
   cudaStream_t stream_of(int layer, cudaStream_t caller) const { return layer == 0 ? caller : streams_[layer - 1]; }
 
-  // Every op of the plan in issue order; kUploadLengths only when `with_lengths` (graphs upload them
-  // outside, before the launch).
+  // Every op of the plan in issue order; kUploadLengths / kUploadMask only when `with_lengths`
+  // (graphs upload them outside, before the launch; the mask is already packed in `prepared`).
   void enqueue(const PreparedPlan& prepared, const ForwardRequest& req, const fused::CallBuffers& b,
                cudaStream_t caller, bool with_lengths) {
     const fused::FusedPlan& plan = prepared.plan;
@@ -428,6 +443,11 @@ class FusedBackend final : public Backend {
       switch (op.kind) {
         case OpKind::kUploadLengths:
           if (with_lengths) kernels::upload_lengths(req.lengths, req.batch, b.lengths, caller);
+          break;
+        case OpKind::kUploadMask:
+          if (with_lengths)
+            kernels::upload_lengths(prepared.mask_words.data(), static_cast<int>(prepared.mask_words.size()), b.mask,
+                                    caller);
           break;
         case OpKind::kFork:
           LSTMRT_CUDA_CHECK(cudaEventRecord(events_[0], caller));

@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "common/check.hpp"
+#include "request_mask.hpp"
 
 namespace lstmrt::fused {
 namespace {
@@ -18,6 +19,7 @@ const void* base_of(const CallBuffers& b, BufferKind kind, int layer) {
     case BufferKind::kLayerOut: return l.layer_out;
     case BufferKind::kGatesX: return l.gates_x;
     case BufferKind::kGatesH: return l.gates_h;
+    case BufferKind::kGatesH0: return l.gates_h0;
     case BufferKind::kHState: return l.h_state;
     case BufferKind::kMState: return l.m_state;
     case BufferKind::kCState: return l.c_state;
@@ -51,11 +53,13 @@ CallBuffers call_buffers(const WorkspaceLayout& layout, void* workspace, const F
   b.h_n = req.h_n;
   b.c_n = req.c_n;
   if (req.lengths) b.lengths = static_cast<std::int32_t*>(at(workspace, layout.lengths));
+  if (req.mask) b.mask = static_cast<std::int32_t*>(at(workspace, layout.mask));
   b.persistent_abort = static_cast<std::int32_t*>(at(workspace, layout.persistent));
   for (const LayerRegions& r : layout.layers) {
     LayerBuffers l;
     l.gates_x = at(workspace, r.gates_x);
     l.gates_h = at(workspace, r.gates_h);
+    l.gates_h0 = at(workspace, r.gates_h0);
     l.h_state = at(workspace, r.h_state);
     l.c_state = at(workspace, r.c_state);
     l.m_state = at(workspace, r.m_state);
@@ -72,6 +76,7 @@ std::size_t buffer_element_bytes(BufferKind kind, DataType type) {
   switch (kind) {
     case BufferKind::kGatesX:
     case BufferKind::kGatesH:
+    case BufferKind::kGatesH0:
     case BufferKind::kCState: return 4;
     default: return element_bytes(type);
   }
@@ -131,6 +136,15 @@ kernels::GateStepParams gate_step_params(const ModelDesc& desc, const FusedPlan&
   p.out_row_stride = strides.row;
   p.out_flip = strides.flip;
   p.lengths = buffers.lengths;
+  if (plan.key.has_mask) {
+    if (!buffers.mask) detail::fail(ErrorCode::kInternal, "fused: a masked plan without the mask buffer");
+    const int W = mask_word_count(plan.key.seq_len), N = plan.key.batch;
+    p.mask_bits = reinterpret_cast<const std::uint32_t*>(buffers.mask);
+    p.mask_first = buffers.mask + static_cast<std::size_t>(N) * W;
+    p.mask_last = p.mask_first + N;
+    p.mask_words = W;
+  }
+  if (uses_gates_h0(desc, plan.key)) p.gates_h0 = static_cast<const float*>(lb.gates_h0);
   p.h_n = offset_or_null(buffers.h_n, slot_offset(desc, plan, l, desc.output_size(), type));
   p.c_n = offset_or_null(buffers.c_n, slot_offset(desc, plan, l, desc.hidden_size, type));
   return p;

@@ -17,6 +17,7 @@ namespace lstmrt::fused {
 struct LayerBuffers {
   void* gates_x = nullptr;
   void* gates_h = nullptr;
+  void* gates_h0 = nullptr;
   void* h_state = nullptr;
   void* c_state = nullptr;
   void* m_state = nullptr;
@@ -39,12 +40,13 @@ struct CallBuffers {
   void* h_n = nullptr;
   void* c_n = nullptr;
   std::int32_t* lengths = nullptr;  // device copy (workspace); null without lengths
+  std::int32_t* mask = nullptr;     // packed device copy (workspace, src/request_mask.hpp); null without a mask
   std::int32_t* persistent_abort = nullptr;  // the persistent kernels' abort word (workspace); null for float16
   std::vector<LayerBuffers> layers;
 };
 
-// Workspace regions of `layout` placed at `workspace`, request pointers from `req` (lengths: the
-// workspace copy when req.lengths is set), weights left null for the caller to fill.
+// Workspace regions of `layout` placed at `workspace`, request pointers from `req` (lengths, mask:
+// the workspace copies when the request has them), weights left null for the caller to fill.
 CallBuffers call_buffers(const WorkspaceLayout& layout, void* workspace, const ForwardRequest& req);
 
 // Bytes per element of a buffer: float32 for gates and the cell state, the data type otherwise.

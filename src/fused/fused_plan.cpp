@@ -7,12 +7,13 @@
 
 #include "common/check.hpp"
 #include "fused/persistent_plan.hpp"
+#include "request_mask.hpp"
 
 namespace lstmrt::fused {
 
 bool PlanKey::operator==(const PlanKey& o) const {
   return seq_len == o.seq_len && batch == o.batch && layout == o.layout && has_lengths == o.has_lengths &&
-         has_initial_state == o.has_initial_state && want_y == o.want_y && want_h_n == o.want_h_n &&
+         has_mask == o.has_mask && has_initial_state == o.has_initial_state && want_y == o.want_y && want_h_n == o.want_h_n &&
          want_c_n == o.want_c_n && padding == o.padding && reverse_order == o.reverse_order;
 }
 
@@ -22,6 +23,7 @@ PlanKey plan_key(const ForwardRequest& req) {
   key.batch = req.batch;
   key.layout = req.layout;
   key.has_lengths = req.lengths != nullptr;
+  key.has_mask = req.mask != nullptr;
   key.has_initial_state = req.h0 != nullptr;
   key.want_y = req.y != nullptr;
   key.want_h_n = req.h_n != nullptr;
@@ -32,9 +34,9 @@ PlanKey plan_key(const ForwardRequest& req) {
 }
 
 std::string to_string(const PlanKey& key) {
-  return fmt::format("T={} N={} {} lengths={} h0={} y={} h_n={} c_n={} padding={} order={}", key.seq_len, key.batch,
-                     key.layout == TensorLayout::kTimeMajor ? "time-major" : "batch-major", key.has_lengths,
-                     key.has_initial_state, key.want_y, key.want_h_n, key.want_c_n,
+  return fmt::format("T={} N={} {} lengths={} mask={} h0={} y={} h_n={} c_n={} padding={} order={}", key.seq_len,
+                     key.batch, key.layout == TensorLayout::kTimeMajor ? "time-major" : "batch-major", key.has_lengths,
+                     key.has_mask, key.has_initial_state, key.want_y, key.want_h_n, key.want_c_n,
                      key.padding == PaddingMode::kZero ? "zero" : "carry_last",
                      key.reverse_order == ReverseOutputOrder::kOriginal ? "original" : "processing");
 }
@@ -47,6 +49,7 @@ const char* to_string(BufferKind kind) {
     case BufferKind::kLayerOut: return "layer_out";
     case BufferKind::kGatesX: return "gates_x";
     case BufferKind::kGatesH: return "gates_h";
+    case BufferKind::kGatesH0: return "gates_h0";
     case BufferKind::kHState: return "h_state";
     case BufferKind::kMState: return "m_state";
     case BufferKind::kCState: return "c_state";
@@ -69,6 +72,7 @@ const char* to_string(GemmRole role) {
 const char* to_string(OpKind kind) {
   switch (kind) {
     case OpKind::kUploadLengths: return "upload_lengths";
+    case OpKind::kUploadMask: return "upload_mask";
     case OpKind::kFork: return "fork";
     case OpKind::kInitState: return "init_state";
     case OpKind::kGemm: return "gemm";
@@ -95,8 +99,13 @@ bool FusedPlan::any_persistent() const {
   return std::any_of(layer_kernels.begin(), layer_kernels.end(), is_persistent);
 }
 
+bool uses_gates_h0(const ModelDesc& desc, const PlanKey& key) {
+  return key.has_mask && desc.proj_size > 0 && key.has_initial_state;
+}
+
 bool recurrent_into_gates(const ModelDesc& desc, const PlanKey& key) {
-  return desc.num_directions() == 1 && !(desc.direction == Direction::kReverse && key.has_lengths);
+  return desc.num_directions() == 1 && !(desc.direction == Direction::kReverse && key.has_lengths) &&
+         !uses_gates_h0(desc, key);
 }
 
 int plan_chunk_steps(const ModelDesc& desc, int seq_len, int batch, bool has_lengths, bool layers_overlap) {
@@ -259,7 +268,14 @@ void add_chunk(const ModelDesc& desc, const PlanKey& key, int l, int c, int chun
                bool persistent, std::vector<Op>& ops) {
   const int T = key.seq_len, D = desc.num_directions();
   const bool projected = desc.proj_size > 0;
-  if (c == 0) ops.push_back(make_op(OpKind::kInitState, l));
+  if (c == 0) {
+    ops.push_back(make_op(OpKind::kInitState, l));
+    if (uses_gates_h0(desc, key)) {  // gates_h0 = h_state · W_hh^T while h_state still holds h0
+      Op h0 = recurrent_gemm(desc, key, l, c, 0, false, 0, 0);
+      h0.gemm.out.buffer = BufferKind::kGatesH0;
+      ops.push_back(h0);
+    }
+  }
   if (l > 0) {
     Op wait = make_op(OpKind::kWaitEvent, l, dep);
     wait.wait_layer = l - 1;
@@ -329,6 +345,7 @@ WorkspaceLayout plan_workspace(const ModelDesc& desc, DataType type, int seq_len
   RegionAllocator alloc;
   WorkspaceLayout w;
   w.lengths = alloc.take(N * sizeof(std::int32_t));
+  w.mask = alloc.take(packed_mask_words(seq_len, batch) * sizeof(std::int32_t));
   // The persistent region: abort word, then each layer's grid exchanges (one memset clears it).
   std::vector<Region> h_exchange(desc.num_layers), m_exchange(desc.num_layers);
   if (type != DataType::kFloat16) {
@@ -347,6 +364,7 @@ WorkspaceLayout plan_workspace(const ModelDesc& desc, DataType type, int seq_len
     r.cublas = alloc.take(kCublasWorkspaceBytes);
     r.gates_x = alloc.take(static_cast<std::size_t>(chunk_steps) * N * D * 4 * H * 4);
     r.gates_h = alloc.take(D * N * 4 * H * 4);
+    r.gates_h0 = alloc.take(desc.proj_size > 0 ? D * N * 4 * H * 4 : 0);
     r.h_state = alloc.take(D * N * Ho * es);
     r.c_state = alloc.take(D * N * H * 4);
     r.m_state = alloc.take(desc.proj_size > 0 ? D * N * H * es : 0);
@@ -393,6 +411,12 @@ FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, in
                     "{} bytes of shared memory any block has",
                     key.batch, desc.output_size(), static_cast<std::size_t>(key.batch) * desc.output_size() * 4,
                     kPersistentMaxStagedBytes);
+  if (persistent) {
+    if (std::string why = persistent_activation_refusal(desc); !why.empty())
+      detail::invalid("fused plan: a persistent layer: {}", why);
+  }
+  if (persistent && key.has_mask)
+    detail::invalid("fused plan: a persistent layer with a masked request: the persistent kernels take no mask");
   plan.key = key;
   plan.layers = desc.num_layers;
   plan.directions = desc.num_directions();
@@ -414,6 +438,7 @@ FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, in
 
   if (persistent) plan.ops.push_back(make_op(OpKind::kClearPersistent, 0));
   if (key.has_lengths) plan.ops.push_back(make_op(OpKind::kUploadLengths, 0));
+  if (key.has_mask) plan.ops.push_back(make_op(OpKind::kUploadMask, 0));
   plan.ops.push_back(make_op(OpKind::kFork, 0));
   // Issue order: each pass gives every layer its next chunk once the chunk it depends on is issued
   // (layer 0 always can). Wavefront plans come out diagonal: layer l chunk c right after layer l−1

@@ -6,6 +6,7 @@
 //
 // Execution model (per layer l, both directions together):
 //   init      h_state, c_state (and m_state) from h0/c0 or zeros                 (one kernel)
+//   gates_h0  W_hh·h0 once (masked requests of projected models with h0: fused_step_math.cuh)
 //   for each time chunk c (chunk_steps processing steps):
 //     input GEMM(s)   gates_x = x_chunk · W_ih^T                                  (tensor cores)
 //     for each processing step s of the chunk:
@@ -30,7 +31,9 @@
 //
 // Time: processing step s of a row with length len is at input time t = s (forward) or
 // t = len−1−s (reverse) while s < len; at s >= len the row is frozen (state untouched) and the step
-// writes y's padded position t = s instead.
+// writes y's padded position t = s instead. With a per-step mask every row is at t = s (forward)
+// or T−1−s (reverse) and a masked step freezes the row for that step; masked plans are stepwise
+// (the persistent kernels take no mask).
 //
 // GEMMs are row-major: out[b] (rows × cols) = act[b] (rows × depth) · weight[b]^T (cols × depth),
 // batch b in [0, batch) with per-operand batch strides (elements). cuBLASLt sees it column-major as
@@ -79,6 +82,7 @@ struct PlanKey {
   int batch = 0;
   TensorLayout layout = TensorLayout::kTimeMajor;
   bool has_lengths = false;
+  bool has_mask = false;
   bool has_initial_state = false;
   bool want_y = false, want_h_n = false, want_c_n = false;
   PaddingMode padding = PaddingMode::kZero;
@@ -99,6 +103,7 @@ enum class BufferKind {
   kLayerOut,   // (T, N, D·H_out) data type, time-major: layer l's output when l < L−1
   kGatesX,     // (chunk_steps, N, D·4H) float32: input projections of one time chunk
   kGatesH,     // (D, N, 4H) float32: recurrent GEMM output of the current step
+  kGatesH0,    // (D, N, 4H) float32: W_hh·h0 (masked, projected, with h0; P > 0 layouts only)
   kHState,     // (D, N, H_out) data type: h, the next step's recurrent GEMM input
   kMState,     // (D, N, H) data type: o⊙act(c) before projection (P > 0 only)
   kCState,     // (D, N, H) float32: the cell state
@@ -128,6 +133,7 @@ struct GemmOp {
 
 enum class OpKind {
   kUploadLengths,  // the request's host lengths into the workspace (caller's stream, before kFork)
+  kUploadMask,     // the request's host mask, packed (src/request_mask.hpp), into the workspace (likewise)
   kFork,           // every layer stream > 0 waits for the caller's stream (start of the call)
   kInitState,      // layer's h/c/m state from h0/c0 or zeros
   kGemm,           // see GemmOp
@@ -167,7 +173,7 @@ struct Region {
 };
 
 struct LayerRegions {
-  Region cublas, gates_x, gates_h, h_state, c_state, m_state, layer_out;
+  Region cublas, gates_x, gates_h, gates_h0, h_state, c_state, m_state, layer_out;
   // Inside WorkspaceLayout::persistent: the grid variant's exchanges of this layer, direction d's
   // at + d·(one direction's bytes) (persistent_plan.hpp ExchangeLayout, per-value tags, N rows).
   Region h_exchange, m_exchange;
@@ -175,6 +181,7 @@ struct LayerRegions {
 
 struct WorkspaceLayout {
   Region lengths;  // int32 (N): the request's lengths on the device
+  Region mask;     // int32 packed_mask_words(T, N): the request's mask on the device
   // Zeroed by kClearPersistent: kPersistentStatusBytes for the abort word (int32 at its start),
   // then every layer's h_exchange and m_exchange. Empty for float16 (no persistent kernels).
   Region persistent;
@@ -196,8 +203,11 @@ struct FusedPlan {
 
 // One-direction layers whose rows all read the same input time at a step (not a reverse layer
 // with per-row lengths) accumulate the recurrent GEMM into that time's gates_x block (beta = 1):
-// the gate kernel then reads one gate array instead of two.
+// the gate kernel then reads one gate array instead of two — except where a row's first valid
+// step takes its recurrent term from gates_h0 instead (uses_gates_h0).
 bool recurrent_into_gates(const ModelDesc& desc, const PlanKey& key);
+// Masked requests of projected models with an initial state compute gates_h0 = W_hh·h0 once.
+bool uses_gates_h0(const ModelDesc& desc, const PlanKey& key);
 
 // Processing steps per time chunk for this model and request shape. Reverse directions with
 // per-row lengths start each row at its own end, so their input times do not form one contiguous
@@ -237,7 +247,7 @@ std::size_t workspace_bytes(const ModelDesc& desc, DataType type, int seq_len, i
 
 // chunk_steps > 0 overrides the chunk length (tests), still unchunked where chunking cannot serve.
 // `kernels`: one choice per layer (empty: every layer stepwise). Throws kInvalidArgument for a
-// wrong count or a persistent choice with float16.
+// wrong count, a persistent choice with float16 or with a masked request.
 FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, int chunk_steps = 0,
                     const std::vector<LayerKernel>& kernels = {});
 

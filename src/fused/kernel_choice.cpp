@@ -73,6 +73,12 @@ LayerChoice choose_layer_kernel(FusedKernel requested, bool measured, DataType t
   return stepwise_choice("");
 }
 
+LayerChoice masked_layer_choice(const LayerChoice& unmasked) {
+  if (!is_persistent(unmasked.kernel)) return unmasked;
+  return stepwise_choice(fmt::format("a per-step mask: the persistent kernels take none ({} otherwise{})",
+                                     to_string(unmasked.kernel), unmasked.note.empty() ? "" : ", " + unmasked.note));
+}
+
 std::string describe_layer(int layer, const LayerChoice& choice, int directions) {
   std::string line = fmt::format("layer {}: {}", layer, to_string(choice.kernel));
   if (is_persistent(choice.kernel)) {

@@ -53,6 +53,10 @@ LayerChoice auto_layer_choice(DataType type, int hidden, int batch, int sm_count
 LayerChoice choose_layer_kernel(FusedKernel requested, bool measured, DataType type, int hidden, int batch,
                                 int sm_count, const VariantCandidate& grid, const VariantCandidate& cluster);
 
+// A masked request's choice: the persistent kernels take no per-step mask, so a persistent
+// `unmasked` choice becomes stepwise with the reason (and what would have run) as its note.
+LayerChoice masked_layer_choice(const LayerChoice& unmasked);
+
 // One line of Lstm::execution_plan, e.g. "layer 0: persistent grid, 128 blocks × 8 units, 32
 // register rows + 0 shared-memory rows, 2 directions" or "layer 1: stepwise (persistent requested:
 // <reason>)".

@@ -33,6 +33,8 @@ void check_matches(const ModelDesc& desc, const FusedPlan& plan, const Op& op, c
                  "model and request (D={} H={} H_out={} P={} N={}) or the data type",
                  l, pp.directions, pp.hidden, pp.out_size, pp.proj, pp.batch, desc.num_directions(), desc.hidden_size,
                  desc.output_size(), desc.proj_size, plan.key.batch);
+  if (plan.key.has_mask)  // the kernel reads lengths only: a mask would be ignored
+    detail::fail(ErrorCode::kInternal, "persistent params: layer {} of a masked request: the persistent kernels take no mask", l);
   if (op.step_count < 1 || op.step < 0 || op.step + op.step_count > plan.key.seq_len)
     detail::fail(ErrorCode::kInternal, "persistent params: steps [{}, {}) outside T={}", op.step,
                  op.step + op.step_count, plan.key.seq_len);

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/check.hpp"
+#include "kernels/cell_math_params.hpp"
 #include "kernels/persistent_lstm.hpp"
 
 namespace lstmrt::fused {
@@ -53,6 +54,19 @@ PersistentPlan no_fit(PersistentPlan p, std::string reason) {
 
 }  // namespace
 
+std::string persistent_activation_refusal(const ModelDesc& desc) {
+  for (int d = 0; d < desc.num_directions(); ++d) {
+    const CellActivations& a = desc.activations[d];
+    for (const Activation* act : {&a.gate, &a.cell, &a.hidden})
+      if (!kernels::persistent_evaluates(kernels::to_act_params(*act).kind))
+        return fmt::format("activation {}: the persistent kernels evaluate ONNX's and Keras's classic activations "
+                           "(sigmoid, tanh, relu, hard_sigmoid, elu, softsign, softplus, ...); the stepwise kernels "
+                           "every one",
+                           to_string(*act));
+  }
+  return {};
+}
+
 DeviceLimits device_limits(const kernels::PersistentDeviceInfo& info) {
   DeviceLimits limits;
   limits.sm_count = info.sm_count;
@@ -93,6 +107,7 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
   p.batch = batch;
   p.tags_per_launch = seq_len + 1;
   if (weight_type == DataType::kFloat16) return no_fit(p, "float16 weights: the persistent kernels take float32 or bfloat16");
+  if (std::string why = persistent_activation_refusal(desc); !why.empty()) return no_fit(p, why);
   const std::size_t elem = weight_type == DataType::kFloat32 ? 4 : 2;
   const int per_register = static_cast<int>(4 / elem);
   const int D = p.directions, H = p.hidden, Hout = p.out_size, P = p.proj;

@@ -140,6 +140,10 @@ struct PersistentPlan {
 
 // Plans one layer's persistent launch for `batch` rows and `seq_len` steps. variant kCluster:
 // the whole layer in one cluster of <= max_cluster_size blocks, several clusters for batch slices.
+// Empty when the persistent kernels evaluate every activation of `desc`; else why not, naming it
+// (kernels/lstm_cell_math.cuh: persistent_evaluates).
+std::string persistent_activation_refusal(const ModelDesc& desc);
+
 // Never throws for shapes that do not fit: fits = false with a reason.
 PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type, int batch, int seq_len,
                                     const DeviceLimits& limits, PersistentVariant variant);

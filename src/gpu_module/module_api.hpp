@@ -30,7 +30,7 @@
 
 namespace lstmrt::gpu_module {
 
-constexpr std::uint32_t kAbiVersion = 1;
+constexpr std::uint32_t kAbiVersion = 2;  // 2: execution_plan takes whether the request is masked
 inline constexpr const char* kModuleEntryName = "lstmrt_gpu_module_v1";
 
 // Identity both sides compute; equal strings mean the module can be called.
@@ -56,7 +56,7 @@ class GpuBackend {
   virtual Status forward_host(const ForwardRequest& req) noexcept = 0;  // host pointers: staged, synchronised
   virtual Status workspace_size(int seq_len, int batch, std::size_t* bytes) const noexcept = 0;
   virtual Status reserve(int seq_len, int batch) noexcept = 0;
-  virtual Status execution_plan(int seq_len, int batch, std::string* plan) const noexcept = 0;
+  virtual Status execution_plan(int seq_len, int batch, bool masked, std::string* plan) const noexcept = 0;
   virtual Status check_device_errors() noexcept = 0;
   virtual void destroy() noexcept = 0;  // deletes this object (module-side allocation)
 

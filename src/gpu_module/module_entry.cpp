@@ -55,8 +55,8 @@ class ModuleBackend final : public GpuBackend {
   Status reserve(int seq_len, int batch) noexcept override {
     return guarded([&] { impl_->reserve(seq_len, batch); });
   }
-  Status execution_plan(int seq_len, int batch, std::string* plan) const noexcept override {
-    return guarded([&] { *plan = impl_->execution_plan(seq_len, batch); });
+  Status execution_plan(int seq_len, int batch, bool masked, std::string* plan) const noexcept override {
+    return guarded([&] { *plan = impl_->execution_plan(seq_len, batch, masked); });
   }
   Status check_device_errors() noexcept override {
     return guarded([&] { impl_->check_device_errors(); });

@@ -8,16 +8,23 @@
 namespace lstmrt::import_detail {
 namespace {
 
-// A Keras model as plain weights, when it is one stage that runs like an .npz would.
-LoadedWeights single_stage(ImportedModel model) {
-  const ImportedStage& s = model.stages.front();
-  if (model.stages.size() != 1 || model.masking || !model.return_sequences || s.merge != MergeMode::kConcat ||
-      s.reverse_order != ReverseOutputOrder::kOriginal)
+// A Keras model as plain weights, when it is one LSTM layer over the model's input that runs
+// like an .npz would (no mask, no initial state from the graph, the whole sequence, halves
+// concatenated, outputs in original time order).
+LoadedWeights single_layer(const ImportedModel& model) {
+  const ImportedNode* lstm = nullptr;
+  int lstm_count = 0;
+  for (const ImportedNode& n : model.nodes)
+    if (n.kind == NodeKind::kLstm) lstm = &n, ++lstm_count;
+  const bool plain = lstm_count == 1 && model.nodes.size() == 1 && model.is_chain() && !lstm->mask &&
+                     lstm->return_sequences && lstm->merge == MergeMode::kConcat &&
+                     lstm->reverse_order == ReverseOutputOrder::kOriginal;
+  if (!plain)
     throw Error(ErrorCode::kUnsupported,
-                fmt::format("{}: this Keras model is {} stage(s) with masking, go_backwards, merging or a last "
+                fmt::format("{}: this Keras model is {} layer(s) with masking, go_backwards, merging, wiring or a last "
                             "output only: load it with load_keras_model and run_model",
-                            model.source, model.stages.size()));
-  return LoadedWeights{s.desc, s.weights, "keras", std::nullopt};  // Keras: the caller picks the layout
+                            model.source, model.nodes.size()));
+  return LoadedWeights{lstm->desc, lstm->weights, "keras", std::nullopt};  // Keras: the caller picks the layout
 }
 
 }  // namespace
@@ -27,7 +34,7 @@ std::optional<LoadedWeights> load_imported_weights(const std::string& path) {
   // A state_dict in safetensors is PyTorch naming: the .npz scheme detection converts it.
   if (ext == "safetensors") return weights_from_arrays(load_safetensors(path), path);
   if (ext == "onnx") return load_onnx_weights(path);
-  if (ext == "keras" || ext == "h5") return single_stage(load_keras_model(path));
+  if (ext == "keras" || ext == "h5") return single_layer(load_keras_model(path));
   return std::nullopt;
 }
 

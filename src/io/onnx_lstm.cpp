@@ -136,7 +136,7 @@ std::array<CellActivations, 2> parse_activations(const onnx::NodeProto& node, co
     if (known->takes_beta && next_beta < a.beta.size()) beta = a.beta[next_beta++];
     CellActivations& slot = result[k / 3];
     Activation& act = k % 3 == 0 ? slot.gate : k % 3 == 1 ? slot.cell : slot.hidden;
-    act = Activation::from_name(known->name, alpha, beta);
+    act = Activation::from_onnx(known->name, alpha, beta);
   }
   if (next_alpha != a.alpha.size())
     detail::invalid("{}: attribute activation_alpha has {} values, but the activations take only {}", node_label(node),

@@ -11,6 +11,9 @@
 namespace lstmrt {
 namespace {
 
+double softplus(double x) { return std::log1p(std::exp(-std::fabs(x))) + std::max(x, 0.0); }
+
+// model.hpp's ActivationKind formulas in double, written independently of the kernels' float ones.
 double activate(const Activation& a, double x) {
   const double alpha = a.alpha, beta = a.beta;
   switch (a.kind) {
@@ -23,9 +26,28 @@ double activate(const Activation& a, double x) {
     case ActivationKind::kScaledTanh: return alpha * std::tanh(beta * x);
     case ActivationKind::kHardSigmoid: return std::clamp(alpha * x + beta, 0.0, 1.0);
     case ActivationKind::kHardSigmoidKeras3: return std::clamp(x / 6.0 + 0.5, 0.0, 1.0);
-    case ActivationKind::kElu: return x >= 0.0 ? x : alpha * (std::exp(x) - 1.0);
+    case ActivationKind::kElu: return x > 0.0 ? x : alpha * (std::exp(x) - 1.0);
     case ActivationKind::kSoftsign: return x / (1.0 + std::fabs(x));
-    case ActivationKind::kSoftplus: return std::log1p(std::exp(-std::fabs(x))) + std::max(x, 0.0);
+    case ActivationKind::kSoftplus: return softplus(x);
+    case ActivationKind::kGelu: return 0.5 * x * std::erfc(-x / std::sqrt(2.0));  // 1 + erf(v) = erfc(−v)
+    case ActivationKind::kSilu: return x / (1.0 + std::exp(-x));
+    case ActivationKind::kSelu: {
+      constexpr double kAlpha = 1.6732632423543772848170429916717, kScale = 1.0507009873554804934193349852946;
+      return kScale * (x > 0.0 ? x : kAlpha * std::expm1(x));
+    }
+    case ActivationKind::kCelu: return x >= 0.0 ? x : alpha * std::expm1(x / alpha);
+    case ActivationKind::kExponential: return std::exp(x);
+    case ActivationKind::kHardSilu: return x * std::clamp(x / 6.0 + 0.5, 0.0, 1.0);
+    case ActivationKind::kHardTanh: return std::clamp(x, -1.0, 1.0);
+    case ActivationKind::kHardShrink: return std::fabs(x) > alpha ? x : 0.0;
+    case ActivationKind::kSoftShrink: return x > alpha ? x - alpha : (x < -alpha ? x + alpha : 0.0);
+    case ActivationKind::kTanhShrink: return x - std::tanh(x);
+    case ActivationKind::kLogSigmoid: return -softplus(-x);
+    case ActivationKind::kMish: return x * std::tanh(softplus(x));
+    case ActivationKind::kRelu6: return std::clamp(x, 0.0, 6.0);
+    case ActivationKind::kSparsePlus: return x <= -1.0 ? 0.0 : (x < 1.0 ? 0.25 * (x + 1.0) * (x + 1.0) : x);
+    case ActivationKind::kSparseSigmoid: return x <= -1.0 ? 0.0 : (x < 1.0 ? 0.5 * (x + 1.0) : 1.0);
+    case ActivationKind::kSquareplus: return 0.5 * (x + std::sqrt(x * x + alpha));
   }
   detail::fail(ErrorCode::kInternal, "reference: activation kind {} not handled", static_cast<int>(a.kind));
 }
@@ -96,18 +118,35 @@ class ReferenceBackend final : public Backend {
         std::copy(h0, h0 + H_out, h.begin());
         std::copy(c0, c0 + H, c.begin());
       }
-      const int len = lengths[b];
-      // Forward runs t = 0..len−1; reverse starts at the row's own last valid step, len−1..0.
-      for (int s = 0; s < len; ++s) {
-        const int t = reverse ? len - 1 - s : s;
-        step(w, m.activations[d], m.layer_input_size(l), in.at(t, b), h, c);
-        std::copy(h.begin(), h.end(), out.at(t, b) + d * H_out);
+      if (req.mask) {
+        // Keras's loop: every step in processing order (t = T−1..0 for reverse); a masked step keeps
+        // h and c and outputs zeros, or with carry-over the most recent output (h, once a valid
+        // step has produced one; zeros before).
+        const std::uint8_t* row = req.mask + static_cast<std::size_t>(b) * T;
+        bool seen = false;
+        for (int s = 0; s < T; ++s) {
+          const int t = reverse ? T - 1 - s : s;
+          if (row[t]) {
+            step(w, m.activations[d], m.layer_input_size(l), in.at(t, b), h, c);
+            seen = true;
+          }
+          if (row[t] || (req.padding == PaddingMode::kCarryLast && seen))
+            std::copy(h.begin(), h.end(), out.at(t, b) + d * H_out);
+        }
+      } else {
+        const int len = lengths[b];
+        // Forward runs t = 0..len−1; reverse starts at the row's own last valid step, len−1..0.
+        for (int s = 0; s < len; ++s) {
+          const int t = reverse ? len - 1 - s : s;
+          step(w, m.activations[d], m.layer_input_size(l), in.at(t, b), h, c);
+          std::copy(h.begin(), h.end(), out.at(t, b) + d * H_out);
+        }
+        // Padded positions t >= len hold zeros (already) unless carrying over. In processing
+        // order the forward pass meets the padding after its last valid step (repeat h there); the
+        // reverse pass meets it first, before any output exists (zeros, as Keras).
+        if (req.padding == PaddingMode::kCarryLast && !reverse && len > 0)
+          for (int t = len; t < T; ++t) std::copy(h.begin(), h.end(), out.at(t, b) + d * H_out);
       }
-      // Padded positions t >= len hold zeros (already) unless carrying over. In processing
-      // order the forward pass meets the padding after its last valid step (repeat h there); the
-      // reverse pass meets it first, before any output exists (zeros, as Keras).
-      if (req.padding == PaddingMode::kCarryLast && !reverse && len > 0)
-        for (int t = len; t < T; ++t) std::copy(h.begin(), h.end(), out.at(t, b) + d * H_out);
       if (req.h_n) std::copy(h.begin(), h.end(), static_cast<float*>(req.h_n) + h_offset);
       if (req.c_n) std::copy(c.begin(), c.end(), static_cast<float*>(req.c_n) + c_offset);
     }

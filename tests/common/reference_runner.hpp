@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/compare.hpp"
+#include "common/random_mask.hpp"
 #include "lstmrt/lstmrt.hpp"
 
 namespace lstmrt::test {
@@ -18,6 +19,7 @@ struct HostInputs {
   TensorLayout layout = TensorLayout::kTimeMajor;
   std::vector<float> x;
   std::optional<std::vector<std::int32_t>> lengths;
+  std::optional<std::vector<std::uint8_t>> mask;  // (N, T), ForwardRequest::mask
   std::optional<std::vector<float>> h0, c0;
 };
 
@@ -70,6 +72,7 @@ inline ForwardRequest make_request(const ModelDesc& m, const HostInputs& in, Hos
   req.layout = in.layout;
   req.x = in.x.data();
   req.lengths = in.lengths ? in.lengths->data() : nullptr;
+  req.mask = in.mask ? in.mask->data() : nullptr;
   req.h0 = in.h0 ? in.h0->data() : nullptr;
   req.c0 = in.c0 ? in.c0->data() : nullptr;
   req.padding = padding;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cudnn_shift.hpp"
 #include "kernels/cudnn_transforms.hpp"
 
 namespace lstmrt::test {
@@ -56,6 +57,40 @@ inline std::vector<unsigned char> expected_finish_outputs(const kernels::FinishO
       for (int d = 0; d < p.directions; ++d) {
         const int s = kernels::output_source_step(t, lengths[b], p.steps, p.reversed_run, p.processing,
                                                   p.carry_last && !p.slot_reverse[d]);
+        if (s < 0) continue;  // zeros
+        std::memcpy(&dst[kernels::sequence_vector(t, b, p.steps, p.rows, p.batch_major) * vec + d * slot],
+                    &src[kernels::sequence_vector(s, b, p.steps, p.rows, p.batch_major) * vec + d * slot], slot);
+      }
+  return dst;
+}
+
+// dst of shift_rows (left-padded rows' valid steps to the front) for `src` with the shape of `p`.
+inline std::vector<unsigned char> expected_shift_rows(const kernels::ShiftRowsParams& p,
+                                                      const std::vector<unsigned char>& src,
+                                                      const std::vector<std::int32_t>& lengths) {
+  const std::size_t row = static_cast<std::size_t>(p.width) * p.element_bytes;
+  std::vector<unsigned char> dst(src.size());
+  for (int s = 0; s < p.steps; ++s)
+    for (int b = 0; b < p.rows; ++b)
+      std::memcpy(&dst[kernels::sequence_vector(s, b, p.steps, p.rows, p.batch_major) * row],
+                  &src[kernels::sequence_vector(kernels::shifted_input_step(s, lengths[b], p.steps, p.reversed_run), b,
+                                                p.steps, p.rows, p.batch_major) *
+                       row],
+                  row);
+  return dst;
+}
+
+// dst of finish_shifted_outputs for `src` with the shape and flags of `p`.
+inline std::vector<unsigned char> expected_finish_shifted_outputs(const kernels::FinishOutputsParams& p,
+                                                                  const std::vector<unsigned char>& src,
+                                                                  const std::vector<std::int32_t>& lengths) {
+  const std::size_t slot = static_cast<std::size_t>(p.width) * p.element_bytes, vec = slot * p.directions;
+  std::vector<unsigned char> dst(src.size(), 0);
+  for (int t = 0; t < p.steps; ++t)
+    for (int b = 0; b < p.rows; ++b)
+      for (int d = 0; d < p.directions; ++d) {
+        const int s = kernels::shifted_output_source_step(t, lengths[b], p.steps, p.reversed_run, p.processing,
+                                                          p.carry_last && p.slot_reverse[d]);
         if (s < 0) continue;  // zeros
         std::memcpy(&dst[kernels::sequence_vector(t, b, p.steps, p.rows, p.batch_major) * vec + d * slot],
                     &src[kernels::sequence_vector(s, b, p.steps, p.rows, p.batch_major) * vec + d * slot], slot);

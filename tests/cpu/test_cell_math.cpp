@@ -103,6 +103,87 @@ TEST(CellMathActivation, EluSoftsignSoftplus) {
   EXPECT_EQ(act(Activation::softplus(), 100.0f), 100.0f);  // no overflow to inf
 }
 
+// Keras 3's other activations at chosen points (values from the formulas in double precision).
+TEST(CellMathActivation, KerasSmoothActivations) {
+  EXPECT_NEAR(act(Activation::gelu(), 1.0f), 0.8413447460685429, kTol);
+  EXPECT_NEAR(act(Activation::gelu(), -2.0f), -0.04550026389635842, kTol);
+  EXPECT_EQ(act(Activation::gelu(), 0.0f), 0.0f);
+  EXPECT_NEAR(act(Activation::silu(), 1.5f), 1.2263617142904655, kTol);
+  EXPECT_EQ(act(Activation::silu(), -200.0f), -0.0f);  // x / inf, no NaN
+  EXPECT_NEAR(act(Activation::selu(), -1.0f), -1.1113307378125625, kTol);
+  EXPECT_NEAR(act(Activation::selu(), 2.0f), 2.0 * 1.0507009873554805, kTol);
+  EXPECT_NEAR(act(Activation::celu(0.5f), -1.0f), -0.43233235838169365, kTol);
+  EXPECT_EQ(act(Activation::celu(0.5f), 3.0f), 3.0f);
+  EXPECT_NEAR(act(Activation::exponential(), 1.3f), 3.6692966676192444, 4e-7);
+  EXPECT_NEAR(act(Activation::mish(), 0.7f), 0.5611483776438518, kTol);
+  EXPECT_NEAR(act(Activation::mish(), -3.0f), -0.1456474612756246, kTol);
+  EXPECT_NEAR(act(Activation::log_sigmoid(), -2.0f), -2.1269280110429727, 4e-7);
+  EXPECT_NEAR(act(Activation::log_sigmoid(), 3.0f), -0.04858735157374206, kTol);
+  EXPECT_NEAR(act(Activation::log_sigmoid(), 100.0f), -3.72e-44, 1e-44);  // −e^−100: no log(0), no overflow
+  EXPECT_NEAR(act(Activation::log_sigmoid(), -100.0f), -100.0, 1e-5);
+  EXPECT_NEAR(act(Activation::tanh_shrink(), 0.5f), 0.03788284273999026, kTol);
+  EXPECT_NEAR(act(Activation::squareplus(), -3.0f), 0.30277563773199456, kTol);
+  EXPECT_NEAR(act(Activation::squareplus(1.0f), 2.0f), 2.118033988749895, 4e-7);
+  // Far left the naive (x + √(x² + b))/2 loses every digit in float; the stable form keeps them.
+  EXPECT_NEAR(act(Activation::squareplus(), -100.0f), 0.009999000199947261, 1e-9);
+  EXPECT_EQ(act(Activation::squareplus(0.0f), -2.0f), 0.0f);
+}
+
+TEST(CellMathActivation, KerasPiecewiseActivations) {
+  EXPECT_FLOAT_EQ(act(Activation::hard_silu(), 1.5f), 1.5f * 0.75f);
+  EXPECT_EQ(act(Activation::hard_silu(), -3.0f), -0.0f);
+  EXPECT_EQ(act(Activation::hard_silu(), 4.0f), 4.0f);
+  EXPECT_EQ(act(Activation::hard_tanh(), -2.0f), -1.0f);
+  EXPECT_EQ(act(Activation::hard_tanh(), 0.3f), 0.3f);
+  EXPECT_EQ(act(Activation::hard_tanh(), 7.0f), 1.0f);
+  EXPECT_EQ(act(Activation::hard_shrink(), 0.5f), 0.0f);  // |x| > threshold, strictly
+  EXPECT_EQ(act(Activation::hard_shrink(), -0.7f), -0.7f);
+  EXPECT_EQ(act(Activation::hard_shrink(0.1f), 0.2f), 0.2f);
+  EXPECT_FLOAT_EQ(act(Activation::soft_shrink(), 0.7f), 0.2f);
+  EXPECT_FLOAT_EQ(act(Activation::soft_shrink(), -0.9f), -0.4f);
+  EXPECT_EQ(act(Activation::soft_shrink(), 0.4f), 0.0f);
+  EXPECT_EQ(act(Activation::relu6(), -1.0f), 0.0f);
+  EXPECT_EQ(act(Activation::relu6(), 4.5f), 4.5f);
+  EXPECT_EQ(act(Activation::relu6(), 9.0f), 6.0f);
+  EXPECT_EQ(act(Activation::sparse_plus(), -1.0f), 0.0f);
+  EXPECT_FLOAT_EQ(act(Activation::sparse_plus(), 0.0f), 0.25f);
+  EXPECT_FLOAT_EQ(act(Activation::sparse_plus(), 0.5f), 0.5625f);
+  EXPECT_EQ(act(Activation::sparse_plus(), 1.0f), 1.0f);
+  EXPECT_EQ(act(Activation::sparse_plus(), 3.0f), 3.0f);
+  EXPECT_EQ(act(Activation::sparse_sigmoid(), -1.5f), 0.0f);
+  EXPECT_FLOAT_EQ(act(Activation::sparse_sigmoid(), 0.5f), 0.75f);
+  EXPECT_EQ(act(Activation::sparse_sigmoid(), 1.0f), 1.0f);
+  // Keras's leaky_relu slope by name is 0.2: keras.activations.leaky_relu(-1.0) == -0.2.
+  EXPECT_FLOAT_EQ(act(Activation::from_keras("leaky_relu"), -1.0f), -0.2f);
+  EXPECT_FLOAT_EQ(act(Activation::from_onnx("LeakyRelu"), -1.0f), -0.01f);
+}
+
+// The persistent kernels' activate_classic: bit-identical to activate for every kind
+// persistent_evaluates accepts (the same formulas), NaN for the others (which the planner keeps
+// off those kernels).
+TEST(CellMathActivation, ClassicSubsetEqualsActivate) {
+  std::mt19937_64 rng(test::test_seed());
+  std::uniform_real_distribution<float> xs(-8.0f, 8.0f), ps(0.1f, 0.9f);
+  int classic = 0, others = 0;
+  for (int k = 0; k <= static_cast<int>(ActKind::kSquareplus); ++k) {
+    ActParams a{static_cast<ActKind>(k), ps(rng), ps(rng)};
+    if (!kernels::persistent_evaluates(a.kind)) {
+      EXPECT_TRUE(std::isnan(kernels::activate_classic(a, 0.5f))) << "kind " << k;
+      ++others;
+      continue;
+    }
+    ++classic;
+    for (int i = 0; i < 200; ++i) {
+      const float x = i == 0 ? 0.0f : i == 1 ? std::nanf("") : xs(rng);
+      const float want = activate(a, x), got = kernels::activate_classic(a, x);
+      if (std::isnan(want)) EXPECT_TRUE(std::isnan(got)) << "kind " << k;
+      else EXPECT_EQ(got, want) << "kind " << k << " x=" << x;
+    }
+  }
+  EXPECT_EQ(classic, 12);
+  EXPECT_EQ(others, 16);
+}
+
 TEST(CellMathActivation, ClipClampsOnlyWhenPositive) {
   EXPECT_EQ(clip_value(5.0f, 3.0f), 3.0f);
   EXPECT_EQ(clip_value(-5.0f, 3.0f), -3.0f);
@@ -126,6 +207,22 @@ TEST(CellMathParams, EveryKindMapsToItsNamesake) {
       {ActivationKind::kElu, ActKind::kElu},
       {ActivationKind::kSoftsign, ActKind::kSoftsign},
       {ActivationKind::kSoftplus, ActKind::kSoftplus},
+      {ActivationKind::kGelu, ActKind::kGelu},
+      {ActivationKind::kSilu, ActKind::kSilu},
+      {ActivationKind::kSelu, ActKind::kSelu},
+      {ActivationKind::kCelu, ActKind::kCelu},
+      {ActivationKind::kExponential, ActKind::kExponential},
+      {ActivationKind::kHardSilu, ActKind::kHardSilu},
+      {ActivationKind::kHardTanh, ActKind::kHardTanh},
+      {ActivationKind::kHardShrink, ActKind::kHardShrink},
+      {ActivationKind::kSoftShrink, ActKind::kSoftShrink},
+      {ActivationKind::kTanhShrink, ActKind::kTanhShrink},
+      {ActivationKind::kLogSigmoid, ActKind::kLogSigmoid},
+      {ActivationKind::kMish, ActKind::kMish},
+      {ActivationKind::kRelu6, ActKind::kRelu6},
+      {ActivationKind::kSparsePlus, ActKind::kSparsePlus},
+      {ActivationKind::kSparseSigmoid, ActKind::kSparseSigmoid},
+      {ActivationKind::kSquareplus, ActKind::kSquareplus},
   };
   for (const auto& [pub, kernel] : pairs) {
     const ActParams p = kernels::to_act_params(Activation{pub, 0.25f, -0.75f});
@@ -322,7 +419,15 @@ std::vector<Activation> all_activations() {
           Activation::leaky_relu(0.2f),   Activation::thresholded_relu(0.1f),
           Activation::scaled_tanh(1.3f, 0.7f), Activation::hard_sigmoid(0.25f, 0.45f),
           Activation::hard_sigmoid_keras3(), Activation::elu(0.6f),
-          Activation::softsign(),         Activation::softplus()};
+          Activation::softsign(),         Activation::softplus(),
+          Activation::gelu(),             Activation::silu(),
+          Activation::selu(),             Activation::celu(0.7f),
+          Activation::exponential(),      Activation::hard_silu(),
+          Activation::hard_tanh(),        Activation::hard_shrink(0.3f),
+          Activation::soft_shrink(0.2f),  Activation::tanh_shrink(),
+          Activation::log_sigmoid(),      Activation::mish(),
+          Activation::relu6(),            Activation::sparse_plus(),
+          Activation::sparse_sigmoid(),   Activation::squareplus(2.0f)};
 }
 
 struct ModelCase {
@@ -346,9 +451,17 @@ TEST(CellMathVsReference, RandomModelsCoverEveryActivationAndCellOption) {
   };
   const int K = static_cast<int>(acts.size());
   int model_index = 0;
-  // Each activation appears in every role (gate, cell, hidden) across the K rounds.
-  for (int round = 0; round < K; ++round) {
+  // Each activation takes every role (gate, cell, hidden) of each direction slot in turn, beside
+  // the default activations: two unbounded ones together (exponential gates feeding an exponential
+  // hidden) blow up in any precision and would test float overflow, not the cell math.
+  for (int round = 0; round < 3 * K; ++round) {
     const ModelCase& mc = cases[round % (sizeof(cases) / sizeof(cases[0]))];
+    const int role = round / K;
+    const Activation& a = acts[round % K];
+    const Activation& b = acts[(round + 5) % K];
+    // An exponential gate above 1 (and f = 1 − i below −1 with the coupled gate) makes c grow
+    // geometrically with every rounding difference: it stays in the cell and hidden roles.
+    if (role == 0 && (a.kind == ActivationKind::kExponential || b.kind == ActivationKind::kExponential)) continue;
     std::uniform_int_distribution<int> size(2, 7);
     ModelDesc desc;
     desc.input_size = size(rng);
@@ -359,8 +472,11 @@ TEST(CellMathVsReference, RandomModelsCoverEveryActivationAndCellOption) {
     desc.clip = mc.clip;
     desc.peepholes = mc.peepholes;
     desc.coupled_input_forget = mc.coupled;
-    desc.activations[0] = {acts[round], acts[(round + 1) % K], acts[(round + 2) % K]};
-    desc.activations[1] = {acts[(round + 5) % K], acts[(round + 7) % K], acts[(round + 3) % K]};
+    for (int d = 0; d < 2; ++d) {
+      CellActivations& slot = desc.activations[d];
+      const Activation& pick = d == 0 ? a : b;
+      (role == 0 ? slot.gate : role == 1 ? slot.cell : slot.hidden) = pick;
+    }
     const Weights w = random_weights(desc, rng(), 0.6f);
     const int T = size(rng) + 1, N = size(rng) - 1;
     const test::HostInputs in = test::random_inputs(desc, T, N, rng, /*with_lengths=*/false, /*with_state=*/false);

@@ -15,7 +15,9 @@
 #include "backend.hpp"
 #include "common/compare.hpp"
 #include "common/expect_error.hpp"
+#include "common/reference_runner.hpp"
 #include "cudnn/cudnn_plan.hpp"
+#include "kernels/cudnn_shift.hpp"
 #include "kernels/cudnn_transforms.hpp"
 #include "lstmrt/lstmrt.hpp"
 
@@ -569,12 +571,12 @@ TEST(CudnnPlan, WorkspaceLayoutIsAlignedAndDisjoint) {
       const std::size_t work = 1000;
       const auto w = cudnn::workspace_layout(d, type, T, N, work);
       const std::size_t e = type == DataType::kFloat32 ? 4 : 2;
-      for (std::size_t off : {w.lengths_offset, w.y_scratch_offset, w.x_reversed_offset, w.cudnn_offset, w.total})
+      for (std::size_t off : {w.lengths_offset, w.y_scratch_offset, w.x_scratch_offset, w.cudnn_offset, w.total})
         EXPECT_EQ(off % cudnn::kWorkspaceAlignment, 0u);
       EXPECT_GE(w.y_scratch_offset, w.lengths_offset + 2 * 4 * N);
-      EXPECT_GE(w.x_reversed_offset, w.y_scratch_offset + T * N * d.num_directions() * 3 * e);
-      if (dir == Direction::kReverse) EXPECT_GE(w.cudnn_offset, w.x_reversed_offset + T * N * 7 * e);
-      else EXPECT_EQ(w.cudnn_offset, w.x_reversed_offset);  // no reversed copy needed
+      EXPECT_GE(w.x_scratch_offset, w.y_scratch_offset + T * N * d.num_directions() * 3 * e);
+      // x scratch for every model: reversed (reverse models) or shifted (left-padded masks).
+      EXPECT_GE(w.cudnn_offset, w.x_scratch_offset + T * N * 7 * e);
       EXPECT_EQ(w.cudnn_bytes, work);
       EXPECT_GE(w.total, w.cudnn_offset + work);
       EXPECT_LT(w.total, w.cudnn_offset + work + cudnn::kWorkspaceAlignment);
@@ -596,6 +598,59 @@ TEST(CudnnPlan, ElementBytesAndDataTypes) {
 }
 
 // ---- index maps of the transform kernels ---------------------------------------------------------------------
+
+TEST(CudnnTransforms, ShiftedIndexMaps) {
+  // len 3 of T 6, valid steps 3..5: moved to the front; reversed for a reversed run; padding in place.
+  const int forward[6] = {3, 4, 5, 3, 4, 5}, reversed[6] = {5, 4, 3, 3, 4, 5};
+  for (int s = 0; s < 6; ++s) {
+    EXPECT_EQ(kernels::shifted_input_step(s, 3, 6, false), forward[s]) << s;
+    EXPECT_EQ(kernels::shifted_input_step(s, 3, 6, true), reversed[s]) << s;
+  }
+  // Output: original 3..5 come from shifted 0..2; the front padding is zeros, or with carry (reverse
+  // slots only: they meet it last) the shifted step 0, i.e. original step 3.
+  EXPECT_EQ(kernels::shifted_output_source_step(1, 3, 6, false, false, false), -1);
+  EXPECT_EQ(kernels::shifted_output_source_step(1, 3, 6, false, false, true), 0);
+  EXPECT_EQ(kernels::shifted_output_source_step(4, 3, 6, false, false, false), 1);
+  EXPECT_EQ(kernels::shifted_output_source_step(4, 3, 6, true, false, false), 1);  // reversed: len−1−1
+  EXPECT_EQ(kernels::shifted_output_source_step(5, 3, 6, true, false, false), 0);
+  EXPECT_EQ(kernels::shifted_output_source_step(0, 3, 6, true, false, true), 2);   // carry: original 3
+  // Processing order (go_backwards): output t is original T−1−t.
+  EXPECT_EQ(kernels::shifted_output_source_step(0, 3, 6, true, true, false), 0);   // original 5
+  EXPECT_EQ(kernels::shifted_output_source_step(5, 3, 6, true, true, false), -1);  // original 0: padding
+  for (int t = 0; t < 6; ++t) EXPECT_EQ(kernels::shifted_output_source_step(t, 0, 6, false, false, true), -1);
+}
+
+TEST(CudnnPlan, MasksAsLengthsShiftedOrRefused) {
+  const ModelDesc d = small_model(3, 4, 0, 1, Direction::kBidirectional);
+  const int T = 4, N = 3;
+  std::vector<float> x(T * N * 3, 0.5f), y(T * N * 8);
+  std::vector<std::uint8_t> mask = {1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0};  // right-padded
+  ForwardRequest r;
+  r.seq_len = T;
+  r.batch = N;
+  r.x = x.data();
+  r.y = y.data();
+  r.mask = mask.data();
+  DataPlan plan;
+  cudnn::plan_forward(d, {}, r, plan);
+  EXPECT_FALSE(plan.left_padded);
+  EXPECT_EQ(plan.true_lengths, (std::vector<std::int32_t>{2, 4, 0}));
+  EXPECT_EQ(plan.cudnn_lengths, (std::vector<int>{2, 4, 1}));
+  EXPECT_FALSE(plan.restore_states);  // no state asked
+  mask = {0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1};  // left-padded
+  cudnn::plan_forward(d, {}, r, plan);
+  EXPECT_TRUE(plan.left_padded);
+  EXPECT_TRUE(plan.y_to_scratch);
+  EXPECT_TRUE(plan.finish_y);
+  EXPECT_EQ(plan.true_lengths, (std::vector<std::int32_t>{2, 4, 1}));
+  mask = {1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1};  // a gap in row 0
+  expect_error([&] { cudnn::plan_forward(d, {}, r, plan); }, ErrorCode::kUnsupported,
+               {"backend cudnn", "mask row 0 has a masked step between valid ones", "fused and reference"});
+  expect_error([&] { cudnn::check_mask_supported(r); }, ErrorCode::kUnsupported, {"mask row 0"});
+  mask = {1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1};  // rows padded on both sides
+  expect_error([&] { cudnn::check_mask_supported(r); }, ErrorCode::kUnsupported,
+               {"mask row 2 is padded at the front and row 0 at the back"});
+}
 
 TEST(CudnnTransforms, IndexMaps) {
   EXPECT_EQ(kernels::sequence_vector(2, 3, 5, 7, false), 2 * 7 + 3);
@@ -705,7 +760,16 @@ Outputs run_simulated_cudnn(const ModelDesc& d, const Weights& w, const ForwardR
   ModelDesc run_desc = d;
   if (plan.reversed_run) run_desc.direction = Direction::kForward;
   std::vector<float> x(static_cast<const float*>(r.x), static_cast<const float*>(r.x) + static_cast<std::size_t>(T) * N * I);
-  if (plan.reversed_run) {
+  if (plan.left_padded) {
+    std::vector<float> shifted(x.size());
+    for (int s = 0; s < T; ++s)
+      for (int b = 0; b < N; ++b) {
+        const int src = kernels::shifted_input_step(s, plan.true_lengths[b], T, plan.reversed_run);
+        std::copy_n(&x[kernels::sequence_vector(src, b, T, N, bm) * I], I,
+                    &shifted[kernels::sequence_vector(s, b, T, N, bm) * I]);
+      }
+    x = shifted;
+  } else if (plan.reversed_run) {
     std::vector<float> rev(x.size());
     for (int s = 0; s < T; ++s)
       for (int b = 0; b < N; ++b) {
@@ -716,6 +780,7 @@ Outputs run_simulated_cudnn(const ModelDesc& d, const Weights& w, const ForwardR
   }
   ForwardRequest inner = r;
   inner.x = x.data();
+  inner.mask = nullptr;
   inner.lengths = plan.cudnn_lengths.data();
   inner.padding = PaddingMode::kZero;
   inner.reverse_order = ReverseOutputOrder::kOriginal;
@@ -727,10 +792,14 @@ Outputs run_simulated_cudnn(const ModelDesc& d, const Weights& w, const ForwardR
     for (int t = 0; t < T; ++t)
       for (int b = 0; b < N; ++b)
         for (int dir = 0; dir < D; ++dir) {
-          const int len = r.lengths ? r.lengths[b] : T;
-          const int s = kernels::output_source_step(t, len, T, plan.reversed_run,
-                                                    r.reverse_order == ReverseOutputOrder::kProcessing,
-                                                    r.padding == PaddingMode::kCarryLast && !d.is_reverse_slot(dir));
+          const int len = plan.true_lengths[b];
+          const bool processing = r.reverse_order == ReverseOutputOrder::kProcessing;
+          const bool carry = r.padding == PaddingMode::kCarryLast;
+          const int s = plan.left_padded
+                            ? kernels::shifted_output_source_step(t, len, T, plan.reversed_run, processing,
+                                                                  carry && d.is_reverse_slot(dir))
+                            : kernels::output_source_step(t, len, T, plan.reversed_run, processing,
+                                                          carry && !d.is_reverse_slot(dir));
           float* dst = &out.y[kernels::sequence_vector(t, b, T, N, bm) * C + dir * W];
           if (s < 0) std::fill_n(dst, W, 0.0f);
           else std::copy_n(&raw.y[kernels::sequence_vector(s, b, T, N, bm) * C + dir * W], W, dst);
@@ -739,7 +808,7 @@ Outputs run_simulated_cudnn(const ModelDesc& d, const Weights& w, const ForwardR
   if (plan.restore_states) {
     for (int slot = 0; slot < cudnn::num_pseudo_layers(d); ++slot)
       for (int b = 0; b < N; ++b) {
-        if (r.lengths[b] != 0) continue;
+        if (plan.true_lengths[b] != 0) continue;
         const std::size_t hb = (static_cast<std::size_t>(slot) * N + b) * W, cb = (static_cast<std::size_t>(slot) * N + b) * d.hidden_size;
         for (int j = 0; j < W; ++j) out.h_n[hb + j] = r.h0 ? static_cast<const float*>(r.h0)[hb + j] : 0.0f;
         for (int j = 0; j < d.hidden_size; ++j) out.c_n[cb + j] = r.c0 ? static_cast<const float*>(r.c0)[cb + j] : 0.0f;
@@ -771,12 +840,21 @@ TEST(CudnnPlan, WorkaroundsReproduceTheReference) {
     r.batch = N;
     r.x = x.data();
     r.layout = pick(rng) % 2 ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor;
-    if (pick(rng) % 4 != 0) r.lengths = lengths.data();
+    // Lengths, or a right- or left-padded mask (the two the backend serves), or neither.
+    std::vector<std::uint8_t> mask;
+    const int rows_kind = pick(rng) % 5;
+    if (rows_kind < 2) {
+      r.lengths = lengths.data();
+    } else if (rows_kind < 4) {
+      mask = test::random_mask(T, N, rng, rows_kind == 2 ? test::MaskKind::kPrefix : test::MaskKind::kSuffix);
+      r.mask = mask.data();
+    }
     if (pick(rng) % 2) r.h0 = h0.data(), r.c0 = c0.data();
     r.padding = pick(rng) % 2 ? PaddingMode::kCarryLast : PaddingMode::kZero;
     if (dir == Direction::kReverse && pick(rng) % 2) r.reverse_order = ReverseOutputOrder::kProcessing;
-    const std::string what = fmt::format("trial {}: {} T {} N {} layout {} lengths {} h0 {} carry {} processing {}",
+    const std::string what = fmt::format("trial {}: {} T {} N {} layout {} lengths {} mask {} h0 {} carry {} processing {}",
                                          trial, describe(d), T, N, static_cast<int>(r.layout), r.lengths != nullptr,
+                                         rows_kind == 2 ? "prefix" : rows_kind == 3 ? "suffix" : "none",
                                          r.h0 != nullptr, r.padding == PaddingMode::kCarryLast,
                                          r.reverse_order == ReverseOutputOrder::kProcessing);
     const Outputs want = run_reference(d, w, r);

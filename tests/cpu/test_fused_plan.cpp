@@ -161,6 +161,38 @@ TEST(FusedPlan, BidirectionalChunkedMirrorsTheReverseTimes) {
   }
 }
 
+// Masked requests: the mask is uploaded, chunking and the in-place recurrent GEMM stay (every row
+// reads the same time at a step, unlike reverse + lengths), only projected models with h0 add the
+// gates_h0 GEMM, the workspace holds the packed mask, and a persistent layer is refused.
+TEST(FusedPlan, MaskUploadChunkingAndGatesH0) {
+  for (int proj : {0, 2})
+    for (bool h0 : {false, true}) {
+      ModelDesc d;
+      d.input_size = 5;
+      d.hidden_size = 6;
+      d.proj_size = proj;
+      d.direction = Direction::kReverse;
+      PlanKey key;
+      key.seq_len = 12;
+      key.batch = 3;
+      key.has_mask = true;
+      key.has_initial_state = h0;
+      key.want_y = true;
+      const FusedPlan plan = make_plan(d, DataType::kFloat32, key, 4);
+      int uploads = 0, gates_h0 = 0;
+      for (const Op& op : plan.ops) {
+        uploads += op.kind == OpKind::kUploadMask;
+        gates_h0 += op.kind == OpKind::kGemm && op.gemm.out.buffer == BufferKind::kGatesH0;
+      }
+      EXPECT_EQ(uploads, 1);
+      EXPECT_EQ(plan.chunk_steps, 4);
+      EXPECT_EQ(gates_h0, proj > 0 && h0 ? 1 : 0);
+      EXPECT_EQ(recurrent_into_gates(d, key), !(proj > 0 && h0));
+      EXPECT_GE(plan.workspace.mask.bytes, std::size_t{(3 * (1 + 2))} * 4);  // N·(⌈T/32⌉ + 2) int32
+      EXPECT_THROW(make_plan(d, DataType::kFloat32, key, 0, {LayerKernel::kPersistentGrid}), Error);
+    }
+}
+
 TEST(FusedPlan, ReverseWithLengthsIsUnchunked) {
   const ModelDesc rev = model(Direction::kReverse, 1, 4, 3), fwd = model(Direction::kForward, 1, 4, 3);
   EXPECT_EQ(plan_chunk_steps(rev, 50, 2, true), 50);

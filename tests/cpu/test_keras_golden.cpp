@@ -13,6 +13,10 @@
 //     The initial-state cases record both loops (y and y_unroll); see KerasJaxScanPadding below.
 //   - Bidirectional(LSTM): forces zero_output_for_mask = return_sequences on both halves
 //     (keras/src/layers/rnn/bidirectional.py), so padded positions are zeros: PaddingMode::kZero.
+// The mask_* cases pass masks of any pattern (front padding as pad_sequences makes it, gaps, empty
+// rows) as ForwardRequest::mask, through the reference (and, in tests/simt/test_simt_keras.cpp, the
+// fused backend's kernels on the SIMT executor); the generator checks every case against a float64
+// NumPy implementation (keras_np64.py).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -46,6 +50,7 @@ struct KerasCase {
   int seq_len, batch;
   Mask mask;
   bool initial_state;
+  bool per_step_mask = false;  // the mask (CASE.mask.npy) goes in as ForwardRequest::mask, not lengths
 };
 
 const KerasCase kCases[] = {
@@ -59,6 +64,12 @@ const KerasCase kCases[] = {
     {"no_bias",                            5, 7, 1, false, false,  false, "tanh", "sigmoid",      6, 3, Mask::kNone,  false},
     {"masked_initial_state",               3, 4, 1, false, false,  true,  "tanh", "sigmoid",      5, 4, Mask::kCarry, true},
     {"masked_go_backwards_initial_state",  3, 4, 1, false, true,   true,  "tanh", "sigmoid",      5, 4, Mask::kCarry, true},
+    // per-step masks of any pattern (front padding, gaps, empty rows)
+    {"mask_front_padded",                  4, 5, 1, false, false,  true,  "tanh", "sigmoid",      6, 5, Mask::kCarry, false, true},
+    {"mask_gaps_go_backwards",             3, 4, 1, false, true,   true,  "tanh", "sigmoid",      6, 4, Mask::kCarry, false, true},
+    {"mask_bidir_front_padded",            3, 4, 1, true,  false,  true,  "tanh", "sigmoid",      5, 4, Mask::kZero,  false, true},
+    {"mask_stack_zero_output",             3, 4, 2, false, false,  true,  "tanh", "sigmoid",      6, 4, Mask::kZero,  false, true},
+    {"leaky_relu",                         4, 5, 1, false, false,  true,  "leaky_relu", "sigmoid", 5, 3, Mask::kNone, false},
 };
 
 void PrintTo(const KerasCase& c, std::ostream* os) { *os << c.name; }
@@ -68,12 +79,13 @@ std::string case_file(const KerasCase& c, const std::string& suffix) {
 }
 
 // Keras activation names as the case table spells them, mapped explicitly (not through
-// Activation::from_name, which KerasActivationNames tests separately).
+// Activation::from_keras, which KerasHardSigmoid tests separately).
 Activation keras_activation(const std::string& name) {
   if (name == "sigmoid") return Activation::sigmoid();
   if (name == "tanh") return Activation::tanh();
   if (name == "relu") return Activation::relu();
   if (name == "hard_sigmoid") return Activation::hard_sigmoid_keras3();
+  if (name == "leaky_relu") return Activation::leaky_relu(0.2f);  // keras.activations.leaky_relu(negative_slope=0.2)
   throw std::runtime_error("keras golden test: no mapping for activation " + name);
 }
 
@@ -147,7 +159,14 @@ LoadedCase load_case(const KerasCase& c) {
   const Array x = load_npy(case_file(c, ".x.npy"));
   EXPECT_EQ(shape_string(x.shape), shape_string({N, T, c.input_size}));
   in.x = x.to_float32(case_file(c, ".x.npy"));
-  if (c.mask != Mask::kNone) in.lengths = load_npy(case_file(c, ".lengths.npy")).to_int32(case_file(c, ".lengths.npy"));
+  if (c.per_step_mask) {
+    const Array m = load_npy(case_file(c, ".mask.npy"));  // (N, T) uint8
+    EXPECT_EQ(shape_string(m.shape), shape_string({N, T}));
+    EXPECT_EQ(m.dtype, Dtype::kUint8);
+    in.mask = m.data;
+  } else if (c.mask != Mask::kNone) {
+    in.lengths = load_npy(case_file(c, ".lengths.npy")).to_int32(case_file(c, ".lengths.npy"));
+  }
   if (c.initial_state) {
     in.h0 = load_npy(case_file(c, ".h0.npy")).to_float32(case_file(c, ".h0.npy"));
     in.c0 = load_npy(case_file(c, ".c0.npy")).to_float32(case_file(c, ".c0.npy"));
@@ -301,11 +320,27 @@ TEST(KerasHardSigmoid, Keras3AndOnnxHardSigmoidDiffer) {
   EXPECT_NE(Activation::hard_sigmoid_keras3(), Activation::hard_sigmoid());
 }
 
+// Keras's leaky_relu by name has slope 0.2 (keras.activations.leaky_relu(-1.0) == -0.2): only that
+// matches Keras, and from_keras gives it; ONNX's default slope (0.01) visibly does not.
+TEST(KerasLeakyRelu, SlopeIsKerassNotOnnxs) {
+  const KerasCase& c = find_case("leaky_relu");
+  const LoadedCase lc = load_case(c);
+  ModelDesc keras_desc = lc.desc;
+  keras_desc.activations[0].cell = keras_desc.activations[0].hidden = Activation::from_keras("leaky_relu");
+  EXPECT_TRUE(all_close(lc.expected.y, run_reference(lc, keras_desc).y, kTolerance, 0.0, "from_keras leaky_relu y"));
+  ModelDesc onnx_desc = lc.desc;
+  onnx_desc.activations[0].cell = onnx_desc.activations[0].hidden = Activation::from_onnx("LeakyRelu");
+  const HostOutputs onnx = run_reference(lc, onnx_desc);
+  double max_diff = 0.0;
+  for (std::size_t k = 0; k < onnx.y.size(); ++k) max_diff = std::max(max_diff, std::fabs(double(onnx.y[k]) - lc.expected.y[k]));
+  EXPECT_GT(max_diff, 1e-3) << "ONNX's slope should differ visibly from Keras's on this model";
+}
+
 // Keras's name "hard_sigmoid" means Keras 3's formula; ONNX's "HardSigmoid" the 0.2x + 0.5 one.
 TEST(KerasHardSigmoid, NamesMapToTheirOwnFormula) {
-  EXPECT_EQ(Activation::from_name("hard_sigmoid"), Activation::hard_sigmoid_keras3());
-  EXPECT_EQ(Activation::from_name("HardSigmoid"), Activation::hard_sigmoid(0.2f, 0.5f));
-  EXPECT_EQ(Activation::from_name("relu"), Activation::relu());
+  EXPECT_EQ(Activation::from_keras("hard_sigmoid"), Activation::hard_sigmoid_keras3());
+  EXPECT_EQ(Activation::from_onnx("HardSigmoid"), Activation::hard_sigmoid(0.2f, 0.5f));
+  EXPECT_EQ(Activation::from_keras("relu"), Activation::relu());
 }
 
 // `lstmrt run` on Keras's files, with the CLI flags that select Keras's conventions. (Cases
@@ -313,7 +348,8 @@ TEST(KerasHardSigmoid, NamesMapToTheirOwnFormula) {
 TEST(KerasGoldenCli, RunMatchesKeras) {
   int checked = 0;
   for (const KerasCase& c : kCases) {
-    if (std::string(c.activation) != "tanh" || std::string(c.recurrent_activation) != "sigmoid" || c.initial_state)
+    if (std::string(c.activation) != "tanh" || std::string(c.recurrent_activation) != "sigmoid" || c.initial_state ||
+        c.per_step_mask)
       continue;
     SCOPED_TRACE(c.name);
     const LoadedCase lc = load_case(c);
@@ -359,7 +395,8 @@ TEST(KerasGoldenManifest, TableMatchesCasesJson) {
     EXPECT_EQ(j.at("recurrent_activation").get<std::string>(), c.recurrent_activation);
     EXPECT_EQ(j.at("seq_len").get<int>(), c.seq_len);
     EXPECT_EQ(j.at("batch").get<int>(), c.batch);
-    EXPECT_EQ(j.at("lengths").get<bool>(), c.mask != Mask::kNone);
+    EXPECT_EQ(j.at("lengths").get<bool>(), c.mask != Mask::kNone && !c.per_step_mask);
+    EXPECT_EQ(j.at("mask").get<bool>(), c.per_step_mask);
     const std::string padding = j.at("padding").is_null() ? "none" : j.at("padding").get<std::string>();
     EXPECT_EQ(padding, c.mask == Mask::kNone ? "none" : c.mask == Mask::kZero ? "zero" : "carry");
     EXPECT_EQ(j.at("initial_state").get<bool>(), c.initial_state);

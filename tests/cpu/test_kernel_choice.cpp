@@ -133,6 +133,23 @@ TEST(KernelChoice, AutoRuleBoundaries) {
   EXPECT_EQ(got.note, "auto: float16 data");
 }
 
+TEST(KernelChoice, MaskedRequestsRunStepwiseAndSayWhy) {
+  const ModelDesc m = model(256);
+  const Pair c = candidates(m, DataType::kFloat32, 4);
+  const LayerChoice grid = masked_layer_choice(choose(FusedKernel::kPersistent, m, DataType::kFloat32, 4, c));
+  EXPECT_EQ(grid.kernel, LayerKernel::kStepwise);
+  EXPECT_TRUE(contains(grid.note, "per-step mask")) << grid.note;
+  EXPECT_TRUE(contains(grid.note, "persistent grid otherwise")) << grid.note;
+  EXPECT_TRUE(contains(describe_layer(0, grid, 1), "layer 0: stepwise (a per-step mask")) << describe_layer(0, grid, 1);
+  const LayerChoice cluster = masked_layer_choice(choose(FusedKernel::kAuto, m, DataType::kFloat32, 4, c));
+  EXPECT_EQ(cluster.kernel, LayerKernel::kStepwise);
+  EXPECT_TRUE(contains(cluster.note, "persistent cluster otherwise, auto")) << cluster.note;
+  const LayerChoice stepwise = choose(FusedKernel::kStepwise, m, DataType::kFloat32, 4, c, true);
+  const LayerChoice same = masked_layer_choice(stepwise);
+  EXPECT_EQ(same.kernel, LayerKernel::kStepwise);
+  EXPECT_EQ(same.note, stepwise.note);
+}
+
 TEST(KernelChoice, ExecutionPlanLines) {
   const ModelDesc bi = model(1024, Direction::kBidirectional);
   const Pair c = candidates(bi, DataType::kBFloat16, 1);

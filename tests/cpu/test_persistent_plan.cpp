@@ -10,6 +10,7 @@
 #include "common/expect_error.hpp"
 #include "common/random_model.hpp"
 #include "common/reference_runner.hpp"
+#include "fused/fused_plan.hpp"
 #include "fused/persistent_plan.hpp"
 #include "kernels/persistent_lstm.hpp"
 
@@ -54,6 +55,32 @@ int largest_fitting_h(DataType type, int N, PersistentVariant v) {
 // 44 rows × 2512 × 2 B + staging = 232,000 B; H = 2505 exceeds the limit by 272 B.
 // design/performance.md's ≈1380 / ≈1950 count shared memory alone (132 × 227 KiB = 16·H² bytes
 // for fp32); the register tiles add ~25–30 %.
+// Activations beyond the classic kinds run on the stepwise kernels: the plan does not fit (naming
+// the activation, whichever slot or direction holds it), and a forced persistent layer is refused.
+TEST(PersistentPlan, OnlyClassicActivationsFit) {
+  for (int slot = 0; slot < 3; ++slot)
+    for (Direction dir : {Direction::kForward, Direction::kBidirectional}) {
+      ModelDesc m = model(8, 0, dir);
+      CellActivations& a = m.activations[dir == Direction::kBidirectional ? 1 : 0];
+      (slot == 0 ? a.gate : slot == 1 ? a.cell : a.hidden) = Activation::gelu();
+      const PersistentPlan p = fused::make_persistent_plan(m, DataType::kFloat32, 2, 8, fused::kH200Limits,
+                                                           PersistentVariant::kGrid);
+      EXPECT_FALSE(p.fits);
+      EXPECT_NE(p.reason.find("gelu"), std::string::npos) << p.reason;
+      fused::PlanKey key;
+      key.seq_len = 8;
+      key.batch = 2;
+      key.want_y = true;
+      EXPECT_THROW(fused::make_plan(m, DataType::kFloat32, key, 0,
+                                    std::vector<fused::LayerKernel>(1, fused::LayerKernel::kPersistentGrid)),
+                   Error);
+    }
+  ModelDesc classic = model(8);
+  classic.activations[0] = {Activation::hard_sigmoid_keras3(), Activation::softsign(), Activation::leaky_relu(0.2f)};
+  EXPECT_TRUE(fused::make_persistent_plan(classic, DataType::kFloat32, 2, 8, fused::kH200Limits,
+                                          PersistentVariant::kGrid).fits);
+}
+
 TEST(PersistentPlan, GridFitBoundaryOnH200) {
   EXPECT_EQ(largest_fitting_h(DataType::kFloat32, 1, PersistentVariant::kGrid), 1696);
   EXPECT_EQ(largest_fitting_h(DataType::kBFloat16, 1, PersistentVariant::kGrid), 2504);

@@ -59,15 +59,68 @@ TEST(ModelValidation, ReverseSlotOnlyCheckedWhenBidirectional) {
 }
 
 TEST(Activations, NamesParseAndStayApart) {
-  EXPECT_EQ(Activation::from_name("HardSigmoid"), Activation::hard_sigmoid(0.2f, 0.5f));
-  EXPECT_EQ(Activation::from_name("hard_sigmoid"), Activation::hard_sigmoid_keras3());
-  EXPECT_NE(Activation::from_name("hard_sigmoid"), Activation::from_name("HardSigmoid"));
-  EXPECT_EQ(Activation::from_name("LeakyRelu"), Activation::leaky_relu(0.01f));
-  EXPECT_EQ(Activation::from_name("ScaledTanh", 2.0f, 0.5f), Activation::scaled_tanh(2.0f, 0.5f));
-  EXPECT_EQ(Activation::from_name("linear"), Activation::affine(1.0f, 0.0f));
+  EXPECT_EQ(Activation::from_onnx("HardSigmoid"), Activation::hard_sigmoid(0.2f, 0.5f));
+  EXPECT_EQ(Activation::from_keras("hard_sigmoid"), Activation::hard_sigmoid_keras3());
+  EXPECT_NE(Activation::from_keras("hard_sigmoid"), Activation::from_onnx("HardSigmoid"));
+  EXPECT_EQ(Activation::from_onnx("LeakyRelu"), Activation::leaky_relu(0.01f));
+  EXPECT_EQ(Activation::from_onnx("LeakyRelu", 0.3f), Activation::leaky_relu(0.3f));
+  EXPECT_EQ(Activation::from_onnx("ScaledTanh", 2.0f, 0.5f), Activation::scaled_tanh(2.0f, 0.5f));
+  EXPECT_EQ(Activation::from_keras("linear"), Activation::affine(1.0f, 0.0f));
   EXPECT_EQ(to_string(Activation::hard_sigmoid_keras3()), "hard_sigmoid_keras3");
   EXPECT_EQ(to_string(Activation::hard_sigmoid()), "hard_sigmoid_onnx(alpha=0.2, beta=0.5)");
-  expect_error([] { Activation::from_name("Swish"); }, ErrorCode::kInvalidArgument, {"'Swish'", "Sigmoid"});
+  expect_error([] { Activation::from_onnx("Swish"); }, ErrorCode::kInvalidArgument, {"'Swish'", "Sigmoid"});
+  // Each format's names only: a Keras name is not an ONNX one and the other way round.
+  expect_error([] { Activation::from_onnx("leaky_relu"); }, ErrorCode::kInvalidArgument, {"'leaky_relu'", "LeakyRelu"});
+  expect_error([] { Activation::from_keras("LeakyRelu"); }, ErrorCode::kInvalidArgument, {"'LeakyRelu'", "leaky_relu"});
+}
+
+// The defaults each format's name implies (Keras 3's keras.activations signatures, the ONNX operators').
+TEST(Activations, DefaultsFollowTheSourceFormat) {
+  EXPECT_EQ(Activation::from_keras("leaky_relu"), Activation::leaky_relu(0.2f));  // negative_slope=0.2
+  EXPECT_EQ(Activation::from_onnx("LeakyRelu"), Activation::leaky_relu(0.01f));   // alpha=0.01
+  EXPECT_EQ(Activation::from_keras("elu"), Activation::elu(1.0f));
+  EXPECT_EQ(Activation::from_onnx("Elu"), Activation::elu(1.0f));
+  EXPECT_EQ(Activation::from_onnx("ThresholdedRelu"), Activation::thresholded_relu(1.0f));
+  EXPECT_EQ(Activation::from_onnx("Affine"), Activation::affine(1.0f, 0.0f));
+  EXPECT_EQ(Activation::from_keras("celu"), Activation::celu(1.0f));
+  EXPECT_EQ(Activation::from_keras("hard_shrink"), Activation::hard_shrink(0.5f));
+  EXPECT_EQ(Activation::from_keras("soft_shrink"), Activation::soft_shrink(0.5f));
+  EXPECT_EQ(Activation::from_keras("squareplus"), Activation::squareplus(4.0f));
+  EXPECT_EQ(Activation::from_keras("swish"), Activation::silu());
+  EXPECT_EQ(Activation::from_keras("hard_swish"), Activation::hard_silu());
+  const char* keras_names[] = {"sigmoid", "tanh", "relu", "linear", "leaky_relu", "hard_sigmoid", "elu", "softsign",
+                               "softplus", "gelu", "silu", "swish", "selu", "celu", "exponential", "hard_silu",
+                               "hard_swish", "hard_tanh", "hard_shrink", "soft_shrink", "tanh_shrink", "log_sigmoid",
+                               "mish", "relu6", "sparse_plus", "sparse_sigmoid", "squareplus"};
+  for (const char* name : keras_names) {
+    ModelDesc m = small_model();
+    m.activations[0].gate = m.activations[0].cell = m.activations[0].hidden = Activation::from_keras(name);
+    EXPECT_NO_THROW(validate(m)) << name;
+    EXPECT_NE(to_string(m.activations[0].cell), "") << name;
+  }
+  for (const char* name : {"softmax", "log_softmax", "sparsemax", "glu", "threshold"})
+    expect_error([&] { Activation::from_keras(name); }, ErrorCode::kUnsupported, {name, "unit by unit"});
+}
+
+// from_name takes either format's names, each with its own defaults.
+TEST(Activations, FromNameDispatchesByFormat) {
+  EXPECT_EQ(Activation::from_name("leaky_relu"), Activation::leaky_relu(0.2f));
+  EXPECT_EQ(Activation::from_name("LeakyRelu"), Activation::leaky_relu(0.01f));
+  EXPECT_EQ(Activation::from_name("HardSigmoid", 0.3f, 0.4f), Activation::hard_sigmoid(0.3f, 0.4f));
+  EXPECT_EQ(Activation::from_name("hard_sigmoid"), Activation::hard_sigmoid_keras3());
+  EXPECT_EQ(Activation::from_name("gelu"), Activation::gelu());
+  expect_error([] { Activation::from_name("elu", 0.5f); }, ErrorCode::kInvalidArgument, {"'elu'", "alpha/beta"});
+  expect_error([] { Activation::from_name("Gelu"); }, ErrorCode::kInvalidArgument, {"'Gelu'"});
+}
+
+TEST(Activations, ParametersThatBreakTheFormulaAreRefused) {
+  ModelDesc m = small_model();
+  m.activations[0].cell = Activation::celu(0.0f);
+  expect_error([&] { validate(m); }, ErrorCode::kInvalidArgument, {"activations[0].cell", "celu", "alpha > 0"});
+  m.activations[0].cell = Activation::squareplus(-1.0f);
+  expect_error([&] { validate(m); }, ErrorCode::kInvalidArgument, {"activations[0].cell", "squareplus", ">= 0"});
+  m.activations[0].cell = Activation::squareplus(0.0f);
+  EXPECT_NO_THROW(validate(m));
 }
 
 TEST(WeightsValidation, NamesTheTensorAndItsExpectedShape) {

@@ -80,6 +80,7 @@ struct Case {
   int T = 1, N = 1;
   TensorLayout layout = TensorLayout::kTimeMajor;
   std::vector<std::int32_t> lengths;  // empty = none
+  std::vector<std::uint8_t> mask;     // (N, T) ForwardRequest::mask; empty = none (exclusive with lengths)
   std::vector<float> x, h0, c0;       // h0/c0 empty = none
   bool want_y = true, want_state = true;
   PaddingMode padding = PaddingMode::kZero;
@@ -93,6 +94,10 @@ struct Case {
     if (!lengths.empty()) {
       len.clear();
       for (auto l : lengths) len += (len.empty() ? "" : ",") + std::to_string(l);
+    }
+    if (!mask.empty()) {
+      len = "mask ";
+      for (std::size_t k = 0; k < mask.size(); ++k) len += (k % T == 0 && k ? "|" : "") + std::to_string(mask[k] != 0);
     }
     return fmt::format("{} | {} {} algo {} | T {} N {} {} lengths [{}] h0 {} y {} state {} {} {}",
                        lstmrt::describe(desc), to_string(options.data_type),
@@ -155,6 +160,7 @@ inline ForwardRequest host_request(const Case& c) {
   r.batch = c.N;
   r.layout = c.layout;
   r.lengths = c.lengths.empty() ? nullptr : c.lengths.data();
+  r.mask = c.mask.empty() ? nullptr : c.mask.data();
   r.padding = c.padding;
   r.reverse_order = c.order;
   return r;

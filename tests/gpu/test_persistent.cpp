@@ -82,7 +82,7 @@ Case persistent_case(std::mt19937_64& rng, DataType type, FusedKernel kernel, in
   c.options.kind = BackendKind::kFused;
   c.options.fused_kernel = kernel;
   if (k % 2 == 1) {  // peepholes, coupled gate, clip, other activations
-    randomize_cell_features(c.desc, rng, true);
+    randomize_cell_features(c.desc, rng, true, /*classic: the persistent kernels*/ true);
     c.weights = random_weights(c.desc, rng(), 1.0f / std::sqrt(float(c.desc.hidden_size)));
   }
   return c;

@@ -111,7 +111,7 @@ def test_errors_name_the_argument(model, rng):
         (lambda: lstmrt.ModelDesc(3, 0), lstmrt.InvalidArgumentError, ValueError, "hidden_size"),
         (lambda: lstmrt.ModelDesc(3, 4, proj_size=4), lstmrt.InvalidArgumentError, ValueError, "proj_size"),
         (lambda: lstmrt.ModelDesc(3, 4, direction="sideways"), lstmrt.InvalidArgumentError, ValueError, "direction 'sideways'"),
-        (lambda: lstmrt.ModelDesc(3, 4, activations=("sigmoid", "tanh", "swish")), lstmrt.InvalidArgumentError, ValueError, "unknown activation 'swish'"),
+        (lambda: lstmrt.ModelDesc(3, 4, activations=("sigmoid", "tanh", "swishy")), lstmrt.InvalidArgumentError, ValueError, "unknown Keras activation 'swishy'"),
         (lambda: lstmrt.LSTM("desc", []), lstmrt.InvalidTypeError, TypeError, "expected lstmrt.ModelDesc"),
     ]
     for call, cls, builtin, pattern in cases:

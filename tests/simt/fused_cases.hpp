@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -25,6 +26,7 @@ struct FusedCase {
   ModelDesc desc;
   int T = 1, N = 1;
   bool lengths = false, state = false;
+  std::optional<test::MaskKind> mask;  // a per-step mask instead of lengths (stepwise layers only)
   TensorLayout layout = TensorLayout::kTimeMajor;
   FusedRunOptions opt;
   DeviceFacts facts = small_facts(4);
@@ -45,9 +47,9 @@ inline std::string describe_case(const FusedCase& c) {
   std::string kernels;
   for (fused::LayerKernel k : c.opt.kernels) kernels += std::string(" ") + fused::to_string(k);
   return fmt::format(
-      "{} | T={} N={} lengths={} state={} {} padding={} order={} chunk={} y={} state_out={} {}{} SMs={} cluster<={} "
-      "schedule={}",
-      describe(c.desc), c.T, c.N, c.lengths, c.state,
+      "{} | T={} N={} lengths={} mask={} state={} {} padding={} order={} chunk={} y={} state_out={} {}{} SMs={} "
+      "cluster<={} schedule={}",
+      describe(c.desc), c.T, c.N, c.lengths, c.mask ? static_cast<int>(*c.mask) : -1, c.state,
       c.layout == TensorLayout::kTimeMajor ? "time-major" : "batch-major",
       c.opt.padding == PaddingMode::kZero ? "zero" : "carry", static_cast<int>(c.opt.order), c.opt.chunk_steps,
       c.opt.wanted.sequences, c.opt.wanted.state, to_string(c.opt.type), kernels, c.facts.sm_count,
@@ -72,6 +74,7 @@ inline FusedCase random_fused_case(std::mt19937_64& rng, DataType type = DataTyp
   c.T = pick(1, 8);
   c.N = pick(1, 5);
   c.lengths = pick(0, 1);
+  if (!c.lengths && pick(0, 1)) c.mask = static_cast<test::MaskKind>(pick(0, 2));
   c.state = pick(0, 1);
   c.layout = pick(0, 1) ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor;
   c.opt.padding = pick(0, 1) ? PaddingMode::kCarryLast : PaddingMode::kZero;
@@ -106,6 +109,7 @@ inline FusedRunResult expect_matches_reference(const FusedCase& c, std::uint64_t
   const DataType t = c.opt.type;
   const Weights w = rounded(random_weights(c.desc, seed, c.weight_scale), t);
   test::HostInputs in = test::random_inputs(c.desc, c.T, c.N, rng, c.lengths, c.state, c.layout);
+  if (c.mask) in.mask = test::random_mask(c.T, c.N, rng, *c.mask);
   in.x = rounded(in.x, t);
   if (in.h0) *in.h0 = rounded(*in.h0, t), *in.c0 = rounded(*in.c0, t);
   Lstm ref = test::reference_lstm(c.desc, w);

@@ -15,6 +15,7 @@
 #include "kernels/cell_math_params.hpp"
 #include "kernels/fused_step.hpp"
 #include "kernels/upload_lengths.hpp"
+#include "request_mask.hpp"
 #include "simt/cpu_gemm.hpp"
 #include "simt/executor.hpp"
 
@@ -89,6 +90,12 @@ std::vector<BoundOp> bind(const BindInputs& in) {
         bound.lengths = b.lengths;
         bound.count = in.request->batch;
         break;
+      case OpKind::kUploadMask:
+        if (!in.mask_words) detail::fail(ErrorCode::kInternal, "simt driver: a masked plan without the packed mask");
+        bound.host_lengths = in.mask_words->data();
+        bound.lengths = b.mask;
+        bound.count = static_cast<int>(in.mask_words->size());
+        break;
       case OpKind::kFork:  // every layer stream waits for the caller's stream up to here
         for (int s = 1; s < streams; ++s) fork_pending[s] = index;
         break;
@@ -154,6 +161,7 @@ int execute(const std::vector<BoundOp>& ops, DataType type, std::uint64_t seed) 
     const cudaStream_t stream = stream_handle(op.stream);
     switch (op.kind) {
       case OpKind::kUploadLengths:
+      case OpKind::kUploadMask:
         kernels::upload_lengths(op.host_lengths, op.count, op.lengths, stream);
         launches += kernels::length_chunk_count(op.count);
         break;
@@ -194,6 +202,7 @@ FusedRunResult run_fused(const ModelDesc& desc, const Weights& weights, const te
   req.layout = in.layout;
   req.x = x.data();
   req.lengths = in.lengths ? in.lengths->data() : nullptr;
+  req.mask = in.mask ? in.mask->data() : nullptr;
   req.h0 = in.h0 ? h0.data() : nullptr;
   req.c0 = in.c0 ? c0.data() : nullptr;
   req.padding = opt.padding;
@@ -259,6 +268,12 @@ FusedRunResult run_fused(const ModelDesc& desc, const Weights& weights, const te
   bi.type = t;
   bi.math = opt.math;
   bi.status = &result.status;
+  std::vector<std::int32_t> mask_words;
+  if (req.mask) {
+    mask_words.resize(packed_mask_words(T, N));
+    pack_mask(req.mask, T, N, mask_words.data());
+    bi.mask_words = &mask_words;
+  }
   std::vector<BoundOp> ops = bind(bi);
   for (BoundOp& op : ops) {
     if (op.kind == OpKind::kGemm) ++result.gemms;

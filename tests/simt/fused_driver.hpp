@@ -84,6 +84,9 @@ struct BindInputs {
   DataType type = DataType::kFloat32;
   MathMode math = MathMode::kStrict;
   kernels::PersistentStatus* status = nullptr;
+  // A masked request: its mask packed as the backend packs it (src/request_mask.hpp), which the
+  // kUploadMask op uploads as the backend does (upload_lengths, by value).
+  const std::vector<std::int32_t>* mask_words = nullptr;
 };
 std::vector<BoundOp> bind(const BindInputs& in);
 // Runs the bound ops; returns the number of kernel launches.

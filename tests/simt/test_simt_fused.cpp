@@ -4,11 +4,13 @@
 // upload kernel, and the GEMMs as cpu_gemm on the cuBLASLt descriptors the GPU path builds. Random
 // models with every feature, float32 / float16 / bfloat16 storage, TF32 math, and named corners:
 // wavefront chunks, per-direction GEMMs, reverse with lengths and go_backwards, zero and full
-// lengths with a projection, row-batched input GEMMs; then plans mixing stepwise and persistent
-// layers. Every case runs on a fresh random schedule (stream interleaving and fiber order).
+// lengths with a projection, row-batched input GEMMs, per-step masks of every pattern (the mask
+// upload and the gate kernel's masked steps); then plans mixing stepwise and persistent layers. Every case runs on a fresh random schedule (stream interleaving and fiber order).
 #include <gtest/gtest.h>
 
 #include <random>
+
+#include "fused/persistent_plan.hpp"
 
 #include "simt/fused_cases.hpp"
 
@@ -86,6 +88,29 @@ TEST(SimtFusedStepwise, ZeroAndFullLengthsWithProjection) {
   }
 }
 
+// Per-step masks (ForwardRequest::mask): every direction and pattern, chunked and whole, both
+// layouts and padding modes, with and without initial state — projected models with h0 and a
+// leading masked step take the gates_h0 path — in float32 and bfloat16.
+TEST(SimtFusedStepwise, MasksEveryPatternChunkedAndWhole) {
+  int k = 0;
+  for (Direction dir : {Direction::kForward, Direction::kReverse, Direction::kBidirectional})
+    for (test::MaskKind kind : {test::MaskKind::kPrefix, test::MaskKind::kSuffix, test::MaskKind::kRandom})
+      for (int proj : {0, 3}) {
+        FusedCase c = base_case(dir, 1 + k % 2, proj);
+        c.T = 9;
+        c.mask = kind;
+        c.state = k % 3 != 2;
+        c.layout = k % 2 ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor;
+        c.opt.padding = k % 4 < 2 ? PaddingMode::kCarryLast : PaddingMode::kZero;
+        c.opt.chunk_steps = k % 3 == 0 ? 0 : 2 + k % 3;
+        c.opt.type = k % 5 == 4 ? DataType::kBFloat16 : DataType::kFloat32;
+        if (dir == Direction::kReverse && k % 2) c.opt.order = ReverseOutputOrder::kProcessing;
+        ++k;
+        expect_matches_reference(c, test::test_seed() + k);
+        if (HasFailure()) return;
+      }
+}
+
 // Plans mixing stepwise and persistent layers (grid and cluster, several blocks per direction).
 TEST(SimtFusedMixed, RandomModelsMixedKernels) {
   const std::uint64_t seed = test::test_seed() + 7;
@@ -98,6 +123,11 @@ TEST(SimtFusedMixed, RandomModelsMixedKernels) {
     for (fused::LayerKernel& kernel : c.opt.kernels) kernel = static_cast<fused::LayerKernel>(rng() % 3);
     c.opt.kernels[rng() % c.desc.num_layers] =
         k % 4 < 2 ? fused::LayerKernel::kPersistentGrid : fused::LayerKernel::kPersistentCluster;
+    c.mask.reset();  // masked requests run stepwise (make_plan refuses a persistent layer for them)
+    if (!fused::persistent_activation_refusal(c.desc).empty()) {  // so do other than the classic activations
+      c.desc.activations = {};
+      test::randomize_cell_features(c.desc, rng, true, /*classic*/ true);
+    }
     expect_matches_reference(c, rng());
     if (HasFailure()) break;
   }

@@ -1,6 +1,7 @@
 // The remaining kernels of kernels/ on the SIMT executor, through their own launchers: the cudnn
-// backend's transform kernels (reverse_rows, finish_outputs, restore_states) against a host loop
-// over the same index maps (kernels/cudnn_transforms.hpp) — random shapes, both layouts, 2- and
+// backend's transform kernels (reverse_rows, finish_outputs, restore_states; shift_rows,
+// finish_shifted_outputs for left-padded masks) against a host loop over the same index maps
+// (kernels/cudnn_transforms.hpp, cudnn_shift.hpp) — random shapes, both layouts, 2- and
 // 4-byte elements, lengths with 0 and T, in place and from scratch, destinations poisoned with
 // guard bytes after them, several grid-stride blocks; the length upload (chunks of
 // kLengthsPerLaunch, one launch each); the cell-math probe against the host cell_step; the state
@@ -16,6 +17,7 @@
 #include "common/transform_expectations.hpp"
 #include "kernels/cell_math_params.hpp"
 #include "kernels/cell_math_probe.hpp"
+#include "kernels/cudnn_shift.hpp"
 #include "kernels/cudnn_transforms.hpp"
 #include "kernels/fused_step.hpp"
 #include "kernels/upload_lengths.hpp"
@@ -86,6 +88,47 @@ TEST_F(SimtKernels, FinishOutputsMatchesHostMap) {
                                   fmt::format("finish_outputs T={} N={} {}x{} in_place={} reversed={} processing={} "
                                               "carry={}",
                                               T, N, D, W, in_place, p.reversed_run, p.processing, p.carry_last)));
+  }
+}
+
+// The shift kernels for left-padded masks (kernels/cudnn_shift.hpp).
+TEST_F(SimtKernels, ShiftRowsMatchesHostMap) {
+  for (int trial = 0; trial < 12; ++trial) {
+    const int T = 1 + pick(9), N = 1 + pick(7), C = 1 + pick(40);
+    const int e = pick(2) ? 4 : 2;
+    const bool bm = pick(2), reversed = pick(2);
+    const auto src = random_bytes(std::size_t(T) * N * C * e);
+    const auto lengths = random_lengths(N, T, true);
+    auto dst = poisoned(src.size());
+    kernels::ShiftRowsParams p{src.data(), dst.data(), lengths.data(), T, N, C, bm, reversed, e};
+    kernels::launch_shift_rows(p, nullptr);
+    ASSERT_TRUE(test::bytes_match(test::expected_shift_rows(p, src, lengths), dst,
+                                  fmt::format("shift_rows T={} N={} C={} e={} batch_major={} reversed={}", T, N, C, e,
+                                              bm, reversed)));
+  }
+}
+
+TEST_F(SimtKernels, FinishShiftedOutputsMatchesHostMap) {
+  for (int trial = 0; trial < 24; ++trial) {
+    const int T = 1 + pick(9), N = 1 + pick(7), W = 1 + pick(17);
+    const int D = 1 + pick(2), e = pick(2) ? 4 : 2;
+    kernels::FinishOutputsParams p{};
+    p.steps = T, p.rows = N, p.width = W, p.directions = D, p.element_bytes = e;
+    p.batch_major = pick(2);
+    p.reversed_run = D == 1 && pick(2);
+    p.processing = p.reversed_run && pick(2);
+    p.carry_last = pick(2);
+    p.slot_reverse[0] = p.reversed_run;
+    p.slot_reverse[1] = true;
+    const std::size_t bytes = std::size_t(T) * N * D * W * e;
+    const auto src = random_bytes(bytes);
+    const auto lengths = random_lengths(N, T, true);
+    auto dst = poisoned(bytes);
+    p.src = src.data(), p.dst = dst.data(), p.lengths = lengths.data();
+    kernels::launch_finish_shifted_outputs(p, nullptr);
+    ASSERT_TRUE(test::bytes_match(test::expected_finish_shifted_outputs(p, src, lengths), dst,
+                                  fmt::format("finish_shifted_outputs T={} N={} {}x{} reversed={} processing={} carry={}",
+                                              T, N, D, W, p.reversed_run, p.processing, p.carry_last)));
   }
 }
 

@@ -48,7 +48,8 @@ TEST(SimtPersistent, RandomModelsEveryFeature) {
     // Unbounded cell / hidden activations only on narrow float32 layers (float32 rounding drifts
     // past the tolerance on wide ones, bfloat16 rounding flips a thresholded relu; an indexing or
     // exchange error shows on bounded ones as well).
-    test::randomize_cell_features(m, rng, /*bounded_cell_hidden*/ m.hidden_size > 12 || c.opt.type != DataType::kFloat32);
+    test::randomize_cell_features(m, rng, /*bounded_cell_hidden*/ m.hidden_size > 12 || c.opt.type != DataType::kFloat32,
+                                  /*classic*/ true);
     c.weight_scale = m.hidden_size > 12 ? 0.25f : 0.6f;
     c.T = pick(1, 6);
     c.N = pick(1, 5);
@@ -122,7 +123,7 @@ TEST(SimtPersistent, EveryRegisterSlotInstantiation) {
       FusedCase c;
       const int H = slots > 0 ? 2 * slots : 5;
       c.desc = model(H, k % 3 == 2 && H > 2 ? H / 2 : 0, k % 2 ? Direction::kBidirectional : Direction::kForward, 3);
-      test::randomize_cell_features(c.desc, rng, true);
+      test::randomize_cell_features(c.desc, rng, true, /*classic*/ true);
       c.weight_scale = H > 12 ? 0.25f : 0.6f;
       c.T = 3;
       c.N = 2;

@@ -171,7 +171,7 @@ void Executor::run_items(std::vector<Item>& items, const std::vector<ExecRequest
   const std::size_t e = element_bytes_;
   const bool host = dev.is_host();
   const bool sequences = config_.sequence.enabled;
-  const ImportedModel& model = served_.model;
+  const ImportedChain& model = served_.model;
   const int S = static_cast<int>(served_.stages.size());
   // Staging memory for a device buffer: the buffer itself on the host device.
   auto staging = [&](DeviceBuffer& stage, DeviceBuffer& device_side, std::size_t bytes) -> char* {

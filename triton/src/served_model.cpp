@@ -57,7 +57,7 @@ StageGeometry stage_geometry(const ImportedStage& stage, int input_width) {
 ServedModel load_served_model(const std::string& path) {
   ServedModel s;
   if (is_keras_model_file(path)) {
-    s.model = load_keras_model(path);
+    s.model = chain_of(load_keras_model(path));
   } else {
     LoadedWeights w = load_weights(path);
     ImportedStage stage;

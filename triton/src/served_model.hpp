@@ -24,7 +24,7 @@ struct StageGeometry {
 };
 
 struct ServedModel {
-  ImportedModel model;                 // the stages; for non-Keras files one stage, return_sequences
+  ImportedChain model;                 // the stages; for non-Keras files one stage, return_sequences
   std::vector<StageGeometry> stages;   // one per model.stages entry
 
   int input_size() const { return stages.front().input_width; }

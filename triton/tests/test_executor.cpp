@@ -355,7 +355,12 @@ TEST(Executor, KerasStageChainsEqualRunModel) {
     const int B = static_cast<int>(xa.shape[0]), T = static_cast<int>(xa.shape[1]), I = static_cast<int>(xa.shape[2]);
     BackendOptions ref;
     ref.kind = BackendKind::kReference;
-    const ModelOutputs want = run_model(served.model, ref, T, B, TensorLayout::kBatchMajor, x.data(), nullptr);
+    const ModelOutputs all = run_model(load_keras_model(dir + name + ".keras"), ref, TensorLayout::kBatchMajor,
+                                       {{xa.shape, x.data()}});
+    struct {
+      std::vector<float> y, h_n, c_n;
+      std::vector<std::int64_t> y_shape, h_n_shape, c_n_shape;
+    } want{all.outputs[0].values, all.h_n.values, all.c_n.values, all.outputs[0].shape, all.h_n.shape, all.c_n.shape};
     const ServingConfig config = config_for(16);
     auto exec = host_executor(config, served);
     std::vector<std::unique_ptr<OwnedTensor>> xs;

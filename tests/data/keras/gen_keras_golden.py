@@ -11,11 +11,16 @@ Writes, for every case CASE, into this directory:
     CASE.x.npy         input (N, T, I), batch-major as Keras (float32). Padded steps hold random
                        values too: a masked step must be ignored, not merely be zero.
     CASE.lengths.npy   per-row lengths of a right-padded mask (int32), only for masked cases
+    CASE.mask.npy      a per-step mask (N, T) uint8 of any pattern (front padding, gaps, empty rows),
+                       for the cases run with ForwardRequest::mask instead of lengths
     CASE.h0.npy/.c0.npy initial state (L*D, N, H), only when given
     CASE.expected.npz  Keras's outputs in lstmrt's layout: y (N, T, D*H), h_n and c_n (L*D, N, H);
                        for initial-state cases also y_unroll: the same layer run with unroll=True
                        (Keras's other loop), which differs from the default loop in the padding.
-and cases.json describing each case, which the C++ test cross-checks.
+and cases.json describing each case, which the C++ test cross-checks. Every case is also computed
+by the float64 NumPy implementation of Keras's semantics (keras_np64.py, which follows the generic
+loop of the TensorFlow backend and Keras's unrolled loop) and must agree within 1e-5: with y, or
+for the initial-state cases with y_unroll (JAX's scan differs there, before the first valid step).
 """
 import json
 import os
@@ -24,6 +29,8 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+
+import keras_np64 as np64  # noqa: E402  (beside this file)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -39,7 +46,37 @@ CASES = [
     dict(name="masked_initial_state", I=3, H=4, N=4, T=5, lengths=[5, 2, 0, 3], initial_state=True),
     dict(name="masked_go_backwards_initial_state", I=3, H=4, N=4, T=5, go_backwards=True,
          lengths=[5, 2, 0, 3], initial_state=True),
+    # Per-step masks (ForwardRequest::mask): rows padded at the front (pad_sequences' default), at
+    # the back, with gaps, empty; carried or zero padding; reverse and bidirectional processing.
+    dict(name="mask_front_padded", I=4, H=5, N=5, T=6,
+         mask_rows=[("pre", 4), ("pre", 1), None, ("gaps", [1, 2, 4]), ("pre", 0)]),
+    dict(name="mask_gaps_go_backwards", I=3, H=4, N=4, T=6, go_backwards=True,
+         mask_rows=[("gaps", [0, 3]), ("pre", 2), ("post", 3), None]),
+    dict(name="mask_bidir_front_padded", I=3, H=4, N=4, T=5, bidirectional=True,
+         mask_rows=[("pre", 3), ("gaps", [2]), ("post", 1), ("pre", 5)]),
+    dict(name="mask_stack_zero_output", I=3, H=4, N=4, T=6, layers=2, zero_output_for_mask=True,
+         mask_rows=[("pre", 2), ("gaps", [0, 5]), None, ("post", 4)]),
+    # Keras's leaky_relu by name: negative_slope 0.2 (ONNX LeakyRelu's alpha is 0.01).
+    dict(name="leaky_relu", I=4, H=5, N=3, T=5, activation="leaky_relu", recurrent_activation="sigmoid",
+         weight_scale=1.0, input_scale=2.0),
 ]
+
+
+def case_mask(case, N, T):
+    """The (N, T) bool mask of a case's mask_rows: ("pre", k) k valid steps at the end, ("post", k) at
+    the start, ("gaps", [t...]) those steps masked, None all valid."""
+    mask = np.ones((N, T), dtype=bool)
+    for b, row in enumerate(case["mask_rows"]):
+        if row is None:
+            continue
+        kind, arg = row
+        if kind == "pre":
+            mask[b, :T - arg] = False
+        elif kind == "post":
+            mask[b, arg:] = False
+        else:
+            mask[b, arg] = False
+    return mask
 
 
 def make_lstm(case, unroll=False):
@@ -48,6 +85,7 @@ def make_lstm(case, unroll=False):
                              use_bias=case.get("use_bias", True),
                              activation=case.get("activation", "tanh"),
                              recurrent_activation=case.get("recurrent_activation", "sigmoid"),
+                             zero_output_for_mask=case.get("zero_output_for_mask", False),
                              unroll=unroll)
 
 
@@ -78,6 +116,8 @@ def run_case(index, case):
     if "lengths" in case:
         lengths = np.array(case["lengths"], dtype=np.int32)
         mask = np.arange(T)[None, :] < lengths[:, None]  # right-padded
+    elif "mask_rows" in case:
+        mask = case_mask(case, N, T)
     h0 = c0 = None
     if case.get("initial_state"):
         h0 = (rng.standard_normal((L * D, N, H)) * 0.5).astype(np.float32)
@@ -117,11 +157,14 @@ def run_case(index, case):
             cs.append(as_np(c))
         y, h_n, c_n = inputs, np.stack(hs), np.stack(cs)
 
+    check_np64(case, weights, x, mask, h0, c0, y, h_n, c_n, extra)
     prefix = os.path.join(HERE, case["name"])
     np.savez(prefix + ".weights.npz", **weights)
     np.save(prefix + ".x.npy", x)
-    if mask is not None:
+    if "lengths" in case:
         np.save(prefix + ".lengths.npy", lengths)
+    elif mask is not None:
+        np.save(prefix + ".mask.npy", mask.astype(np.uint8))
     if h0 is not None:
         np.save(prefix + ".h0.npy", h0)
         np.save(prefix + ".c0.npy", c0)
@@ -130,12 +173,42 @@ def run_case(index, case):
     if mask is not None:
         # Bidirectional forces zero_output_for_mask = return_sequences on both of its layers;
         # a plain LSTM keeps zero_output_for_mask=False (repeat the previous output).
-        padding = "zero" if bidirectional else "carry"
+        padding = "zero" if bidirectional or case.get("zero_output_for_mask") else "carry"
     return dict(name=case["name"], input_size=I, hidden_size=H, num_layers=L, bidirectional=bidirectional,
                 go_backwards=case.get("go_backwards", False), use_bias=case.get("use_bias", True),
                 activation=case.get("activation", "tanh"),
                 recurrent_activation=case.get("recurrent_activation", "sigmoid"),
-                seq_len=T, batch=N, lengths=mask is not None, padding=padding, initial_state=h0 is not None)
+                seq_len=T, batch=N, lengths="lengths" in case, mask="mask_rows" in case, padding=padding,
+                initial_state=h0 is not None)
+
+
+def check_np64(case, weights, x, mask, h0, c0, y, h_n, c_n, extra):
+    """Keras's outputs against keras_np64 in float64 (y_unroll for the initial-state cases)."""
+    L = case.get("layers", 1)
+    act = dict(activation=case.get("activation", "tanh"),
+               recurrent_activation=case.get("recurrent_activation", "sigmoid"))
+
+    def layer_weights(prefix):
+        return [weights[prefix + n] for n in ("kernel", "recurrent_kernel", "bias") if prefix + n in weights]
+    if case.get("bidirectional"):
+        outs = np64.bidirectional(x, layer_weights("layer0/forward/"), layer_weights("layer0/backward/"),
+                                  return_sequences=True, return_state=True, mask=mask, **act)
+        ref_y, ref_h, ref_c = outs[0], np.stack([outs[1], outs[3]]), np.stack([outs[2], outs[4]])
+    else:
+        inputs, hs, cs = x, [], []
+        for k in range(L):
+            state = None if h0 is None else [h0[k], c0[k]]
+            inputs, h, c = np64.lstm(inputs, layer_weights(f"layer{k}/" if L > 1 else ""), mask=mask,
+                                     initial_state=state, go_backwards=case.get("go_backwards", False),
+                                     zero_output_for_mask=case.get("zero_output_for_mask", False),
+                                     return_sequences=True, **act)
+            hs.append(h)
+            cs.append(c)
+        ref_y, ref_h, ref_c = inputs, np.stack(hs), np.stack(cs)
+    want_y = extra.get("y_unroll", y)
+    for what, a, b in (("y", want_y, ref_y), ("h_n", h_n, ref_h), ("c_n", c_n, ref_c)):
+        diff = float(np.max(np.abs(np.float64(a) - b)))
+        assert diff < 1e-5, f"{case['name']} {what}: Keras and the float64 reference differ by {diff}"
 
 
 def main():
