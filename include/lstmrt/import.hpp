@@ -87,6 +87,27 @@ struct ImportedModel {
   float mask_value = 0.0f;
 };
 
+// Where libhdf5 runs when the HDF5 part of a Keras file (.weights.h5, or a .keras archive's
+// model.weights.h5) is read. What is guaranteed for a hostile or corrupt file, in both cases:
+//   - before libhdf5 sees the bytes, lstmrt reads them into memory and walks every structure
+//     libhdf5 follows from the superblock (B-trees, symbol table nodes, local and global heaps,
+//     object headers and each of their messages), checking every address, size, count, name and
+//     signature against the file; anything malformed, and any HDF5 feature outside what Keras
+//     and h5py write by default (superblock 0/1, version 1 object headers, symbol-table groups,
+//     contiguous unfiltered float/integer datasets, string attributes), is Error(kIoError)
+//     naming the structure and byte offset;
+//   - libhdf5 then reads exactly the checked bytes (an in-memory image, not the path again).
+// What lstmrt cannot vouch for is libhdf5 itself on a well-formed file with adversarial values:
+//   kInProcess     libhdf5 runs in the calling process, so a libhdf5 defect the checks do not
+//                  foresee could still crash or hang it;
+//   kChildProcess  libhdf5 runs in a forked child that sends what it read back through a pipe;
+//                  a crash, hang (killed after 120 s plus 0.1 s per MiB) or allocation failure
+//                  there is Error(kIoError) "...: corrupt HDF5 file: ... was killed by signal
+//                  SIGSEGV ..." and the calling process never runs libhdf5 on the file. POSIX
+//                  only; fork() must be safe in the caller (no other thread inside libhdf5).
+//                  `lstmrt run` reads Keras files this way.
+enum class Hdf5Reader { kInProcess, kChildProcess };
+
 // Keras 3 models made of InputLayer, Masking, LSTM and Bidirectional(LSTM) layers in a chain
 // (Sequential or Functional). Honoured: units, activation, recurrent_activation (Keras 3
 // hard_sigmoid), use_bias, return_sequences, return_state, go_backwards, zero_output_for_mask,
@@ -97,8 +118,9 @@ struct ImportedModel {
 //   load_keras_model("m.weights.h5")                      with m.config.json (model.to_json()) or
 //                                                         config.json beside it
 //   load_keras_model("m.weights.h5", "config.json")       explicit config
-ImportedModel load_keras_model(const std::string& path);
-ImportedModel load_keras_model(const std::string& weights_h5, const std::string& config_json);
+ImportedModel load_keras_model(const std::string& path, Hdf5Reader reader = Hdf5Reader::kInProcess);
+ImportedModel load_keras_model(const std::string& weights_h5, const std::string& config_json,
+                               Hdf5Reader reader = Hdf5Reader::kInProcess);
 bool is_keras_model_file(const std::string& path);  // *.keras or *.h5
 
 // Runs every stage on the host with `options`. x is (T, N, I) or (N, T, I) per `layout`; lengths

@@ -13,7 +13,7 @@ namespace lstmrt::cli {
 int run_imported_model(const RunOptions& o, std::ostream& log) {
   ImportedModel model;
   try {
-    model = load_keras_model(o.weights);
+    model = load_keras_model(o.weights, Hdf5Reader::kChildProcess);  // a libhdf5 fault cannot crash the CLI
   } catch (const Error& e) {
     throw Error(e.code(), fmt::format("--weights {}", e.what()));
   }

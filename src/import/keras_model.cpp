@@ -299,18 +299,18 @@ bool is_keras_model_file(const std::string& path) {
   return ext == "keras" || ext == "h5";
 }
 
-ImportedModel load_keras_model(const std::string& weights_h5, const std::string& config_json) {
+ImportedModel load_keras_model(const std::string& weights_h5, const std::string& config_json, Hdf5Reader reader) {
   const std::vector<std::uint8_t> config = import_detail::read_file_bytes(config_json, kMaxConfigBytes);
-  const Hdf5File h5 = Hdf5File::open_path(weights_h5);
+  const Hdf5File h5 = Hdf5File::open_path(weights_h5, reader);
   return build_checked(parse_config(config.data(), config.size(), config_json), h5, weights_h5);
 }
 
-ImportedModel load_keras_model(const std::string& path) {
+ImportedModel load_keras_model(const std::string& path, Hdf5Reader reader) {
   if (import_detail::file_extension(path) == "keras") {
     if (!std::filesystem::is_regular_file(path)) bad("{}: no such file", path);
     const std::vector<std::uint8_t> config = import_detail::read_zip_member(path, "config.json", kMaxConfigBytes);
     const std::vector<std::uint8_t> weights = import_detail::read_zip_member(path, "model.weights.h5", kMaxWeightsBytes);
-    const Hdf5File h5 = Hdf5File::open_image(weights, path + " member model.weights.h5");
+    const Hdf5File h5 = Hdf5File::open_image(weights, path + " member model.weights.h5", reader);
     return build_checked(parse_config(config.data(), config.size(), path + " member config.json"), h5, path);
   }
   // m.weights.h5 -> m.config.json, else config.json in the same folder.
@@ -324,7 +324,7 @@ ImportedModel load_keras_model(const std::string& path) {
       bad("{}: its Keras config was not found: expected {} or {} (model.to_json())", path, stem + ".config.json",
           config);
   }
-  return load_keras_model(path, config);
+  return load_keras_model(path, config, reader);
 }
 
 }  // namespace lstmrt
