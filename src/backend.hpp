@@ -26,6 +26,8 @@ class Backend {
   virtual void check_request(const ForwardRequest& req) const = 0;
   virtual void forward(const ForwardRequest& req, cudaStream_t stream) = 0;
   virtual std::size_t workspace_size(int /*seq_len*/, int /*batch*/) const { return 0; }
+  // Host memory forward allocates itself (host backends; Lstm::host_workspace_size).
+  virtual std::size_t host_workspace_size(int /*seq_len*/, int /*batch*/) const { return 0; }
   virtual void reserve(int /*seq_len*/, int /*batch*/) {}
   // Lstm::execution_plan / check_device_errors (see lstm.hpp).
   virtual std::string execution_plan(int /*seq_len*/, int /*batch*/) const { return name(); }
@@ -48,5 +50,7 @@ std::unique_ptr<Backend> make_fused_backend(const ModelDesc& desc, const Weights
 // Runs `req` (host pointers) through a device-memory backend: uploads inputs, runs, downloads the
 // requested outputs, synchronises. Used by Lstm::forward_host.
 void forward_staged(Backend& backend, const ForwardRequest& req);
+// The host bytes forward_staged allocates at its peak for T = seq_len, N = batch.
+std::size_t staged_host_bytes(const Backend& backend, int seq_len, int batch);
 
 }  // namespace lstmrt

@@ -63,6 +63,13 @@ std::size_t Lstm::workspace_size(int seq_len, int batch) const {
   return impl_->workspace_size(seq_len, batch);
 }
 
+std::size_t Lstm::host_workspace_size(int seq_len, int batch) const {
+  if (seq_len < 1 || batch < 1)
+    detail::invalid("host_workspace_size({}, {}): expected seq_len >= 1 and batch >= 1", seq_len, batch);
+  if (impl_->memory_space() == MemorySpace::kHost) return impl_->host_workspace_size(seq_len, batch);
+  return staged_host_bytes(*impl_, seq_len, batch);
+}
+
 void Lstm::reserve(int seq_len, int batch) {
   if (seq_len < 1 || batch < 1) detail::invalid("reserve({}, {}): expected seq_len >= 1 and batch >= 1", seq_len, batch);
   impl_->reserve(seq_len, batch);

@@ -121,7 +121,12 @@ enum class Hdf5Reader { kInProcess, kChildProcess };
 ImportedModel load_keras_model(const std::string& path, Hdf5Reader reader = Hdf5Reader::kInProcess);
 ImportedModel load_keras_model(const std::string& weights_h5, const std::string& config_json,
                                Hdf5Reader reader = Hdf5Reader::kInProcess);
-bool is_keras_model_file(const std::string& path);  // *.keras or *.h5
+// The config file load_keras_model(path) reads beside a .weights.h5 (kIoError when there is none);
+// "" for a .keras archive, which holds its config.
+std::string keras_config_path(const std::string& weights_h5);
+// A Keras model file by its content: a zip holding config.json and model.weights.h5 (.keras), or
+// an HDF5 file (.weights.h5), whatever its name.
+bool is_keras_model_file(const std::string& path);
 
 // Runs every stage on the host with `options`. x is (T, N, I) or (N, T, I) per `layout`; lengths
 // (N) or null; with model.masking, lengths come from x (passing lengths as well is an error).

@@ -473,7 +473,8 @@ void Checker::vlen_string(std::uint64_t at, std::uint64_t length, std::uint64_t 
   const auto& objects = global_heap(collection, at);
   const auto it = objects.find(index);
   if (index == 0 || it == objects.end()) fail(at, "a string refers to global heap object {}, which is absent", index);
-  if (length > it->second) fail(at, "a string of {} bytes in a heap object of {}", length, it->second);
+  // libhdf5 copies the whole object into a buffer of `length` characters.
+  if (length != it->second) fail(at, "a string of {} bytes in a heap object of {}", length, it->second);
 }
 
 const std::map<std::uint64_t, std::uint64_t>& Checker::global_heap(std::uint64_t address, std::uint64_t from) {
@@ -487,20 +488,23 @@ const std::map<std::uint64_t, std::uint64_t>& Checker::global_heap(std::uint64_t
   const auto size = head.u(8);
   if (size < kGlobalHeapMinSize) fail(at, "a global heap collection of {} bytes: expected at least 4096", size);
   locate(address, size, from, "a global heap collection");
+  // The objects tile the collection as libhdf5 walks it: a tail shorter than an object header
+  // is free space; object 0 (free space) counts its 16-byte header in its size, unpadded; any
+  // other object is a 16-byte header and its data padded to 8 bytes.
   std::map<std::uint64_t, std::uint64_t> objects;
-  Cursor c(*this, at + 16, at + size, "a global heap collection");
-  while (c.left() >= 16) {  // libhdf5 treats a shorter tail as free space
-    const std::uint64_t object = c.pos();
+  std::uint64_t p = 16;
+  while (p < size) {
+    if (size - p < 16) break;
+    Cursor c(*this, at + p, at + size, "a global heap object");
     const auto index = c.u(2);
     c.skip(6);  // reference count, reserved
     const auto bytes = c.u(8);
-    if (index == 0) {  // the free space: its size counts its own header
-      if (bytes > c.left() + 16) fail(object, "global heap free space of {} bytes", bytes);
-      break;
-    }
-    if (bytes > c.left() || align8(bytes) > c.left()) fail(object, "global heap object of {} bytes", bytes);
-    if (!objects.emplace(index, bytes).second) fail(object, "global heap object index {} used twice", index);
-    c.skip(align8(bytes));
+    const std::uint64_t need = index == 0 ? bytes : 16 + align8(bytes);
+    if (bytes > size || need < 16 || need % 8 != 0 || need > size - p)
+      fail(at + p, "global heap object {} of {} bytes in a {}-byte collection", index, bytes, size);
+    if (index != 0 && !objects.emplace(index, bytes).second)
+      fail(at + p, "global heap object index {} used twice", index);
+    p += need;
   }
   return global_heaps_[address] = std::move(objects);
 }
