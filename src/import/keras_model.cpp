@@ -307,7 +307,9 @@ ImportedModel load_keras_model(const std::string& weights_h5, const std::string&
 }
 
 ImportedModel load_keras_model(const std::string& path, Hdf5Reader reader) {
-  if (import_detail::sniff_model_format(path) == import_detail::ModelFormat::kKeras) {
+  // An HDF5 file is a .weights.h5; anything else is read as a .keras archive (whose reader says
+  // what is wrong with a file that is none).
+  if (import_detail::sniff_model_format(path) != import_detail::ModelFormat::kHdf5) {
     const std::vector<std::uint8_t> config = import_detail::read_zip_member(path, "config.json", kMaxConfigBytes);
     const std::vector<std::uint8_t> weights = import_detail::read_zip_member(path, "model.weights.h5", kMaxWeightsBytes);
     const Hdf5File h5 = Hdf5File::open_image(weights, path + " member model.weights.h5", reader);
@@ -318,7 +320,7 @@ ImportedModel load_keras_model(const std::string& path, Hdf5Reader reader) {
 
 std::string keras_config_path(const std::string& weights_h5) {
   const std::string& path = weights_h5;
-  if (import_detail::sniff_model_format(path) == import_detail::ModelFormat::kKeras) return "";  // inside
+  if (import_detail::sniff_model_format(path) != import_detail::ModelFormat::kHdf5) return "";  // an archive
   // m.weights.h5 -> m.config.json, else config.json in the same folder.
   std::string stem = import_detail::ends_with(path, ".h5") ? path.substr(0, path.size() - 3) : path;
   if (import_detail::ends_with(stem, ".weights")) stem.resize(stem.size() - 8);
