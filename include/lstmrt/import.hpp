@@ -33,8 +33,13 @@ ArrayMap parse_safetensors(const std::uint8_t* data, std::size_t size, const std
 
 // ---- ONNX ---------------------------------------------------------------------------------------------
 // An .onnx model whose LSTM nodes form a stack (node k's X is node k-1's Y) joined by the layout
-// ops exporters emit (Squeeze, Unsqueeze, Transpose, Reshape, Identity, Concat of Y; Shape,
-// Gather, Expand, Constant, ConstantOfShape, Slice, Cast for the states). Every LSTM attribute is
+// ops exporters emit (Squeeze, Unsqueeze, Transpose, Reshape, Identity on the data; Shape,
+// Gather, Concat, Slice, Cast, Mul for shapes; Expand, Constant, ConstantOfShape for the
+// states). The ops from node k-1's Y to node k's X must compute exactly the join lstmrt runs:
+// Y (T, D, N, H) rearranged to (T, N, D·H) with the directions as channel blocks (PyTorch's
+// Transpose(perm=[0, 2, 1, 3]) + Reshape([0, 0, -1]), or a Squeeze of D = 1); they are checked
+// op by op on symbolic shapes, and any other rearrangement is kUnsupported naming the op node.
+// The top node may return only Y_h / Y_c (an encoder): y is still computed. Every LSTM attribute is
 // read (hidden_size, direction, activations with alpha/beta, clip, input_forget, layout), and W,
 // R, B, P come from initializers, Constant nodes or `feeds`. Initial states and sequence_lens
 // must be graph inputs (the caller passes them as h0/c0/lengths, in lstmrt's (L·D, N, H) layout
