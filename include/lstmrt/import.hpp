@@ -1,14 +1,16 @@
 // lstmrt — importing trained models: PyTorch .safetensors, ONNX .onnx, Keras 3 .keras / .weights.h5.
 //
-// load_weights (io.hpp) dispatches on the file name to these readers, so `lstmrt run --weights F`
-// takes any of them:
+// load_weights (io.hpp) dispatches on the file's content (magic bytes, a zip's member names; the
+// extension only where the content cannot tell, as for ONNX) to these readers, so
+// `lstmrt run --weights F` takes any of them:
 //   *.npz           arrays in PyTorch / Keras / ONNX naming (io.hpp)
 //   *.safetensors   an nn.LSTM state_dict (torch / safetensors.torch.save_file)
 //   *.onnx          an ONNX model whose LSTM nodes form a stack (load_onnx_model below)
 //   *.keras         a Keras 3 archive; *.weights.h5 with its config (load_keras_model below)
 // Every failure throws lstmrt::Error(kIoError) naming the file and what was wrong (kUnsupported
 // for a valid model lstmrt cannot run, naming the layer, op or attribute). Sizes read from a file
-// are checked against the bytes present before anything is allocated from them.
+// are checked against the bytes present before anything is allocated from them; for Keras HDF5
+// files see Hdf5Reader below for exactly what is guaranteed.
 #pragma once
 
 #include <cstddef>

@@ -9,8 +9,10 @@
 // Every failure throws lstmrt::Error(kIoError) with a one-line message naming the file (and the
 // npz member) and what was wrong, e.g.
 //   "x.npy: dtype '>f4' is big-endian: expected little-endian (save with x.astype('<f4'))".
-// Hostile files are safe to open: sizes from a header are checked against the bytes actually
-// present before anything is allocated from them.
+// Hostile .npy/.npz files are safe to open: sizes from a header are checked against the bytes
+// actually present before anything is allocated from them (and a fuzz harness checks it). For the
+// model files of import.hpp the same holds, except that for Keras HDF5 files exactly what is
+// guaranteed is spelled out there (Hdf5Reader).
 #pragma once
 
 #include <cstdint>
