@@ -15,7 +15,9 @@
 namespace lstmrt::import_detail {
 namespace {
 
-constexpr int kMaxDepth = 256;  // ops followed from one value back to its source
+constexpr int kMaxDepth = 256;        // ops followed from one value back to its source
+constexpr int kMaxEvaluations = 100000;  // values visited for one join: a graph that reuses values
+                                       // in a fan-out (Mul(a, a) ...) cannot make the walk explode
 
 struct Factor {
   char label;
@@ -177,8 +179,10 @@ class Evaluator {
   }
 
  private:
-  const onnx::NodeProto& producer(const std::string& name, int depth, const char* kind) const {
+  const onnx::NodeProto& producer(const std::string& name, int depth, const char* kind) {
     if (depth > kMaxDepth) detail::unsupported("{}: more than {} ops between values", where_, kMaxDepth);
+    if (++evaluations_ > kMaxEvaluations)
+      detail::unsupported("{}: more than {} values to follow for one join", where_, kMaxEvaluations);
     const auto it = g_.producer.find(name);
     if (it == g_.producer.end())
       detail::unsupported("{}: the {} value '{}' comes from neither an LSTM node, a graph input nor an op lstmrt "
@@ -359,6 +363,7 @@ class Evaluator {
 
   const OnnxGraphView& g_;
   std::string where_;
+  int evaluations_ = 0;
 };
 
 Axis factor(char label, std::int64_t size) { return Axis{Factor{label, size}}; }
