@@ -8,7 +8,11 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <poll.h>
+
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -108,19 +112,38 @@ TEST_F(CliOutput, SymbolicLinkIsFollowedAndKept) {
   EXPECT_EQ(names_in(file("real")), (std::vector<std::string>{"new.npz", "old.npz"}));
 }
 
+// Everything written to the FIFO at `path` while `run` runs. The read end is opened first
+// (non-blocking), so the writer never waits for a reader and the test never waits for a writer.
+std::string read_fifo_while(const std::string& path, const std::function<void()>& run) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK);
+  if (fd < 0) return "open failed";
+  std::string received;
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    char buffer[1 << 16];
+    for (;;) {
+      pollfd p{fd, POLLIN, 0};
+      ::poll(&p, 1, 20);
+      const ssize_t n = ::read(fd, buffer, sizeof buffer);
+      if (n > 0) {
+        received.append(buffer, static_cast<std::size_t>(n));
+        continue;
+      }
+      if (done) break;  // the writer has exited and the pipe is drained
+    }
+  });
+  run();
+  done = true;
+  reader.join();
+  ::close(fd);
+  return received;
+}
+
 TEST_F(CliOutput, FifoIsWrittenDirectlyNotReplaced) {
   ASSERT_EQ(::mkfifo(file("out.fifo").c_str(), 0600), 0);
-  std::string received;
-  std::thread reader([&] {
-    std::ifstream f(file("out.fifo"), std::ios::binary);
-    received.assign(std::istreambuf_iterator<char>(f), {});
-  });
-  const ProcessResult r = run_cli_process(args(file("out.fifo")), dir_, {0, {{"TMPDIR", file("")}}});
-  if (received.empty()) {  // the CLI never opened the FIFO: let the reader see end-of-file
-    const int fd = ::open(file("out.fifo").c_str(), O_WRONLY | O_NONBLOCK);
-    if (fd >= 0) ::close(fd);
-  }
-  reader.join();
+  ProcessResult r;
+  const std::string received = read_fifo_while(
+      file("out.fifo"), [&] { r = run_cli_process(args(file("out.fifo")), dir_, {0, {{"TMPDIR", file("")}}}); });
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(is_kind(file("out.fifo"), S_IFIFO)) << "the FIFO was replaced";
   std::ofstream(file("received.npz"), std::ios::binary) << received;
