@@ -1,8 +1,7 @@
+// The cell-math probe kernel (cell_math_probe.hpp); device primitives are kernels/device.cuh's.
 #include "kernels/cell_math_probe.hpp"
 
-#include <cuda_runtime_api.h>
-
-#include "common/cuda_check.hpp"
+#include "kernels/device.cuh"
 
 namespace lstmrt::kernels {
 namespace {
@@ -13,7 +12,8 @@ constexpr int kProbeThreads = 256;
 __global__ void __launch_bounds__(kProbeThreads)
     cell_math_probe_kernel(CellMathParams params, const CellProbeInput* __restrict__ in,
                            CellResult* __restrict__ out, int count) {
-  for (int k = blockIdx.x * blockDim.x + threadIdx.x; k < count; k += gridDim.x * blockDim.x) {
+  for (int k = dev::block_x() * dev::block_dim_x() + dev::thread_x(); k < count;
+       k += dev::grid_dim_x() * dev::block_dim_x()) {
     const CellProbeInput v = in[k];
     out[k] = cell_step(params, v.z_i, v.z_f, v.z_g, v.z_o, v.c_prev, v.p_i, v.p_f, v.p_o);
   }
@@ -30,8 +30,11 @@ void launch_cell_math_probe(const CellMathParams& params, const CellProbeInput* 
                     count);
   const int blocks = (count + kProbeThreads - 1) / kProbeThreads < 1024 ? (count + kProbeThreads - 1) / kProbeThreads
                                                                         : 1024;
-  cell_math_probe_kernel<<<blocks, kProbeThreads, 0, stream>>>(params, in, out, count);
-  LSTMRT_CHECK_LAUNCH(stream);
+  dev::LaunchShape shape;
+  shape.grid = static_cast<unsigned>(blocks);
+  shape.block = kProbeThreads;
+  shape.stream = stream;
+  dev::launch("cell_math_probe_kernel", cell_math_probe_kernel, shape, params, in, out, count);
 }
 
 }  // namespace lstmrt::kernels

@@ -1,8 +1,8 @@
+// The cudnn backend's transform kernels: grid-stride copies over the index maps of
+// cudnn_transforms.hpp; device primitives (indices, launch) are kernels/device.cuh's.
 #include "kernels/cudnn_transforms.hpp"
 
-#include <cuda_runtime_api.h>
-
-#include "common/cuda_check.hpp"
+#include "kernels/device.cuh"
 
 namespace lstmrt::kernels {
 namespace {
@@ -10,9 +10,13 @@ namespace {
 constexpr int kThreads = 256;
 constexpr std::int64_t kMaxBlocks = 2048;  // grid-stride beyond this (16 blocks per H200 SM)
 
-int blocks_for(std::int64_t elements) {
+dev::LaunchShape shape_for(std::int64_t elements, cudaStream_t stream) {
   const std::int64_t blocks = (elements + kThreads - 1) / kThreads;
-  return static_cast<int>(blocks < kMaxBlocks ? blocks : kMaxBlocks);
+  dev::LaunchShape shape;
+  shape.grid = static_cast<unsigned>(blocks < kMaxBlocks ? blocks : kMaxBlocks);
+  shape.block = kThreads;
+  shape.stream = stream;
+  return shape;
 }
 
 // One thread per element; element index = vector index · C + channel, in the destination's layout.
@@ -21,8 +25,8 @@ __global__ void __launch_bounds__(kThreads) reverse_rows_kernel(ReverseRowsParam
   const E* src = static_cast<const E*>(p.src);
   E* dst = static_cast<E*>(p.dst);
   const std::int64_t total = static_cast<std::int64_t>(p.steps) * p.rows * p.width;
-  for (std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; k < total;
-       k += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (std::int64_t k = dev::block_x() * static_cast<std::int64_t>(dev::block_dim_x()) + dev::thread_x(); k < total;
+       k += static_cast<std::int64_t>(dev::grid_dim_x()) * dev::block_dim_x()) {
     const int c = static_cast<int>(k % p.width);
     const std::int64_t v = k / p.width;
     const int t = p.batch_major ? static_cast<int>(v % p.steps) : static_cast<int>(v / p.rows);
@@ -38,8 +42,8 @@ __global__ void __launch_bounds__(kThreads) finish_outputs_kernel(FinishOutputsP
   E* dst = static_cast<E*>(p.dst);
   const int vector = p.directions * p.width;  // D·W channels per (t, b)
   const std::int64_t total = static_cast<std::int64_t>(p.steps) * p.rows * vector;
-  for (std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; k < total;
-       k += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (std::int64_t k = dev::block_x() * static_cast<std::int64_t>(dev::block_dim_x()) + dev::thread_x(); k < total;
+       k += static_cast<std::int64_t>(dev::grid_dim_x()) * dev::block_dim_x()) {
     const int c = static_cast<int>(k % vector);
     const std::int64_t v = k / vector;
     const int t = p.batch_major ? static_cast<int>(v % p.steps) : static_cast<int>(v / p.rows);
@@ -63,8 +67,8 @@ __global__ void __launch_bounds__(kThreads) restore_states_kernel(RestoreStatesP
   // Elements of one (slot, row) pair: the h part then the c part.
   const int per_row = p.h_width + p.c_width;
   const std::int64_t total = static_cast<std::int64_t>(p.slots) * p.rows * per_row;
-  for (std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; k < total;
-       k += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (std::int64_t k = dev::block_x() * static_cast<std::int64_t>(dev::block_dim_x()) + dev::thread_x(); k < total;
+       k += static_cast<std::int64_t>(dev::grid_dim_x()) * dev::block_dim_x()) {
     const int j = static_cast<int>(k % per_row);
     const std::int64_t slot_row = k / per_row;  // slot · N + b
     const int b = static_cast<int>(slot_row % p.rows);
@@ -92,10 +96,9 @@ void launch_reverse_rows(const ReverseRowsParams& p, cudaStream_t stream) {
   if (p.steps < 1 || p.rows < 1 || p.width < 1)
     detail::invalid("reverse_rows: shape ({}, {}, {}): expected every size >= 1", p.steps, p.rows, p.width);
   if (!p.src || !p.dst || !p.lengths) detail::invalid("reverse_rows: src, dst and lengths must be device pointers");
-  const int blocks = blocks_for(static_cast<std::int64_t>(p.steps) * p.rows * p.width);
-  if (p.element_bytes == 4) reverse_rows_kernel<std::uint32_t><<<blocks, kThreads, 0, stream>>>(p);
-  else reverse_rows_kernel<std::uint16_t><<<blocks, kThreads, 0, stream>>>(p);
-  LSTMRT_CHECK_LAUNCH(stream);
+  const dev::LaunchShape shape = shape_for(static_cast<std::int64_t>(p.steps) * p.rows * p.width, stream);
+  if (p.element_bytes == 4) dev::launch("reverse_rows_kernel<uint32>", reverse_rows_kernel<std::uint32_t>, shape, p);
+  else dev::launch("reverse_rows_kernel<uint16>", reverse_rows_kernel<std::uint16_t>, shape, p);
 }
 
 void launch_finish_outputs(const FinishOutputsParams& p, cudaStream_t stream) {
@@ -106,10 +109,10 @@ void launch_finish_outputs(const FinishOutputsParams& p, cudaStream_t stream) {
   if (!p.src || !p.dst || !p.lengths) detail::invalid("finish_outputs: src, dst and lengths must be device pointers");
   if (p.src == p.dst && (p.reversed_run || p.processing))
     detail::invalid("finish_outputs: a reversed or go_backwards gather cannot run in place: expected src != dst");
-  const int blocks = blocks_for(static_cast<std::int64_t>(p.steps) * p.rows * p.directions * p.width);
-  if (p.element_bytes == 4) finish_outputs_kernel<std::uint32_t><<<blocks, kThreads, 0, stream>>>(p);
-  else finish_outputs_kernel<std::uint16_t><<<blocks, kThreads, 0, stream>>>(p);
-  LSTMRT_CHECK_LAUNCH(stream);
+  const dev::LaunchShape shape =
+      shape_for(static_cast<std::int64_t>(p.steps) * p.rows * p.directions * p.width, stream);
+  if (p.element_bytes == 4) dev::launch("finish_outputs_kernel<uint32>", finish_outputs_kernel<std::uint32_t>, shape, p);
+  else dev::launch("finish_outputs_kernel<uint16>", finish_outputs_kernel<std::uint16_t>, shape, p);
 }
 
 void launch_restore_states(const RestoreStatesParams& p, cudaStream_t stream) {
@@ -120,10 +123,10 @@ void launch_restore_states(const RestoreStatesParams& p, cudaStream_t stream) {
   if (!p.lengths) detail::invalid("restore_states: lengths must be a device pointer");
   if ((p.h0 == nullptr) != (p.c0 == nullptr)) detail::invalid("restore_states: expected both h0 and c0 or neither");
   if (!p.h_n && !p.c_n) return;
-  const int blocks = blocks_for(static_cast<std::int64_t>(p.slots) * p.rows * (p.h_width + p.c_width));
-  if (p.element_bytes == 4) restore_states_kernel<std::uint32_t><<<blocks, kThreads, 0, stream>>>(p);
-  else restore_states_kernel<std::uint16_t><<<blocks, kThreads, 0, stream>>>(p);
-  LSTMRT_CHECK_LAUNCH(stream);
+  const dev::LaunchShape shape =
+      shape_for(static_cast<std::int64_t>(p.slots) * p.rows * (p.h_width + p.c_width), stream);
+  if (p.element_bytes == 4) dev::launch("restore_states_kernel<uint32>", restore_states_kernel<std::uint32_t>, shape, p);
+  else dev::launch("restore_states_kernel<uint16>", restore_states_kernel<std::uint16_t>, shape, p);
 }
 
 }  // namespace lstmrt::kernels

@@ -1,5 +1,6 @@
 // Launchers of the fused backend's per-step kernels (kernels/fused_step.cu). The per-element work
-// is kernels/fused_step_math.cuh, shared with the CPU emulation; parameters go by value.
+// is kernels/fused_step_math.cuh (also compiled for the host: CPU tests of the cell math, and the
+// SIMT executor, which runs these kernels themselves); parameters go by value.
 #pragma once
 
 #include "kernels/fused_step_math.cuh"

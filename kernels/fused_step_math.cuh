@@ -1,6 +1,7 @@
-// The fused backend's per-element work, ONE code path for the GPU kernels (kernels/fused_step.cu)
-// and the CPU emulation of the plan (tests/common/fused_emulation.hpp): the index arithmetic of
-// the per-step gate kernel and of the state initialisation, on top of lstm_cell_math.cuh's gate math.
+// The fused backend's per-element work, ONE code path for the GPU kernels (kernels/fused_step.cu,
+// kernels/persistent_lstm.cu, run on the CPU by the SIMT executor in tests/simt): the index
+// arithmetic of the per-step gate kernel and of the state initialisation, on top of
+// lstm_cell_math.cuh's gate math.
 //
 // Layouts (all row-major; D directions, N rows, H hidden, H_out output width, T steps):
 //   gates_x   float32, (time, row) at (t − gates_time_base[d])·gates_time_stride + b·gates_row_stride,
@@ -27,7 +28,9 @@
 
 #include "kernels/lstm_cell_math.cuh"
 
-#if defined(__CUDACC__)
+// float16 / bfloat16 storage: nvcc, and the CPU SIMT executor's host build of the kernels
+// (LSTMRT_SIMT: cuda_bf16.h / cuda_fp16.h have host implementations).
+#if defined(__CUDACC__) || defined(LSTMRT_SIMT)
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #endif
@@ -74,7 +77,7 @@ struct InitStateParams {
 
 LSTMRT_HD inline float to_float(float v) { return v; }
 LSTMRT_HD inline void store_float(float* p, float v) { *p = v; }
-#if defined(__CUDACC__)
+#if defined(__CUDACC__) || defined(LSTMRT_SIMT)
 LSTMRT_HD inline float to_float(__half v) { return __half2float(v); }
 LSTMRT_HD inline float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 LSTMRT_HD inline void store_float(__half* p, float v) { *p = __float2half_rn(v); }

@@ -3,18 +3,19 @@
 // exchange layouts. One kernel template serves both modes (grid: cooperative launch, exchange in
 // global memory; cluster: cluster launch, exchange in the cluster's shared memory) and is compiled
 // per weight type and register row-slot count, so every register index is a compile-time constant.
+// Device primitives (indices, barriers, shuffles, shared memory, cluster, memory ordering, the
+// launch and its attributes) are kernels/device.cuh's, so the CPU SIMT executor (tests/simt) runs
+// this same source.
 #include "kernels/persistent_lstm.hpp"
 
-#include <cooperative_groups.h>
-#include <cuda_bf16.h>
-#include <cuda_runtime.h>
+#include <map>
+#include <mutex>
+#include <utility>
 
-#include "common/cuda_check.hpp"
+#include "kernels/device.cuh"
 
 namespace lstmrt::kernels {
 namespace {
-
-namespace cg = cooperative_groups;
 
 constexpr int kThreads = kPersistentBlockThreads;
 constexpr int kWarps = kPersistentWarps;
@@ -26,77 +27,47 @@ struct WeightRegister;
 template <>
 struct WeightRegister<float> {
   static constexpr int kPerRegister = 1;
-  __device__ static uint32_t bits(float v) { return __float_as_uint(v); }
-  __device__ static float unpack(uint32_t reg, int) { return __uint_as_float(reg); }
+  __device__ static uint32_t bits(float v) { return dev::float_as_uint(v); }
+  __device__ static float unpack(uint32_t reg, int) { return dev::uint_as_float(reg); }
 };
 template <>
 struct WeightRegister<__nv_bfloat16> {
   static constexpr int kPerRegister = 2;
-  __device__ static uint32_t bits(__nv_bfloat16 v) { return __bfloat16_as_ushort(v); }
-  // asm volatile: the compiler must not hoist the unpacking out of the step loop (that would keep
-  // two fp32 copies of every weight register live and spill).
-  __device__ static float unpack(uint32_t reg, int half) {
-    uint32_t out;
-    if (half)
-      asm volatile("and.b32 %0, %1, 0xffff0000;" : "=r"(out) : "r"(reg));
-    else
-      asm volatile("shl.b32 %0, %1, 16;" : "=r"(out) : "r"(reg));
-    return __uint_as_float(out);
-  }
+  __device__ static uint32_t bits(__nv_bfloat16 v) { return dev::bf16_as_ushort(v); }
+  __device__ static float unpack(uint32_t reg, int half) { return dev::unpack_bf16(reg, half); }
 };
 
-// ---- memory operations of the exchange ----------------------------------------------------------
-// Relaxed, not acquire: an entry's value travels in the same single-copy-atomic 64-bit word as its
-// tag, so nothing else needs ordering behind the load, and relaxed loads of a thread's entries can
-// all be in flight at once (acquire loads would serialise them). The only other order the protocol
-// needs — a block's reads of a step before its writes of the next — holds because every value it
-// publishes is computed from what it read, after a block barrier.
-__device__ __forceinline__ uint64_t load_relaxed_gpu(const uint64_t* p) {
-  uint64_t v;
-  asm volatile("ld.relaxed.gpu.global.b64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
-  return v;
-}
-__device__ __forceinline__ void store_relaxed_gpu(uint64_t* p, uint64_t v) {
-  asm volatile("st.relaxed.gpu.global.b64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
-}
-__device__ __forceinline__ int32_t load_acquire_cluster_shared(const int32_t* p) {
-  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(p));
-  int32_t v;
-  asm volatile("ld.acquire.cluster.shared::cta.b32 %0, [%1];" : "=r"(v) : "r"(address) : "memory");
-  return v;
-}
-__device__ __forceinline__ void store_release_cluster(int32_t* generic, int32_t v) {
-  asm volatile("st.release.cluster.b32 [%0], %1;" ::"l"(generic), "r"(v) : "memory");
-}
-__device__ __forceinline__ void fence_cluster() { asm volatile("fence.acq_rel.cluster;" ::: "memory"); }
-__device__ __forceinline__ uint64_t global_ns() {
-  uint64_t t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
+// ---- the exchange's memory operations (kernels/device.cuh) ---------------------------------------
+// Grid mode polls with relaxed, not acquire, loads: an entry's value travels in the same
+// single-copy-atomic 64-bit word as its tag, so nothing else needs ordering behind the load, and
+// relaxed loads of a thread's entries can all be in flight at once (acquire loads would serialise
+// them). The only other order the protocol needs — a block's reads of a step before its writes of
+// the next — holds because every value it publishes is computed from what it read, after a block
+// barrier. Cluster mode: values, a cluster-scope acq_rel fence and a barrier, then one
+// release-stored tag per (slot, source block), acquire-loaded by the reader.
 __device__ __forceinline__ uint64_t exchange_entry(float value, int32_t tag) {
-  return (static_cast<uint64_t>(static_cast<uint32_t>(tag)) << 32) | __float_as_uint(value);
+  return (static_cast<uint64_t>(static_cast<uint32_t>(tag)) << 32) | dev::float_as_uint(value);
 }
 
 // Sum over the warp with a fixed xor tree: the same order on every run (bitwise repeatable).
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
-  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(kFullMask, v, offset);
+  for (int offset = 16; offset > 0; offset >>= 1) v += dev::shfl_xor(kFullMask, v, offset);
   return v;
 }
 
 // ---- giving up instead of hanging ---------------------------------------------------------------
 // The first block to give up claims *abort_flag and writes the host-visible report (code last, so
 // a host that sees a code sees the rest). Every block polls *abort_flag while it waits.
-__device__ void give_up(const PersistentParams& p, int32_t code, int step, volatile int* block_abort) {
-  if (atomicCAS(p.abort_flag, 0, code) == 0 && p.status) {
+__device__ void give_up(const PersistentParams& p, int32_t code, int step, dev::SharedPtr<volatile int> block_abort) {
+  if (dev::atomic_cas(p.abort_flag, 0, code) == 0 && p.status) {
     volatile PersistentStatus* s = p.status;
     s->layer = p.layer;
-    s->block = static_cast<int32_t>(blockIdx.x);
+    s->block = static_cast<int32_t>(dev::block_x());
     s->step = step;
-    __threadfence_system();
+    dev::threadfence_system();
     s->code = code;
-    __threadfence_system();
+    dev::threadfence_system();
   }
   *block_abort = 1;
 }
@@ -104,7 +75,7 @@ __device__ void give_up(const PersistentParams& p, int32_t code, int step, volat
 // Spins until poll() returns 1; false when the block gives up: poll() returned −1 (a newer tag:
 // protocol violation), the wait passed timeout_ns, or another block (or thread) gave up.
 template <typename Poll>
-__device__ bool spin_until(const PersistentParams& p, int step, volatile int* block_abort, Poll poll) {
+__device__ bool spin_until(const PersistentParams& p, int step, dev::SharedPtr<volatile int> block_abort, Poll poll) {
   uint64_t start = 0;
   for (unsigned spins = 0;; ++spins) {
     const int r = poll();
@@ -118,7 +89,7 @@ __device__ bool spin_until(const PersistentParams& p, int step, volatile int* bl
         *block_abort = 1;
         return false;
       }
-      const uint64_t now = global_ns();
+      const uint64_t now = dev::global_timer_ns();
       if (start == 0) {
         start = now;
       } else if (static_cast<int64_t>(now - start) > p.timeout_ns) {
@@ -138,14 +109,14 @@ struct Exchange {
   uint64_t* global;
   // Cluster mode: this block's receive buffer in shared memory: values (slot, local row, unit),
   // then one tag per (slot, source rank).
-  float* values;
-  int32_t* tags;
+  dev::SharedPtr<float> values;
+  dev::SharedPtr<int32_t> tags;
 };
 
 // Stages the block's rows of the vector read at local step ls into stage[local row · width + k].
 // Returns false when the block gives up (then every thread of the block returns false).
 __device__ bool receive(const PersistentParams& p, const PersistentBlock& blk, const Exchange& x, int ls,
-                        float* stage, volatile int* block_abort) {
+                        dev::SharedPtr<float> stage, dev::SharedPtr<volatile int> block_abort) {
   const int slot = ls & 1, step = p.g.step + ls;
   const int32_t tag = persistent_tag(p.tag_base, ls);
   const int count = blk.rows * x.width;
@@ -154,7 +125,7 @@ __device__ bool receive(const PersistentParams& p, const PersistentBlock& blk, c
     // of a round in flight together) until every tag matches.
     constexpr int kReceiveBatch = 2;
     const uint64_t* base = x.global + (static_cast<int64_t>(slot) * p.g.batch + blk.row_first) * x.width;
-    for (int first = threadIdx.x; first < count; first += kThreads * kReceiveBatch) {
+    for (int first = dev::thread_x(); first < count; first += kThreads * kReceiveBatch) {
       unsigned pending = 0;
 #pragma unroll
       for (int k = 0; k < kReceiveBatch; ++k)
@@ -163,14 +134,14 @@ __device__ bool receive(const PersistentParams& p, const PersistentBlock& blk, c
         uint64_t v[kReceiveBatch];
 #pragma unroll
         for (int k = 0; k < kReceiveBatch; ++k)
-          if (pending & (1u << k)) v[k] = load_relaxed_gpu(base + first + k * kThreads);
+          if (pending & (1u << k)) v[k] = dev::load_relaxed_gpu(base + first + k * kThreads);
         int state = 1;
 #pragma unroll
         for (int k = 0; k < kReceiveBatch; ++k) {
           if (!(pending & (1u << k))) continue;
           const int got = tag_state(static_cast<int32_t>(v[k] >> 32), tag);
           if (got > 0) {
-            stage[first + k * kThreads] = __uint_as_float(static_cast<uint32_t>(v[k]));
+            stage[first + k * kThreads] = dev::uint_as_float(static_cast<uint32_t>(v[k]));
             pending &= ~(1u << k);
           } else {
             state = got < 0 ? -1 : (state < 0 ? -1 : 0);
@@ -180,18 +151,18 @@ __device__ bool receive(const PersistentParams& p, const PersistentBlock& blk, c
       });
       if (!received) break;
     }
-    __syncthreads();
+    dev::sync_block();
     return !*block_abort;
   }
-  if (threadIdx.x < p.blocks_per_direction) {
-    const int32_t* t = x.tags + slot * p.blocks_per_direction + threadIdx.x;
-    spin_until(p, step, block_abort, [&] { return tag_state(load_acquire_cluster_shared(t), tag); });
+  if (dev::thread_x() < p.blocks_per_direction) {
+    const dev::SharedPtr<const int32_t> t = x.tags + slot * p.blocks_per_direction + dev::thread_x();
+    spin_until(p, step, block_abort, [&] { return tag_state(dev::load_acquire_cluster_shared(t), tag); });
   }
-  __syncthreads();
+  dev::sync_block();
   if (*block_abort) return false;
-  const float* values = x.values + static_cast<int64_t>(slot) * p.rows_per_cluster * x.width;
-  for (int i = threadIdx.x; i < count; i += kThreads) stage[i] = values[i];
-  __syncthreads();
+  const dev::SharedPtr<const float> values = x.values + static_cast<int64_t>(slot) * p.rows_per_cluster * x.width;
+  for (int i = dev::thread_x(); i < count; i += kThreads) stage[i] = values[i];
+  dev::sync_block();
   return true;
 }
 
@@ -203,12 +174,11 @@ __device__ __forceinline__ void publish(const PersistentParams& p, const Persist
   const int slot = ls & 1;
   if (p.mode == static_cast<int>(PersistentMode::kGrid)) {
     const int64_t entry = (static_cast<int64_t>(slot) * p.g.batch + blk.row_first + lb) * x.width + j;
-    store_relaxed_gpu(x.global + entry, exchange_entry(v, persistent_tag(p.tag_base, ls)));
+    dev::store_relaxed_gpu(x.global + entry, exchange_entry(v, persistent_tag(p.tag_base, ls)));
     return;
   }
-  float* local = x.values + (static_cast<int64_t>(slot) * p.rows_per_cluster + lb) * x.width + j;
-  cg::cluster_group cluster = cg::this_cluster();
-  for (int rank = 0; rank < p.blocks_per_direction; ++rank) *cluster.map_shared_rank(local, rank) = v;
+  const dev::SharedPtr<float> local = x.values + (static_cast<int64_t>(slot) * p.rows_per_cluster + lb) * x.width + j;
+  for (int rank = 0; rank < p.blocks_per_direction; ++rank) *dev::map_shared_rank(local, rank) = v;
 }
 
 // Cluster mode: after every thread's publish, this block's tag for the exchange read at ls goes
@@ -217,11 +187,11 @@ __device__ __forceinline__ void publish(const PersistentParams& p, const Persist
 __device__ void publish_tags(const PersistentParams& p, const PersistentBlock& blk, const Exchange& x, int ls,
                              bool stalled) {
   if (p.mode == static_cast<int>(PersistentMode::kGrid)) return;
-  fence_cluster();
-  __syncthreads();
-  if (stalled || threadIdx.x >= p.blocks_per_direction) return;
-  int32_t* local = x.tags + (ls & 1) * p.blocks_per_direction + blk.rank;
-  store_release_cluster(cg::this_cluster().map_shared_rank(local, static_cast<int>(threadIdx.x)),
+  dev::fence_acq_rel_cluster();
+  dev::sync_block();
+  if (stalled || dev::thread_x() >= p.blocks_per_direction) return;
+  const dev::SharedPtr<int32_t> local = x.tags + (ls & 1) * p.blocks_per_direction + blk.rank;
+  dev::store_release_cluster(dev::map_shared_rank(local, static_cast<int>(dev::thread_x())),
                         persistent_tag(p.tag_base, ls));
 }
 
@@ -232,27 +202,27 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __gr
   constexpr int kCols = persistent_register_columns(kSlots, kPer);  // column slots held
   constexpr int kRegs = kSlots > 0 ? persistent_weight_registers(kSlots, kPer) : 1;
 
-  extern __shared__ __align__(16) unsigned char smem[];
-  __shared__ int block_abort_storage;
-  volatile int* block_abort = &block_abort_storage;
+  LSTMRT_DYNAMIC_SHARED(unsigned char, smem, 16);
+  LSTMRT_STATIC_SHARED(int, block_abort_storage, 1);
+  const dev::SharedPtr<volatile int> block_abort = block_abort_storage;
 
   const GateStepParams& g = p.g;
-  const PersistentBlock blk = persistent_block(p, static_cast<int>(blockIdx.x));
+  const PersistentBlock blk = persistent_block(p, static_cast<int>(dev::block_x()));
   const int d = blk.direction, H = g.hidden, Ho = g.out_size, N = g.batch, U = p.units_per_block;
   const int units = blk.units, rows = blk.rows;
   const bool grid_mode = p.mode == static_cast<int>(PersistentMode::kGrid);
   const bool projected = g.projected != 0;
-  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  const int warp = static_cast<int>(dev::thread_x()) / 32, lane = static_cast<int>(dev::thread_x()) % 32;
   const int reg_rows = persistent_min(p.register_rows, 4 * units);
   const int cpl = p.cols_per_lane;
 
-  W* w_sm = reinterpret_cast<W*>(smem + p.smem.w_hh);
-  W* wr_sm = reinterpret_cast<W*>(smem + p.smem.w_hr);
-  float* h_stage = reinterpret_cast<float*>(smem + p.smem.h_stage);
-  float* m_stage = reinterpret_cast<float*>(smem + p.smem.m_stage);
-  float* gates_sm = reinterpret_cast<float*>(smem + p.smem.gates);
-  float* c_sm = reinterpret_cast<float*>(smem + p.smem.c_state);
-  float* vec_sm = reinterpret_cast<float*>(smem + p.smem.vectors);
+  const dev::SharedPtr<W> w_sm = dev::shared_cast<W>(smem + p.smem.w_hh);
+  const dev::SharedPtr<W> wr_sm = dev::shared_cast<W>(smem + p.smem.w_hr);
+  const dev::SharedPtr<float> h_stage = dev::shared_cast<float>(smem + p.smem.h_stage);
+  const dev::SharedPtr<float> m_stage = dev::shared_cast<float>(smem + p.smem.m_stage);
+  const dev::SharedPtr<float> gates_sm = dev::shared_cast<float>(smem + p.smem.gates);
+  const dev::SharedPtr<float> c_sm = dev::shared_cast<float>(smem + p.smem.c_state);
+  const dev::SharedPtr<float> vec_sm = dev::shared_cast<float>(smem + p.smem.vectors);
 
   // Exchanges. Cluster receive buffers: h values (2, R, H_out) then tags (2, B); m right after.
   Exchange hx{Ho, nullptr, nullptr, nullptr}, mx{H, nullptr, nullptr, nullptr};
@@ -262,10 +232,10 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __gr
   } else {
     const int64_t h_values = 2LL * p.rows_per_cluster * Ho * 4, h_total = h_values + 2LL * p.blocks_per_direction * 4;
     const int64_t m_values = 2LL * p.rows_per_cluster * H * 4;
-    hx.values = reinterpret_cast<float*>(smem + p.smem.exchange);
-    hx.tags = reinterpret_cast<int32_t*>(smem + p.smem.exchange + h_values);
-    mx.values = reinterpret_cast<float*>(smem + p.smem.exchange + h_total);
-    mx.tags = reinterpret_cast<int32_t*>(smem + p.smem.exchange + h_total + m_values);
+    hx.values = dev::shared_cast<float>(smem + p.smem.exchange);
+    hx.tags = dev::shared_cast<int32_t>(smem + p.smem.exchange + h_values);
+    mx.values = dev::shared_cast<float>(smem + p.smem.exchange + h_total);
+    mx.tags = dev::shared_cast<int32_t>(smem + p.smem.exchange + h_total + m_values);
   }
 
   // ---- load the block's slice once -------------------------------------------------------------
@@ -288,46 +258,47 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __gr
     wreg[i] = bits;
   }
   const int smem_rows = 4 * units - reg_rows;
-  for (int i = threadIdx.x; i < smem_rows * Ho; i += kThreads) {
+  for (int i = dev::thread_x(); i < smem_rows * Ho; i += kThreads) {
     const int lr = i / Ho, k = i - lr * Ho;
     w_sm[static_cast<int64_t>(lr) * p.smem.w_hh_ld + k] = w_hh[global_row(reg_rows + lr) * Ho + k];
   }
   if (projected) {
     const W* w_hr = static_cast<const W*>(p.w_hr) + (static_cast<int64_t>(d) * Ho + blk.proj_first) * H;
-    for (int i = threadIdx.x; i < blk.projs * H; i += kThreads) {
+    for (int i = dev::thread_x(); i < blk.projs * H; i += kThreads) {
       const int pp = i / H, k = i - pp * H;
       wr_sm[static_cast<int64_t>(pp) * p.smem.w_hr_ld + k] = w_hr[static_cast<int64_t>(pp) * H + k];
     }
   }
-  for (int i = threadIdx.x; i < units; i += kThreads) {
+  for (int i = dev::thread_x(); i < units; i += kThreads) {
     const int j = blk.unit_first + i;
     for (int gate = 0; gate < 4; ++gate) vec_sm[gate * U + i] = g.bias[d * 4 * H + gate * H + j];
     if (g.peephole)
       for (int gate = 0; gate < 3; ++gate) vec_sm[(4 + gate) * U + i] = g.peephole[d * 3 * H + gate * H + j];
   }
-  for (int i = threadIdx.x; i < rows * units; i += kThreads) {
+  for (int i = dev::thread_x(); i < rows * units; i += kThreads) {
     const int lb = i / units, u = i - lb * units;
     c_sm[lb * U + u] = g.c_state[(static_cast<int64_t>(d) * N + blk.row_first + lb) * H + blk.unit_first + u];
   }
-  for (int i = threadIdx.x; i < rows * Ho; i += kThreads) {
+  for (int i = dev::thread_x(); i < rows * Ho; i += kThreads) {
     const int lb = i / Ho, k = i - lb * Ho;
     h_stage[i] = to_float(static_cast<const W*>(g.h_state)[(static_cast<int64_t>(d) * N + blk.row_first + lb) * Ho + k]);
   }
-  if (threadIdx.x == 0) *block_abort = 0;
+  if (dev::thread_x() == 0) *block_abort = 0;
   if (!grid_mode) {
     // Tags start below every tag of this launch; no block writes into another before all started.
-    for (int i = threadIdx.x; i < 2 * p.blocks_per_direction; i += kThreads) {
+    for (int i = dev::thread_x(); i < 2 * p.blocks_per_direction; i += kThreads) {
       hx.tags[i] = 0;
       if (projected) mx.tags[i] = 0;
     }
-    cg::this_cluster().sync();
+    dev::cluster_sync();
   }
-  __syncthreads();
+  dev::sync_block();
 
   bool ok = true;
   for (int ls = 0; ls < p.step_count; ++ls) {
     const int s = g.step + ls;
-    const bool stalled = static_cast<int>(blockIdx.x) == p.debug_stall_block && ls == p.debug_stall_step;
+    dev::note_step(s);
+    const bool stalled = static_cast<int>(dev::block_x()) == p.debug_stall_block && ls == p.debug_stall_step;
     if (ls > 0 && !receive(p, blk, hx, ls, h_stage, block_abort)) {
       ok = false;
       break;
@@ -336,8 +307,8 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __gr
     // ---- gates[lb][gate·U + u] = W_hh slice · h ------------------------------------------------
     if (!p.exchange_only) {
       for (int lb = 0; lb < rows; ++lb) {
-        const float* h_row = h_stage + lb * Ho;
-        float* g_row = gates_sm + lb * 4 * U;
+        const dev::SharedPtr<const float> h_row = h_stage + lb * Ho;
+        const dev::SharedPtr<float> g_row = gates_sm + lb * 4 * U;
         if constexpr (kSlots > 0) {
           float acc[kSlots];
 #pragma unroll
@@ -362,7 +333,7 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __gr
           }
         }
         for (int r = reg_rows + warp; r < 4 * units; r += kWarps) {
-          const W* w_row = w_sm + static_cast<int64_t>(r - reg_rows) * p.smem.w_hh_ld;
+          const dev::SharedPtr<const W> w_row = w_sm + static_cast<int64_t>(r - reg_rows) * p.smem.w_hh_ld;
           float acc = 0.0f;
           for (int k = lane; k < Ho; k += 32) acc = fmaf(to_float(w_row[k]), h_row[k], acc);
           acc = warp_sum(acc);
@@ -370,18 +341,18 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __gr
         }
       }
     }
-    __syncthreads();
+    dev::sync_block();
 
     // ---- cell math per (row, unit): publish h (or m), write y / h_n / c_n -----------------------
     W zero;
     store_float(&zero, 0.0f);
-    for (int i = threadIdx.x; i < rows * units; i += kThreads) {
+    for (int i = dev::thread_x(); i < rows * units; i += kThreads) {
       const int lb = i / units, u = i - lb * units;
       const int b = blk.row_first + lb, j = blk.unit_first + u;
       const int len = g.lengths ? g.lengths[b] : g.seq_len;
       const int t = step_time(g.reverse[d], len, s);
       const int64_t state = static_cast<int64_t>(d) * N + b;
-      float* c = c_sm + lb * U + u;
+      const dev::SharedPtr<float> c = c_sm + lb * U + u;
       float value = 0.0f;  // what the next exchange carries for (b, j)
       if (p.exchange_only) {
       } else if (t >= 0) {
@@ -432,8 +403,8 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __gr
         const int t = step_time(g.reverse[d], len, s);
         float v = t >= 0 ? 0.0f : h_stage[lb * Ho + pj];  // frozen rows keep h
         if (t >= 0 && !p.exchange_only) {
-          const W* w_row = wr_sm + static_cast<int64_t>(pp) * p.smem.w_hr_ld;
-          const float* m_row = m_stage + lb * H;
+          const dev::SharedPtr<const W> w_row = wr_sm + static_cast<int64_t>(pp) * p.smem.w_hr_ld;
+          const dev::SharedPtr<const float> m_row = m_stage + lb * H;
           float acc = 0.0f;
           for (int k = lane; k < H; k += 32) acc = fmaf(to_float(w_row[k]), m_row[k], acc);
           W h;
@@ -456,24 +427,24 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __gr
       }
     }
     publish_tags(p, blk, hx, ls + 1, stalled);
-    __syncthreads();  // h_stage / m_stage / gates are rewritten by the next step
+    dev::sync_block();  // h_stage / m_stage / gates are rewritten by the next step
   }
 
   // ---- hand the state to the next launch: wait for the last exchange (so no block still reads
   // h_state), then write this block's units of h_state and c_state ------------------------------
   if (ok && receive(p, blk, hx, p.step_count, h_stage, block_abort)) {
     const int first = projected ? blk.proj_first : blk.unit_first, width = projected ? blk.projs : units;
-    for (int i = threadIdx.x; i < rows * width; i += kThreads) {
+    for (int i = dev::thread_x(); i < rows * width; i += kThreads) {
       const int lb = i / width, j = first + (i - lb * width);
       store_float(static_cast<W*>(g.h_state) + (static_cast<int64_t>(d) * N + blk.row_first + lb) * Ho + j,
                   h_stage[lb * Ho + j]);
     }
-    for (int i = threadIdx.x; i < rows * units; i += kThreads) {
+    for (int i = dev::thread_x(); i < rows * units; i += kThreads) {
       const int lb = i / units, u = i - lb * units;
       g.c_state[(static_cast<int64_t>(d) * N + blk.row_first + lb) * H + blk.unit_first + u] = c_sm[lb * U + u];
     }
   }
-  if (!grid_mode) cg::this_cluster().sync();  // nobody leaves while others may still write into it
+  if (!grid_mode) dev::cluster_sync();  // nobody leaves while others may still write into it
 }
 
 using KernelFn = void (*)(PersistentParams);
@@ -529,55 +500,62 @@ KernelFn checked_kernel(const PersistentParams& p, StorageType type, int blocks,
   return kernel;
 }
 
-cudaLaunchConfig_t launch_config(const PersistentParams& p, int blocks, cudaStream_t stream, cudaLaunchAttribute* attr) {
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(static_cast<unsigned>(blocks));
-  cfg.blockDim = dim3(kThreads);
-  cfg.dynamicSmemBytes = p.smem.total;
-  cfg.stream = stream;
-  if (p.mode == static_cast<int>(PersistentMode::kGrid)) {
-    attr->id = cudaLaunchAttributeCooperative;  // all blocks co-resident, or the launch fails
-    attr->val.cooperative = 1;
-  } else {
-    attr->id = cudaLaunchAttributeClusterDimension;
-    attr->val.clusterDim.x = static_cast<unsigned>(p.blocks_per_direction);
-    attr->val.clusterDim.y = 1;
-    attr->val.clusterDim.z = 1;
-  }
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
-  return cfg;
+// The launch of `blocks` blocks: grid mode cooperative (all blocks co-resident, or the launch
+// fails), cluster mode in clusters of blocks_per_direction.
+dev::LaunchShape launch_shape(const PersistentParams& p, int blocks, cudaStream_t stream) {
+  dev::LaunchShape shape;
+  shape.grid = static_cast<unsigned>(blocks);
+  shape.block = kThreads;
+  shape.dynamic_smem = p.smem.total;
+  shape.stream = stream;
+  if (p.mode == static_cast<int>(PersistentMode::kGrid))
+    shape.cooperative = true;
+  else
+    shape.cluster = static_cast<unsigned>(p.blocks_per_direction);
+  return shape;
 }
 
+// The kernel's attributes, set once per (device, instantiation): the opt-in dynamic shared memory
+// to the most ANY plan may use (the device's opt-in limit less the kernel's static shared memory:
+// the planner's budget, fused::device_limits), and non-portable cluster sizes allowed where the
+// device launches clusters. Never lowered for a smaller plan, so a graph captured with an earlier
+// plan's launch stays valid whatever launches come later; no driver call per launch after the first.
 void set_attributes(KernelFn kernel, const PersistentParams& p) {
-  LSTMRT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         static_cast<int>(p.smem.total)));
-  if (p.mode == static_cast<int>(PersistentMode::kCluster) && p.blocks_per_direction > 8)
-    LSTMRT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+  static std::mutex mutex;
+  static std::map<std::pair<int, KernelFn>, int> most;  // (device, instantiation) -> dynamic bytes set
+  const int device = dev::current_device();
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto it = most.find({device, kernel});
+  if (it == most.end()) {
+    const int bytes = dev::device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin, device) - dev::func_static_smem(kernel);
+    dev::func_set_attribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    if (dev::device_attribute(cudaDevAttrClusterLaunch, device))
+      dev::func_set_attribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+    it = most.emplace(std::make_pair(device, kernel), bytes).first;
+  }
+  if (static_cast<int64_t>(p.smem.total) > it->second)
+    detail::invalid("persistent LSTM kernel: {} bytes of dynamic shared memory; the device allows {}", p.smem.total,
+                    it->second);
 }
 
 }  // namespace
 
 PersistentDeviceInfo persistent_device_info(int device) {
   PersistentDeviceInfo info{};
-  LSTMRT_CUDA_CHECK(cudaDeviceGetAttribute(&info.sm_count, cudaDevAttrMultiProcessorCount, device));
-  LSTMRT_CUDA_CHECK(cudaDeviceGetAttribute(&info.max_smem_per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  LSTMRT_CUDA_CHECK(cudaDeviceGetAttribute(&info.cooperative_launch, cudaDevAttrCooperativeLaunch, device));
+  info.sm_count = dev::device_attribute(cudaDevAttrMultiProcessorCount, device);
+  info.max_smem_per_block = dev::device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  info.cooperative_launch = dev::device_attribute(cudaDevAttrCooperativeLaunch, device);
   // The kernels' own static shared memory (the block's abort word) comes out of the same budget.
-  cudaFuncAttributes attributes{};
-  LSTMRT_CUDA_CHECK(cudaFuncGetAttributes(&attributes, kernel_for_slots<float>(0)));
-  info.max_smem_per_block -= static_cast<int>(attributes.sharedSizeBytes);
-  int cluster_launch = 0;
-  LSTMRT_CUDA_CHECK(cudaDeviceGetAttribute(&cluster_launch, cudaDevAttrClusterLaunch, device));
+  info.max_smem_per_block -= dev::func_static_smem(kernel_for_slots<float>(0));
   info.max_cluster_size = 0;
-  if (cluster_launch) {
+  if (dev::device_attribute(cudaDevAttrClusterLaunch, device)) {
     // The largest cluster the kernel can be launched with when non-portable sizes are allowed.
     const KernelFn kernel = kernel_for_slots<float>(0);
-    LSTMRT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-    cudaLaunchConfig_t cfg{};
-    cfg.gridDim = dim3(16);
-    cfg.blockDim = dim3(kThreads);
-    LSTMRT_CUDA_CHECK(cudaOccupancyMaxPotentialClusterSize(&info.max_cluster_size, kernel, &cfg));
+    dev::func_set_attribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+    dev::LaunchShape shape;
+    shape.grid = 16;
+    shape.block = kThreads;
+    info.max_cluster_size = dev::occupancy_potential_cluster_size(kernel, shape);
   }
   return info;
 }
@@ -586,27 +564,20 @@ bool persistent_launch_fits(const PersistentParams& p, StorageType type, int blo
   const KernelFn kernel = checked_kernel(p, type, blocks, false);
   set_attributes(kernel, p);
   if (p.mode == static_cast<int>(PersistentMode::kGrid)) {
-    int device = 0, sms = 0, per_sm = 0, cooperative = 0;
-    LSTMRT_CUDA_CHECK(cudaGetDevice(&device));
-    LSTMRT_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    LSTMRT_CUDA_CHECK(cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device));
-    LSTMRT_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, p.smem.total));
+    const int device = dev::current_device();
+    const int sms = dev::device_attribute(cudaDevAttrMultiProcessorCount, device);
+    const int cooperative = dev::device_attribute(cudaDevAttrCooperativeLaunch, device);
+    const int per_sm = dev::occupancy_blocks_per_sm(kernel, kThreads, p.smem.total);
     return cooperative && static_cast<int64_t>(per_sm) * sms >= blocks;
   }
-  cudaLaunchAttribute attr{};
-  const cudaLaunchConfig_t cfg = launch_config(p, blocks, stream, &attr);
-  int clusters = 0;
-  LSTMRT_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg));
-  return clusters >= 1;  // clusters never wait on each other: one at a time is enough
+  // Clusters never wait on each other: one at a time is enough.
+  return dev::occupancy_active_clusters(kernel, launch_shape(p, blocks, stream)) >= 1;
 }
 
 void launch_persistent_lstm(const PersistentParams& p, StorageType type, int blocks, cudaStream_t stream) {
   const KernelFn kernel = checked_kernel(p, type, blocks, true);
   set_attributes(kernel, p);
-  cudaLaunchAttribute attr{};
-  const cudaLaunchConfig_t cfg = launch_config(p, blocks, stream, &attr);
-  LSTMRT_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, p));
-  LSTMRT_CHECK_LAUNCH(stream);
+  dev::launch("persistent_lstm_kernel", kernel, launch_shape(p, blocks, stream), p);
 }
 
 }  // namespace lstmrt::kernels

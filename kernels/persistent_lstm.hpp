@@ -145,7 +145,7 @@ LSTMRT_HD inline PersistentBlock persistent_block(const PersistentParams& p, int
 
 // The register map (header comment): element e of the thread in (warp, lane) holds local row
 // r = (e % slots)·8 + warp, column k = (e / slots)·32 + lane. The kernel loads its registers with
-// this; fused::register_location (the planner's map, used by the CPU emulation) is its inverse.
+// this; fused::register_location (the planner's map) is its inverse (tests/cpu/test_persistent_plan.cpp).
 struct PersistentRegisterSource {
   int row, column;
 };

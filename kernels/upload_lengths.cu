@@ -1,8 +1,8 @@
+// upload_lengths: the values travel by value in the launch parameters (upload_lengths.hpp); the
+// device primitives (indices, launch) are kernels/device.cuh's.
 #include "kernels/upload_lengths.hpp"
 
-#include <cuda_runtime_api.h>
-
-#include "common/cuda_check.hpp"
+#include "kernels/device.cuh"
 
 namespace lstmrt::kernels {
 namespace {
@@ -19,7 +19,7 @@ static_assert(sizeof(LengthsParams) <= 4096, "kernel parameters must fit the 4 K
 constexpr int kUploadThreads = 256;
 
 __global__ void __launch_bounds__(kUploadThreads) upload_lengths_kernel(const __grid_constant__ LengthsParams p) {
-  for (int k = threadIdx.x; k < p.count; k += blockDim.x) p.dst[k] = p.values[k];
+  for (int k = dev::thread_x(); k < p.count; k += dev::block_dim_x()) p.dst[k] = p.values[k];
 }
 
 }  // namespace
@@ -31,13 +31,15 @@ void upload_lengths(const std::int32_t* h_lengths, int count, std::int32_t* d_le
     detail::invalid("upload_lengths: {} is null: expected an array of {} lengths", !h_lengths ? "h_lengths" : "d_lengths",
                     count);
   LengthsParams params;
+  dev::LaunchShape shape;
+  shape.block = kUploadThreads;
+  shape.stream = stream;
   for (int index = 0; index < chunks; ++index) {
     const LengthChunk chunk = length_chunk(count, index);
     params.dst = d_lengths + chunk.offset;
     params.count = chunk.count;
     for (int k = 0; k < chunk.count; ++k) params.values[k] = h_lengths[chunk.offset + k];
-    upload_lengths_kernel<<<1, kUploadThreads, 0, stream>>>(params);
-    LSTMRT_CHECK_LAUNCH(stream);
+    dev::launch("upload_lengths_kernel", upload_lengths_kernel, shape, params);
   }
 }
 

@@ -25,6 +25,9 @@ class Backend {
   // padding); the request itself is already valid.
   virtual void check_request(const ForwardRequest& req) const = 0;
   virtual void forward(const ForwardRequest& req, cudaStream_t stream) = 0;
+  // Lstm::forward_host: every pointer in host memory. Host backends compute directly; the GPU
+  // module's backends stage through device buffers (forward_staged).
+  virtual void forward_host(const ForwardRequest& req) { forward(req, nullptr); }
   virtual std::size_t workspace_size(int /*seq_len*/, int /*batch*/) const { return 0; }
   // Host memory forward allocates itself (host backends; Lstm::host_workspace_size).
   virtual std::size_t host_workspace_size(int /*seq_len*/, int /*batch*/) const { return 0; }
@@ -42,15 +45,15 @@ class Backend {
 // message naming the backend and the feature.
 std::unique_ptr<Backend> make_reference_backend(const ModelDesc& desc, const Weights& weights,
                                                 const BackendOptions& options);
-// make_gpu_backend checks the device, then calls the backend's own factory (src/cudnn, src/fused).
+// make_gpu_backend (core) checks the device, loads the GPU module (gpu_loader.hpp) and creates the
+// backend there; the module calls the backend's own factory (src/cudnn, src/fused).
 std::unique_ptr<Backend> make_gpu_backend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options);
+// In the GPU module (and in tests of its internals) only:
 std::unique_ptr<Backend> make_cudnn_backend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options);
 std::unique_ptr<Backend> make_fused_backend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options);
 
 // Runs `req` (host pointers) through a device-memory backend: uploads inputs, runs, downloads the
-// requested outputs, synchronises. Used by Lstm::forward_host.
+// requested outputs, synchronises. The GPU module's forward_host (src/device_staging.cpp).
 void forward_staged(Backend& backend, const ForwardRequest& req);
-// The host bytes forward_staged allocates at its peak for T = seq_len, N = batch.
-std::size_t staged_host_bytes(const Backend& backend, int seq_len, int batch);
 
 }  // namespace lstmrt

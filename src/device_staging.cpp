@@ -4,7 +4,6 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -51,18 +50,6 @@ void download(const detail::DeviceBuffer& buffer, float* host, std::size_t count
 }
 
 }  // namespace
-
-std::size_t staged_host_bytes(const Backend& backend, int seq_len, int batch) {
-  const ModelDesc& desc = backend.desc();
-  if (backend.options().data_type == DataType::kFloat32) return 0;  // copied as they are
-  // One converted copy (2 bytes per value) of the largest array at a time.
-  const std::size_t steps_rows = static_cast<std::size_t>(seq_len) * batch;
-  const std::size_t states = static_cast<std::size_t>(desc.num_layers) * desc.num_directions() * batch;
-  const std::size_t largest = std::max({steps_rows * desc.input_size,
-                                        steps_rows * desc.num_directions() * desc.output_size(),
-                                        states * desc.hidden_size});
-  return largest * 2;
-}
 
 void forward_staged(Backend& backend, const ForwardRequest& req) {
   const ModelDesc& desc = backend.desc();

@@ -1,4 +1,5 @@
 // The Lstm object: validation, backend choice, dispatch.
+#include <algorithm>
 #include <utility>
 
 #include "backend.hpp"
@@ -67,7 +68,14 @@ std::size_t Lstm::host_workspace_size(int seq_len, int batch) const {
   if (seq_len < 1 || batch < 1)
     detail::invalid("host_workspace_size({}, {}): expected seq_len >= 1 and batch >= 1", seq_len, batch);
   if (impl_->memory_space() == MemorySpace::kHost) return impl_->host_workspace_size(seq_len, batch);
-  return staged_host_bytes(*impl_, seq_len, batch);
+  // forward_staged (src/device_staging.cpp) copies float32 as it is and converts float16/bfloat16
+  // through one host copy (2 bytes per value) of the largest array at a time.
+  const ModelDesc& d = impl_->desc();
+  if (impl_->options().data_type == DataType::kFloat32) return 0;
+  const std::size_t steps_rows = static_cast<std::size_t>(seq_len) * batch;
+  const std::size_t states = static_cast<std::size_t>(d.num_layers) * d.num_directions() * batch;
+  return 2 * std::max({steps_rows * d.input_size, steps_rows * d.num_directions() * d.output_size(),
+                       states * d.hidden_size});
 }
 
 void Lstm::reserve(int seq_len, int batch) {
@@ -91,64 +99,7 @@ void Lstm::forward(const ForwardRequest& req, cudaStream_t stream) {
 void Lstm::forward_host(const ForwardRequest& req) {
   validate(impl_->desc(), req);
   impl_->check_request(req);
-  if (impl_->memory_space() == MemorySpace::kHost) {
-    impl_->forward(req, nullptr);
-  } else {
-    impl_->reserve(req.seq_len, req.batch);
-    forward_staged(*impl_, req);
-  }
-}
-
-std::string to_string(BackendKind kind) {
-  switch (kind) {
-    case BackendKind::kReference: return "reference";
-    case BackendKind::kCudnn: return "cudnn";
-    case BackendKind::kFused: return "fused";
-    case BackendKind::kAuto: return "auto";
-  }
-  return "unknown";
-}
-
-BackendKind backend_from_string(const std::string& name) {
-  for (BackendKind k : {BackendKind::kReference, BackendKind::kCudnn, BackendKind::kFused, BackendKind::kAuto})
-    if (name == to_string(k)) return k;
-  detail::invalid("unknown backend '{}': expected reference, cudnn, fused or auto", name);
-}
-
-std::string to_string(DataType t) {
-  switch (t) {
-    case DataType::kFloat32: return "float32";
-    case DataType::kFloat16: return "float16";
-    case DataType::kBFloat16: return "bfloat16";
-  }
-  return "unknown";
-}
-
-std::string to_string(CudnnAlgo a) {
-  switch (a) {
-    case CudnnAlgo::kAuto: return "auto";
-    case CudnnAlgo::kStandard: return "standard";
-    case CudnnAlgo::kPersistStatic: return "persist_static";
-    case CudnnAlgo::kPersistStaticSmallH: return "persist_static_small_h";
-    case CudnnAlgo::kPersistDynamic: return "persist_dynamic";
-  }
-  return "unknown";
-}
-
-std::string to_string(FusedKernel k) {
-  switch (k) {
-    case FusedKernel::kAuto: return "auto";
-    case FusedKernel::kStepwise: return "stepwise";
-    case FusedKernel::kPersistent: return "persistent";
-    case FusedKernel::kCluster: return "cluster";
-  }
-  return "unknown";
-}
-
-FusedKernel fused_kernel_from_string(const std::string& name) {
-  for (FusedKernel k : {FusedKernel::kAuto, FusedKernel::kStepwise, FusedKernel::kPersistent, FusedKernel::kCluster})
-    if (name == to_string(k)) return k;
-  detail::invalid("unknown fused kernel '{}': expected auto, stepwise, persistent or cluster", name);
+  impl_->forward_host(req);
 }
 
 }  // namespace lstmrt

@@ -158,20 +158,30 @@ struct GpuInfo {
   int multiprocessors = 0;
 };
 
+// The GPU backends live in a module (liblstmrt_gpu.so) that the core loads on first use together
+// with cuDNN 9 and cuBLAS, found in the process, LSTMRT_GPU_LIBRARY_PATH, the nvidia-* pip packages
+// PyTorch installs, the system's library path or the CUDA toolkit (in that order);
+// LSTMRT_GPU_MODULE names the module file explicitly. Nothing CUDA is loaded before that, so
+// the reference backend, the file readers and the CLI run on machines without them.
 struct SystemInfo {
   std::string version;                        // lstmrt version
   std::vector<std::string> backends_built;    // compiled in
   std::vector<std::string> backends_usable;   // usable on this machine now
-  int cuda_runtime_version = 0;               // e.g. 13000
+  int cuda_runtime_version = 0;               // the CUDA the GPU backends are built with, e.g. 13000
   int cuda_driver_version = 0;                // 0 when no driver
   std::size_t cudnn_version = 0;              // e.g. 91900; 0 when not loadable
+  int cudnn_cuda_version = 0;                 // the CUDA that cuDNN was built for, e.g. 13000
   int cublas_version = 0;                     // e.g. 130000; 0 when not loadable
   std::vector<GpuInfo> gpus;                  // empty is a normal answer
-  std::string gpu_status;                     // why there are no GPUs, when there are none
+  std::string gpu_status;                     // "ok", or why there are no GPUs (e.g. no driver)
+  std::string gpu_libraries_status;           // "ok", or which library could not be loaded and where
+                                              // lstmrt looked for it
+  std::string cudnn_path, cublas_path, gpu_module_path;  // the files loaded ("" when not)
 };
 
+// Loads the GPU libraries and module to report on them (the first call may take a second).
 SystemInfo query_system();
-bool gpu_available();
+bool gpu_available();  // a GPU and a driver are present (loads no library but the driver's)
 std::string to_string(BackendKind kind);
 BackendKind backend_from_string(const std::string& name);  // throws naming the valid choices
 std::string to_string(DataType t);

@@ -1,21 +1,15 @@
 // The cudnn backend: creation (descriptors and weight spaces, once) and request checks.
 #include "cudnn/cudnn_backend.hpp"
 
+#include <cuda_runtime_api.h>
+
 #include "common/check.hpp"
+#include "common/cuda_check.hpp"
 #include "cudnn/cudnn_check.hpp"
 #include "cudnn/scoped_device.hpp"
 
 namespace lstmrt {
 namespace cudnn {
-namespace {
-
-// A status that means "cuDNN cannot serve this configuration" rather than a failure: NOT_SUPPORTED
-// and, for descriptor set-up of a validated model, BAD_PARAM (cuDNN's own limits).
-bool is_refusal(cudnnStatus_t s) {
-  return detail::is_cudnn_not_supported(s) || CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_BAD_PARAM;
-}
-
-}  // namespace
 
 cudnnStatus_t set_rnn_descriptor(cudnnRNNDescriptor_t rnn, const RnnDescParams& p, cudnnDropoutDescriptor_t dropout) {
   return cudnnSetRNNDescriptor_v8(rnn, p.algo, p.cell_mode, p.bias_mode, p.dir_mode, p.input_mode, p.data_type,
@@ -34,22 +28,45 @@ CudnnBackend::CudnnBackend(const ModelDesc& desc, const Weights& weights, const 
   } catch (const Error& e) {
     detail::unsupported("backend cudnn cannot start cuDNN on device {}: {}", device_, e.what());
   }
+  // bfloat16 data: only a recent enough cuDNN (the one loaded now, not the headers') on a recent
+  // enough device runs it.
+  if (options.data_type == DataType::kBFloat16) {
+    int compute_major = 0;
+    LSTMRT_CUDA_CHECK(cudaDeviceGetAttribute(&compute_major, cudaDevAttrComputeCapabilityMajor, device_));
+    const std::string why = bf16_refusal(cudnnGetVersion(), compute_major);
+    if (!why.empty()) detail::unsupported("backend cudnn cannot serve bfloat16 data on device {}: {}", device_, why);
+  }
   dropout_ = DropoutDesc::create();
   // Inference: dropout p = 0, no RNG states.
   LSTMRT_CUDNN_CHECK(cudnnSetDropoutDescriptor(dropout_.get(), handle_.get(), 0.0f, nullptr, 0, 0));
 
+  const bool automatic = options.cudnn_algo == CudnnAlgo::kAuto;
   std::string refusals;
   for (CudnnAlgo algo : candidate_algos(desc, options.cudnn_algo)) {
     AlgoState state;
     state.algo = algo;
     state.rnn = RnnDesc::create();
+    const char* call = "cudnnSetRNNDescriptor_v8";
     cudnnStatus_t status = set_rnn_descriptor(state.rnn.get(), rnn_desc_params(desc, options, algo), dropout_.get());
     WeightSpace space;
-    if (status == CUDNN_STATUS_SUCCESS)
-      status = build_weight_space(handle_.get(), state.rnn.get(), desc, weights, options.data_type, space);
-    if (status != CUDNN_STATUS_SUCCESS) {
-      if (!is_refusal(status)) detail::fail_cudnn(status, "cudnnSetRNNDescriptor_v8", __FILE__, __LINE__);
-      refusals += fmt::format("{}{}: {}", refusals.empty() ? "" : "; ", to_string(algo), detail::cudnn_status_text(status));
+    // auto: an algorithm other than STANDARD that fails to set up, however, is left out.
+    const bool droppable = automatic && algo != CudnnAlgo::kStandard;
+    std::string failure;
+    if (status == CUDNN_STATUS_SUCCESS) {
+      call = "cudnnGetRNNWeightSpaceSize";
+      try {
+        status = build_weight_space(handle_.get(), state.rnn.get(), desc, weights, options.data_type, space);
+      } catch (const Error& e) {
+        if (!droppable) throw;
+        failure = e.what();
+      }
+    }
+    if (status != CUDNN_STATUS_SUCCESS || !failure.empty()) {
+      if (failure.empty()) {
+        if (status_action(status, droppable) == StatusAction::kFail) detail::fail_cudnn(status, call, __FILE__, __LINE__);
+        failure = fmt::format("{}: {}", call, detail::cudnn_status_text(status));
+      }
+      refusals += fmt::format("{}{}: {}", refusals.empty() ? "" : "; ", to_string(algo), failure);
       continue;
     }
     // Algorithms whose weight spaces are laid out alike share one copy of the weights.

@@ -52,11 +52,16 @@ class CudnnBackend final : public Backend {
   // The descriptor of `state` for `batch`; null when PERSIST_DYNAMIC was not built for it.
   cudnnRNNDescriptor_t descriptor_for(const AlgoState& state, int batch) const;
   const AlgoState* state_of(CudnnAlgo algo) const;
-  // Sets x_desc_/y_desc_ (and h/c descriptors) for plan_; host calls only.
-  void set_data_descriptors() const;
-  // cuDNN's work-space bytes for `rnn` on the current descriptors; a "not supported" status is
-  // returned (and bytes left 0), other failures throw.
+  // Sets x_desc_/y_desc_ (and h/c descriptors) for plan_ (a request in `layout`); host calls only.
+  // A shape cuDNN refuses throws kUnsupported naming it, any other failure kCudaError.
+  void set_data_descriptors(TensorLayout layout) const;
+  // cuDNN's work-space bytes for `rnn` on the current descriptors; cuDNN's status is returned (bytes
+  // left 0 unless SUCCESS): the caller asks status_action what it means.
   cudnnStatus_t temp_space(cudnnRNNDescriptor_t rnn, std::size_t& bytes) const;
+  // Whether `algo` is dropped on any failure (algorithm auto, every algorithm but STANDARD).
+  bool droppable(CudnnAlgo algo) const {
+    return options().cudnn_algo == CudnnAlgo::kAuto && algo != CudnnAlgo::kStandard;
+  }
   // The algorithms to try for this request, in order (auto: the reserved ranking, then STANDARD).
   void algorithms_for_request(std::vector<CudnnAlgo>& out) const;
   void enqueue(const ForwardRequest& req, cudaStream_t stream);

@@ -1,6 +1,7 @@
 // Internal: every cuDNN call is checked. A failure becomes Error(kCudaError) naming the call, the
-// cuDNN status and cuDNN's own last message; "not supported" statuses can be told apart so that an
-// algorithm cuDNN refuses reads as "cannot serve", never as a crash.
+// cuDNN status and cuDNN's own last message. Where cuDNN may refuse an algorithm or a shape, the
+// backend asks cudnn::status_action (cudnn_plan.hpp) first, so that a refusal reads as "cannot
+// serve" (kUnsupported), never as a crash.
 #pragma once
 
 #include <cudnn.h>
@@ -10,11 +11,6 @@
 #include "common/check.hpp"
 
 namespace lstmrt::detail {
-
-// CUDNN_STATUS_NOT_SUPPORTED and its specific sub-codes (3000..3999).
-inline bool is_cudnn_not_supported(cudnnStatus_t status) {
-  return CUDNN_STATUS_CATEGORY(status) == CUDNN_STATUS_NOT_SUPPORTED;
-}
 
 // "CUDNN_STATUS_NOT_SUPPORTED_SHAPE: <cuDNN's last message>" (the message part only when cuDNN
 // has one).

@@ -21,23 +21,39 @@ double g_padding_fill = 0.0;
 
 }  // namespace
 
-void CudnnBackend::set_data_descriptors() const {
+void CudnnBackend::set_data_descriptors(TensorLayout layout) const {
   const DataPlan& p = plan_;
-  LSTMRT_CUDNN_CHECK(cudnnSetRNNDataDescriptor(x_desc_.get(), p.data_type, p.layout, p.max_seq_len, p.batch,
-                                               p.x_vector_size, p.cudnn_lengths.data(), &g_padding_fill));
-  LSTMRT_CUDNN_CHECK(cudnnSetRNNDataDescriptor(y_desc_.get(), p.data_type, p.layout, p.max_seq_len, p.batch,
-                                               p.y_vector_size, p.cudnn_lengths.data(), &g_padding_fill));
-  LSTMRT_CUDNN_CHECK(cudnnSetTensorNdDescriptor(h_desc_.get(), p.data_type, 3, p.h_dims.dims, p.h_dims.strides));
-  LSTMRT_CUDNN_CHECK(cudnnSetTensorNdDescriptor(c_desc_.get(), p.data_type, 3, p.c_dims.dims, p.c_dims.strides));
+  struct Call {
+    const char* name;
+    cudnnStatus_t status;
+  };
+  const Call calls[] = {
+      {"cudnnSetRNNDataDescriptor(x)",
+       cudnnSetRNNDataDescriptor(x_desc_.get(), p.data_type, p.layout, p.max_seq_len, p.batch, p.x_vector_size,
+                                 p.cudnn_lengths.data(), &g_padding_fill)},
+      {"cudnnSetRNNDataDescriptor(y)",
+       cudnnSetRNNDataDescriptor(y_desc_.get(), p.data_type, p.layout, p.max_seq_len, p.batch, p.y_vector_size,
+                                 p.cudnn_lengths.data(), &g_padding_fill)},
+      {"cudnnSetTensorNdDescriptor(h)",
+       cudnnSetTensorNdDescriptor(h_desc_.get(), p.data_type, 3, p.h_dims.dims, p.h_dims.strides)},
+      {"cudnnSetTensorNdDescriptor(c)",
+       cudnnSetTensorNdDescriptor(c_desc_.get(), p.data_type, 3, p.c_dims.dims, p.c_dims.strides)},
+  };
+  for (const Call& c : calls) {
+    if (c.status == CUDNN_STATUS_SUCCESS) continue;
+    // The shape is refused whatever the algorithm: no algorithm can be tried.
+    if (status_action(c.status, false) == StatusAction::kFail) detail::fail_cudnn(c.status, c.name, __FILE__, __LINE__);
+    detail::unsupported("backend cudnn (algorithm {}) cannot serve {}: cuDNN refuses the shape: {}: {}",
+                        to_string(options().cudnn_algo),
+                        describe_shape(p.max_seq_len, p.batch, p.uniform_lengths, layout), c.name,
+                        detail::cudnn_status_text(c.status));
+  }
 }
 
 cudnnStatus_t CudnnBackend::temp_space(cudnnRNNDescriptor_t rnn, std::size_t& bytes) const {
   std::size_t reserve_bytes = 0;
   bytes = 0;
-  const cudnnStatus_t s =
-      cudnnGetRNNTempSpaceSizes(handle_.get(), rnn, CUDNN_FWD_MODE_INFERENCE, x_desc_.get(), &bytes, &reserve_bytes);
-  if (s == CUDNN_STATUS_SUCCESS || detail::is_cudnn_not_supported(s)) return s;
-  detail::fail_cudnn(s, "cudnnGetRNNTempSpaceSizes", __FILE__, __LINE__);
+  return cudnnGetRNNTempSpaceSizes(handle_.get(), rnn, CUDNN_FWD_MODE_INFERENCE, x_desc_.get(), &bytes, &reserve_bytes);
 }
 
 void CudnnBackend::algorithms_for_request(std::vector<CudnnAlgo>& out) const {
@@ -69,11 +85,17 @@ std::size_t CudnnBackend::workspace_size(int seq_len, int batch) const {
   for (TensorLayout layout : {TensorLayout::kTimeMajor, TensorLayout::kBatchMajor}) {
     probe.layout = layout;
     plan_forward(desc(), options(), probe, plan_);
-    set_data_descriptors();
+    set_data_descriptors(layout);
     for (const AlgoState& state : algos_) {
       const cudnnRNNDescriptor_t rnn = descriptor_for(state, batch);
       std::size_t bytes = 0;
-      if (rnn && temp_space(rnn, bytes) == CUDNN_STATUS_SUCCESS) most = std::max(most, bytes);
+      if (!rnn) continue;
+      const cudnnStatus_t status = temp_space(rnn, bytes);
+      if (status == CUDNN_STATUS_SUCCESS) {
+        most = std::max(most, bytes);
+      } else if (status_action(status, droppable(state.algo)) == StatusAction::kFail) {
+        detail::fail_cudnn(status, "cudnnGetRNNTempSpaceSizes", __FILE__, __LINE__);
+      }  // else: this algorithm cannot serve the shape (reserve and forward say so where it matters)
     }
   }
   return workspace_layout(desc(), options().data_type, seq_len, batch, most).total;
@@ -89,7 +111,7 @@ void CudnnBackend::enqueue(const ForwardRequest& req, cudaStream_t stream) {
   const DataType type = options().data_type;
   const int T = req.seq_len, N = req.batch;
   plan_forward(m, options(), req, plan_);
-  set_data_descriptors();
+  set_data_descriptors(req.layout);
 
   // Workspace: the caller's, or the one reserve() sized for a covering shape.
   const WorkspaceLayout base = workspace_layout(m, type, T, N, 0);
@@ -159,6 +181,7 @@ void CudnnBackend::enqueue(const ForwardRequest& req, cudaStream_t stream) {
       continue;
     }
     std::size_t work_bytes = 0;
+    const char* call = "cudnnGetRNNTempSpaceSizes";
     cudnnStatus_t status = temp_space(rnn, work_bytes);
     if (status == CUDNN_STATUS_SUCCESS) {
       const WorkspaceLayout layout = workspace_layout(m, type, T, N, work_bytes);
@@ -174,23 +197,24 @@ void CudnnBackend::enqueue(const ForwardRequest& req, cudaStream_t stream) {
                         to_string(algo), layout.total, T, N,
                         req.workspace ? "" : " (call reserve with this shape)");
       const WeightSpace& w = weight_spaces_[state->weights];
+      call = "cudnnRNNForward";
       status = cudnnRNNForward(handle_.get(), rnn, CUDNN_FWD_MODE_INFERENCE, d_cudnn_lengths, x_desc_.get(), x,
                                y_desc_.get(), y, h_desc_.get(), req.h0, req.h_n, c_desc_.get(), req.c0, req.c_n,
                                w.bytes(), w.buffer.get(), layout.cudnn_bytes, at(workspace, layout.cudnn_offset), 0,
                                nullptr);
-      if (status != CUDNN_STATUS_SUCCESS && !detail::is_cudnn_not_supported(status))
-        detail::fail_cudnn(status, "cudnnRNNForward", __FILE__, __LINE__);
     }
     if (status == CUDNN_STATUS_SUCCESS) {
       done = true;
       break;
     }
-    refusals += fmt::format("{}{}: {}", refusals.empty() ? "" : "; ", to_string(algo), detail::cudnn_status_text(status));
+    // A refusal (or, under auto, any status of an algorithm but STANDARD): the next one is tried.
+    if (status_action(status, droppable(algo)) == StatusAction::kFail) detail::fail_cudnn(status, call, __FILE__, __LINE__);
+    refusals += fmt::format("{}{}: {}: {}", refusals.empty() ? "" : "; ", to_string(algo), call,
+                            detail::cudnn_status_text(status));
   }
   if (!done)
-    detail::unsupported("backend cudnn cannot serve seq_len {} batch {} ({} lengths, {}): {}", T, N,
-                        plan_.uniform_lengths ? "equal" : "unequal",
-                        req.layout == TensorLayout::kBatchMajor ? "batch-major" : "time-major", refusals);
+    detail::unsupported("backend cudnn cannot serve {}: {}", describe_shape(T, N, plan_.uniform_lengths, req.layout),
+                        refusals);
 
   if (plan_.finish_y) {
     kernels::FinishOutputsParams f{};

@@ -80,6 +80,33 @@ std::vector<CudnnAlgo> rank_by_time(std::vector<AlgoTiming> timings) {
   return ranked;
 }
 
+bool is_refusal_status(cudnnStatus_t status) {
+  const int category = CUDNN_STATUS_CATEGORY(status);
+  return category == CUDNN_STATUS_NOT_SUPPORTED || category == CUDNN_STATUS_BAD_PARAM;
+}
+
+StatusAction status_action(cudnnStatus_t status, bool droppable) {
+  if (droppable) return StatusAction::kDrop;
+  return is_refusal_status(status) ? StatusAction::kRefuse : StatusAction::kFail;
+}
+
+std::string describe_shape(int seq_len, int batch, bool uniform_lengths, TensorLayout layout) {
+  return fmt::format("seq_len {} batch {} ({} lengths, {})", seq_len, batch, uniform_lengths ? "equal" : "unequal",
+                     layout == TensorLayout::kBatchMajor ? "batch-major" : "time-major");
+}
+
+std::string bf16_refusal(std::size_t cudnn_version, int compute_major) {
+  auto text = [](std::size_t v) { return fmt::format("{}.{}.{}", v / 10000, v / 100 % 100, v % 100); };
+  if (cudnn_version < kCudnnMinBFloat16Version)
+    return fmt::format("cuDNN {} has no bfloat16 RNN: expected cuDNN {} or newer (or float16/float32 data, or "
+                       "backend fused)",
+                       text(cudnn_version), text(kCudnnMinBFloat16Version));
+  if (compute_major < kCudnnMinBFloat16ComputeMajor)
+    return fmt::format("compute capability {}.x has no bfloat16 tensor cores for cuDNN's RNN: expected {}.0 or newer",
+                       compute_major, kCudnnMinBFloat16ComputeMajor);
+  return {};
+}
+
 // ---- RNN descriptor ------------------------------------------------------------------------------------
 
 cudnnDataType_t to_cudnn_data_type(DataType t) {

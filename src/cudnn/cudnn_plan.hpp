@@ -41,6 +41,26 @@ bool algo_accepts_unequal_lengths(CudnnAlgo algo);
 // STANDARD when none of them can.
 CudnnAlgo choose_algo(const std::vector<CudnnAlgo>& ranked, bool uniform_lengths);
 
+// What a status other than SUCCESS from an algorithm's set-up, work-space query, build, timing or
+// forward means. A refusal (NOT_SUPPORTED or BAD_PARAM, with their sub-codes: cuDNN's own limits on
+// a request lstmrt validated) is kUnsupported naming the algorithm and the shape; any other status
+// is a failure (kCudaError). `droppable` (algorithm auto, any algorithm but STANDARD, which serves
+// everything and comes last): the algorithm is dropped whatever the status, and the next serves.
+enum class StatusAction { kDrop, kRefuse, kFail };
+bool is_refusal_status(cudnnStatus_t status);
+StatusAction status_action(cudnnStatus_t status, bool droppable);
+// The shape of one request in a refusal: "seq_len 12 batch 4 (unequal lengths, batch-major)".
+std::string describe_shape(int seq_len, int batch, bool uniform_lengths, TensorLayout layout);
+
+// bfloat16 data through cuDNN's RNN: from cuDNN 9.13.0 (PyTorch enables it from that version:
+// pytorch/pytorch#164411 "cuDNN RNN supports BFloat16 inputs since 9.13"; its
+// supportsBFloat16RNNWithCuDNN also asks for compute capability 8.0 or newer). Empty when
+// `cudnn_version` (cudnnGetVersion(): major·10000 + minor·100 + patch) on a device of
+// `compute_major` can, else why not.
+constexpr std::size_t kCudnnMinBFloat16Version = 91300;
+constexpr int kCudnnMinBFloat16ComputeMajor = 8;
+std::string bf16_refusal(std::size_t cudnn_version, int compute_major);
+
 struct AlgoTiming {
   CudnnAlgo algo;
   float milliseconds;

@@ -64,15 +64,19 @@ void CudnnBackend::reserve(int seq_len, int batch) {
   for (AlgoState& state : algos_) {
     if (state.algo != CudnnAlgo::kPersistDynamic || state.built.count(batch)) continue;
     RnnDesc rnn = RnnDesc::create();
+    const char* call = "cudnnSetRNNDescriptor_v8";
     cudnnStatus_t status = set_rnn_descriptor(rnn.get(), rnn_desc_params(m, options(), state.algo), dropout_.get());
-    if (status == CUDNN_STATUS_SUCCESS) status = cudnnBuildRNNDynamic(handle_.get(), rnn.get(), batch);
+    if (status == CUDNN_STATUS_SUCCESS) {
+      call = "cudnnBuildRNNDynamic";
+      status = cudnnBuildRNNDynamic(handle_.get(), rnn.get(), batch);
+    }
     if (status != CUDNN_STATUS_SUCCESS) {
-      if (!detail::is_cudnn_not_supported(status) && CUDNN_STATUS_CATEGORY(status) != CUDNN_STATUS_BAD_PARAM)
-        detail::fail_cudnn(status, "cudnnBuildRNNDynamic", __FILE__, __LINE__);
-      if (!automatic)
-        detail::unsupported("backend cudnn: algorithm persist_dynamic cannot serve batch {}: {}", batch,
-                            detail::cudnn_status_text(status));
-      continue;  // auto: this algorithm simply does not serve this batch size
+      // auto: this algorithm simply does not serve this batch size, whatever cuDNN said.
+      const StatusAction action = status_action(status, droppable(state.algo));
+      if (action == StatusAction::kDrop) continue;
+      if (action == StatusAction::kFail) detail::fail_cudnn(status, call, __FILE__, __LINE__);
+      detail::unsupported("backend cudnn: algorithm persist_dynamic cannot serve batch {}: {}: {}", batch, call,
+                          detail::cudnn_status_text(status));
     }
     // The built plan must use the weight space packed at creation.
     const WeightSpace& w = weight_spaces_[state.weights];
@@ -88,14 +92,18 @@ void CudnnBackend::reserve(int seq_len, int batch) {
     probe.seq_len = seq_len;
     probe.batch = batch;
     plan_forward(m, options(), probe, plan_);
-    set_data_descriptors();
+    set_data_descriptors(probe.layout);
     const AlgoState& state = algos_.front();
     std::size_t bytes = 0;
     const cudnnRNNDescriptor_t rnn = descriptor_for(state, batch);
     const cudnnStatus_t status = rnn ? temp_space(rnn, bytes) : CUDNN_STATUS_NOT_SUPPORTED;
-    if (status != CUDNN_STATUS_SUCCESS)
-      detail::unsupported("backend cudnn: algorithm {} cannot serve seq_len {} batch {}: {}", to_string(state.algo),
-                          seq_len, batch, detail::cudnn_status_text(status));
+    if (status != CUDNN_STATUS_SUCCESS) {
+      if (status_action(status, false) == StatusAction::kFail)
+        detail::fail_cudnn(status, "cudnnGetRNNTempSpaceSizes", __FILE__, __LINE__);
+      detail::unsupported("backend cudnn: algorithm {} cannot serve {}: cudnnGetRNNTempSpaceSizes: {}",
+                          to_string(state.algo), describe_shape(seq_len, batch, true, probe.layout),
+                          detail::cudnn_status_text(status));
+    }
   }
 
   const std::size_t bytes = workspace_size(seq_len, batch);
@@ -144,12 +152,14 @@ void CudnnBackend::tune(int seq_len, int batch) {
       }
       timings.push_back({state.algo, best});
     } catch (const Error& e) {
-      // "Cannot serve this shape" (or a dynamic plan not built for it) drops the algorithm; a CUDA
-      // failure is real and propagates.
-      if (e.code() != ErrorCode::kUnsupported && e.code() != ErrorCode::kInvalidArgument) {
-        forced_.reset();
-        throw;
-      }
+      // An algorithm that refuses the shape, whatever status cuDNN gave (enqueue reports every
+      // status of an algorithm but STANDARD as kUnsupported under auto), or whose dynamic plan was
+      // not built for it, is dropped. A failure of the device itself is real: it propagates (the
+      // sync below reports a sticky error left behind by the dropped algorithm).
+      forced_.reset();
+      if (e.code() != ErrorCode::kUnsupported && e.code() != ErrorCode::kInvalidArgument) throw;
+      LSTMRT_CUDA_CHECK(cudaStreamSynchronize(timing.stream));
+      continue;
     }
     forced_.reset();
   }

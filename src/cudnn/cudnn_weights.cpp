@@ -55,8 +55,7 @@ cudnnStatus_t build_weight_space(cudnnHandle_t handle, cudnnRNNDescriptor_t rnn,
                                  const Weights& weights, DataType type, WeightSpace& out) {
   std::size_t bytes = 0;
   const cudnnStatus_t status = cudnnGetRNNWeightSpaceSize(handle, rnn, &bytes);
-  if (detail::is_cudnn_not_supported(status)) return status;
-  if (status != CUDNN_STATUS_SUCCESS) detail::fail_cudnn(status, "cudnnGetRNNWeightSpaceSize", __FILE__, __LINE__);
+  if (status != CUDNN_STATUS_SUCCESS) return status;
   out.buffer = detail::DeviceBuffer(bytes);
   out.placements = query_weight_placements(handle, rnn, desc, bytes, out.buffer.get());
   // Zeroed first (pack_weight_image does): bytes cuDNN leaves unaddressed must not be garbage.

@@ -25,7 +25,8 @@ std::vector<WeightPlacement> query_weight_placements(cudnnHandle_t handle, cudnn
 // Allocates the weight space of `rnn` (cudnnGetRNNWeightSpaceSize), asks cuDNN where each matrix
 // and bias goes, packs the canonical weights converted to `type` into a zeroed host image and
 // uploads it (synchronously: creation time). Returns the cuDNN status of the size query
-// unchanged when it fails with "not supported" (the descriptor cannot serve); throws otherwise.
+// unchanged when it fails (the caller tells a refusal from a failure: cudnn::status_action); a
+// later failure throws.
 cudnnStatus_t build_weight_space(cudnnHandle_t handle, cudnnRNNDescriptor_t rnn, const ModelDesc& desc,
                                  const Weights& weights, DataType type, WeightSpace& out);
 

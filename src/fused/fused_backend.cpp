@@ -43,6 +43,7 @@
 #include "fused/fused_plan.hpp"
 #include "fused/fused_weights.hpp"
 #include "fused/kernel_choice.hpp"
+#include "fused/persistent_candidate.hpp"
 #include "fused/persistent_params.hpp"
 #include "fused/persistent_plan.hpp"
 #include "kernels/cell_math_params.hpp"
@@ -111,14 +112,7 @@ class FusedBackend final : public Backend {
     for (int d = 0; d < 2; ++d) cell_[d] = kernels::make_cell_math_params(desc, d < desc.num_directions() ? d : 0);
     // The persistent variants are an optimisation: a failed device query leaves the stepwise path
     // (every variant then names the failure in execution_plan).
-    try {
-      const kernels::PersistentDeviceInfo info = kernels::persistent_device_info(options.device);
-      limits_ = fused::device_limits(info);
-      cooperative_launch_ = info.cooperative_launch != 0;
-    } catch (const Error& e) {
-      (void)cudaGetLastError();
-      persistent_refusal_ = std::string("the device query failed: ") + e.what();
-    }
+    persistent_device_ = fused::query_persistent_device(options.device);
     status_ = detail::MappedHost<kernels::PersistentStatus>::create();
     try {
       for (int l = 1; l < desc.num_layers; ++l) {
@@ -257,25 +251,7 @@ class FusedBackend final : public Backend {
   // A persistent variant's plan on this device and whether its blocks can be co-resident (the
   // query sets the kernel's shared-memory attribute; no device work).
   fused::VariantCandidate candidate(fused::PersistentVariant variant, int seq_len, int batch) const {
-    fused::VariantCandidate c;
-    if (!persistent_refusal_.empty()) {
-      c.plan.reason = persistent_refusal_;
-      return c;
-    }
-    c.plan = fused::make_persistent_plan(desc(), options().data_type, batch, seq_len, limits_, variant);
-    if (!c.plan.fits) return c;
-    if (variant == fused::PersistentVariant::kGrid && !cooperative_launch_) {
-      c.refusal = "the device has no cooperative launches";
-      return c;
-    }
-    try {
-      c.co_resident = kernels::persistent_launch_fits(fused::persistent_shape_params(c.plan),
-                                                      fused::storage_type(options().data_type), c.plan.total_blocks(),
-                                                      nullptr);
-    } catch (const Error& e) {
-      c.refusal = std::string("the co-residency query failed: ") + e.what();
-    }
-    return c;
+    return fused::persistent_candidate(desc(), options().data_type, seq_len, batch, persistent_device_, variant);
   }
 
   // Every layer has the same recurrent shape (W_hh is (4H, H_out) whatever the layer's input), so
@@ -286,7 +262,7 @@ class FusedBackend final : public Backend {
       const fused::VariantCandidate grid = candidate(fused::PersistentVariant::kGrid, seq_len, batch);
       const fused::VariantCandidate cluster = candidate(fused::PersistentVariant::kCluster, seq_len, batch);
       choice = fused::choose_layer_kernel(request.kernel, request.measured, options().data_type, desc().hidden_size,
-                                          batch, limits_.sm_count, grid, cluster);
+                                          batch, persistent_device_.limits.sm_count, grid, cluster);
     } else if (request.measured) {
       choice.note = "measured fastest";
     }
@@ -506,9 +482,7 @@ class FusedBackend final : public Backend {
   std::vector<cudaEvent_t> events_;    // [0]: fork; [1 + l]: layer l's progress
   detail::DeviceBuffer own_workspace_;
   std::vector<std::unique_ptr<PreparedPlan>> prepared_;
-  fused::DeviceLimits limits_;  // this device, for the persistent planner
-  bool cooperative_launch_ = false;
-  std::string persistent_refusal_;  // set when the device facts could not be queried
+  fused::PersistentDevice persistent_device_;  // this device, for the persistent planner
   detail::MappedHost<kernels::PersistentStatus> status_;  // the persistent kernels' report
   std::map<std::pair<int, int>, FusedKernel> measured_;  // (T, N) → fastest variant (reserve, kAuto)
   std::set<std::pair<int, int>> timed_;                  // (T, N) shapes reserve has timed (or tried to)

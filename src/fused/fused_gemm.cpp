@@ -5,6 +5,7 @@
 
 #include "fused/cublas_check.hpp"
 #include "fused/fused_params.hpp"
+#include "fused/gemm_call.hpp"
 
 namespace lstmrt::fused {
 
@@ -31,15 +32,16 @@ cudaDataType_t cuda_type(DataType t) {
   return CUDA_R_32F;
 }
 
-cublasLtMatrixLayout_t make_layout(cudaDataType_t type, std::int64_t rows, std::int64_t cols, std::int64_t ld,
-                                   int batch, std::int64_t batch_stride) {
+cublasOperation_t cublas_op(GemmOperation op) { return op == GemmOperation::kT ? CUBLAS_OP_T : CUBLAS_OP_N; }
+
+cublasLtMatrixLayout_t make_layout(const GemmMatrix& m) {
   cublasLtMatrixLayout_t layout = nullptr;
-  LSTMRT_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&layout, type, rows, cols, ld));
-  if (batch > 1) {
-    const std::int32_t count = batch;
+  LSTMRT_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&layout, cuda_type(m.type), m.rows, m.cols, m.ld));
+  if (m.batch > 1) {
+    const std::int32_t count = m.batch;
     LSTMRT_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
     LSTMRT_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
-                                                         &batch_stride, sizeof(batch_stride)));
+                                                         &m.batch_stride, sizeof(m.batch_stride)));
   }
   return layout;
 }
@@ -72,18 +74,17 @@ GemmRunner::Entry& GemmRunner::entry(const GemmOp& g, const void* act, const voi
   if (auto it = cache_.find(key); it != cache_.end()) return *it->second;
 
   auto e = std::make_unique<Entry>();
-  const cublasComputeType_t compute = type_ == DataType::kFloat32 && math_ == MathMode::kTF32
-                                          ? CUBLAS_COMPUTE_32F_FAST_TF32
-                                          : CUBLAS_COMPUTE_32F;
+  // gemm_call.hpp: the descriptor the CPU SIMT tests evaluate too, translated one for one.
+  const GemmCall call = gemm_call(g, type_, math_);
+  const cublasComputeType_t compute =
+      call.compute == GemmCompute::kFloat32FastTF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   LSTMRT_CUBLAS_CHECK(cublasLtMatmulDescCreate(&e->op, compute, CUDA_R_32F));
-  const cublasOperation_t trans_a = CUBLAS_OP_T, trans_b = CUBLAS_OP_N;
+  const cublasOperation_t trans_a = cublas_op(call.trans_a), trans_b = cublas_op(call.trans_b);
   LSTMRT_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a, sizeof(trans_a)));
   LSTMRT_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_TRANSB, &trans_b, sizeof(trans_b)));
-  const cudaDataType_t in_type = cuda_type(type_), out_type = out_es == 4 ? CUDA_R_32F : in_type;
-  // Column-major views: weight (depth × cols), act (depth × rows), out (cols × rows).
-  e->a = make_layout(in_type, g.depth, g.cols, g.weight.ld, g.batch, g.weight.batch_stride);
-  e->b = make_layout(in_type, g.depth, g.rows, g.act.ld, g.batch, g.act.batch_stride);
-  e->c = make_layout(out_type, g.cols, g.rows, g.out.ld, g.batch, g.out.batch_stride);
+  e->a = make_layout(call.a);
+  e->b = make_layout(call.b);
+  e->c = make_layout(call.c);
 
   cublasLtMatmulPreference_t pref = nullptr;
   LSTMRT_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
@@ -122,7 +123,8 @@ void GemmRunner::prepare(const GemmOp& op, const void* act, const void* weight, 
 void GemmRunner::run(const GemmOp& g, const void* act, const void* weight, void* out, void* workspace,
                      cudaStream_t stream) {
   Entry& e = entry(g, act, weight, out);
-  const float alpha = 1.0f, beta = g.accumulate ? 1.0f : 0.0f;
+  const GemmCall call = gemm_call(g, type_, math_);
+  const float alpha = call.alpha, beta = call.beta;
   LSTMRT_CUBLAS_CHECK(cublasLtMatmul(handle_, e.op, &alpha, weight, e.a, act, e.b, &beta, out, e.c, out, e.c, &e.algo,
                                      workspace, kCublasWorkspaceBytes, stream));
 }

@@ -1,6 +1,6 @@
 // From a plan op and the call's buffer addresses to the kernels' by-value parameters and the GEMMs'
-// operand addresses. Pure host arithmetic: the GPU backend passes device addresses, the CPU
-// emulation (tests/common/fused_emulation.hpp) host addresses, through the same code.
+// operand addresses. Pure host arithmetic: the GPU backend passes device addresses, the CPU SIMT
+// executor's plan driver (tests/simt/fused_driver.hpp) host addresses, through the same code.
 #pragma once
 
 #include <array>

@@ -124,7 +124,7 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
   // Registers: one block per SM, so a thread may use registers_per_sm / threads (capped by the
   // per-thread limit); kReservedRegistersPerThread of them do the work, the rest (at most what the
   // kernels are compiled with, kernels::persistent_register_columns) hold weights in whole tiles
-  // of kRegisterTileStep (a device with fewer registers: a plan for the CPU emulation only).
+  // of kRegisterTileStep (a device with fewer registers: a plan for the CPU SIMT tests only).
   const int regs_cap = std::min(limits.max_registers_per_thread, limits.registers_per_sm / p.threads);
   const int max_weight_regs = std::min(
       kernels::kPersistentWeightRegisters,

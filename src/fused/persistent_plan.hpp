@@ -1,8 +1,8 @@
 // Host planner for the persistent LSTM kernels (issue 6, kernels/persistent_lstm.hpp): one launch
 // per layer and time chunk, each block keeping its slice of the recurrent weights on chip
 // (registers + shared memory) for all the chunk's steps. Pure host code, CPU-tested
-// (tests/cpu/test_persistent_plan.cpp) and executed on the host by
-// tests/common/persistent_emulation.hpp; the fused backend dispatches on it
+// (tests/cpu/test_persistent_plan.cpp); its plans drive the kernel itself on the CPU SIMT executor
+// (tests/simt/test_simt_persistent.cpp); the fused backend dispatches on it
 // (src/fused/kernel_choice.hpp).
 //
 // Partition (both variants): per direction, the H hidden units are cut into `blocks` contiguous

@@ -162,6 +162,52 @@ TEST(CudnnPlan, RankByTimeFastestFirstStable) {
 
 // ---- RNN descriptor ---------------------------------------------------------------------------------------
 
+// ---- cuDNN statuses: refusal or failure ----------------------------------------------------------
+
+TEST(CudnnPlan, NotSupportedAndBadParamAreRefusalsWithEverySubCode) {
+  for (cudnnStatus_t s : {CUDNN_STATUS_NOT_SUPPORTED, CUDNN_STATUS_NOT_SUPPORTED_SHAPE, CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE,
+                          CUDNN_STATUS_NOT_SUPPORTED_LAYOUT, CUDNN_STATUS_NOT_SUPPORTED_SHARED_MEMORY_INSUFFICIENT,
+                          CUDNN_STATUS_BAD_PARAM, CUDNN_STATUS_BAD_PARAM_OUT_OF_BOUND, CUDNN_STATUS_BAD_PARAM_SHAPE_MISMATCH,
+                          CUDNN_STATUS_BAD_PARAM_NULL_POINTER}) {
+    SCOPED_TRACE(static_cast<int>(s));
+    EXPECT_TRUE(cudnn::is_refusal_status(s));
+    EXPECT_EQ(cudnn::status_action(s, false), cudnn::StatusAction::kRefuse);
+    EXPECT_EQ(cudnn::status_action(s, true), cudnn::StatusAction::kDrop);
+  }
+}
+
+TEST(CudnnPlan, OtherStatusesFailUnlessTheAlgorithmIsDroppable) {
+  for (cudnnStatus_t s : {CUDNN_STATUS_EXECUTION_FAILED, CUDNN_STATUS_EXECUTION_FAILED_CUDART, CUDNN_STATUS_INTERNAL_ERROR,
+                          CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED, CUDNN_STATUS_NOT_INITIALIZED,
+                          CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED, CUDNN_STATUS_LICENSE_ERROR}) {
+    SCOPED_TRACE(static_cast<int>(s));
+    EXPECT_FALSE(cudnn::is_refusal_status(s));
+    EXPECT_EQ(cudnn::status_action(s, false), cudnn::StatusAction::kFail);
+    EXPECT_EQ(cudnn::status_action(s, true), cudnn::StatusAction::kDrop);  // auto: the next algorithm serves
+  }
+}
+
+TEST(CudnnPlan, RefusalsDescribeTheShape) {
+  EXPECT_EQ(cudnn::describe_shape(65536, 1, true, TensorLayout::kTimeMajor),
+            "seq_len 65536 batch 1 (equal lengths, time-major)");
+  EXPECT_EQ(cudnn::describe_shape(7, 3, false, TensorLayout::kBatchMajor), "seq_len 7 batch 3 (unequal lengths, batch-major)");
+}
+
+TEST(CudnnPlan, Bfloat16NeedsCudnn913OnAmpereOrNewer) {
+  EXPECT_EQ(cudnn::kCudnnMinBFloat16Version, 91300u);
+  for (std::size_t v : {91300u, 91301u, 91900u, 100000u}) EXPECT_EQ(cudnn::bf16_refusal(v, 9), "") << v;
+  EXPECT_EQ(cudnn::bf16_refusal(91300, 8), "");
+  for (std::size_t v : {91299u, 91202u, 90100u, 90000u}) {
+    const std::string why = cudnn::bf16_refusal(v, 9);
+    EXPECT_NE(why.find(fmt::format("cuDNN {}.{}.{} has no bfloat16 RNN", v / 10000, v / 100 % 100, v % 100)),
+              std::string::npos) << why;
+    EXPECT_NE(why.find("expected cuDNN 9.13.0 or newer"), std::string::npos) << why;
+  }
+  const std::string volta = cudnn::bf16_refusal(91900, 7);
+  EXPECT_NE(volta.find("compute capability 7.x"), std::string::npos) << volta;
+  EXPECT_NE(volta.find("8.0 or newer"), std::string::npos) << volta;
+}
+
 TEST(CudnnPlan, DescriptorParametersPerPrecision) {
   const ModelDesc d = small_model(12, 20, 0, 3, Direction::kBidirectional);
   struct Case {

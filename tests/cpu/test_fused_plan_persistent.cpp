@@ -1,8 +1,8 @@
 // The fused plan with persistent layers (fused_plan.hpp, LayerKernel): one kPersistent launch per
 // chunk covering every step once and in order, gates_x addressing identical to the stepwise gate
 // ops, the persistent region cleared first, layers that never overlap, the workspace's persistent
-// region, mixed per-layer choices — and the plan executed on the CPU (fused_emulation.hpp) against
-// the reference backend.
+// region, mixed per-layer choices. (The plans executed, kernels included, against the reference:
+// tests/simt/test_simt_fused.cpp.)
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,7 +12,6 @@
 
 #include "common/compare.hpp"
 #include "common/expect_error.hpp"
-#include "common/fused_emulation.hpp"
 #include "common/fused_plan_helpers.hpp"
 #include "fused/fused_plan.hpp"
 #include "fused/persistent_plan.hpp"
@@ -254,22 +253,6 @@ TEST(FusedPlanPersistent, Errors) {
   EXPECT_STREQ(fused::to_string(OpKind::kPersistent), "persistent");
   EXPECT_STREQ(fused::to_string(OpKind::kClearPersistent), "clear_persistent");
   EXPECT_STREQ(fused::to_string(LayerKernel::kPersistentCluster), "persistent cluster");
-}
-
-// ---- the plan executed on the CPU against the reference ------------------------------------------
-
-TEST(FusedEmulationPersistent, RandomModelsMixedKernelsVsReference) {
-  const std::uint64_t seed = test_seed();
-  SCOPED_TRACE(fmt::format("LSTMRT_TEST_SEED={}", seed));
-  std::mt19937_64 rng(seed);
-  for (int k = 0; k < 200; ++k) {
-    EmulationCase c = random_emulation_case(rng);
-    c.opt.kernels.resize(c.desc.num_layers);
-    for (LayerKernel& kernel : c.opt.kernels) kernel = static_cast<LayerKernel>(rng() % 3);
-    c.opt.kernels[rng() % c.desc.num_layers] = LayerKernel::kPersistentGrid;
-    expect_emulation_matches_reference(c, rng());
-    if (HasFailure()) break;
-  }
 }
 
 }  // namespace

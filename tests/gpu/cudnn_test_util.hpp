@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "common/compare.hpp"
+#include "cudnn/cudnn_plan.hpp"
 #include "gpu_test.hpp"
 #include "lstmrt/lstmrt.hpp"
 
@@ -247,5 +248,13 @@ inline ::testing::AssertionResult matches_reference(const Case& c, const HostOut
 }
 
 inline Lstm create_cudnn(const Case& c) { return Lstm::create(c.desc, c.weights, c.options); }
+
+// Why the cudnn backend refuses bfloat16 data on device 0 with the cuDNN loaded now (empty: it
+// serves it): the backend's own gate, cudnn::bf16_refusal.
+inline std::string cudnn_bf16_refusal() {
+  int major = 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) != cudaSuccess) return "no device 0";
+  return cudnn::bf16_refusal(cudnnGetVersion(), major);
+}
 
 }  // namespace lstmrt::test

@@ -3,6 +3,7 @@
 // 0 and T, in place and from scratch; destinations poisoned with guard bytes after them.
 #include <cstring>
 
+#include "common/transform_expectations.hpp"
 #include "cudnn_test_util.hpp"
 #include "kernels/cudnn_transforms.hpp"
 
@@ -16,23 +17,14 @@ class CudnnTransforms : public test::GpuTest {
   std::mt19937_64 rng_{test::test_seed()};
   std::uniform_int_distribution<int> pick_{0, 1 << 30};
 
-  std::vector<unsigned char> random_bytes(std::size_t n) {
-    std::vector<unsigned char> v(n);
-    for (auto& b : v) b = static_cast<unsigned char>(rng_() & 0x7F);  // never 0xFF (poison)
-    return v;
-  }
+  std::vector<unsigned char> random_bytes(std::size_t n) { return test::random_payload(rng_, n); }
   std::vector<std::int32_t> random_lengths(int N, int T, bool allow_zero) {
-    std::vector<std::int32_t> v(N);
-    for (auto& l : v) l = allow_zero ? pick_(rng_) % (T + 1) : 1 + pick_(rng_) % T;
-    return v;
+    return test::random_lengths(rng_, N, T, allow_zero);
   }
   // Uploads `host` into `d` (host.size() + kGuardBytes long), the guard poisoned.
   void upload_guarded(test::DeviceBytes& d, const std::vector<unsigned char>& host) {
     d.poison();
     if (!host.empty()) cudaMemcpy(d.mem.get(), host.data(), host.size(), cudaMemcpyHostToDevice);
-  }
-  void expect_guard_intact(const std::vector<unsigned char>& got, std::size_t payload) {
-    for (std::size_t i = payload; i < got.size(); ++i) ASSERT_EQ(got[i], 0xFF) << "wrote past the end at byte " << i;
   }
 };
 
@@ -51,15 +43,8 @@ TEST_F(CudnnTransforms, ReverseRowsMatchesHostMap) {
     kernels::ReverseRowsParams p{src.mem.get(), dst.mem.get(), d_len.get(), T, N, C, bm, e};
     kernels::launch_reverse_rows(p, stream());
     LSTMRT_TEST_CUDA(cudaStreamSynchronize(stream()));
-    const auto got = dst.download();
-    for (int s = 0; s < T; ++s)
-      for (int b = 0; b < N; ++b) {
-        const std::size_t want_at = kernels::sequence_vector(kernels::reversed_input_step(s, lengths[b]), b, T, N, bm) * C * e;
-        const std::size_t got_at = kernels::sequence_vector(s, b, T, N, bm) * C * e;
-        ASSERT_EQ(std::memcmp(&got[got_at], &src_host[want_at], std::size_t(C) * e), 0)
-            << "step " << s << " row " << b << " (T " << T << " N " << N << " C " << C << ")";
-      }
-    expect_guard_intact(got, src_host.size());
+    ASSERT_TRUE(test::bytes_match(test::expected_reverse_rows(p, src_host, lengths), dst.download(),
+                                  fmt::format("reverse_rows T={} N={} C={} e={} batch_major={}", T, N, C, e, bm)));
   }
 }
 
@@ -90,23 +75,11 @@ TEST_F(CudnnTransforms, FinishOutputsMatchesHostMap) {
     p.lengths = d_len.get();
     kernels::launch_finish_outputs(p, stream());
     LSTMRT_TEST_CUDA(cudaStreamSynchronize(stream()));
-    const auto got = in_place ? src.download() : dst.download();
-    const std::size_t vec = std::size_t(D) * W * e;
-    for (int t = 0; t < T; ++t)
-      for (int b = 0; b < N; ++b)
-        for (int d = 0; d < D; ++d) {
-          const int s = kernels::output_source_step(t, lengths[b], T, p.reversed_run, p.processing,
-                                                    p.carry_last && !p.slot_reverse[d]);
-          const std::size_t at = kernels::sequence_vector(t, b, T, N, p.batch_major) * vec + std::size_t(d) * W * e;
-          std::vector<unsigned char> want(std::size_t(W) * e, 0);
-          if (s >= 0)
-            std::memcpy(want.data(), &src_host[kernels::sequence_vector(s, b, T, N, p.batch_major) * vec + std::size_t(d) * W * e],
-                        want.size());
-          ASSERT_EQ(std::memcmp(&got[at], want.data(), want.size()), 0)
-              << "t " << t << " b " << b << " d " << d << " len " << lengths[b] << " in_place " << in_place
-              << " reversed " << p.reversed_run << " processing " << p.processing << " carry " << p.carry_last;
-        }
-    expect_guard_intact(got, bytes);
+    ASSERT_TRUE(test::bytes_match(test::expected_finish_outputs(p, src_host, lengths),
+                                  in_place ? src.download() : dst.download(),
+                                  fmt::format("finish_outputs T={} N={} {}x{} in_place={} reversed={} processing={} "
+                                              "carry={}",
+                                              T, N, D, W, in_place, p.reversed_run, p.processing, p.carry_last)));
   }
 }
 
@@ -128,18 +101,12 @@ TEST_F(CudnnTransforms, RestoreStatesTouchesOnlyZeroLengthRows) {
                                    with_initial ? c0.mem.get() : nullptr, d_len.get(), S, N, HW, CW, e};
     kernels::launch_restore_states(p, stream());
     LSTMRT_TEST_CUDA(cudaStreamSynchronize(stream()));
-    const auto h_got = h_n.download(), c_got = c_n.download();
-    for (int slot = 0; slot < S; ++slot)
-      for (int b = 0; b < N; ++b) {
-        const std::size_t hat = (std::size_t(slot) * N + b) * HW * e, cat = (std::size_t(slot) * N + b) * CW * e;
-        const bool zero = lengths[b] == 0;
-        for (std::size_t k = 0; k < std::size_t(HW) * e; ++k)
-          ASSERT_EQ(h_got[hat + k], zero ? (with_initial ? h0_host[hat + k] : 0) : h_before[hat + k]) << "h slot " << slot << " row " << b;
-        for (std::size_t k = 0; k < std::size_t(CW) * e; ++k)
-          ASSERT_EQ(c_got[cat + k], zero ? (with_initial ? c0_host[cat + k] : 0) : c_before[cat + k]) << "c slot " << slot << " row " << b;
-      }
-    expect_guard_intact(h_got, h_before.size());
-    expect_guard_intact(c_got, c_before.size());
+    const std::vector<unsigned char> none;
+    const std::string what = fmt::format("restore_states S={} N={} {}/{} initial={}", S, N, HW, CW, with_initial);
+    ASSERT_TRUE(test::bytes_match(test::expected_restore_states(p, HW, h_before, with_initial ? h0_host : none, lengths),
+                                  h_n.download(), "h_n of " + what));
+    ASSERT_TRUE(test::bytes_match(test::expected_restore_states(p, CW, c_before, with_initial ? c0_host : none, lengths),
+                                  c_n.download(), "c_n of " + what));
   }
 }
 

@@ -1,9 +1,11 @@
 // The fused backend's persistent kernels (issue 6) on a GPU: the randomized configuration grid
 // against the reference for the grid (kPersistent) and cluster (kCluster) variants in float32 and
-// bfloat16, with Lstm::execution_plan proving the requested variant ran wherever the planner says
-// it fits; the size limits of each variant on this device (the largest H that fits runs
-// persistent, H + 1 falls back to stepwise, both correct); bitwise-identical repeated runs; a
-// forced exchange timeout (one block never publishes) that reports instead of hanging; and a
+// bfloat16, with Lstm::execution_plan proving the requested variant ran wherever it is usable (the
+// planner's fit and the co-residency query, from the call the backend makes:
+// fused::persistent_candidate); the size limits of each variant on this device (the largest H it
+// serves runs persistent, H + 1 falls back to stepwise, both correct); bitwise-identical repeated
+// runs; a forced exchange timeout (one block never publishes) that reports instead of hanging and
+// leaves the bound as it found it; and a
 // forward captured into the caller's graph and replayed. Outputs are poisoned (NaN) before every
 // run and every element is checked. Skips without a GPU (GpuTest).
 #include <gtest/gtest.h>
@@ -19,6 +21,7 @@
 #include "common/random_model.hpp"
 #include "cudnn_test_util.hpp"
 #include "device_call.hpp"
+#include "fused/persistent_candidate.hpp"
 #include "fused/persistent_plan.hpp"
 #include "gpu_test.hpp"
 
@@ -35,13 +38,19 @@ PersistentVariant variant_of(FusedKernel k) {
 }
 std::string kernel_name(FusedKernel k) { return k == FusedKernel::kCluster ? "persistent cluster" : "persistent grid"; }
 
-// What execution_plan must name for every layer of `c`: the requested variant where the planner
-// fits it on this device (one plan serves every layer: the input size does not enter it), else
-// stepwise.
+// The requested variant's candidate for `c` on device 0, from the call the backend makes: the
+// planner's fit on this device's limits and the co-residency query for its blocks (cluster
+// co-residency included). One candidate serves every layer: the input size does not enter it.
+fused::VariantCandidate candidate_for(const Case& c) {
+  static const fused::PersistentDevice device = fused::query_persistent_device(0);
+  return fused::persistent_candidate(c.desc, c.options.data_type, c.T, c.N, device,
+                                     variant_of(c.options.fused_kernel));
+}
+
+// What execution_plan must name for every layer of `c`: the requested variant where its candidate
+// is usable, else stepwise.
 std::string expected_kernel(const Case& c) {
-  const fused::PersistentPlan plan = fused::make_persistent_plan(
-      c.desc, c.options.data_type, c.N, c.T, bench::persistent_device_limits(0), variant_of(c.options.fused_kernel));
-  return plan.fits ? kernel_name(c.options.fused_kernel) : "stepwise";
+  return candidate_for(c).usable() ? kernel_name(c.options.fused_kernel) : "stepwise";
 }
 
 // Asserts execution_plan(T, N) names `kernel` for every layer; returns the plan text.
@@ -148,15 +157,24 @@ TEST_F(PersistentGpu, PaddingOrderLengthsAndOutputSubsets) {
         }
 }
 
-// The largest hidden size whose plan fits this device at N = 1 (one layer, one direction).
-int largest_fitting_hidden(DataType type, PersistentVariant variant, int steps) {
+// The largest hidden size the variant serves on this device at N = 1 (one layer, one direction):
+// the largest whose plan fits, lowered while its blocks cannot be co-resident (candidate_for).
+int largest_fitting_hidden(FusedKernel kernel, DataType type, int steps) {
   const fused::DeviceLimits limits = bench::persistent_device_limits(0);
-  ModelDesc d;
-  d.input_size = 16;
+  Case c;
+  c.options = BackendOptions{BackendKind::kFused, type};
+  c.options.fused_kernel = kernel;
+  c.T = steps;
+  c.N = 1;
+  c.desc.input_size = 16;
   int best = 0;
   for (int H = 1; H <= 4096; ++H) {
-    d.hidden_size = H;
-    if (fused::make_persistent_plan(d, type, 1, steps, limits, variant).fits) best = H;
+    c.desc.hidden_size = H;
+    if (fused::make_persistent_plan(c.desc, type, c.N, c.T, limits, variant_of(kernel)).fits) best = H;
+  }
+  for (; best > 0; --best) {
+    c.desc.hidden_size = best;
+    if (candidate_for(c).usable()) break;
   }
   return best;
 }
@@ -170,7 +188,7 @@ TEST_F(PersistentGpu, LargestHiddenRunsPersistentAndOneMoreFallsBack) {
       c.options.fused_kernel = kernel;
       c.T = 4;
       c.N = 1;
-      const int limit = largest_fitting_hidden(type, variant_of(kernel), c.T);
+      const int limit = largest_fitting_hidden(kernel, type, c.T);
       SCOPED_TRACE(fmt::format("{} {}: largest fitting H {}", to_string(kernel), to_string(type), limit));
       ASSERT_GE(limit, kernel == FusedKernel::kCluster ? 128 : 1024) << "the variant should hold at least this much";
       for (int H : {limit, limit + 1}) {
@@ -221,6 +239,7 @@ TEST_F(PersistentGpu, ForcedTimeoutReportsInsteadOfHanging) {
     ASSERT_GE(h.blocks(), 2) << "the stall needs a second block";
     ASSERT_GE(h.steps(), 4);
     ASSERT_TRUE(h.fits(stream()));
+    const std::int64_t bound = h.params().timeout_ns;
     h.params().debug_stall_block = 1;
     h.params().debug_stall_step = 2;
     h.params().timeout_ns = 50'000'000;  // 50 ms
@@ -238,6 +257,7 @@ TEST_F(PersistentGpu, ForcedTimeoutReportsInsteadOfHanging) {
 
     h.params().debug_stall_block = -1;
     h.params().debug_stall_step = -1;
+    h.params().timeout_ns = bound;  // the clean launch runs under the normal bound, not the test's 50 ms
     h.launch(stream());
     LSTMRT_TEST_CUDA(cudaStreamSynchronize(stream()));
     EXPECT_EQ(h.status().code, kernels::kPersistentOk) << "a clean launch after the timeout";

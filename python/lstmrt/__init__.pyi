@@ -1,0 +1,93 @@
+# Type stubs for lstmrt (the docstrings live in the implementation: lstmrt/_lstm.py, _errors.py).
+import os
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+
+__version__: str
+
+Activation = Union[str, Tuple[str, float], Tuple[str, float, float]]
+ArrayLike = Any  # numpy.ndarray, torch.Tensor, cupy.ndarray, jax.Array or any DLPack array
+StreamLike = Union[int, Any]  # an int handle or an object with __cuda_stream__
+
+class Output(NamedTuple):
+    y: Optional[ArrayLike]
+    h_n: Optional[ArrayLike]
+    c_n: Optional[ArrayLike]
+
+class ModelDesc:
+    input_size: int
+    hidden_size: int
+    num_layers: int
+    direction: str
+    proj_size: int
+    activations: Optional[Sequence[Any]]
+    clip: float
+    peepholes: bool
+    coupled_input_forget: bool
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = ..., direction: str = ...,
+                 proj_size: int = ..., activations: Optional[Sequence[Any]] = ..., clip: float = ...,
+                 peepholes: bool = ..., coupled_input_forget: bool = ...) -> None: ...
+    @property
+    def num_directions(self) -> int: ...
+    @property
+    def output_size(self) -> int: ...
+
+class LSTM:
+    desc: ModelDesc
+    def __init__(self, desc: ModelDesc, weights: Union[Sequence[Mapping[str, ArrayLike]], Mapping[str, ArrayLike]], *,
+                 batch_first: bool = ..., backend: str = ..., dtype: str = ..., math: str = ..., cudnn_algo: str = ...,
+                 fused_kernel: str = ..., device: Union[int, str, Any] = ...) -> None: ...
+    @classmethod
+    def from_torch(cls, module: Any, *, backend: str = ..., dtype: str = ..., math: str = ..., cudnn_algo: str = ...,
+                   fused_kernel: str = ..., device: Union[int, str, Any] = ...) -> LSTM: ...
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike[str]], prefix: Optional[str] = ..., *, backend: str = ...,
+             dtype: str = ..., math: str = ..., cudnn_algo: str = ..., fused_kernel: str = ...,
+             device: Union[int, str, Any] = ...) -> LSTM: ...
+    @classmethod
+    def from_keras(cls, layer_or_path: Any, config: Optional[str] = ..., *, backend: str = ..., dtype: str = ...,
+                   math: str = ..., cudnn_algo: str = ..., fused_kernel: str = ...,
+                   device: Union[int, str, Any] = ...) -> KerasModel: ...
+    def __call__(self, x: ArrayLike, lengths: Optional[ArrayLike] = ...,
+                 initial_state: Optional[Tuple[ArrayLike, ArrayLike]] = ..., batch_first: Optional[bool] = ...,
+                 return_sequences: bool = ..., return_state: bool = ..., padding: str = ...,
+                 stream: Optional[StreamLike] = ..., reverse_order: str = ...) -> Output: ...
+    def forward(self, x: ArrayLike, lengths: Optional[ArrayLike] = ...,
+                initial_state: Optional[Tuple[ArrayLike, ArrayLike]] = ..., batch_first: Optional[bool] = ...,
+                return_sequences: bool = ..., return_state: bool = ..., padding: str = ...,
+                stream: Optional[StreamLike] = ..., reverse_order: str = ...) -> Output: ...
+    def execution_plan(self, seq_len: int, batch: int) -> str: ...
+    def workspace_size(self, seq_len: int, batch: int) -> int: ...
+    @property
+    def backend(self) -> str: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def dtype(self) -> str: ...
+    @property
+    def batch_first(self) -> bool: ...
+
+class KerasModel:
+    stages: List[Dict[str, Any]]
+    def __init__(self, layer_or_path: Any, config: Optional[str] = ..., *, backend: str = ..., dtype: str = ...,
+                 math: str = ..., cudnn_algo: str = ..., fused_kernel: str = ...,
+                 device: Union[int, str, Any] = ...) -> None: ...
+    @property
+    def return_sequences(self) -> bool: ...
+    def __call__(self, x: ArrayLike, lengths: Optional[ArrayLike] = ...,
+                 initial_state: Optional[Tuple[ArrayLike, ArrayLike]] = ..., batch_first: Optional[bool] = ...,
+                 return_sequences: bool = ..., return_state: bool = ..., padding: Optional[str] = ...,
+                 stream: Optional[StreamLike] = ...) -> Output: ...
+
+def info() -> Dict[str, Any]: ...
+def gpu_available() -> bool: ...
+
+class Error(Exception):
+    code: str
+class InvalidArgumentError(Error, ValueError): ...
+class DeviceMismatchError(InvalidArgumentError): ...
+class InvalidTypeError(Error, TypeError): ...
+class UnsupportedError(Error, NotImplementedError): ...
+class NoDeviceError(Error, RuntimeError): ...
+class CudaError(Error, RuntimeError): ...
+class IoError(Error, OSError): ...
+class InternalError(Error, RuntimeError): ...
