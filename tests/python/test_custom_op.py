@@ -6,7 +6,8 @@ import pytest
 torch = pytest.importorskip("torch")
 import lstmrt.torch as lt  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not lt.HAS_CUSTOM_OP, reason=f"torch {torch.__version__} has no torch.library.custom_op")
+pytestmark = [pytest.mark.custom_op,
+              pytest.mark.skipif(not lt.HAS_CUSTOM_OP, reason=f"torch {torch.__version__} has no torch.library.custom_op")]
 
 
 def test_fake_implementation_matches_real_shapes():
