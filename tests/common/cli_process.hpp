@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -111,6 +112,16 @@ class CliProcess {
 inline ProcessResult run_cli_process(const std::vector<std::string>& args, const ScratchDir& dir,
                                      const ProcessOptions& options = {}) {
   return CliProcess(args, dir, options).wait();
+}
+
+// A refused run: exit status `status`, stderr exactly one "lstmrt: error: ..." line holding every
+// fragment.
+inline void expect_one_error_line(const ProcessResult& r, int status, const std::vector<std::string>& fragments) {
+  SCOPED_TRACE(r.command);
+  EXPECT_EQ(r.exit_code, status) << r.err;
+  EXPECT_EQ(r.err.rfind("lstmrt: error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  for (const std::string& f : fragments) EXPECT_NE(r.err.find(f), std::string::npos) << "'" << f << "' not in " << r.err;
 }
 
 // Sanitizer builds: ASan reserves terabytes of address space and keeps freed memory in

@@ -80,12 +80,7 @@ class CliOutput : public ::testing::Test {
   }
   // The run must fail with one "lstmrt: error:" line holding every fragment and write nothing.
   void expect_refused(const std::vector<std::string>& a, const std::vector<std::string>& fragments) {
-    const ProcessResult r = run_cli_process(a, dir_);
-    SCOPED_TRACE(r.command);
-    EXPECT_EQ(r.exit_code, 1) << r.err;
-    EXPECT_EQ(r.err.rfind("lstmrt: error: ", 0), 0u) << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    for (const std::string& f : fragments) EXPECT_NE(r.err.find(f), std::string::npos) << "'" << f << "' not in " << r.err;
+    test::expect_one_error_line(run_cli_process(a, dir_), 1, fragments);
   }
 
   test::ScratchDir dir_;

@@ -17,6 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::ProcessResult;
+using test::expect_one_error_line;
 using test::run_cli_process;
 
 class Newcomer : public ::testing::Test {
@@ -48,14 +49,6 @@ class Newcomer : public ::testing::Test {
     lstm.forward_host(req);
     return y;
   }
-  static void expect_one_error_line(const ProcessResult& r, int status, const std::vector<std::string>& fragments) {
-    SCOPED_TRACE(r.command);
-    EXPECT_EQ(r.exit_code, status) << r.err;
-    EXPECT_EQ(r.err.rfind("lstmrt: error: ", 0), 0u) << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    for (const std::string& f : fragments) EXPECT_NE(r.err.find(f), std::string::npos) << "'" << f << "' not in " << r.err;
-  }
-
   test::ScratchDir dir_;
   std::mt19937_64 rng_;
   ModelDesc desc_;
