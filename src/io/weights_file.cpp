@@ -192,18 +192,24 @@ LoadedWeights detect_and_convert(const ArrayMap& arrays, const std::string& sour
   std::set<std::string> prefixes;
   std::set<int> keras_layers, onnx_layers;
   std::set<std::string> keras_forms;  // how a kernel is named: "kernel", "layer{k}/forward/kernel", ...
+  // The k of "layer{k}/...": at most 6 digits (as PyTorch's _l{k}), so it converts to an int.
+  auto layer_of = [&](const std::ssub_match& digits, const std::string& key) {
+    if (digits.length() > 6)
+      io_error("{}: array '{}': layer number {} is out of range (at most 6 digits)", source, key, digits.str());
+    return std::stoi(digits.str());
+  };
   for (const auto& entry : arrays) {
     const std::string& key = entry.first;
     std::smatch m;
     if (std::regex_match(key, m, kKerasName)) {
       keras.push_back(key);
-      if (m[2].matched) keras_layers.insert(std::stoi(m[2].str()));
+      if (m[2].matched) keras_layers.insert(layer_of(m[2], key));
       keras_forms.insert(
           fmt::format("{}{}kernel", m[1].matched ? "layer{k}/" : "", m[3].matched ? "forward|backward/" : ""));
     } else if (std::regex_match(key, m, kOnnxName)) {
       onnx.push_back(key);
       if (m[2].matched)
-        onnx_layers.insert(std::stoi(m[2].str()));
+        onnx_layers.insert(layer_of(m[2], key));
       else
         onnx_layers.insert(-1);
     } else if (std::regex_match(key, m, kPytorchName)) {
