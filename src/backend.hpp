@@ -29,6 +29,8 @@ class Backend {
   // module's backends stage through device buffers (forward_staged).
   virtual void forward_host(const ForwardRequest& req) { forward(req, nullptr); }
   virtual std::size_t workspace_size(int /*seq_len*/, int /*batch*/) const { return 0; }
+  // Host memory forward allocates itself (host backends; Lstm::host_workspace_size).
+  virtual std::size_t host_workspace_size(int /*seq_len*/, int /*batch*/) const { return 0; }
   virtual void reserve(int /*seq_len*/, int /*batch*/) {}
   // Lstm::execution_plan / check_device_errors (see lstm.hpp).
   virtual std::string execution_plan(int /*seq_len*/, int /*batch*/, bool /*masked*/) const { return name(); }

@@ -1,4 +1,5 @@
 // The Lstm object: validation, backend choice, dispatch.
+#include <algorithm>
 #include <utility>
 
 #include "backend.hpp"
@@ -61,6 +62,20 @@ MemorySpace Lstm::memory_space() const { return impl_->memory_space(); }
 std::size_t Lstm::workspace_size(int seq_len, int batch) const {
   if (seq_len < 1 || batch < 1) detail::invalid("workspace_size({}, {}): expected seq_len >= 1 and batch >= 1", seq_len, batch);
   return impl_->workspace_size(seq_len, batch);
+}
+
+std::size_t Lstm::host_workspace_size(int seq_len, int batch) const {
+  if (seq_len < 1 || batch < 1)
+    detail::invalid("host_workspace_size({}, {}): expected seq_len >= 1 and batch >= 1", seq_len, batch);
+  if (impl_->memory_space() == MemorySpace::kHost) return impl_->host_workspace_size(seq_len, batch);
+  // forward_staged (src/device_staging.cpp) copies float32 as it is and converts float16/bfloat16
+  // through one host copy (2 bytes per value) of the largest array at a time.
+  const ModelDesc& d = impl_->desc();
+  if (impl_->options().data_type == DataType::kFloat32) return 0;
+  const std::size_t steps_rows = static_cast<std::size_t>(seq_len) * batch;
+  const std::size_t states = static_cast<std::size_t>(d.num_layers) * d.num_directions() * batch;
+  return 2 * std::max({steps_rows * d.input_size, steps_rows * d.num_directions() * d.output_size(),
+                       states * d.hidden_size});
 }
 
 void Lstm::reserve(int seq_len, int batch) {

@@ -1,14 +1,16 @@
 // lstmrt — importing trained models: PyTorch .safetensors, ONNX .onnx, Keras 3 .keras / .weights.h5.
 //
-// load_weights (io.hpp) dispatches on the file name to these readers, so `lstmrt run --weights F`
-// takes any of them:
+// load_weights (io.hpp) dispatches on the file's content (magic bytes, a zip's member names; the
+// extension only where the content cannot tell, as for ONNX) to these readers, so
+// `lstmrt run --weights F` takes any of them:
 //   *.npz           arrays in PyTorch / Keras / ONNX naming (io.hpp)
 //   *.safetensors   an nn.LSTM state_dict (torch / safetensors.torch.save_file)
 //   *.onnx          an ONNX model whose LSTM nodes form a stack (load_onnx_model below)
 //   *.keras         a Keras 3 archive; *.weights.h5 with its config (load_keras_model below)
 // Every failure throws lstmrt::Error(kIoError) naming the file and what was wrong (kUnsupported
 // for a valid model lstmrt cannot run, naming the layer, op or attribute). Sizes read from a file
-// are checked against the bytes present before anything is allocated from them.
+// are checked against the bytes present before anything is allocated from them; for Keras HDF5
+// files see Hdf5Reader below for exactly what is guaranteed.
 #pragma once
 
 #include <cstddef>
@@ -34,8 +36,13 @@ ArrayMap parse_safetensors(const std::uint8_t* data, std::size_t size, const std
 
 // ---- ONNX ---------------------------------------------------------------------------------------------
 // An .onnx model whose LSTM nodes form a stack (node k's X is node k-1's Y) joined by the layout
-// ops exporters emit (Squeeze, Unsqueeze, Transpose, Reshape, Identity, Concat of Y; Shape,
-// Gather, Expand, Constant, ConstantOfShape, Slice, Cast for the states). Every LSTM attribute is
+// ops exporters emit (Squeeze, Unsqueeze, Transpose, Reshape, Identity on the data; Shape,
+// Gather, Concat, Slice, Cast, Mul for shapes; Expand, Constant, ConstantOfShape for the
+// states). The ops from node k-1's Y to node k's X must compute exactly the join lstmrt runs:
+// Y (T, D, N, H) rearranged to (T, N, D·H) with the directions as channel blocks (PyTorch's
+// Transpose(perm=[0, 2, 1, 3]) + Reshape([0, 0, -1]), or a Squeeze of D = 1); they are checked
+// op by op on symbolic shapes, and any other rearrangement is kUnsupported naming the op node.
+// The top node may return only Y_h / Y_c (an encoder): y is still computed. Every LSTM attribute is
 // read (hidden_size, direction, activations with alpha/beta, clip, input_forget, layout), and W,
 // R, B, P come from initializers, Constant nodes or `feeds`. Initial states and sequence_lens
 // must be graph inputs (the caller passes them as h0/c0/lengths, in lstmrt's (L·D, N, H) layout
@@ -133,6 +140,27 @@ struct ImportedModel {
   int last_lstm() const;
 };
 
+// Where libhdf5 runs when the HDF5 part of a Keras file (.weights.h5, or a .keras archive's
+// model.weights.h5) is read. What is guaranteed for a hostile or corrupt file, in both cases:
+//   - before libhdf5 sees the bytes, lstmrt reads them into memory and walks every structure
+//     libhdf5 follows from the superblock (B-trees, symbol table nodes, local and global heaps,
+//     object headers and each of their messages), checking every address, size, count, name and
+//     signature against the file; anything malformed, and any HDF5 feature outside what Keras
+//     and h5py write by default (superblock 0/1, version 1 object headers, symbol-table groups,
+//     contiguous unfiltered float/integer datasets, string attributes), is Error(kIoError)
+//     naming the structure and byte offset;
+//   - libhdf5 then reads exactly the checked bytes (an in-memory image, not the path again).
+// What lstmrt cannot vouch for is libhdf5 itself on a well-formed file with adversarial values:
+//   kInProcess     libhdf5 runs in the calling process, so a libhdf5 defect the checks do not
+//                  foresee could still crash or hang it;
+//   kChildProcess  libhdf5 runs in a forked child that sends what it read back through a pipe;
+//                  a crash, hang (killed after 120 s plus 0.1 s per MiB) or allocation failure
+//                  there is Error(kIoError) "...: corrupt HDF5 file: ... was killed by signal
+//                  SIGSEGV ..." and the calling process never runs libhdf5 on the file. POSIX
+//                  only; fork() must be safe in the caller (no other thread inside libhdf5).
+//                  `lstmrt run` reads Keras files this way.
+enum class Hdf5Reader { kInProcess, kChildProcess };
+
 // Keras 3 models (Sequential or Functional) made of InputLayer, Masking, LSTM,
 // Bidirectional(LSTM), Concatenate (last axis) and Dropout-like no-op layers, wired any way Keras
 // allows: several inputs and outputs, initial_state from model inputs or other layers' states
@@ -154,9 +182,15 @@ struct ImportedModel {
 //   load_keras_model("m.weights.h5")                      with m.config.json (model.to_json()) or
 //                                                         config.json beside it
 //   load_keras_model("m.weights.h5", "config.json")       explicit config
-ImportedModel load_keras_model(const std::string& path);
-ImportedModel load_keras_model(const std::string& weights_h5, const std::string& config_json);
-bool is_keras_model_file(const std::string& path);  // *.keras or *.h5
+ImportedModel load_keras_model(const std::string& path, Hdf5Reader reader = Hdf5Reader::kInProcess);
+ImportedModel load_keras_model(const std::string& weights_h5, const std::string& config_json,
+                               Hdf5Reader reader = Hdf5Reader::kInProcess);
+// The config file load_keras_model(path) reads beside a .weights.h5 (kIoError when there is none);
+// "" for a .keras archive, which holds its config.
+std::string keras_config_path(const std::string& weights_h5);
+// A Keras model file by its content: a zip holding config.json and model.weights.h5 (.keras), or
+// an HDF5 file (.weights.h5), whatever its name.
+bool is_keras_model_file(const std::string& path);
 
 // ---- a chain of layers, for callers that run the layers themselves ------------------------------------
 // A chain model as the list of its LSTM layers in order: what a runner that keeps each layer's

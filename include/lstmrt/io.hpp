@@ -9,8 +9,10 @@
 // Every failure throws lstmrt::Error(kIoError) with a one-line message naming the file (and the
 // npz member) and what was wrong, e.g.
 //   "x.npy: dtype '>f4' is big-endian: expected little-endian (save with x.astype('<f4'))".
-// Hostile files are safe to open: sizes from a header are checked against the bytes actually
-// present before anything is allocated from them.
+// Hostile .npy/.npz files are safe to open: sizes from a header are checked against the bytes
+// actually present before anything is allocated from them (and a fuzz harness checks it). For the
+// model files of import.hpp the same holds, except that for Keras HDF5 files exactly what is
+// guaranteed is spelled out there (Hdf5Reader).
 #pragma once
 
 #include <cstdint>
@@ -34,13 +36,14 @@ enum class Dtype {
   kInt16,    // '<i2'
   kInt32,    // '<i4'
   kInt64,    // '<i8'
+  kFloat16,  // '<f2' IEEE binary16
   kFloat32,  // '<f4'
   kFloat64,  // '<f8'
 };
 
 std::string to_string(Dtype dtype);   // numpy's name: "float32", "int64", "bool", ...
 std::size_t dtype_size(Dtype dtype);  // bytes per element
-std::string supported_dtypes();       // "bool, uint8, int8, int16, int32, int64, float32, float64"
+std::string supported_dtypes();       // "bool, uint8, int8, int16, int32, int64, float16, float32, float64"
 
 // A dense, C-ordered (row-major) n-d array: `data` holds numel()·dtype_size(dtype) bytes,
 // little-endian. A 0-d array (shape {}) holds one element; a shape with a 0 holds none.
@@ -59,26 +62,68 @@ struct Array {
   // Throws Error(kInvalidArgument) when values.size() is not the product of shape.
 
   // Copies of the values. `name` is used in errors ("--input x.npy", "w.npz member 'W'").
-  // to_float32: the array must be float32 (no silent narrowing of float64).
-  // to_int32:   int32, or int64 with every value in int32's range (the value that is not is named).
+  // to_float32: float32, or float16 (widened exactly); float64 is refused (no silent narrowing).
+  // to_int32:   any integer dtype with every value in int32's range (the value that is not is
+  //             named); bool and float dtypes are refused.
   // Throws Error(kInvalidArgument) naming the array, its dtype and the expected dtype.
   std::vector<float> to_float32(const std::string& name) const;
   std::vector<std::int32_t> to_int32(const std::string& name) const;
 };
 
+// Array data owned elsewhere, for writing without a copy: `data` holds numel·dtype_size(dtype)
+// bytes in C order, little-endian, and must outlive the save call.
+struct ArrayView {
+  Dtype dtype = Dtype::kFloat32;
+  std::vector<std::int64_t> shape;
+  const void* data = nullptr;
+  std::uint64_t bytes = 0;  // numel·dtype_size(dtype); checked by the writers
+
+  static ArrayView of(const Array& array);
+  static ArrayView of_float32(std::vector<std::int64_t> shape, const std::vector<float>& values);
+};
+
 // One .npy file (format versions 1.0, 2.0 and 3.0; C order; the dtypes above). save_npy writes
-// version 1.0 to a temporary file beside `path` and renames it, so
-// a failure leaves no partial file.
+// version 1.0 (see "output files" below for how the file is written).
 Array load_npy(const std::string& path);
 void save_npy(const std::string& path, const Array& array);
 
 // An .npz archive: a zip of NAME.npy members, stored or deflated (numpy.savez and
 // savez_compressed). Keys are the member names without ".npy" (they may contain '/'). load_npz
-// rejects a member that is not a .npy file, or two members with the same name. save_npz writes
-// atomically like save_npy; `compressed` deflates the members as savez_compressed does.
+// rejects a member that is not a .npy file, or two members with the same name. `compressed`
+// deflates the members as savez_compressed does. save_npz_views writes each array's bytes from
+// where they are (no copy of the data is made); save_npz writes from the map's arrays likewise.
 using ArrayMap = std::map<std::string, Array>;
+using ArrayViewMap = std::map<std::string, ArrayView>;
 ArrayMap load_npz(const std::string& path);
 void save_npz(const std::string& path, const ArrayMap& arrays, bool compressed = false);
+void save_npz_views(const std::string& path, const ArrayViewMap& arrays, bool compressed = false);
+
+// ---- output files -----------------------------------------------------------------------------------
+// How save_npy / save_npz write `path`. Symbolic links are followed (a chain of them, up to 40):
+// the link stays and the file it leads to is written, as a shell's `>` would; a dangling link's
+// target is created. Then, by what the path leads to:
+//   nothing, or a regular file   a temporary file ".NAME.tmp-PID-N" beside it (an existing
+//                                file's permission bits copied) is written and renamed over it:
+//                                the file is replaced atomically, and a failure leaves it as it
+//                                was and no temporary behind;
+//   a character device or FIFO   (/dev/null, /dev/stdout, a pipe) written directly, never
+//                                replaced or removed; a zip archive, which its writer must seek
+//                                in, is written to a temporary file in $TMPDIR and copied there;
+//   anything else                (a directory, block device, socket, a missing parent directory,
+//                                a link loop): Error(kIoError) before anything is written.
+// check_output_path makes those checks alone, so a caller can refuse a bad path before long work;
+// it returns the identity of the file the path leads to, when one exists. file_identity is that
+// of an existing file (links followed), nullopt when there is none.
+struct FileIdentity {
+  std::uint64_t device = 0, inode = 0;
+  bool operator==(const FileIdentity& o) const { return device == o.device && inode == o.inode; }
+};
+std::optional<FileIdentity> check_output_path(const std::string& path);
+std::optional<FileIdentity> file_identity(const std::string& path);
+// Removes the temporary files of writes in progress. For a signal handler (SIGINT, SIGTERM, ...)
+// of a program that must not leave them behind when it is killed: async-signal-safe, it calls
+// only unlink(). The write in progress then fails, if the program goes on.
+void remove_unfinished_outputs() noexcept;
 
 // ---- LSTM weight files ----------------------------------------------------------------------------
 // load_weights reads an .npz holding float32 arrays named in one of three schemes; the scheme is

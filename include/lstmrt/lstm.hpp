@@ -127,6 +127,10 @@ class Lstm {
 
   // Device scratch bytes forward needs for T = seq_len, N = batch (0 for the reference backend).
   std::size_t workspace_size(int seq_len, int batch) const;
+  // Host bytes forward_host allocates for T = seq_len, N = batch besides the caller's buffers, at
+  // its peak: the reference backend holds a layer's input and output sequences in double
+  // (8·T·N·(in + D·H_out)); GPU backends convert float16/bfloat16 data through host copies.
+  std::size_t host_workspace_size(int seq_len, int batch) const;
   // Sizes the object's own workspace and per-shape plans for shapes up to seq_len × batch, so
   // that forward without a caller workspace never allocates. May allocate and synchronise.
   void reserve(int seq_len, int batch);

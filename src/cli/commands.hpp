@@ -30,7 +30,16 @@ struct RunOptions {
   bool reverse = false;       // --reverse: one-direction weights run as a reverse layer
   bool go_backwards = false;  // --go-backwards: reverse layer, y in processing order (Keras)
   bool verbose = false;
+  bool quiet = false;         // -q: no summary line after a successful run
+  std::string memory_limit;   // --memory-limit SIZE: refuse runs needing more host memory
 };
+
+// The exit statuses of every subcommand, for --help and the README.
+inline constexpr const char* kExitCodes =
+    "Exit status: 0 success; 1 a bad or unreadable file, value or shape, or a failed run (one line on stderr, "
+    "\"lstmrt: error: ...\"; no output file is written); 2 a bad command line; 3 a valid model or request this "
+    "build or machine cannot serve (an unsupported layer or option, no GPU for --backend cudnn/fused, not enough "
+    "memory); 128+N killed by signal N (Ctrl-C: 130), leaving no temporary file.";
 
 // Declares `run` on `app`, filling `options` when parsed.
 CLI::App* add_run_command(CLI::App& app, RunOptions& options);

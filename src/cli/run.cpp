@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/run_files.hpp"
 #include "common/check.hpp"
 #include "lstmrt/import.hpp"
 #include "lstmrt/io.hpp"
@@ -53,23 +54,27 @@ PaddingMode padding_from_string(const std::string& s) {
 
 CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
   CLI::App* run = app.add_subcommand("run", "run an LSTM over .npy input, writing y, h_n, c_n to an .npz");
-  run->add_option("--weights", o.weights, "weights .npz with PyTorch, Keras or ONNX names")->required();
+  run->add_option("--weights", o.weights,
+                  "model file, recognised by its content: .npz of PyTorch, Keras or ONNX names; PyTorch "
+                  ".safetensors; .onnx (a stack of LSTM nodes); Keras .keras, or .weights.h5 with its config.json")
+      ->required();
   run->add_option("--input", o.inputs,
-                  "x .npy, float32 (T, B, I), or (B, T, I) with --batch-first; a Keras model takes (B, T, I) "
-                  "(Keras's layout; --time-major for (T, B, I)) and, with several inputs, --input repeated in the "
-                  "order of model.inputs")
+                  "x .npy, float32 or float16 (T, B, I), or (B, T, I) with --batch-first; a Keras model takes "
+                  "(B, T, I) (Keras's layout; --time-major for (T, B, I)) and, with several inputs, --input repeated "
+                  "in the order of model.inputs")
       ->required();
   run->add_option("--output", o.output,
                   "output .npz (float32): y, h_n, c_n; for a Keras Bidirectional with merge_mode=None y_fwd and y_bwd "
                   "instead of y; for a Keras model that is not one chain of layers (several inputs, initial states "
-                  "from other layers, a graph) out0, out1, ... in the order of model.outputs")
+                  "from other layers, a graph) out0, out1, ... in the order of model.outputs. A regular file is "
+                  "replaced atomically, a device or pipe (/dev/stdout) written directly, a symbolic link followed")
       ->required();
   run->add_flag("--batch-first", o.batch_first,
                 "x and y are (B, T, ...) instead of (T, B, ...); implied by an ONNX model with layout=1 and the "
                 "default for Keras models");
   run->add_flag("--time-major", o.time_major,
                 "x and y are (T, B, ...): the default except for Keras models and ONNX layout=1 models");
-  run->add_option("--lengths", o.lengths, "per-row lengths .npy, int32 or int64 (B,), each in 0..T");
+  run->add_option("--lengths", o.lengths, "per-row lengths .npy, integers (B,), each in 0..T");
   run->add_option("--h0", o.h0,
                   "initial h .npy (layers*dirs, B, H_out); needs --c0. A Keras model whose LSTM takes initial_state "
                   "from model inputs: (dirs, B, H) feeding those inputs");
@@ -90,12 +95,19 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
   run->add_flag("--reverse", o.reverse, "run one-direction weights as a reverse layer (ONNX direction=reverse)");
   run->add_flag("--go-backwards", o.go_backwards,
                 "Keras go_backwards: one reverse layer, y in processing (reversed) order");
-  run->add_flag("-v,--verbose", o.verbose, "describe the model and backend on stderr");
+  run->add_option("--memory-limit", o.memory_limit,
+                  "refuse a run whose outputs and working memory need more host memory than this (e.g. 8G); "
+                  "default: the memory available now");
+  run->add_flag("-v,--verbose", o.verbose, "describe the model, shapes and backend on stderr");
+  run->add_flag("-q,--quiet", o.quiet, "no summary line on stderr after a successful run");
+  run->footer(kExitCodes);
   return run;
 }
 
 int run_command(const RunOptions& o, std::ostream& log) {
-  if (is_keras_model_file(o.weights)) return run_imported_model(o, log);  // a chain or graph of layers
+  if (for_option("--weights", [&] { return is_keras_model_file(o.weights); }))
+    return run_imported_model(o, log);  // a chain or graph of layers
+  check_output_path(o);
   if (o.inputs.size() != 1)
     detail::invalid("--input is given {} times: --weights {} takes one input (several are for Keras models)",
                     o.inputs.size(), o.weights);
@@ -122,7 +134,7 @@ int run_command(const RunOptions& o, std::ostream& log) {
   const int L = desc.num_layers, D = desc.num_directions(), H = desc.hidden_size, H_out = desc.output_size();
 
   // x: (T, B, I) or (B, T, I).
-  const Array x = load_option_npy("--input", input);
+  Array x = load_option_npy("--input", input);
   const std::string x_layout = batch_first ? "(B, T, " : "(T, B, ";
   if (x.ndim() != 3 || x.shape[2] != desc.input_size)
     bad_shape("--input", input, x,
@@ -130,6 +142,8 @@ int run_command(const RunOptions& o, std::ostream& log) {
   const int T = checked_dim(x.shape[batch_first ? 1 : 0], "T (steps)", "--input", input);
   const int B = checked_dim(x.shape[batch_first ? 0 : 1], "B (batch)", "--input", input);
   const std::vector<float> x_values = x.to_float32("--input " + input);
+  const std::vector<std::int64_t> x_shape = x.shape;
+  x = Array{};  // the file's bytes are no longer needed
 
   std::vector<std::int32_t> lengths;
   if (!o.lengths.empty()) {
@@ -159,15 +173,29 @@ int run_command(const RunOptions& o, std::ostream& log) {
   options.kind = backend_from_string(o.backend);
   options.fused_kernel = fused_kernel_from_string(o.fused_kernel);
   Lstm lstm = for_option("--backend " + o.backend + ":", [&] { return Lstm::create(desc, loaded.weights, options); });
-  if (o.verbose)
-    log << fmt::format("lstmrt: {} weights, {}; backend {}; T={} B={}; layout {}\nlstmrt: {}\n", loaded.format,
-                       describe(desc), lstm.backend_name(), T, B,
-                       !batch_first           ? "(T, B, I) time-major"
-                       : o.batch_first        ? "(B, T, I) batch-first (--batch-first)"
-                                              : "(B, T, I) batch-first (the ONNX model's layout=1)",
-                       lstm.execution_plan(T, B));
-
   const bool want_y = o.sequences || !o.state, want_state = o.state || !o.sequences;
+  const std::int64_t T64 = T, B64 = B, C = static_cast<std::int64_t>(D) * H_out;
+  const std::vector<std::int64_t> y_shape =
+      batch_first ? std::vector<std::int64_t>{B64, T64, C} : std::vector<std::int64_t>{T64, B64, C};
+  const std::vector<std::int64_t> h_shape{L * D, B64, H_out}, c_shape{L * D, B64, H};
+  if (o.verbose)
+    log << fmt::format("lstmrt: {} weights, {}; backend {}; T={} B={}; layout {}\nlstmrt: --input {} {} read as {}; "
+                       "writes{}{}\nlstmrt: {}\n",
+                       loaded.format, describe(desc), lstm.backend_name(), T, B,
+                       !batch_first    ? "(T, B, I) time-major"
+                       : o.batch_first ? "(B, T, I) batch-first (--batch-first)"
+                                       : "(B, T, I) batch-first (the ONNX model's layout=1)",
+                       input, shape_string(x_shape),
+                       batch_first ? fmt::format("(B={}, T={}, I={})", B, T, desc.input_size)
+                                   : fmt::format("(T={}, B={}, I={})", T, B, desc.input_size),
+                       want_y ? fmt::format(" y {}", shape_string(y_shape)) : "",
+                       want_state ? fmt::format(" h_n {} c_n {}", shape_string(h_shape), shape_string(c_shape)) : "",
+                       lstm.execution_plan(T, B));
+  check_host_memory(o, fmt::format("--input {} (T={}, B={}) with --weights {}", input, T, B, o.weights),
+                    {{fmt::format("y {}", shape_string(y_shape)), want_y ? float32_bytes(y_shape) : 0},
+                     {"h_n and c_n", want_state ? float32_bytes(h_shape) + float32_bytes(c_shape) : 0},
+                     {fmt::format("{} backend working memory", lstm.backend_name()), lstm.host_workspace_size(T, B)}});
+
   std::vector<float> y, h_n, c_n;
   ForwardRequest req;
   req.seq_len = T;
@@ -179,21 +207,18 @@ int run_command(const RunOptions& o, std::ostream& log) {
   req.c0 = c0.empty() ? nullptr : c0.data();
   req.padding = padding_from_string(o.padding);
   req.reverse_order = o.go_backwards ? ReverseOutputOrder::kProcessing : ReverseOutputOrder::kOriginal;
-  const std::int64_t T64 = T, B64 = B, C = static_cast<std::int64_t>(D) * H_out;
   if (want_y) y.resize(T64 * B64 * C), req.y = y.data();
   if (want_state)
     h_n.resize(L * D * B64 * H_out), c_n.resize(L * D * B64 * H), req.h_n = h_n.data(), req.c_n = c_n.data();
   for_option("--backend " + lstm.backend_name() + ":", [&] { lstm.forward_host(req); });
 
-  ArrayMap out;
-  if (want_y)
-    out["y"] = Array::from_float32(
-        batch_first ? std::vector<std::int64_t>{B64, T64, C} : std::vector<std::int64_t>{T64, B64, C}, y);
+  ArrayViewMap out;  // written from y, h_n, c_n themselves: no copy of the outputs
+  if (want_y) out["y"] = ArrayView::of_float32(y_shape, y);
   if (want_state) {
-    out["h_n"] = Array::from_float32({L * D, B64, H_out}, h_n);
-    out["c_n"] = Array::from_float32({L * D, B64, H}, c_n);
+    out["h_n"] = ArrayView::of_float32(h_shape, h_n);
+    out["c_n"] = ArrayView::of_float32(c_shape, c_n);
   }
-  for_option("--output", [&] { save_npz(o.output, out); });
+  write_outputs(o, out, log);
   return 0;
 }
 

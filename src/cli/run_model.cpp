@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/run_files.hpp"
 #include "common/check.hpp"
 #include "lstmrt/import.hpp"
 #include "lstmrt/io.hpp"
@@ -63,9 +64,16 @@ void describe_model(const ImportedModel& m, TensorLayout layout, const BackendOp
 }  // namespace
 
 int run_imported_model(const RunOptions& o, std::ostream& log) {
+  std::string config;  // the Keras config beside a .weights.h5 is an input too
+  try {
+    config = keras_config_path(o.weights);
+  } catch (const Error& e) {
+    throw Error(e.code(), fmt::format("--weights {}", e.what()));
+  }
+  check_output_path(o, {{"the Keras config of --weights", config}});
   ImportedModel model;
   try {
-    model = load_keras_model(o.weights);
+    model = load_keras_model(o.weights, Hdf5Reader::kChildProcess);  // a libhdf5 fault cannot crash the CLI
   } catch (const Error& e) {
     throw Error(e.code(), fmt::format("--weights {}", e.what()));
   }
@@ -153,10 +161,21 @@ int run_imported_model(const RunOptions& o, std::ostream& log) {
   options.kind = backend_from_string(o.backend);
   options.fused_kernel = fused_kernel_from_string(o.fused_kernel);
   if (o.verbose) describe_model(model, layout, options, log);
+  // T and B from the first sequence input (the others are checked against them by run_model).
+  int T = 1, B = static_cast<int>(views[0].shape[0]);
+  for (const HostTensorView& v : views)
+    if (v.shape.size() == 3) {
+      const bool batch_major = layout == TensorLayout::kBatchMajor;
+      T = static_cast<int>(v.shape[batch_major ? 1 : 0]);
+      B = static_cast<int>(v.shape[batch_major ? 0 : 1]);
+      break;
+    }
+  check_host_memory(o, fmt::format("--input {} (T={}, B={}) with --weights {}", o.inputs.front(), T, B, o.weights),
+                    model_memory_needs(model, options, T, B));
   const ModelOutputs out = run_model(model, options, layout, views, lengths.empty() ? nullptr : lengths.data());
 
-  ArrayMap written;
-  auto add = [&](const std::string& name, const HostTensor& t) { written[name] = Array::from_float32(t.shape, t.values); };
+  ArrayViewMap written;  // written from `out` itself: no copy of the outputs
+  auto add = [&](const std::string& name, const HostTensor& t) { written[name] = ArrayView::of_float32(t.shape, t.values); };
   if (chain) {
     const ImportedNode& last = model.nodes[model.last_lstm()];
     const bool split = last.desc.num_directions() == 2 && last.merge == MergeMode::kNone;
@@ -172,9 +191,7 @@ int run_imported_model(const RunOptions& o, std::ostream& log) {
   } else {
     for (std::size_t k = 0; k < out.outputs.size(); ++k) add(fmt::format("out{}", k), out.outputs[k]);
   }
-  if (o.verbose)
-    for (const auto& [name, a] : written) log << fmt::format("lstmrt: wrote {} {}\n", name, shape_string(a.shape));
-  save_npz(o.output, written);
+  write_outputs(o, written, log);
   return 0;
 }
 

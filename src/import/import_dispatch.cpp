@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "import/file_bytes.hpp"
+#include "import/model_format.hpp"
 #include "lstmrt/import.hpp"
 
 namespace lstmrt::import_detail {
@@ -30,12 +30,16 @@ LoadedWeights single_layer(const ImportedModel& model) {
 }  // namespace
 
 std::optional<LoadedWeights> load_imported_weights(const std::string& path) {
-  const std::string ext = file_extension(path);
-  // A state_dict in safetensors is PyTorch naming: the .npz scheme detection converts it.
-  if (ext == "safetensors") return weights_from_arrays(load_safetensors(path), path);
-  if (ext == "onnx") return load_onnx_weights(path);
-  if (ext == "keras" || ext == "h5") return single_layer(load_keras_model(path));
-  return std::nullopt;
+  const ModelFormat format = sniff_model_format(path);
+  switch (format) {
+    case ModelFormat::kNpz: return std::nullopt;
+    // A state_dict in safetensors is PyTorch naming: the .npz scheme detection converts it.
+    case ModelFormat::kSafetensors: return weights_from_arrays(load_safetensors(path), path);
+    case ModelFormat::kOnnx: return load_onnx_weights(path);
+    case ModelFormat::kKeras:
+    case ModelFormat::kHdf5: return single_layer(load_keras_model(path));
+    default: refuse_model_format(path, format);
+  }
 }
 
 }  // namespace lstmrt::import_detail

@@ -8,8 +8,9 @@
 
 namespace lstmrt::import_detail {
 
-// The weights of `path` when its name marks a model file an importer reads (.safetensors, .onnx,
-// .keras, .h5), else nullopt (the caller reads it as .npz). Throws what the importer throws.
+// The weights of `path` when its content (model_format.hpp) is a model file an importer reads
+// (safetensors, ONNX, Keras), nullopt for an .npz (the caller reads it). Throws what the importer
+// throws, and Error(kIoError) for a file that holds no weights lstmrt reads (a .npy, a pickle).
 std::optional<LoadedWeights> load_imported_weights(const std::string& path);
 
 }  // namespace lstmrt::import_detail

@@ -12,7 +12,10 @@
 
 #include "common/check.hpp"
 #include "import/file_bytes.hpp"
+#include "import/hdf5_file.hpp"
 #include "import/keras_layers.hpp"
+#include "import/model_format.hpp"
+#include "lstmrt/import.hpp"
 
 namespace lstmrt {
 namespace {
@@ -626,26 +629,33 @@ ImportedChain chain_of(const ImportedModel& model) {
 }
 
 bool is_keras_model_file(const std::string& path) {
-  const std::string ext = import_detail::file_extension(path);
-  return ext == "keras" || ext == "h5";
+  const import_detail::ModelFormat f = import_detail::sniff_model_format(path);
+  return f == import_detail::ModelFormat::kKeras || f == import_detail::ModelFormat::kHdf5;
 }
 
-ImportedModel load_keras_model(const std::string& weights_h5, const std::string& config_json) {
+ImportedModel load_keras_model(const std::string& weights_h5, const std::string& config_json, Hdf5Reader reader) {
   const std::vector<std::uint8_t> config = import_detail::read_file_bytes(config_json, kMaxConfigBytes);
-  const Hdf5File h5 = Hdf5File::open_path(weights_h5);
+  const Hdf5File h5 = Hdf5File::open_path(weights_h5, reader);
   return build_checked(parse_config(config.data(), config.size(), config_json), h5, weights_h5);
 }
 
-ImportedModel load_keras_model(const std::string& path) {
-  if (import_detail::file_extension(path) == "keras") {
-    if (!std::filesystem::is_regular_file(path)) keras_bad("{}: no such file", path);
+ImportedModel load_keras_model(const std::string& path, Hdf5Reader reader) {
+  // An HDF5 file is a .weights.h5; anything else is read as a .keras archive (whose reader says
+  // what is wrong with a file that is none).
+  if (import_detail::sniff_model_format(path) != import_detail::ModelFormat::kHdf5) {
     const std::vector<std::uint8_t> config = import_detail::read_zip_member(path, "config.json", kMaxConfigBytes);
     const std::vector<std::uint8_t> weights = import_detail::read_zip_member(path, "model.weights.h5", kMaxWeightsBytes);
-    const Hdf5File h5 = Hdf5File::open_image(weights, path + " member model.weights.h5");
+    const Hdf5File h5 = Hdf5File::open_image(weights, path + " member model.weights.h5", reader);
     return build_checked(parse_config(config.data(), config.size(), path + " member config.json"), h5, path);
   }
+  return load_keras_model(path, keras_config_path(path), reader);
+}
+
+std::string keras_config_path(const std::string& weights_h5) {
+  const std::string& path = weights_h5;
+  if (import_detail::sniff_model_format(path) != import_detail::ModelFormat::kHdf5) return "";  // an archive
   // m.weights.h5 -> m.config.json, else config.json in the same folder.
-  std::string stem = path.substr(0, path.size() - 3);
+  std::string stem = import_detail::ends_with(path, ".h5") ? path.substr(0, path.size() - 3) : path;
   if (import_detail::ends_with(stem, ".weights")) stem.resize(stem.size() - 8);
   std::string config = stem + ".config.json";
   if (!std::filesystem::exists(config)) {
@@ -655,7 +665,7 @@ ImportedModel load_keras_model(const std::string& path) {
       keras_bad("{}: its Keras config was not found: expected {} or {} (model.to_json())", path, stem + ".config.json",
                 config);
   }
-  return load_keras_model(path, config);
+  return config;
 }
 
 }  // namespace lstmrt

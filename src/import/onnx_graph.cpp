@@ -4,9 +4,10 @@
 //
 // What is checked, so that the stack really is what lstmrt runs:
 //   - every node's op is one of kAllowedOps (anything else: kUnsupported naming the op and node);
-//   - LSTM 0's X comes from a graph input, LSTM k's X from LSTM k-1's Y, through layout ops only
-//     (PyTorch: Transpose(0,2,1,3) + Reshape for a bidirectional Y, Squeeze for one direction;
-//     batch_first adds a Transpose before the first and after the last node);
+//   - LSTM 0's X comes from a graph input (at most its two leading axes swapped: a batch_first
+//     Transpose), LSTM k's X from LSTM k-1's Y through ops that compute exactly lstmrt's join of
+//     layers, (T, N, D·H) — checked symbolically, op by op (onnx_join.hpp); the top node may
+//     return Y_h / Y_c only (an encoder);
 //   - initial_h / initial_c / sequence_lens: from a graph input (the caller feeds them: --h0,
 //     --c0, --lengths), or, for the states, built from zero constants (Constant /
 //     ConstantOfShape / Expand of Shape/Gather/Concat arithmetic, as exporters emit for zeros);
@@ -21,6 +22,7 @@
 #include <set>
 
 #include "common/check.hpp"
+#include "import/onnx_join.hpp"
 #include "io/onnx_lstm.hpp"
 #include "lstmrt/import.hpp"
 
@@ -29,10 +31,7 @@ namespace {
 
 const std::set<std::string> kAllowedOps = {"LSTM",   "Squeeze", "Unsqueeze", "Transpose",       "Reshape", "Concat",
                                            "Shape",  "Gather",  "Expand",    "ConstantOfShape", "Constant", "Slice",
-                                           "Identity", "Cast"};
-// Ops that pass one data tensor (input 0) on, changing only its layout.
-const std::set<std::string> kLayoutOps = {"Squeeze", "Unsqueeze", "Transpose", "Reshape", "Identity"};
-
+                                           "Identity", "Cast",     "Mul"};
 [[noreturn]] void unsupported(const std::string& message) { throw Error(ErrorCode::kUnsupported, message); }
 
 std::string label(const onnx::NodeProto& n) {
@@ -45,19 +44,6 @@ struct Graph {
   io::ProtoMap tensors;  // initializers and Constant values
   std::set<std::string> inputs;  // graph inputs that are not initializers
   std::map<std::string, const onnx::NodeProto*> producer;
-
-  // Follows input 0 back through layout ops; returns the first value name that is not a layout
-  // op's output (a graph input, an LSTM output, ...). `transpose` names a Transpose passed, if any.
-  std::string through_layout_ops(std::string name, std::string* transpose = nullptr) const {
-    for (int guard = 0; guard < 100000; ++guard) {
-      const auto it = producer.find(name);
-      if (it == producer.end() || !kLayoutOps.count(it->second->op_type()) || it->second->input_size() == 0)
-        return name;
-      if (transpose && it->second->op_type() == "Transpose") *transpose = label(*it->second);
-      name = it->second->input(0);
-    }
-    detail::fail(ErrorCode::kIoError, "{}: a cycle of layout ops", source);
-  }
 
   // Where a state or length input comes from: does it reach a graph input, and does it use a
   // float constant that is not all zeros?
@@ -160,7 +146,7 @@ LoadedWeights load_onnx_weights(const std::string& path, const ArrayMap& feeds) 
   }
   LoadedWeights out;
   out.format = "onnx";
-  std::string previous_y;
+  std::vector<import_detail::OnnxLstmEnds> ends;
   int layer = 0;
   for (const onnx::NodeProto& n : model.graph().node()) {
     if (n.op_type() != "LSTM") continue;
@@ -185,20 +171,10 @@ LoadedWeights load_onnx_weights(const std::string& path, const ArrayMap& feeds) 
                               "one layout", where, node.layout == TensorLayout::kBatchMajor ? 1 : 0,
                               *out.input_layout == TensorLayout::kBatchMajor ? 1 : 0));
     }
-    // The chain: X from a graph input (first node) or the previous node's Y.
-    std::string transpose;
-    const std::string x_source = graph.through_layout_ops(node.x, &transpose);
-    if (layer == 0 && node.layout == TensorLayout::kBatchMajor && !transpose.empty())
-      unsupported(fmt::format("{}: attribute layout is 1 but X passes through {}: lstmrt does not run the "
-                              "Transpose, so the graph input's layout is not the node's",
-                              where, transpose));
-    if (layer == 0 && !graph.inputs.count(x_source))
-      unsupported(fmt::format("{}: X comes from '{}', not from a graph input through layout ops", where, x_source));
-    if (layer > 0 && x_source != previous_y)
-      unsupported(fmt::format("{}: X comes from '{}', not from the previous LSTM node's Y ('{}'): lstmrt imports a "
-                              "stack", where, x_source, previous_y));
-    if (node.y.empty() && layer > 0) unsupported(fmt::format("{}: no Y output", where));
-    previous_y = node.y;
+    // The chain (X from a graph input, then each node's X from the previous node's Y) is checked
+    // once every node is read: check_stack_joins below. The top node may return Y_h/Y_c only.
+    ends.push_back(import_detail::OnnxLstmEnds{label(n), node.x, node.y, node.desc.num_directions(),
+                                               node.desc.hidden_size, node.desc.input_size, node.layout});
     for (const auto& [input, what] : {std::pair{node.initial_h, "initial_h"}, {node.initial_c, "initial_c"}}) {
       const Graph::Provenance p = graph.provenance(input);
       if (!p.nonzero_constant.empty() && !p.graph_input)
@@ -222,6 +198,7 @@ LoadedWeights load_onnx_weights(const std::string& path, const ArrayMap& feeds) 
     ++layer;
   }
   if (layer == 0) detail::fail(ErrorCode::kIoError, "{}: the graph has no LSTM node", path);
+  import_detail::check_stack_joins(import_detail::OnnxGraphView{path, graph.tensors, graph.inputs, graph.producer}, ends);
   out.desc.num_layers = layer;
   // layout=0 stacks leave the layout to the caller (a batch_first export's Transposes are skipped).
   if (out.input_layout == TensorLayout::kTimeMajor) out.input_layout.reset();

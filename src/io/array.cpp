@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "common/check.hpp"
+#include "import/float_convert.hpp"
 #include "lstmrt/io.hpp"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -13,8 +14,8 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 namespace lstmrt {
 namespace {
 
-constexpr Dtype kAllDtypes[] = {Dtype::kBool,  Dtype::kUint8, Dtype::kInt8,    Dtype::kInt16,
-                                Dtype::kInt32, Dtype::kInt64, Dtype::kFloat32, Dtype::kFloat64};
+constexpr Dtype kAllDtypes[] = {Dtype::kBool,  Dtype::kUint8,   Dtype::kInt8,    Dtype::kInt16,  Dtype::kInt32,
+                                Dtype::kInt64, Dtype::kFloat16, Dtype::kFloat32, Dtype::kFloat64};
 
 template <typename T>
 Array from_values(Dtype dtype, std::vector<std::int64_t> shape, const std::vector<T>& values) {
@@ -59,6 +60,8 @@ std::string to_string(Dtype dtype) {
       return "int32";
     case Dtype::kInt64:
       return "int64";
+    case Dtype::kFloat16:
+      return "float16";
     case Dtype::kFloat32:
       return "float32";
     case Dtype::kFloat64:
@@ -74,6 +77,7 @@ std::size_t dtype_size(Dtype dtype) {
     case Dtype::kInt8:
       return 1;
     case Dtype::kInt16:
+    case Dtype::kFloat16:
       return 2;
     case Dtype::kInt32:
     case Dtype::kFloat32:
@@ -111,24 +115,59 @@ Array Array::from_int64(std::vector<std::int64_t> shape, const std::vector<std::
 }
 
 std::vector<float> Array::to_float32(const std::string& name) const {
-  if (dtype != Dtype::kFloat32)
-    detail::invalid("{} has dtype {}: expected float32 (convert with .astype(numpy.float32))", name, to_string(dtype));
+  if (dtype != Dtype::kFloat32 && dtype != Dtype::kFloat16)
+    detail::invalid("{} has dtype {}: expected float32 or float16 (convert with .astype(numpy.float32))", name,
+                    to_string(dtype));
   check_data_size(*this, name);
-  return values_of<float>(*this);
+  if (dtype == Dtype::kFloat32) return values_of<float>(*this);
+  const std::vector<std::uint16_t> half = values_of<std::uint16_t>(*this);  // every binary16 is a float32
+  std::vector<float> out(half.size());
+  for (std::size_t i = 0; i < half.size(); ++i) out[i] = import_detail::half_to_float(half[i]);
+  return out;
 }
 
-std::vector<std::int32_t> Array::to_int32(const std::string& name) const {
-  check_data_size(*this, name);
-  if (dtype == Dtype::kInt32) return values_of<std::int32_t>(*this);
-  if (dtype != Dtype::kInt64) detail::invalid("{} has dtype {}: expected int32 or int64", name, to_string(dtype));
-  const std::vector<std::int64_t> wide = values_of<std::int64_t>(*this);
+namespace {
+
+template <typename T>
+std::vector<std::int32_t> narrowed(const Array& a, const std::string& name) {
+  const std::vector<T> wide = values_of<T>(a);
   std::vector<std::int32_t> out(wide.size());
   for (std::size_t i = 0; i < wide.size(); ++i) {
-    if (wide[i] < std::numeric_limits<std::int32_t>::min() || wide[i] > std::numeric_limits<std::int32_t>::max())
+    if (!std::is_signed_v<T> ? wide[i] > static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max())
+                             : (static_cast<std::int64_t>(wide[i]) < std::numeric_limits<std::int32_t>::min() ||
+                                static_cast<std::int64_t>(wide[i]) > std::numeric_limits<std::int32_t>::max()))
       detail::invalid("{} value {} at flat index {} does not fit in int32", name, wide[i], i);
     out[i] = static_cast<std::int32_t>(wide[i]);
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<std::int32_t> Array::to_int32(const std::string& name) const {
+  check_data_size(*this, name);
+  switch (dtype) {
+    case Dtype::kInt32: return values_of<std::int32_t>(*this);
+    case Dtype::kInt64: return narrowed<std::int64_t>(*this, name);
+    case Dtype::kInt16: return narrowed<std::int16_t>(*this, name);
+    case Dtype::kInt8: return narrowed<std::int8_t>(*this, name);
+    case Dtype::kUint8: return narrowed<std::uint8_t>(*this, name);
+    default: break;
+  }
+  detail::invalid("{} has dtype {}: expected int32 or int64 (or another integer dtype whose values fit int32)", name, to_string(dtype));
+}
+
+ArrayView ArrayView::of(const Array& array) {
+  return ArrayView{array.dtype, array.shape, array.data.data(), array.data.size()};
+}
+
+ArrayView ArrayView::of_float32(std::vector<std::int64_t> shape, const std::vector<float>& values) {
+  ArrayView v{Dtype::kFloat32, std::move(shape), values.data(), values.size() * sizeof(float)};
+  std::int64_t numel = 1;
+  for (std::int64_t d : v.shape) numel *= d;
+  if (numel < 0 || static_cast<std::uint64_t>(numel) != values.size())
+    detail::invalid("array of shape {} needs {} values, got {}", shape_string(v.shape), numel, values.size());
+  return v;
 }
 
 }  // namespace lstmrt

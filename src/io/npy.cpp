@@ -26,7 +26,8 @@ struct DtypeCode {
 };
 constexpr DtypeCode kDtypeCodes[] = {
     {Dtype::kBool, "b1"},  {Dtype::kUint8, "u1"}, {Dtype::kInt8, "i1"},    {Dtype::kInt16, "i2"},
-    {Dtype::kInt32, "i4"}, {Dtype::kInt64, "i8"}, {Dtype::kFloat32, "f4"}, {Dtype::kFloat64, "f8"},
+    {Dtype::kInt32, "i4"}, {Dtype::kInt64, "i8"}, {Dtype::kFloat16, "f2"}, {Dtype::kFloat32, "f4"},
+    {Dtype::kFloat64, "f8"},
 };
 
 std::string kind_name(char kind) {
@@ -293,14 +294,19 @@ Array read_npy(ByteReader& in, std::uint64_t total_size, bool size_is_trusted, c
   return array;
 }
 
-std::string npy_header(const Array& array, const std::string& name) {
-  for (std::int64_t d : array.shape)
+std::string npy_header(const ArrayView& array, const std::string& name) {
+  std::uint64_t bytes = dtype_size(array.dtype);
+  for (std::int64_t d : array.shape) {
     if (d < 0) detail::invalid("{}: shape {} has a negative dimension", name, shape_string(array.shape));
+    if (d > 0 && bytes > std::numeric_limits<std::uint64_t>::max() / static_cast<std::uint64_t>(d))
+      detail::invalid("{}: shape {} overflows a 64-bit byte count", name, shape_string(array.shape));
+    bytes *= static_cast<std::uint64_t>(d);
+  }
   if (array.shape.size() > kMaxRank)
     detail::invalid("{}: {} dimensions, at most {} can be saved", name, array.shape.size(), kMaxRank);
-  if (array.data.size() != static_cast<std::uint64_t>(array.numel()) * dtype_size(array.dtype))
-    detail::invalid("{}: holds {} bytes, expected shape {} of {} = {} bytes", name, array.data.size(),
-                    shape_string(array.shape), to_string(array.dtype), array.numel() * dtype_size(array.dtype));
+  if (array.bytes != bytes || (bytes > 0 && !array.data))
+    detail::invalid("{}: holds {} bytes, expected shape {} of {} = {} bytes", name, array.bytes,
+                    shape_string(array.shape), to_string(array.dtype), bytes);
   const char* code = nullptr;
   for (const DtypeCode& c : kDtypeCodes)
     if (c.dtype == array.dtype) code = c.code;
@@ -332,16 +338,11 @@ Array load_npy(const std::string& path) {
 }
 
 void save_npy(const std::string& path, const Array& array) {
-  const std::string header = io_detail::npy_header(array, path);
-  io_detail::AtomicFile file(path);
-  {
-    std::ofstream f(file.temp_path(), std::ios::binary | std::ios::trunc);
-    if (!f) io_detail::io_error("{}: cannot create {}: {}", path, file.temp_path(), std::strerror(errno));
-    f.write(header.data(), static_cast<std::streamsize>(header.size()));
-    f.write(reinterpret_cast<const char*>(array.data.data()), static_cast<std::streamsize>(array.data.size()));
-    f.close();
-    if (!f) io_detail::io_error("{}: writing {} failed: {}", path, file.temp_path(), std::strerror(errno));
-  }
+  const ArrayView view = ArrayView::of(array);
+  const std::string header = io_detail::npy_header(view, path);
+  io_detail::OutputFile file(path, /*seekable=*/false);
+  file.write(header.data(), header.size());
+  file.write(view.data, view.bytes);
   file.commit();
 }
 

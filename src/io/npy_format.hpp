@@ -1,4 +1,4 @@
-// Internal: the .npy format shared by the npy and npz readers/writers, and atomic file output.
+// Internal: the .npy format shared by the npy and npz readers/writers, and output files.
 //
 // .npy layout (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html):
 //   bytes 0-5   magic "\x93NUMPY"
@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/check.hpp"
@@ -38,24 +39,43 @@ class ByteReader {
 Array read_npy(ByteReader& in, std::uint64_t total_size, bool size_is_trusted, const std::string& name);
 
 // The magic, version, header length and padded header dict for `array` (the data follows it).
-// Throws Error(kInvalidArgument) when the array's data size does not match its shape and dtype.
-std::string npy_header(const Array& array, const std::string& name);
+// Throws Error(kInvalidArgument) when the view's byte count does not match its shape and dtype.
+std::string npy_header(const ArrayView& array, const std::string& name);
 
-// A temporary file beside `path` ("DIR/.NAME.tmp-PID-N") that becomes `path` on commit(); removed
-// by the destructor when not committed, so a failed write leaves nothing behind.
-class AtomicFile {
+// What an output path leads to (symbolic links followed; see io.hpp "output files").
+struct OutputTarget {
+  enum class Kind { kNew, kRegular, kStream };  // absent; regular file; character device or FIFO
+  std::string path;                       // the file itself, after the links
+  Kind kind = Kind::kNew;
+  std::optional<FileIdentity> identity;   // of an existing file
+  unsigned mode = 0;                      // a regular file's permission bits
+};
+// Throws Error(kIoError) naming `path` for a directory, block device, socket, missing parent
+// directory or link loop.
+OutputTarget resolve_output(const std::string& path);
+
+// One output being written (io.hpp "output files"): write() appends to fd(), commit() puts the
+// result in place. `seekable`: the writer seeks in fd() (a zip archive), so a stream target gets a
+// temporary file that commit() copies to it. Destroyed uncommitted, it leaves the target as it was
+// and removes its temporary; while it exists, remove_unfinished_outputs() can remove it too.
+class OutputFile {
  public:
-  explicit AtomicFile(std::string path);
-  ~AtomicFile();
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
+  OutputFile(const std::string& path, bool seekable);
+  ~OutputFile();
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
 
-  const std::string& temp_path() const { return temp_path_; }
-  void commit();  // renames the temporary file to the final path; throws Error(kIoError)
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  void write(const void* data, std::size_t n);  // all of it; throws Error(kIoError)
+  void commit();                                // throws Error(kIoError)
 
  private:
   std::string path_;
-  std::string temp_path_;
+  OutputTarget target_;
+  std::string temp_path_;  // empty when writing the target directly
+  int fd_ = -1;
+  int slot_ = -1;          // in the signal handler's table
   bool committed_ = false;
 };
 

@@ -1,6 +1,8 @@
 // The .npz format (a zip archive of NAME.npy members) through libzip: load_npz / save_npz.
+#include <unistd.h>
 #include <zip.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -60,12 +62,71 @@ bool ends_with_npy(const std::string& s) {
 
 // The 22-byte end-of-central-directory record alone: a valid zip with no members (libzip writes no
 // file at all for an empty archive, numpy.savez() with no arrays writes this).
-void write_empty_zip(const std::string& path, const std::string& temp_path) {
+void write_empty_zip(OutputFile& file) {
   const char record[22] = {'P', 'K', 5, 6};  // signature, then 18 zero bytes: no disks, no entries
-  std::ofstream f(temp_path, std::ios::binary | std::ios::trunc);
-  f.write(record, sizeof record);
-  f.close();
-  if (!f) io_error("{}: writing {} failed: {}", path, temp_path, std::strerror(errno));
+  file.write(record, sizeof record);
+}
+
+// A libzip source that is a new, empty archive and takes libzip's writes on the output's file
+// descriptor (which it seeks in: the local headers are rewritten once the sizes are known), so
+// the archive is written nowhere but there.
+struct FdSink {
+  int fd;
+  zip_error_t error;
+};
+
+zip_int64_t fd_sink(void* state, void* data, zip_uint64_t len, zip_source_cmd_t cmd) {
+  FdSink& s = *static_cast<FdSink*>(state);
+  switch (cmd) {
+    case ZIP_SOURCE_STAT:  // no archive yet: libzip starts a new one
+      zip_error_set(&s.error, ZIP_ER_READ, ENOENT);  // how libzip recognises a file that does not exist
+      return -1;
+    case ZIP_SOURCE_ERROR:
+      return zip_error_to_data(&s.error, data, len);
+    case ZIP_SOURCE_BEGIN_WRITE:
+    case ZIP_SOURCE_COMMIT_WRITE:
+    case ZIP_SOURCE_ROLLBACK_WRITE:
+    case ZIP_SOURCE_REMOVE:
+    case ZIP_SOURCE_FREE:
+      return 0;
+    case ZIP_SOURCE_WRITE: {
+      const char* p = static_cast<const char*>(data);
+      for (zip_uint64_t done = 0; done < len;) {
+        const ssize_t w = ::write(s.fd, p + done, len - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+          zip_error_set(&s.error, ZIP_ER_WRITE, w < 0 ? errno : EIO);
+          return -1;
+        }
+        done += static_cast<zip_uint64_t>(w);
+      }
+      return static_cast<zip_int64_t>(len);
+    }
+    case ZIP_SOURCE_SEEK_WRITE: {
+      const auto* args = ZIP_SOURCE_GET_ARGS(zip_source_args_seek_t, data, len, &s.error);
+      if (!args) return -1;
+      if (::lseek(s.fd, static_cast<off_t>(args->offset), args->whence) < 0) {
+        zip_error_set(&s.error, ZIP_ER_SEEK, errno);
+        return -1;
+      }
+      return 0;
+    }
+    case ZIP_SOURCE_TELL_WRITE: {
+      const off_t at = ::lseek(s.fd, 0, SEEK_CUR);
+      if (at < 0) zip_error_set(&s.error, ZIP_ER_TELL, errno);
+      return at;
+    }
+    case ZIP_SOURCE_SUPPORTS:
+      return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT,
+                                            ZIP_SOURCE_SEEK, ZIP_SOURCE_TELL,
+                                            ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, ZIP_SOURCE_BEGIN_WRITE,
+                                            ZIP_SOURCE_COMMIT_WRITE, ZIP_SOURCE_ROLLBACK_WRITE, ZIP_SOURCE_WRITE,
+                                            ZIP_SOURCE_SEEK_WRITE, ZIP_SOURCE_TELL_WRITE, ZIP_SOURCE_SUPPORTS,
+                                            ZIP_SOURCE_REMOVE, -1);
+    default:  // reading: there is nothing to read
+      zip_error_set(&s.error, ZIP_ER_OPNOTSUPP, 0);
+      return -1;
+  }
 }
 
 }  // namespace
@@ -102,37 +163,47 @@ ArrayMap load_npz(const std::string& path) {
   return arrays;
 }
 
-void save_npz(const std::string& path, const ArrayMap& arrays, bool compressed) {
+void save_npz_views(const std::string& path, const ArrayViewMap& arrays, bool compressed) {
   using namespace io_detail;
-  // Each member's bytes (header + data) must live until zip_close, which does the writing.
-  std::vector<std::string> members;
-  members.reserve(arrays.size());
+  // Each member is two fragments, its .npy header and the caller's data, read by zip_close.
+  std::vector<std::string> headers;
+  headers.reserve(arrays.size());
   for (const auto& [key, array] : arrays) {
     if (key.empty() || key.front() == '/' || key.find('\0') != std::string::npos)
       detail::invalid("{}: array name '{}' cannot be an archive member name", path, key);
-    std::string bytes = npy_header(array, fmt::format("{} array '{}'", path, key));
-    bytes.append(reinterpret_cast<const char*>(array.data.data()), array.data.size());
-    members.push_back(std::move(bytes));
+    headers.push_back(npy_header(array, fmt::format("{} array '{}'", path, key)));
   }
-  AtomicFile file(path);
+  OutputFile file(path, /*seekable=*/true);
   if (arrays.empty()) {
-    write_empty_zip(path, file.temp_path());
+    write_empty_zip(file);
     file.commit();
     return;
   }
-  int code = 0;
-  ZipHandle zip(zip_open(file.temp_path().c_str(), ZIP_CREATE | ZIP_EXCL, &code));
-  if (!zip) io_error("{}: cannot create {}: {}", path, file.temp_path(), zip_code_message(code));
+  FdSink sink{file.fd(), {}};
+  zip_error_init(&sink.error);
+  zip_error_t error;
+  zip_error_init(&error);
+  zip_source_t* target = zip_source_function_create(fd_sink, &sink, &error);
+  ZipHandle zip(target ? zip_open_from_source(target, ZIP_CREATE, &error) : nullptr);
+  if (!zip) {
+    if (target) zip_source_free(target);
+    const std::string message = zip_error_strerror(&error);
+    zip_error_fini(&error);
+    io_error("{}: cannot start the archive: {}", path, message);
+  }
+  zip_error_fini(&error);
   std::size_t m = 0;
-  for (const auto& entry : arrays) {
-    const std::string& bytes = members[m++];
-    zip_source_t* source = zip_source_buffer(zip.get(), bytes.data(), bytes.size(), 0);
-    if (!source) io_error("{}: cannot add array '{}': {}", path, entry.first, zip_strerror(zip.get()));
-    const std::string member = entry.first + kMemberSuffix;
+  for (const auto& [key, array] : arrays) {
+    const std::string& header = headers[m++];
+    const zip_buffer_fragment_t fragments[2] = {{reinterpret_cast<zip_uint8_t*>(const_cast<char*>(header.data())), header.size()},
+                                                {static_cast<zip_uint8_t*>(const_cast<void*>(array.data)), array.bytes}};
+    zip_source_t* source = zip_source_buffer_fragment(zip.get(), fragments, array.bytes ? 2 : 1, 0);
+    if (!source) io_error("{}: cannot add array '{}': {}", path, key, zip_strerror(zip.get()));
+    const std::string member = key + kMemberSuffix;
     const zip_int64_t index = zip_file_add(zip.get(), member.c_str(), source, ZIP_FL_ENC_UTF_8);
     if (index < 0) {
       zip_source_free(source);
-      io_error("{}: cannot add array '{}': {}", path, entry.first, zip_strerror(zip.get()));
+      io_error("{}: cannot add array '{}': {}", path, key, zip_strerror(zip.get()));
     }
     if (zip_set_file_compression(zip.get(), static_cast<zip_uint64_t>(index),
                                  compressed ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0) != 0)
@@ -140,7 +211,14 @@ void save_npz(const std::string& path, const ArrayMap& arrays, bool compressed) 
   }
   if (zip_close(zip.get()) != 0) io_error("{}: writing failed: {}", path, zip_strerror(zip.get()));
   zip.release();  // zip_close freed it
+  zip_error_fini(&sink.error);
   file.commit();
+}
+
+void save_npz(const std::string& path, const ArrayMap& arrays, bool compressed) {
+  ArrayViewMap views;
+  for (const auto& [key, array] : arrays) views.emplace(key, ArrayView::of(array));
+  save_npz_views(path, views, compressed);
 }
 
 }  // namespace lstmrt

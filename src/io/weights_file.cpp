@@ -158,24 +158,58 @@ LoadedWeights load_onnx(const ArrayMap& arrays, const std::set<int>& layers, con
   return out;
 }
 
+// GRU and plain RNN weights use the same names with 3 or 1 gate blocks where an LSTM has 4: the
+// recurrent matrix of each scheme tells them apart before the LSTM converters misread them.
+// `rows_axis` / `cols_axis` pick its gate-blocked axis and its hidden-size axis.
+void refuse_other_cell(const ArrayMap& arrays, const std::string& source, const std::string& scheme) {
+  for (const auto& [key, a] : arrays) {
+    std::size_t gates_axis = 0, hidden_axis = 0;
+    std::string tensor;
+    if (scheme == "pytorch" && key.size() >= 12 && key.compare(key.size() - 12, 12, "weight_hh_l0") == 0) {
+      if (arrays.count(key.substr(0, key.size() - 12) + "weight_hr_l0")) return;  // projected: an LSTM
+      gates_axis = 0, hidden_axis = 1, tensor = "weight_hh_l0 (G·H, H)";
+    } else if (scheme == "keras" && key.size() >= 16 && key.compare(key.size() - 16, 16, "recurrent_kernel") == 0) {
+      gates_axis = 1, hidden_axis = 0, tensor = "recurrent_kernel (H, G·H)";
+    } else if (scheme == "onnx" && (key == "R" || key == "layer0/R")) {
+      gates_axis = 1, hidden_axis = 2, tensor = "R (D, G·H, H)";
+    } else {
+      continue;
+    }
+    if (a.ndim() <= std::max(gates_axis, hidden_axis) || a.shape[hidden_axis] < 1) return;
+    const std::int64_t h = a.shape[hidden_axis], gates = a.shape[gates_axis] / h;
+    if (a.shape[gates_axis] % h != 0 || (gates != 3 && gates != 1)) return;
+    io_error("{}: '{}' has shape {}, {} gate block{} of H={} as in {}: {} weights, not an LSTM's (4 blocks: i, f, g, o); "
+             "lstmrt runs LSTM layers only",
+             source, key, shape_string(a.shape), gates, gates == 1 ? "" : "s", h, tensor,
+             gates == 3 ? (scheme == "keras" ? "Keras GRU" : scheme == "onnx" ? "ONNX GRU" : "PyTorch nn.GRU")
+                        : (scheme == "keras" ? "Keras SimpleRNN" : scheme == "onnx" ? "ONNX RNN" : "PyTorch nn.RNN"));
+  }
+}
+
 LoadedWeights detect_and_convert(const ArrayMap& arrays, const std::string& source) {
   if (arrays.empty()) io_error("{}: holds no arrays: expected LSTM weights named as {}", source, kSchemes);
   std::vector<std::string> pytorch, keras, onnx, unknown;
   std::set<std::string> prefixes;
   std::set<int> keras_layers, onnx_layers;
   std::set<std::string> keras_forms;  // how a kernel is named: "kernel", "layer{k}/forward/kernel", ...
+  // The k of "layer{k}/...": at most 6 digits (as PyTorch's _l{k}), so it converts to an int.
+  auto layer_of = [&](const std::ssub_match& digits, const std::string& key) {
+    if (digits.length() > 6)
+      io_error("{}: array '{}': layer number {} is out of range (at most 6 digits)", source, key, digits.str());
+    return std::stoi(digits.str());
+  };
   for (const auto& entry : arrays) {
     const std::string& key = entry.first;
     std::smatch m;
     if (std::regex_match(key, m, kKerasName)) {
       keras.push_back(key);
-      if (m[2].matched) keras_layers.insert(std::stoi(m[2].str()));
+      if (m[2].matched) keras_layers.insert(layer_of(m[2], key));
       keras_forms.insert(
           fmt::format("{}{}kernel", m[1].matched ? "layer{k}/" : "", m[3].matched ? "forward|backward/" : ""));
     } else if (std::regex_match(key, m, kOnnxName)) {
       onnx.push_back(key);
       if (m[2].matched)
-        onnx_layers.insert(std::stoi(m[2].str()));
+        onnx_layers.insert(layer_of(m[2], key));
       else
         onnx_layers.insert(-1);
     } else if (std::regex_match(key, m, kPytorchName)) {
@@ -197,18 +231,21 @@ LoadedWeights detect_and_convert(const ArrayMap& arrays, const std::string& sour
     if (prefixes.size() > 1)
       io_error("{}: PyTorch names behind different prefixes ('{}'): expected one common prefix", source,
                fmt::join(prefixes, "', '"));
+    refuse_other_cell(arrays, source, "pytorch");
     return load_pytorch(arrays, *prefixes.begin(), source);
   }
   if (!keras.empty()) {
     if (keras_forms.size() > 1)
       io_error("{}: Keras names mix the forms {}: expected one form for every tensor", source,
                list_names({keras_forms.begin(), keras_forms.end()}));
+    refuse_other_cell(arrays, source, "keras");
     return load_keras(arrays, keras_layers, keras_forms.begin()->find("forward|backward/") != std::string::npos,
                       source);
   }
   if (onnx_layers.count(-1) && onnx_layers.size() > 1)
     io_error("{}: ONNX names mix W/R/B/P with layer{{k}}/W...: expected one form", source);
   onnx_layers.erase(-1);
+  refuse_other_cell(arrays, source, "onnx");
   return load_onnx(arrays, onnx_layers, source);
 }
 

@@ -76,6 +76,17 @@ class ReferenceBackend final : public Backend {
   MemorySpace memory_space() const override { return MemorySpace::kHost; }
   void check_request(const ForwardRequest&) const override {}  // serves every valid request
 
+  // forward's peak: a layer's input Sequence, and its output Sequence unless it is the top layer
+  // (which writes y itself), plus the lengths.
+  std::size_t host_workspace_size(int seq_len, int batch) const override {
+    const ModelDesc& m = desc();
+    const std::size_t C = static_cast<std::size_t>(m.num_directions()) * m.output_size();
+    std::size_t widest = 0;  // doubles per (t, b) held at once
+    for (int l = 0; l < m.num_layers; ++l)
+      widest = std::max<std::size_t>(widest, (l == 0 ? m.input_size : C) + (l + 1 < m.num_layers ? C : 0));
+    return static_cast<std::size_t>(seq_len) * batch * widest * sizeof(double) + batch * sizeof(int);
+  }
+
   void forward(const ForwardRequest& req, cudaStream_t) override {
     const ModelDesc& m = desc();
     const int T = req.seq_len, N = req.batch, D = m.num_directions();
@@ -90,19 +101,47 @@ class ReferenceBackend final : public Backend {
         std::copy(src, src + m.input_size, layer_input.at(t, b));
       }
 
-    for (int l = 0; l < m.num_layers; ++l) {
-      Sequence layer_output(T, N, D * m.output_size());
-      for (int d = 0; d < D; ++d) run_direction(req, lengths, l, d, layer_input, layer_output);
+    const int C = D * m.output_size();
+    for (int l = 0; l + 1 < m.num_layers; ++l) {
+      Sequence layer_output(T, N, C);
+      LayerOutput out;
+      out.sequence = &layer_output;
+      for (int d = 0; d < D; ++d) run_direction(req, lengths, l, d, layer_input, out);
       layer_input = std::move(layer_output);
     }
-    if (req.y) write_y(req, layer_input);
+    // The top layer writes y itself (zeros first: padded positions stay zero unless carried).
+    LayerOutput top;
+    if (req.y) {
+      top = LayerOutput{nullptr, static_cast<float*>(req.y), req.layout,
+                        req.reverse_order == ReverseOutputOrder::kProcessing, T, N, C};
+      std::fill(top.y, top.y + static_cast<std::size_t>(T) * N * C, 0.0f);
+    }
+    for (int d = 0; d < D; ++d) run_direction(req, lengths, m.num_layers - 1, d, layer_input, top);
   }
 
  private:
+  // Where a layer's outputs go: the next layer's input Sequence (double); for the top layer the
+  // caller's y (float, in the request's layout; y[k] is step T−1−k in processing order when
+  // `flip`), or nowhere when y is not asked for.
+  struct LayerOutput {
+    Sequence* sequence = nullptr;
+    float* y = nullptr;
+    TensorLayout layout = TensorLayout::kTimeMajor;
+    bool flip = false;
+    int steps = 0, rows = 0, channels = 0;
+    void put(int t, int b, int channel, const std::vector<double>& h) const {
+      if (sequence)
+        std::copy(h.begin(), h.end(), sequence->at(t, b) + channel);
+      else if (y)
+        std::copy(h.begin(), h.end(),
+                  y + sequence_offset(layout, flip ? steps - 1 - t : t, b, steps, rows, channels) + channel);
+    }
+  };
+
   // One layer, one direction, every row: fills this direction's channel block of `out` and, when
   // asked, the final state of slot l·D + d.
   void run_direction(const ForwardRequest& req, const std::vector<int>& lengths, int l, int d, Sequence& in,
-                     Sequence& out) const {
+                     const LayerOutput& out) const {
     const ModelDesc& m = desc();
     const int T = req.seq_len, N = req.batch, H = m.hidden_size, H_out = m.output_size();
     const int state_slot = l * m.num_directions() + d;
@@ -131,7 +170,7 @@ class ReferenceBackend final : public Backend {
             seen = true;
           }
           if (row[t] || (req.padding == PaddingMode::kCarryLast && seen))
-            std::copy(h.begin(), h.end(), out.at(t, b) + d * H_out);
+            out.put(t, b, d * H_out, h);
         }
       } else {
         const int len = lengths[b];
@@ -139,13 +178,13 @@ class ReferenceBackend final : public Backend {
         for (int s = 0; s < len; ++s) {
           const int t = reverse ? len - 1 - s : s;
           step(w, m.activations[d], m.layer_input_size(l), in.at(t, b), h, c);
-          std::copy(h.begin(), h.end(), out.at(t, b) + d * H_out);
+          out.put(t, b, d * H_out, h);
         }
         // Padded positions t >= len hold zeros (already) unless carrying over. In processing
         // order the forward pass meets the padding after its last valid step (repeat h there); the
         // reverse pass meets it first, before any output exists (zeros, as Keras).
         if (req.padding == PaddingMode::kCarryLast && !reverse && len > 0)
-          for (int t = len; t < T; ++t) std::copy(h.begin(), h.end(), out.at(t, b) + d * H_out);
+          for (int t = len; t < T; ++t) out.put(t, b, d * H_out, h);
       }
       if (req.h_n) std::copy(h.begin(), h.end(), static_cast<float*>(req.h_n) + h_offset);
       if (req.c_n) std::copy(c.begin(), c.end(), static_cast<float*>(req.c_n) + c_offset);
@@ -196,17 +235,6 @@ class ReferenceBackend final : public Backend {
 
   // y in the request's layout; a reverse model asked for processing order (Keras go_backwards)
   // gets its time axis flipped: y[k] = output at input step T−1−k.
-  void write_y(const ForwardRequest& req, Sequence& top) const {
-    const int T = req.seq_len, N = req.batch, C = top.channels;
-    const bool flip = req.reverse_order == ReverseOutputOrder::kProcessing;
-    float* y = static_cast<float*>(req.y);
-    for (int t = 0; t < T; ++t)
-      for (int b = 0; b < N; ++b) {
-        const double* src = top.at(flip ? T - 1 - t : t, b);
-        std::copy(src, src + C, y + sequence_offset(req.layout, t, b, T, N, C));
-      }
-  }
-
   Weights weights_;
 };
 

@@ -1,6 +1,7 @@
 // ONNX LSTM nodes with layout=1 through the graph importer and `lstmrt run`: the torch exports of
-// tests/data/onnx_import edited here (onnx protobufs) to set layout=1 on their LSTM nodes. The
-// importer skips the layout ops between nodes, so such a model computes the torch model's
+// tests/data/onnx_import edited here (onnx protobufs) to set layout=1 on their LSTM nodes and to
+// join a stack as layout=1 Ys join (Y (N, T, D, H) reshaped to (N, T, D·H): the Transpose after
+// each node becomes the identity), so such a model computes the torch model's
 // function on batch-major data: x (N, T, I) in, y (N, T, D·H) out, h_n/c_n unchanged. `lstmrt
 // run` must take that layout from the model, with or without --batch-first. Also: a stack whose
 // nodes disagree on layout, and a layout=1 node whose X passes through a Transpose, are refused.
@@ -61,6 +62,26 @@ Array swap_first_axes(const Array& a, const std::string& what) {
   return Array::from_float32({B, A, C}, out);
 }
 
+// Every Transpose after an LSTM node gets perm [0, 1, 2, 3].
+void identity_transposes(onnx::GraphProto& g) {
+  for (onnx::NodeProto& n : *g.mutable_node())
+    if (n.op_type() == "Transpose")
+      for (onnx::AttributeProto& a : *n.mutable_attribute())
+        if (a.name() == "perm" && a.ints_size() == 4)
+          for (int i = 0; i < 4; ++i) a.set_ints(i, i);
+}
+
+// torch's glue after a layout=1 node is the wrong join: (N, T, D, H) transposed to (N, D, T, H).
+TEST(OnnxLayout1, RejectsTorchsTimeMajorJoinAfterALayout1Node) {
+  ScratchDir dir;
+  const std::string model = edited_model(dir, "torch_stack_bidir", [](onnx::GraphProto& g) {
+    for (onnx::NodeProto* n : lstm_nodes(g)) set_layout(*n, 1);
+  });
+  expect_error([&] { load_weights(model); }, ErrorCode::kUnsupported,
+               {"LSTM node '/lstm/LSTM_1'", "Transpose node '/lstm/Transpose', Reshape node '/lstm/Reshape'",
+                "(N, D, T·H), not (N, T, D·H)"});
+}
+
 class OnnxLayout1 : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(OnnxLayout1, CliRunsBatchMajorFromTheModel) {
@@ -68,6 +89,7 @@ TEST_P(OnnxLayout1, CliRunsBatchMajorFromTheModel) {
   ScratchDir dir;
   const std::string model = edited_model(dir, name, [](onnx::GraphProto& g) {
     for (onnx::NodeProto* n : lstm_nodes(g)) set_layout(*n, 1);
+    identity_transposes(g);
   });
   const LoadedWeights w = load_weights(model);
   EXPECT_EQ(w.input_layout, TensorLayout::kBatchMajor);
@@ -132,6 +154,10 @@ TEST(OnnxLayout1, RejectsTransposeBeforeTheFirstNode) {
     onnx::NodeProto* t = g.add_node();
     t->set_op_type("Transpose");
     t->set_name("swap_x");
+    onnx::AttributeProto* perm = t->add_attribute();
+    perm->set_name("perm");
+    perm->set_type(onnx::AttributeProto::INTS);
+    for (int p : {1, 0, 2}) perm->add_ints(p);
     t->add_input(lstm->input(0));
     t->add_output("x_swapped");
     lstm->set_input(0, "x_swapped");
