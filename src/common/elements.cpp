@@ -43,7 +43,8 @@ std::uint16_t float_to_half(float value) {
     const std::uint32_t payload = (a >> 13) & 0x3ffu;
     return static_cast<std::uint16_t>(sign | 0x7c00u | (payload ? payload : 1u));
   }
-  if (a >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // ≥ 65520 (and inf) → inf
+  // ≥ 65520, the midpoint above the largest finite 65504 (a tie: to the even 0x7c00), and inf → inf.
+  if (a >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);
   if (a >= 0x38800000u) {  // ≥ 2^-14: a normal half. Rebias the exponent (127 → 15: minus 112 << 23),
     // then drop 13 mantissa bits, adding 0xfff plus the kept lowest bit so that ties go to even;
     // a carry out of the mantissa correctly bumps the exponent.
