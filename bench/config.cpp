@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/check.hpp"
+#include "common/elements.hpp"
 #include "presets_json.hpp"  // generated from bench/presets.json: kPresetsJson
 
 namespace lstmrt::bench {
@@ -107,7 +108,7 @@ DataType data_type(Precision p) {
 
 MathMode math_mode(Precision p) { return p == Precision::kTf32 ? MathMode::kTF32 : MathMode::kStrict; }
 
-int element_bytes(Precision p) { return data_type(p) == DataType::kFloat32 ? 4 : 2; }
+int element_bytes(Precision p) { return static_cast<int>(detail::element_bytes(data_type(p))); }
 
 // fp32 strict differs from the double reference by accumulation order only; TF32 rounds every
 // product's inputs to 10 mantissa bits; fp16/bf16 also store x, h, c and y in 16 bits (bf16 has

@@ -2,16 +2,14 @@
 #include "gpu.hpp"
 
 #include <cublas_v2.h>
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
-#include <cstring>
 #include <random>
 
 #include "common/cuda_check.hpp"
 #include "common/device_buffer.hpp"
+#include "common/elements.hpp"
 #include "stats.hpp"
 
 #define BENCH_CUBLAS_CHECK(call)                                                                         \
@@ -93,16 +91,7 @@ void fill_random(const DeviceBuffer& buffer, std::size_t count, Precision p, std
   const std::size_t block = std::min(kBlock, count), elem = element_bytes(p);
   std::vector<unsigned char> host(block * elem);
   for (std::size_t i = 0; i < block; ++i) {
-    const float v = dist(rng);
-    if (p == Precision::kFp16) {
-      const __half h = __float2half_rn(v);
-      std::memcpy(&host[i * 2], &h, 2);
-    } else if (p == Precision::kBf16) {
-      const __nv_bfloat16 b = __float2bfloat16_rn(v);
-      std::memcpy(&host[i * 2], &b, 2);
-    } else {
-      std::memcpy(&host[i * 4], &v, 4);
-    }
+    detail::store_element(dist(rng), data_type(p), &host[i * elem]);
   }
   for (std::size_t done = 0; done < count; done += block) {
     const std::size_t n = std::min(block, count - done);

@@ -69,7 +69,7 @@ class PersistentHarness {
     if (!found) detail::fail(ErrorCode::kInternal, "persistent harness: the plan has no persistent launch");
 
     const int D = desc.num_directions(), H = desc.hidden_size, P = desc.proj_size, H_out = desc.output_size();
-    const std::size_t elem = fused::element_bytes(type);
+    const std::size_t elem = detail::element_bytes(type);
     workspace_ = detail::DeviceBuffer(plan_.workspace.total_bytes);
     LSTMRT_CUDA_CHECK(cudaMemset(workspace_.get(), 0, workspace_.bytes()));
     x_ = detail::DeviceBuffer(std::size_t(seq_len) * batch * desc.input_size * elem);
@@ -141,7 +141,7 @@ class PersistentHarness {
     return v;
   }
   static detail::DeviceBuffer upload(const std::vector<float>& v, DataType type) {
-    const std::vector<std::uint8_t> bytes = fused::to_storage(v, type);
+    const std::vector<std::uint8_t> bytes = detail::to_storage(v, type);
     detail::DeviceBuffer buffer(bytes.size());
     if (!bytes.empty()) LSTMRT_CUDA_CHECK(cudaMemcpy(buffer.get(), bytes.data(), bytes.size(), cudaMemcpyHostToDevice));
     return buffer;

@@ -1,7 +1,5 @@
 // Lstm::forward_host for device backends: host float32 in, device data type on the GPU, host
 // float32 out. This path allocates and synchronises by design; Lstm::forward never does.
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -9,44 +7,23 @@
 
 #include "backend.hpp"
 #include "common/device_buffer.hpp"
+#include "common/elements.hpp"
 
 namespace lstmrt {
 namespace {
 
-std::size_t element_bytes(DataType t) { return t == DataType::kFloat32 ? 4 : 2; }
-
 // Host float32 → device storage of type `t`.
 detail::DeviceBuffer upload(const float* host, std::size_t count, DataType t) {
-  detail::DeviceBuffer buffer(count * element_bytes(t));
-  if (t == DataType::kFloat32) {
-    LSTMRT_CUDA_CHECK(cudaMemcpy(buffer.get(), host, count * 4, cudaMemcpyHostToDevice));
-    return buffer;
-  }
-  std::vector<std::uint16_t> converted(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    if (t == DataType::kFloat16) {
-      const __half v = __float2half_rn(host[i]);
-      converted[i] = reinterpret_cast<const std::uint16_t&>(v);
-    } else {
-      const __nv_bfloat16 v = __float2bfloat16_rn(host[i]);
-      converted[i] = reinterpret_cast<const std::uint16_t&>(v);
-    }
-  }
-  LSTMRT_CUDA_CHECK(cudaMemcpy(buffer.get(), converted.data(), count * 2, cudaMemcpyHostToDevice));
+  detail::DeviceBuffer buffer(count * detail::element_bytes(t));
+  const std::vector<std::uint8_t> bytes = detail::to_storage(host, count, t);
+  if (!bytes.empty()) LSTMRT_CUDA_CHECK(cudaMemcpy(buffer.get(), bytes.data(), bytes.size(), cudaMemcpyHostToDevice));
   return buffer;
 }
 
 void download(const detail::DeviceBuffer& buffer, float* host, std::size_t count, DataType t) {
-  if (t == DataType::kFloat32) {
-    LSTMRT_CUDA_CHECK(cudaMemcpy(host, buffer.get(), count * 4, cudaMemcpyDeviceToHost));
-    return;
-  }
-  std::vector<std::uint16_t> raw(count);
-  LSTMRT_CUDA_CHECK(cudaMemcpy(raw.data(), buffer.get(), count * 2, cudaMemcpyDeviceToHost));
-  for (std::size_t i = 0; i < count; ++i) {
-    host[i] = t == DataType::kFloat16 ? __half2float(reinterpret_cast<const __half&>(raw[i]))
-                                      : __bfloat162float(reinterpret_cast<const __nv_bfloat16&>(raw[i]));
-  }
+  std::vector<std::uint8_t> raw(count * detail::element_bytes(t));
+  if (!raw.empty()) LSTMRT_CUDA_CHECK(cudaMemcpy(raw.data(), buffer.get(), raw.size(), cudaMemcpyDeviceToHost));
+  detail::from_storage(raw.data(), count, t, host);
 }
 
 }  // namespace
@@ -72,9 +49,9 @@ void forward_staged(Backend& backend, const ForwardRequest& req) {
     device_req.h0 = h0.get();
     device_req.c0 = c0.get();
   }
-  if (req.y) y = detail::DeviceBuffer(y_count * element_bytes(t)), device_req.y = y.get();
-  if (req.h_n) h_n = detail::DeviceBuffer(h_count * element_bytes(t)), device_req.h_n = h_n.get();
-  if (req.c_n) c_n = detail::DeviceBuffer(c_count * element_bytes(t)), device_req.c_n = c_n.get();
+  if (req.y) y = detail::DeviceBuffer(y_count * detail::element_bytes(t)), device_req.y = y.get();
+  if (req.h_n) h_n = detail::DeviceBuffer(h_count * detail::element_bytes(t)), device_req.h_n = h_n.get();
+  if (req.c_n) c_n = detail::DeviceBuffer(c_count * detail::element_bytes(t)), device_req.c_n = c_n.get();
 
   cudaStream_t stream = nullptr;
   LSTMRT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));

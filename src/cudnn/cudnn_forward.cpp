@@ -158,7 +158,7 @@ void CudnnBackend::enqueue(const ForwardRequest& req, cudaStream_t stream) {
     r.width = m.input_size;
     r.batch_major = req.layout == TensorLayout::kBatchMajor;
     r.reversed_run = plan_.reversed_run;
-    r.element_bytes = static_cast<int>(element_bytes(type));
+    r.element_bytes = static_cast<int>(detail::element_bytes(type));
     kernels::launch_shift_rows(r, stream);
     x = r.dst;
   } else if (plan_.reversed_run) {
@@ -170,7 +170,7 @@ void CudnnBackend::enqueue(const ForwardRequest& req, cudaStream_t stream) {
     r.rows = N;
     r.width = m.input_size;
     r.batch_major = req.layout == TensorLayout::kBatchMajor;
-    r.element_bytes = static_cast<int>(element_bytes(type));
+    r.element_bytes = static_cast<int>(detail::element_bytes(type));
     kernels::launch_reverse_rows(r, stream);
     x = r.dst;
   }
@@ -244,7 +244,7 @@ void CudnnBackend::enqueue(const ForwardRequest& req, cudaStream_t stream) {
     f.processing = req.reverse_order == ReverseOutputOrder::kProcessing;
     f.carry_last = req.padding == PaddingMode::kCarryLast;
     for (int d = 0; d < m.num_directions(); ++d) f.slot_reverse[d] = m.is_reverse_slot(d);
-    f.element_bytes = static_cast<int>(element_bytes(type));
+    f.element_bytes = static_cast<int>(detail::element_bytes(type));
     if (plan_.left_padded)
       kernels::launch_finish_shifted_outputs(f, stream);
     else
@@ -261,7 +261,7 @@ void CudnnBackend::enqueue(const ForwardRequest& req, cudaStream_t stream) {
     r.rows = N;
     r.h_width = m.output_size();
     r.c_width = m.hidden_size;
-    r.element_bytes = static_cast<int>(element_bytes(type));
+    r.element_bytes = static_cast<int>(detail::element_bytes(type));
     kernels::launch_restore_states(r, stream);
   }
 }

@@ -1,8 +1,6 @@
 // Host planning for the cudnn backend (see cudnn_plan.hpp). No cuDNN calls here.
 #include "cudnn/cudnn_plan.hpp"
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 
 #include <algorithm>
 #include <cstring>
@@ -119,8 +117,6 @@ cudnnDataType_t to_cudnn_data_type(DataType t) {
   detail::invalid("data type {} is not float32, float16 or bfloat16", static_cast<int>(t));
 }
 
-std::size_t element_bytes(DataType t) { return t == DataType::kFloat32 ? 4 : 2; }
-
 RnnDescParams rnn_desc_params(const ModelDesc& desc, const BackendOptions& options, CudnnAlgo algo) {
   RnnDescParams p{};
   p.algo = to_cudnn_algo(algo);
@@ -182,23 +178,6 @@ CanonicalBlock canonical_block(const ModelDesc& desc, const Weights& weights, in
   return {matrix.data() + gate * rows * shape.cols, bias.data() + gate * rows};
 }
 
-void store_element(float value, DataType type, unsigned char* dst) {
-  switch (type) {
-    case DataType::kFloat32: std::memcpy(dst, &value, 4); return;
-    case DataType::kFloat16: {
-      const __half h = __float2half_rn(value);
-      std::memcpy(dst, &h, 2);
-      return;
-    }
-    case DataType::kBFloat16: {
-      const __nv_bfloat16 b = __float2bfloat16_rn(value);
-      std::memcpy(dst, &b, 2);
-      return;
-    }
-  }
-  detail::invalid("data type {} is not float32, float16 or bfloat16", static_cast<int>(type));
-}
-
 bool operator==(const WeightPlacement& a, const WeightPlacement& b) {
   return a.pseudo_layer == b.pseudo_layer && a.lin_id == b.lin_id && a.matrix_offset == b.matrix_offset &&
          a.matrix_dims == b.matrix_dims && a.bias_offset == b.bias_offset && a.bias_dims == b.bias_dims;
@@ -222,13 +201,13 @@ bool dims_match(const std::vector<int>& dims, int rows, int cols) {
 
 void copy_block(const float* src, std::size_t count, DataType type, std::ptrdiff_t offset, std::vector<unsigned char>& image,
                 const WeightPlacement& p, const char* what) {
-  const std::size_t bytes = count * element_bytes(type);
-  if (offset < 0 || static_cast<std::size_t>(offset) + bytes > image.size() || offset % element_bytes(type) != 0)
+  const std::size_t bytes = count * detail::element_bytes(type);
+  if (offset < 0 || static_cast<std::size_t>(offset) + bytes > image.size() || offset % detail::element_bytes(type) != 0)
     detail::fail(ErrorCode::kInternal,
                  "cudnn weight space: pseudo-layer {} linLayerID {} {} at byte {} ({} bytes) does not fit a "
                  "{}-byte space aligned to {}",
-                 p.pseudo_layer, p.lin_id, what, offset, bytes, image.size(), element_bytes(type));
-  for (std::size_t k = 0; k < count; ++k) store_element(src[k], type, image.data() + offset + k * element_bytes(type));
+                 p.pseudo_layer, p.lin_id, what, offset, bytes, image.size(), detail::element_bytes(type));
+  for (std::size_t k = 0; k < count; ++k) detail::store_element(src[k], type, image.data() + offset + k * detail::element_bytes(type));
 }
 
 }  // namespace
@@ -343,7 +322,7 @@ WorkspaceLayout workspace_layout(const ModelDesc& desc, DataType type, int seq_l
   if (seq_len < 1 || batch < 1)
     detail::invalid("workspace for seq_len {} batch {}: expected both >= 1", seq_len, batch);
   const std::size_t steps_rows = static_cast<std::size_t>(seq_len) * batch;
-  const std::size_t e = element_bytes(type);
+  const std::size_t e = detail::element_bytes(type);
   WorkspaceLayout w;
   std::size_t at = 0;
   w.lengths_offset = at;

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "common/elements.hpp"
 #include "lstmrt/lstm.hpp"
 
 namespace lstmrt::cudnn {
@@ -90,7 +91,6 @@ struct RnnDescParams {
   std::uint32_t aux_flags;           // CUDNN_RNN_PADDED_IO_ENABLED
 };
 cudnnDataType_t to_cudnn_data_type(DataType t);
-std::size_t element_bytes(DataType t);
 RnnDescParams rnn_desc_params(const ModelDesc& desc, const BackendOptions& options, CudnnAlgo algo);
 
 // ---- weights ---------------------------------------------------------------------------------------
@@ -133,8 +133,6 @@ inline bool operator!=(const WeightPlacement& a, const WeightPlacement& b) { ret
 // every block lies inside the space: Error(kInternal) otherwise (cuDNN disagreeing with the plan).
 void pack_weight_image(const ModelDesc& desc, const Weights& weights, DataType type,
                        const std::vector<WeightPlacement>& placements, std::vector<unsigned char>& image);
-// float32 → the storage bits of `type` (round to nearest even), written to dst (element_bytes).
-void store_element(float value, DataType type, unsigned char* dst);
 
 // ---- one forward call ------------------------------------------------------------------------------
 // The 3-D tensor descriptor of h or c: dims {L·D, N, width}, fully packed strides.

@@ -39,13 +39,13 @@ struct TimingResources {
 // Device buffer of `count` elements of `type` holding uniform values in [−1, 1) (never time on
 // zeros: some kernels shortcut them). A 64K-element random pattern is repeated to fill it.
 detail::DeviceBuffer random_device_data(std::size_t count, DataType type) {
-  const std::size_t e = element_bytes(type);
+  const std::size_t e = detail::element_bytes(type);
   detail::DeviceBuffer buffer(count * e);
   const std::size_t pattern_count = std::min<std::size_t>(count, 1u << 16);
   std::vector<unsigned char> pattern(pattern_count * e);
   std::mt19937 rng(12345);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (std::size_t k = 0; k < pattern_count; ++k) store_element(dist(rng), type, pattern.data() + k * e);
+  for (std::size_t k = 0; k < pattern_count; ++k) detail::store_element(dist(rng), type, pattern.data() + k * e);
   for (std::size_t done = 0; done < count; done += pattern_count) {
     const std::size_t n = std::min(pattern_count, count - done);
     LSTMRT_CUDA_CHECK(cudaMemcpy(buffer.as<unsigned char>() + done * e, pattern.data(), n * e, cudaMemcpyHostToDevice));
@@ -123,7 +123,7 @@ void CudnnBackend::tune(int seq_len, int batch) {
   const DataType type = options().data_type;
   const std::size_t states = static_cast<std::size_t>(num_pseudo_layers(m)) * batch;
   detail::DeviceBuffer x = random_device_data(static_cast<std::size_t>(seq_len) * batch * m.input_size, type);
-  detail::DeviceBuffer h_n(states * m.output_size() * element_bytes(type));
+  detail::DeviceBuffer h_n(states * m.output_size() * detail::element_bytes(type));
   TimingResources timing;
 
   ForwardRequest req;  // every row runs T steps; y goes to the workspace scratch, as cuDNN always writes it

@@ -371,12 +371,12 @@ class FusedBackend final : public Backend {
   TimingBuffers timing_buffers(int seq_len, int batch) const {
     const DataType t = options().data_type;
     const std::size_t T = seq_len, N = batch, D = desc().num_directions(), L = desc().num_layers;
-    const std::size_t es = fused::element_bytes(t);
+    const std::size_t es = detail::element_bytes(t);
     std::mt19937 rng(12345);
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
     std::vector<float> x(T * N * desc().input_size);
     for (float& v : x) v = dist(rng);
-    const std::vector<std::uint8_t> x_bytes = fused::to_storage(x, t);
+    const std::vector<std::uint8_t> x_bytes = detail::to_storage(x, t);
     TimingBuffers b;
     b.x = detail::DeviceBuffer(x_bytes.size());
     LSTMRT_CUDA_CHECK(cudaMemcpy(b.x.get(), x_bytes.data(), x_bytes.size(), cudaMemcpyHostToDevice));

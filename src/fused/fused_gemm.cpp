@@ -65,7 +65,7 @@ GemmRunner::~GemmRunner() {
 }
 
 GemmRunner::Entry& GemmRunner::entry(const GemmOp& g, const void* act, const void* weight, void* out) {
-  const std::size_t es = element_bytes(type_), out_es = buffer_element_bytes(g.out.buffer, type_);
+  const std::size_t es = detail::element_bytes(type_), out_es = buffer_element_bytes(g.out.buffer, type_);
   const Key key{static_cast<std::int64_t>(out_es), g.rows, g.cols, g.depth, g.batch, g.act.ld, g.act.batch_stride,
                 g.weight.ld, g.weight.batch_stride, g.out.ld, g.out.batch_stride,
                 static_cast<std::int64_t>(common_alignment(act, es, g.act.ld, g.act.batch_stride)),

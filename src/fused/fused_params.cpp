@@ -32,7 +32,7 @@ const void* base_of(const CallBuffers& b, BufferKind kind, int layer) {
 
 // Byte offset of state slot l·D (the layer's first direction) in an (L·D, N, width) tensor.
 std::size_t slot_offset(const ModelDesc& desc, const FusedPlan& plan, int layer, int width, DataType type) {
-  return static_cast<std::size_t>(layer) * desc.num_directions() * plan.key.batch * width * element_bytes(type);
+  return static_cast<std::size_t>(layer) * desc.num_directions() * plan.key.batch * width * detail::element_bytes(type);
 }
 
 template <typename P>
@@ -78,7 +78,7 @@ std::size_t buffer_element_bytes(BufferKind kind, DataType type) {
     case BufferKind::kGatesH:
     case BufferKind::kGatesH0:
     case BufferKind::kCState: return 4;
-    default: return element_bytes(type);
+    default: return detail::element_bytes(type);
   }
 }
 

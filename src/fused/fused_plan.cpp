@@ -41,8 +41,6 @@ std::string to_string(const PlanKey& key) {
                      key.reverse_order == ReverseOutputOrder::kOriginal ? "original" : "processing");
 }
 
-std::size_t element_bytes(DataType t) { return t == DataType::kFloat32 ? 4 : 2; }
-
 const char* to_string(BufferKind kind) {
   switch (kind) {
     case BufferKind::kX: return "x";
@@ -340,7 +338,7 @@ ExchangeBytes grid_exchange_bytes(const ModelDesc& desc, DataType type, int batc
 }
 
 WorkspaceLayout plan_workspace(const ModelDesc& desc, DataType type, int seq_len, int batch, int chunk_steps) {
-  const std::size_t es = element_bytes(type), N = batch, T = seq_len, D = desc.num_directions();
+  const std::size_t es = detail::element_bytes(type), N = batch, T = seq_len, D = desc.num_directions();
   const std::size_t H = desc.hidden_size, Ho = desc.output_size();
   RegionAllocator alloc;
   WorkspaceLayout w;

@@ -46,6 +46,7 @@
 #include <string>
 #include <vector>
 
+#include "common/elements.hpp"
 #include "lstmrt/lstm.hpp"
 
 namespace lstmrt::fused {
@@ -92,9 +93,6 @@ struct PlanKey {
 };
 PlanKey plan_key(const ForwardRequest& req);
 std::string to_string(const PlanKey& key);
-
-// Storage element bytes on the device: 4 for float32, 2 for float16 / bfloat16.
-std::size_t element_bytes(DataType t);
 
 // Buffers a GEMM or kernel touches. Caller buffers: kX (layer 0's input). Workspace buffers are
 // per layer. Weight buffers are per layer, packed at create (fused_weights.hpp).

@@ -1,13 +1,10 @@
 // Weight packing and upload for the fused backend (layouts in fused_weights.hpp).
 #include "fused/fused_weights.hpp"
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
-#include <cstring>
-
 #include "common/cuda_check.hpp"
+#include "common/elements.hpp"
 
 namespace lstmrt::fused {
 
@@ -27,27 +24,6 @@ PackedLayer pack_layer(const ModelDesc& desc, const Weights& weights, int layer)
   return p;
 }
 
-std::vector<std::uint8_t> to_storage(const std::vector<float>& values, DataType type) {
-  if (type == DataType::kFloat32) {
-    std::vector<std::uint8_t> bytes(values.size() * 4);
-    if (!values.empty()) std::memcpy(bytes.data(), values.data(), bytes.size());
-    return bytes;
-  }
-  std::vector<std::uint8_t> bytes(values.size() * 2);
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    std::uint16_t raw;
-    if (type == DataType::kFloat16) {
-      const __half h = __float2half_rn(values[i]);
-      std::memcpy(&raw, &h, 2);
-    } else {
-      const __nv_bfloat16 h = __float2bfloat16_rn(values[i]);
-      std::memcpy(&raw, &h, 2);
-    }
-    std::memcpy(bytes.data() + 2 * i, &raw, 2);
-  }
-  return bytes;
-}
-
 namespace {
 
 detail::DeviceBuffer upload_bytes(const std::vector<std::uint8_t>& bytes) {
@@ -64,11 +40,11 @@ std::vector<DeviceLayer> upload_weights(const ModelDesc& desc, const Weights& we
   for (int l = 0; l < desc.num_layers; ++l) {
     const PackedLayer p = pack_layer(desc, weights, l);
     DeviceLayer d;
-    d.w_ih = upload_bytes(to_storage(p.w_ih, type));
-    d.w_hh = upload_bytes(to_storage(p.w_hh, type));
-    d.w_hr = upload_bytes(to_storage(p.w_hr, type));
-    d.bias = upload_bytes(to_storage(p.bias, DataType::kFloat32));
-    d.peephole = upload_bytes(to_storage(p.peephole, DataType::kFloat32));
+    d.w_ih = upload_bytes(detail::to_storage(p.w_ih, type));
+    d.w_hh = upload_bytes(detail::to_storage(p.w_hh, type));
+    d.w_hr = upload_bytes(detail::to_storage(p.w_hr, type));
+    d.bias = upload_bytes(detail::to_storage(p.bias, DataType::kFloat32));
+    d.peephole = upload_bytes(detail::to_storage(p.peephole, DataType::kFloat32));
     layers.push_back(std::move(d));
   }
   return layers;

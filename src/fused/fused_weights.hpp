@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/device_buffer.hpp"
+#include "common/elements.hpp"  // detail::to_storage: what upload_weights copies
 #include "lstmrt/lstm.hpp"
 
 namespace lstmrt::fused {
@@ -22,10 +23,6 @@ struct PackedLayer {
 };
 
 PackedLayer pack_layer(const ModelDesc& desc, const Weights& weights, int layer);
-
-// Host float32 values in device storage `type` (round to nearest even for float16 / bfloat16),
-// as raw bytes ready to copy.
-std::vector<std::uint8_t> to_storage(const std::vector<float>& values, DataType type);
 
 struct DeviceLayer {
   detail::DeviceBuffer w_ih, w_hh, w_hr, bias, peephole;

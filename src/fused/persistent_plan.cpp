@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/check.hpp"
+#include "common/elements.hpp"
 #include "kernels/cell_math_params.hpp"
 #include "kernels/persistent_lstm.hpp"
 
@@ -108,7 +109,7 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
   p.tags_per_launch = seq_len + 1;
   if (weight_type == DataType::kFloat16) return no_fit(p, "float16 weights: the persistent kernels take float32 or bfloat16");
   if (std::string why = persistent_activation_refusal(desc); !why.empty()) return no_fit(p, why);
-  const std::size_t elem = weight_type == DataType::kFloat32 ? 4 : 2;
+  const std::size_t elem = detail::element_bytes(weight_type);
   const int per_register = static_cast<int>(4 / elem);
   const int D = p.directions, H = p.hidden, Hout = p.out_size, P = p.proj;
 

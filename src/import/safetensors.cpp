@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/check.hpp"
+#include "common/elements.hpp"
 #include "import/file_bytes.hpp"
-#include "import/float_convert.hpp"
 #include "lstmrt/import.hpp"
 
 namespace lstmrt {
@@ -104,7 +104,7 @@ Array to_float32_array(const Entry& e, const std::uint8_t* buffer) {
       values[i] = static_cast<float>(d);
     } else {
       const std::uint16_t bits = static_cast<std::uint16_t>(p[2 * i] | (p[2 * i + 1] << 8));
-      values[i] = e.dtype == "F16" ? import_detail::half_to_float(bits) : import_detail::bfloat16_to_float(bits);
+      values[i] = e.dtype == "F16" ? detail::half_to_float(bits) : detail::bfloat16_to_float(bits);
     }
   }
   return Array::from_float32(e.shape, values);

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "common/check.hpp"
-#include "import/float_convert.hpp"
+#include "common/elements.hpp"
 #include "lstmrt/io.hpp"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -122,7 +122,7 @@ std::vector<float> Array::to_float32(const std::string& name) const {
   if (dtype == Dtype::kFloat32) return values_of<float>(*this);
   const std::vector<std::uint16_t> half = values_of<std::uint16_t>(*this);  // every binary16 is a float32
   std::vector<float> out(half.size());
-  for (std::size_t i = 0; i < half.size(); ++i) out[i] = import_detail::half_to_float(half[i]);
+  for (std::size_t i = 0; i < half.size(); ++i) out[i] = detail::half_to_float(half[i]);
   return out;
 }
 

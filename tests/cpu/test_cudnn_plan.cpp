@@ -587,13 +587,11 @@ TEST(CudnnPlan, WorkspaceLayoutIsAlignedAndDisjoint) {
                {"batch 0"});
 }
 
-TEST(CudnnPlan, ElementBytesAndDataTypes) {
-  EXPECT_EQ(cudnn::element_bytes(DataType::kFloat32), 4u);
-  EXPECT_EQ(cudnn::element_bytes(DataType::kFloat16), 2u);
-  EXPECT_EQ(cudnn::element_bytes(DataType::kBFloat16), 2u);
+TEST(CudnnPlan, DataTypes) {
+  EXPECT_EQ(cudnn::to_cudnn_data_type(DataType::kFloat32), CUDNN_DATA_FLOAT);
   EXPECT_EQ(cudnn::to_cudnn_data_type(DataType::kFloat16), CUDNN_DATA_HALF);
-  unsigned char buf[4];
-  expect_error([&] { cudnn::store_element(1.0f, static_cast<DataType>(5), buf); }, ErrorCode::kInvalidArgument,
+  EXPECT_EQ(cudnn::to_cudnn_data_type(DataType::kBFloat16), CUDNN_DATA_BFLOAT16);
+  expect_error([] { cudnn::to_cudnn_data_type(static_cast<DataType>(5)); }, ErrorCode::kInvalidArgument,
                {"data type 5"});
 }
 

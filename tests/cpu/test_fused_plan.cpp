@@ -287,7 +287,7 @@ TEST(FusedPlan, WorkspaceRegionsAlignedDisjointAndSized) {
     const ModelDesc m = model(Direction::kBidirectional, 3, 7, 9, 5);
     const int T = 6, N = 3, chunk = 4;
     const WorkspaceLayout w = plan_workspace(m, t, T, N, chunk);
-    const std::size_t es = element_bytes(t);
+    const std::size_t es = detail::element_bytes(t);
     std::vector<Region> all{w.lengths};
     EXPECT_EQ(w.lengths.bytes, 3u * 4u);
     for (int l = 0; l < 3; ++l) {

@@ -2,7 +2,6 @@
 // and the GEMM alignment arithmetic (src/fused/fused_gemm.hpp).
 #include <gtest/gtest.h>
 
-#include <cstring>
 
 #include "common/expect_error.hpp"
 #include "fused/fused_gemm.hpp"
@@ -45,25 +44,6 @@ TEST(FusedWeights, PacksDirectionsStackedWithSummedBias) {
   EXPECT_TRUE(plain.peephole.empty());
   EXPECT_TRUE(plain.w_hr.empty());
   test::expect_error([&] { pack_layer(m, w, 2); }, ErrorCode::kInvalidArgument, {"layer 2", "0..1"});
-}
-
-TEST(FusedWeights, StorageConversionRoundsToNearestEven) {
-  const std::vector<float> v{1.0f, -2.5f, 1.0f + 1.0f / 256.0f + 1.0f / 1024.0f, 3.0e-3f};
-  const auto f32 = to_storage(v, DataType::kFloat32);
-  ASSERT_EQ(f32.size(), 16u);
-  EXPECT_EQ(std::memcmp(f32.data(), v.data(), 16), 0);
-  const auto bf16 = to_storage(v, DataType::kBFloat16);
-  ASSERT_EQ(bf16.size(), 8u);
-  std::uint16_t raw[4];
-  std::memcpy(raw, bf16.data(), 8);
-  EXPECT_EQ(raw[0], 0x3F80);  // 1.0
-  EXPECT_EQ(raw[1], 0xC020);  // −2.5
-  EXPECT_EQ(raw[2], 0x3F81);  // past the halfway point 1 + 2^-8: up to 1 + 2^-7
-  const auto f16 = to_storage(v, DataType::kFloat16);
-  std::memcpy(raw, f16.data(), 8);
-  EXPECT_EQ(raw[0], 0x3C00);
-  EXPECT_EQ(raw[1], 0xC100);
-  EXPECT_TRUE(to_storage({}, DataType::kFloat16).empty());
 }
 
 TEST(FusedGemm, CommonAlignment) {

@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -15,7 +14,6 @@
 
 #include "common/compare.hpp"
 #include "common/golden_files.hpp"
-#include "import/float_convert.hpp"
 #include "lstmrt/import.hpp"
 #include "lstmrt/io.hpp"
 
@@ -109,16 +107,6 @@ TEST(SafetensorsImport, ParsesEveryFloatDtype) {
   EXPECT_EQ(m.at("b").to_float32("b"), (std::vector<float>{1.0f, -2.0f, std::ldexp(1.0f, -24), 65504.0f}));
   EXPECT_EQ(m.at("c").to_float32("c"), (std::vector<float>{1.5f, -0.25f}));
   EXPECT_EQ(m.at("d").to_float32("d"), (std::vector<float>{0.1f}));
-}
-
-TEST(SafetensorsImport, HalfConversionCoversSpecialValues) {
-  EXPECT_EQ(import_detail::half_to_float(0x8000), -0.0f);
-  EXPECT_TRUE(std::signbit(import_detail::half_to_float(0x8000)));
-  EXPECT_EQ(import_detail::half_to_float(0x7c00), std::numeric_limits<float>::infinity());
-  EXPECT_TRUE(std::isnan(import_detail::half_to_float(0x7e00)));
-  EXPECT_EQ(import_detail::half_to_float(0x03ff), std::ldexp(1023.0f, -24));  // largest subnormal
-  EXPECT_EQ(import_detail::half_to_float(0x0400), std::ldexp(1.0f, -14));     // smallest normal
-  EXPECT_EQ(import_detail::half_to_float(0x3555), 0.333251953125f);
 }
 
 void expect_io_error(const std::vector<std::uint8_t>& bytes, const std::string& needle) {

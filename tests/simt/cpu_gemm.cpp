@@ -1,32 +1,23 @@
 // CPU evaluation of a cuBLASLt GEMM descriptor (see cpu_gemm.hpp).
 #include "simt/cpu_gemm.hpp"
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 #include <fmt/format.h>
 
 #include <cstring>
 #include <stdexcept>
 #include <vector>
 
+#include "common/elements.hpp"
+
 namespace lstmrt::simt {
 namespace {
 
 float load(const void* base, DataType type, std::int64_t index) {
-  switch (type) {
-    case DataType::kFloat32: return static_cast<const float*>(base)[index];
-    case DataType::kFloat16: return __half2float(static_cast<const __half*>(base)[index]);
-    case DataType::kBFloat16: return __bfloat162float(static_cast<const __nv_bfloat16*>(base)[index]);
-  }
-  return 0.0f;
+  return detail::load_element(static_cast<const char*>(base) + index * detail::element_bytes(type), type);
 }
 
 void store(void* base, DataType type, std::int64_t index, float v) {
-  switch (type) {
-    case DataType::kFloat32: static_cast<float*>(base)[index] = v; return;
-    case DataType::kFloat16: static_cast<__half*>(base)[index] = __float2half_rn(v); return;
-    case DataType::kBFloat16: static_cast<__nv_bfloat16*>(base)[index] = __float2bfloat16_rn(v); return;
-  }
+  detail::store_element(v, type, static_cast<char*>(base) + index * detail::element_bytes(type));
 }
 
 // TF32: 10 explicit mantissa bits, round to nearest (ties away, as the tensor cores' conversion).

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/compare.hpp"
+#include "common/elements.hpp"
 #include "common/random_model.hpp"
 #include "common/reference_runner.hpp"
 #include "fused/fused_weights.hpp"
@@ -87,7 +88,7 @@ inline FusedCase random_fused_case(std::mt19937_64& rng, DataType type = DataTyp
 }
 
 // Storage rounding of everything the kernels read (x, h0, c0, weights).
-inline std::vector<float> rounded(const std::vector<float>& v, DataType t) { return from_storage(fused::to_storage(v, t), t); }
+inline std::vector<float> rounded(const std::vector<float>& v, DataType t) { return detail::from_storage(detail::to_storage(v, t), t); }
 inline Weights rounded(const Weights& w, DataType t) {
   Weights out = w;
   for (LayerWeights& l : out.layers)

@@ -1,8 +1,6 @@
 // The fused backend's plan on the CPU (see fused_driver.hpp).
 #include "simt/fused_driver.hpp"
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -45,29 +43,10 @@ struct AlignedBytes {
 
 // A storage-type output buffer, poisoned (0xFF: NaN in float32, float16 and bfloat16).
 std::vector<std::uint8_t> poisoned_storage(std::size_t count, DataType type) {
-  return std::vector<std::uint8_t>(count * fused::element_bytes(type), 0xFF);
+  return std::vector<std::uint8_t>(count * detail::element_bytes(type), 0xFF);
 }
 
 }  // namespace
-
-std::vector<float> from_storage(const std::vector<std::uint8_t>& bytes, DataType type) {
-  const std::size_t es = fused::element_bytes(type), n = bytes.size() / es;
-  std::vector<float> out(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (type == DataType::kFloat32) {
-      std::memcpy(&out[i], &bytes[4 * i], 4);
-    } else if (type == DataType::kFloat16) {
-      __half h;
-      std::memcpy(&h, &bytes[2 * i], 2);
-      out[i] = __half2float(h);
-    } else {
-      __nv_bfloat16 h;
-      std::memcpy(&h, &bytes[2 * i], 2);
-      out[i] = __bfloat162float(h);
-    }
-  }
-  return out;
-}
 
 std::vector<BoundOp> bind(const BindInputs& in) {
   const ModelDesc& desc = *in.desc;
@@ -191,10 +170,10 @@ FusedRunResult run_fused(const ModelDesc& desc, const Weights& weights, const te
   set_schedule_seed(opt.schedule_seed);
 
   // The request over storage-type copies of the inputs and poisoned outputs.
-  const std::vector<std::uint8_t> x = fused::to_storage(in.x, t);
+  const std::vector<std::uint8_t> x = detail::to_storage(in.x, t);
   std::vector<std::uint8_t> h0, c0;
-  if (in.h0) h0 = fused::to_storage(*in.h0, t);
-  if (in.c0) c0 = fused::to_storage(*in.c0, t);
+  if (in.h0) h0 = detail::to_storage(*in.h0, t);
+  if (in.c0) c0 = detail::to_storage(*in.c0, t);
   std::vector<std::uint8_t> y, h_n, c_n;
   ForwardRequest req;
   req.seq_len = T;
@@ -248,8 +227,8 @@ FusedRunResult run_fused(const ModelDesc& desc, const Weights& weights, const te
   std::vector<HostLayer> host(L);
   for (int l = 0; l < L; ++l) {
     const fused::PackedLayer p = fused::pack_layer(desc, weights, l);
-    host[l] = {fused::to_storage(p.w_ih, t), fused::to_storage(p.w_hh, t), fused::to_storage(p.w_hr, t),
-               fused::to_storage(p.bias, DataType::kFloat32), fused::to_storage(p.peephole, DataType::kFloat32)};
+    host[l] = {detail::to_storage(p.w_ih, t), detail::to_storage(p.w_hh, t), detail::to_storage(p.w_hr, t),
+               detail::to_storage(p.bias, DataType::kFloat32), detail::to_storage(p.peephole, DataType::kFloat32)};
     fused::LayerBuffers& lb = buffers.layers[l];
     lb.w_ih = host[l].w_ih.data();
     lb.w_hh = host[l].w_hh.data();
@@ -284,10 +263,10 @@ FusedRunResult run_fused(const ModelDesc& desc, const Weights& weights, const te
   }
   result.kernel_launches = execute(ops, t, opt.schedule_seed);
 
-  if (opt.wanted.sequences) result.out.y = from_storage(y, t);
+  if (opt.wanted.sequences) result.out.y = detail::from_storage(y, t);
   if (opt.wanted.state) {
-    result.out.h_n = from_storage(h_n, t);
-    result.out.c_n = from_storage(c_n, t);
+    result.out.h_n = detail::from_storage(h_n, t);
+    result.out.c_n = detail::from_storage(c_n, t);
   }
   return result;
 }

@@ -92,9 +92,6 @@ std::vector<BoundOp> bind(const BindInputs& in);
 // Runs the bound ops; returns the number of kernel launches.
 int execute(const std::vector<BoundOp>& ops, DataType type, std::uint64_t seed);
 
-// Storage bytes (float32 / float16 / bfloat16, as fused::to_storage writes them) back to float32.
-std::vector<float> from_storage(const std::vector<std::uint8_t>& bytes, DataType type);
-
 // A whole forward: inputs and outputs as float32 host arrays (converted to and from the storage
 // type). Throws lstmrt::Error for a persistent layer whose plan does not fit or whose blocks are
 // not co-resident, simt::KernelFault for a kernel fault.

@@ -65,10 +65,10 @@ std::vector<float> plan_definition(const Problem& p) {
 }
 
 std::vector<float> run_call(const fused::GemmCall& call, const Problem& p, DataType t) {
-  const auto a = fused::to_storage(p.weight, t), b = fused::to_storage(p.act, t);
-  auto c = fused::to_storage(p.out, call.c.type);
+  const auto a = detail::to_storage(p.weight, t), b = detail::to_storage(p.act, t);
+  auto c = detail::to_storage(p.out, call.c.type);
   cpu_gemm(call, a.data(), b.data(), c.data());
-  return from_storage(c, call.c.type);
+  return detail::from_storage(c, call.c.type);
 }
 
 TEST(SimtGemm, DescriptorComputesThePlansDefinition) {
@@ -79,8 +79,8 @@ TEST(SimtGemm, DescriptorComputesThePlansDefinition) {
     const fused::GemmCall call = fused::gemm_call(p.op, t, MathMode::kStrict);
     EXPECT_EQ(call.c.type, p.op.out.buffer == fused::BufferKind::kGatesX ? DataType::kFloat32 : t);
     Problem rounded = p;  // the definition on the values the storage type holds
-    for (auto* v : {&rounded.act, &rounded.weight}) *v = from_storage(fused::to_storage(*v, t), t);
-    rounded.out = from_storage(fused::to_storage(p.out, call.c.type), call.c.type);
+    for (auto* v : {&rounded.act, &rounded.weight}) *v = detail::from_storage(detail::to_storage(*v, t), t);
+    rounded.out = detail::from_storage(detail::to_storage(p.out, call.c.type), call.c.type);
     const std::vector<float> want = plan_definition(rounded), got = run_call(call, p, t);
     const double tol = call.c.type == DataType::kBFloat16 ? 2e-2 : 1e-5;
     ASSERT_TRUE(test::all_close(want, got, tol, tol, "gemm " + std::to_string(k)));

@@ -1,13 +1,12 @@
 // The executor's checks of one request against the model, before it joins a batch: shapes,
 // types, byte counts, lengths, Keras masking, initial states, the sequence rules. A failed check
 // is that request's error only.
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 #include <fmt/format.h>
 
 #include <cstring>
 
 #include "chunk_reader.hpp"
+#include "common/elements.hpp"
 #include "executor_item.hpp"
 #include "lstmrt/error.hpp"
 
@@ -25,23 +24,10 @@ std::string shape_string(const std::vector<std::int64_t>& s) {
 }
 
 float element_value(const std::uint8_t* p, ElementType t) {
-  switch (t) {
-    case ElementType::kFloat16: {
-      __half h;
-      std::memcpy(&h, p, 2);
-      return __half2float(h);
-    }
-    case ElementType::kBFloat16: {
-      __nv_bfloat16 h;
-      std::memcpy(&h, p, 2);
-      return __bfloat162float(h);
-    }
-    default: {
-      float f;
-      std::memcpy(&f, p, 4);
-      return f;
-    }
-  }
+  const DataType d = t == ElementType::kFloat16    ? DataType::kFloat16
+                     : t == ElementType::kBFloat16 ? DataType::kBFloat16
+                                                   : DataType::kFloat32;
+  return detail::load_element(p, d);
 }
 
 }  // namespace
