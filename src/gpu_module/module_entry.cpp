@@ -70,7 +70,7 @@ class ModuleBackend final : public GpuBackend {
     std::optional<detail::DeviceGuard> guard;
     try {
       guard.emplace(impl_->options().device);
-    } catch (const Error&) {
+    } catch (...) {  // noexcept: nothing may escape
     }
     impl_.reset();
     guard.reset();
