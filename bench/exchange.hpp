@@ -2,7 +2,7 @@
 // (kernels/persistent_lstm.hpp exchange_only = 1: every wait and publish of every step, no
 // arithmetic), beside the same launch with its arithmetic (exchange_only = 0), for the grid and
 // cluster variants at a few shapes. The exchange time per step is the floor under any persistent
-// step time (issue 6: "report the per-step exchange cost measured alone"). This file: the shapes,
+// step time, so it is reported measured alone. This file: the shapes,
 // the result rows and their CSV / table (CPU-tested); exchange_main.cpp: the GPU part.
 #pragma once
 
@@ -23,7 +23,7 @@ bool operator==(const ExchangeShape& a, const ExchangeShape& b);
 std::string describe(const ExchangeShape& s);  // "grid fp32 N=1 H=1024 T=256"
 
 // The default set: grid N=1 H=256,1024 fp32 and bf16 H=1024, N=8 H=1024 fp32; cluster N=1
-// H=128,512 fp32, N=64 H=256 fp32 — the issue's target shapes' exchange floors.
+// H=128,512 fp32, N=64 H=256 fp32 — the exchange floors of the persistent targets' shapes.
 std::vector<ExchangeShape> default_exchange_shapes(int steps);
 // The cartesian product of the lists (variants grid/cluster, precisions fp32/bf16); throws
 // kInvalidArgument naming the bad item.

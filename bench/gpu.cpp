@@ -9,6 +9,7 @@
 
 #include "common/cuda_check.hpp"
 #include "common/device_buffer.hpp"
+#include "common/device_guard.hpp"
 #include "common/elements.hpp"
 #include "stats.hpp"
 
@@ -166,7 +167,7 @@ int rotation_count(std::size_t set_bytes, std::size_t l2_bytes, std::size_t free
 
 GpuTiming time_on_gpu(Lstm& lstm, const Shape& s, const TimingSettings& settings, const GpuDevice& gpu,
                       std::uint64_t seed) {
-  LSTMRT_CUDA_CHECK(cudaSetDevice(gpu.ordinal));
+  const lstmrt::detail::DeviceGuard guard(gpu.ordinal);  // before the buffers below: they are freed on it
   const std::size_t elem = element_bytes(s.precision);
   const std::size_t steps_rows = static_cast<std::size_t>(s.steps) * s.batch;
   const std::size_t states = static_cast<std::size_t>(s.layers) * s.directions * s.batch;

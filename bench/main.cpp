@@ -51,10 +51,10 @@ int run(int argc, char** argv) {
   app.add_option("--cudnn-algos", algos_text, "comma-separated cuDNN algorithms (default: all four explicit ones)");
   app.add_option("--csv", csv_path, "write the rows as CSV");
   app.add_option("--json", json_path, "write the run info and rows as JSON");
-  app.add_option("--targets-csv", targets_csv_path, "write issue 6's target verdicts (met/missed/owed) as CSV");
+  app.add_option("--targets-csv", targets_csv_path, "write the persistent kernels' target verdicts (met/missed/owed) as CSV");
   app.add_option("--targets-from", targets_from_text,
                  "comma-separated CSVs of earlier runs (lstmrt-bench --csv, torch_compare.py --csv): evaluate "
-                 "issue 6's targets over their rows together, run nothing");
+                 "the persistent kernels' targets over their rows together, run nothing");
   app.add_option("--warmup", options.gpu_timing.warmup, "untimed GPU runs first")->capture_default_str();
   app.add_option("--min-runs", options.gpu_timing.min_runs, "timed GPU runs, at least")->capture_default_str();
   app.add_option("--max-runs", options.gpu_timing.max_runs, "timed GPU runs, at most")->capture_default_str();
@@ -85,8 +85,8 @@ int run(int argc, char** argv) {
         for (Row& r : read_csv(in, path)) rows.push_back(std::move(r));
       }
       fill_derived(rows, Ceilings{});
-      const std::vector<TargetResult> results = evaluate_targets(issue6_targets(), rows);
-      if (results.empty()) std::cout << "issue 6 targets: no row of these files has a shape a target covers\n";
+      const std::vector<TargetResult> results = evaluate_targets(persistent_targets(), rows);
+      if (results.empty()) std::cout << "persistent targets: no row of these files has a shape a target covers\n";
       print_targets(std::cout, results);
       if (!targets_csv_path.empty())
         write_file(targets_csv_path, [&](std::ostream& out) { write_targets_csv(out, results); });
@@ -142,7 +142,7 @@ int run(int argc, char** argv) {
                              result.info.lstmrt_version, result.info.cuda_runtime_version, result.info.driver_version,
                              result.info.cudnn_version, result.info.cublas_version);
     print_table(std::cout, result.rows);
-    const std::vector<TargetResult> targets = evaluate_targets(issue6_targets(), result.rows);
+    const std::vector<TargetResult> targets = evaluate_targets(persistent_targets(), result.rows);
     print_targets(std::cout, targets);
     if (!targets_csv_path.empty())
       write_file(targets_csv_path, [&](std::ostream& out) { write_targets_csv(out, targets); });

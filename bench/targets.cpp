@@ -1,4 +1,4 @@
-// lstmrt-bench: issue 6's performance targets against a run's rows.
+// lstmrt-bench: the persistent kernels' performance targets against a run's rows.
 #include "targets.hpp"
 
 #include <algorithm>
@@ -28,7 +28,7 @@ bool Target::covers(const Shape& s) const {
   return precisions.empty() || std::find(precisions.begin(), precisions.end(), s.precision) != precisions.end();
 }
 
-const std::vector<Target>& issue6_targets() {
+const std::vector<Target>& persistent_targets() {
   static const std::vector<Target> targets = [] {
     Target n1;
     n1.name = "n1-h1024";
@@ -125,11 +125,11 @@ void print_targets(std::ostream& out, const std::vector<TargetResult>& results) 
   if (results.empty()) return;
   int met = 0, missed = 0, owed = 0;
   for (const TargetResult& r : results) (r.verdict == "met" ? met : r.verdict == "missed" ? missed : owed)++;
-  out << fmt::format("\nissue 6 targets: {} met, {} missed, {} owed\n", met, missed, owed);
+  out << fmt::format("\npersistent targets: {} met, {} missed, {} owed\n", met, missed, owed);
   std::string last;
   for (const TargetResult& r : results) {
     if (r.target != last) {
-      for (const Target& t : issue6_targets())
+      for (const Target& t : persistent_targets())
         if (t.name == r.target) out << fmt::format("  {}: {}\n", t.name, t.goal);
       last = r.target;
     }

@@ -1,4 +1,4 @@
-// lstmrt-bench: the performance targets of issue 6 (persistent kernels), checked against the rows of
+// lstmrt-bench: the performance targets of the persistent kernels, checked against the rows of
 // one run (lstmrt rows, and torch rows when torch_compare.py's CSV is read in beside them).
 //
 // A target covers a set of shapes (one layer, one direction, no projection; batch, hidden and steps
@@ -22,7 +22,7 @@ namespace lstmrt::bench {
 
 struct Target {
   std::string name;  // "n1-h1024", "small-batch", "cluster"
-  std::string goal;  // the issue's words, for the report
+  std::string goal;  // what the target asks, in words, for the report
   int batch_min = 1, batch_max = 1 << 30;
   int hidden_min = 1, hidden_max = 1 << 30;
   int steps = 0;                      // 0: any
@@ -33,8 +33,8 @@ struct Target {
   bool covers(const Shape& s) const;
 };
 
-// Issue 6's targets on an H200.
-const std::vector<Target>& issue6_targets();
+// The persistent kernels' targets on an H200 (against cuDNN's best and torch.nn.LSTM's best).
+const std::vector<Target>& persistent_targets();
 
 struct TargetResult {
   std::string target;      // Target::name

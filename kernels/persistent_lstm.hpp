@@ -1,4 +1,4 @@
-// The persistent LSTM kernels (issue 6): ONE launch runs `step_count` processing steps of one layer
+// The persistent LSTM kernels: ONE launch runs `step_count` processing steps of one layer
 // (both directions), each block keeping its slice of W_hh (and W_hr) on chip for the whole launch.
 // The host planner (src/fused/persistent_plan.hpp) decides the partition, the register/shared
 // memory split and every shared-memory offset; src/fused/persistent_params.cpp turns a plan into
@@ -31,7 +31,7 @@
 // single-copy-atomic word); cluster mode = every block's shared
 // memory over DSMEM, values then one release-stored tag per (slot, source block). Waits spin with a
 // time bound (timeout_ns): a block that gives up sets *abort_flag (the others see it and leave) and
-// the first one writes *status, which the host reads (Lstm::check_device_errors).
+// the first one writes *status, which the host reads (Lstm::check_persistent_status).
 #pragma once
 
 #include <stdint.h>

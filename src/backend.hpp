@@ -32,9 +32,9 @@ class Backend {
   // Host memory forward allocates itself (host backends; Lstm::host_workspace_size).
   virtual std::size_t host_workspace_size(int /*seq_len*/, int /*batch*/) const { return 0; }
   virtual void reserve(int /*seq_len*/, int /*batch*/) {}
-  // Lstm::execution_plan / check_device_errors (see lstm.hpp).
+  // Lstm::execution_plan / check_persistent_status (see lstm.hpp).
   virtual std::string execution_plan(int /*seq_len*/, int /*batch*/, bool /*masked*/) const { return name(); }
-  virtual void check_device_errors() {}
+  virtual void check_persistent_status() {}
 
  private:
   ModelDesc desc_;

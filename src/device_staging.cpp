@@ -7,6 +7,7 @@
 
 #include "backend.hpp"
 #include "common/device_buffer.hpp"
+#include "common/device_guard.hpp"
 #include "common/elements.hpp"
 
 namespace lstmrt {
@@ -31,7 +32,7 @@ void download(const detail::DeviceBuffer& buffer, float* host, std::size_t count
 void forward_staged(Backend& backend, const ForwardRequest& req) {
   const ModelDesc& desc = backend.desc();
   const DataType t = backend.options().data_type;
-  LSTMRT_CUDA_CHECK(cudaSetDevice(backend.options().device));
+  const detail::DeviceGuard guard(backend.options().device);  // the buffers below live on the backend's device
   const std::size_t steps_rows = static_cast<std::size_t>(req.seq_len) * req.batch;
   const std::size_t states = static_cast<std::size_t>(desc.num_layers) * desc.num_directions() * req.batch;
   const std::size_t x_count = steps_rows * desc.input_size;
@@ -58,7 +59,7 @@ void forward_staged(Backend& backend, const ForwardRequest& req) {
   try {
     backend.forward(device_req, stream);
     LSTMRT_CUDA_CHECK(cudaStreamSynchronize(stream));
-    backend.check_device_errors();  // a kernel that gave up (fused persistent variants): outputs invalid
+    backend.check_persistent_status();  // a kernel that gave up (fused persistent variants): outputs invalid
   } catch (...) {
     cudaStreamDestroy(stream);
     throw;

@@ -37,7 +37,7 @@ class ModuleBackend final : public Backend {
     raise_if_failed(impl_->execution_plan(seq_len, batch, masked, &plan));
     return plan;
   }
-  void check_device_errors() override { raise_if_failed(impl_->check_device_errors()); }
+  void check_persistent_status() override { raise_if_failed(impl_->check_persistent_status()); }
 
  private:
   gpu_module::GpuBackend* impl_;

@@ -94,7 +94,7 @@ std::string Lstm::execution_plan(const ForwardRequest& req) const {
   return impl_->execution_plan(req.seq_len, req.batch, req.mask != nullptr);
 }
 
-void Lstm::check_device_errors() { impl_->check_device_errors(); }
+void Lstm::check_persistent_status() { impl_->check_persistent_status(); }
 
 void Lstm::forward(const ForwardRequest& req, cudaStream_t stream) {
   validate(impl_->desc(), req);

@@ -109,6 +109,19 @@ void validate(const ModelDesc& desc, const ForwardRequest& req);
 
 class Backend;  // internal
 
+// One model on one backend.
+//
+// Concurrency: one Lstm of a GPU backend (cudnn, fused) serves one caller at a time. Its calls
+// share state that no lock guards: the fused forward fills per-request-key plans, cuBLASLt GEMM
+// descriptors and CUDA graphs, and reads the kernel variants reserve measured (as
+// execution_plan does); the cudnn forward and even the const workspace_size rewrite the
+// backend's data descriptors and plan. So calls on one object, the const ones included, must
+// not overlap (serialise them, e.g. with a mutex, as the Python package does), and forwards
+// of one object enqueued on different streams must not overlap on the GPU while they use the
+// object's own workspace: they would share it. For concurrent work create one Lstm per thread
+// and per stream (each uploads its own copy of the weights); different objects share no
+// state but the device. A reference-backend Lstm keeps no state between calls: its forward may
+// be called from several threads at once.
 class Lstm {
  public:
   // Validates desc and weights, then packs and uploads the weights once (GPU backends
@@ -131,13 +144,30 @@ class Lstm {
   // its peak: the reference backend holds a layer's input and output sequences in double
   // (8·T·N·(in + D·H_out)); GPU backends convert float16/bfloat16 data through host copies.
   std::size_t host_workspace_size(int seq_len, int batch) const;
-  // Sizes the object's own workspace and per-shape plans for shapes up to seq_len × batch, so
-  // that forward without a caller workspace never allocates. May allocate and synchronise.
+  // Sizes the object's own workspace for shapes up to seq_len × batch, so that forward without a
+  // caller workspace never allocates. For exactly this shape it also measures: fused with
+  // FusedKernel::kAuto times one forward of each usable kernel variant and keeps the fastest;
+  // cudnn builds PERSIST_DYNAMIC for the batch size and, with CudnnAlgo::kAuto, times every
+  // algorithm cuDNN accepts. Allocates and synchronises the device.
   void reserve(int seq_len, int batch);
 
   // Runs on `stream` (ignored by the reference backend, which computes before returning).
-  // GPU backends enqueue only: no allocation, host synchronisation or blocking copy. Without a
-  // caller workspace the shape must fit a previous reserve() (else kInvalidArgument says so).
+  // GPU backends enqueue only: no device allocation, host synchronisation or blocking copy.
+  // Without a caller workspace the shape must fit a previous reserve() (else kInvalidArgument
+  // says so). Host work per call:
+  //   fused: the first forward of a request key (T, N, layout, padding, reverse order, and which
+  //     of lengths / mask / initial state / y / h_n / c_n are given) chooses the kernel variants
+  //     (occupancy queries on the device), builds the plan, creates the cuBLASLt GEMM
+  //     descriptors and runs cuBLASLt's heuristic query (once per GEMM shape and buffer
+  //     alignment), then captures the call and instantiates a CUDA graph: the slow call of the
+  //     key. A later forward of the key with the same buffer addresses only launches that graph;
+  //     new addresses capture it again and update the graph in place (instantiate it again when
+  //     CUDA refuses the update). On the legacy default stream (nullptr) or a stream the caller
+  //     is capturing, the work is enqueued directly, without a graph of its own.
+  //   cudnn: every forward sets cuDNN's data descriptors for its shape and lengths on the host
+  //     (nothing is cached per shape; PERSIST_DYNAMIC plans are built by reserve, never here).
+  // Before a latency-critical path: reserve, then one forward of each request key. One object
+  // serves one caller at a time (see the class comment).
   void forward(const ForwardRequest& req, cudaStream_t stream = nullptr);
 
   // Same contract with every data pointer in host memory, whatever the backend: GPU backends stage
@@ -146,17 +176,23 @@ class Lstm {
 
   // What runs for requests of T = seq_len, N = batch: one line per layer naming the kernel
   // variant and its shape (fused: stepwise, persistent or cluster, and why a persistent choice
-  // fell back); other backends name themselves. Host only: no device work.
+  // fell back); other backends name themselves. It enqueues no work and does not synchronise,
+  // but the fused backend queries the device (kernel occupancy and cluster limits; it sets the
+  // persistent kernels' shared-memory attribute), so it needs the GPU, and like every call it
+  // must not overlap another call on the same object.
   std::string execution_plan(int seq_len, int batch) const;
   // The same for one request's shape and options (its data is not read; a mask's presence is:
   // masked requests run the fused backend's stepwise kernels).
   std::string execution_plan(const ForwardRequest& req) const;
-  // Kernels that wait on each other (the fused persistent variants) give up after a time bound
-  // instead of hanging the GPU and report it here: throws Error(kCudaError) naming the layer,
-  // block and step if a forward enqueued earlier on this object gave up (its outputs are then
-  // invalid), and clears the report. Call after synchronising the stream; forward() and
-  // forward_host() check it too.
-  void check_device_errors();
+  // Reads the persistent kernels' status report. The fused backend's persistent and cluster
+  // variants, whose blocks wait on each other, give up after a time bound (or on an exchange
+  // protocol violation) instead of hanging the GPU, and the first block that gives up writes
+  // the report to host-mapped memory. Throws Error(kCudaError) naming the layer, block, step and
+  // cause if a forward enqueued earlier on this object gave up (its outputs are then invalid),
+  // and clears the report. Call after synchronising the stream; forward() checks it at entry
+  // and forward_host() after its forward. Other CUDA errors are not read here (they surface at
+  // the next checked CUDA call); the reference and cudnn backends have no such report.
+  void check_persistent_status();
 
  private:
   explicit Lstm(std::unique_ptr<Backend> impl);

@@ -211,6 +211,20 @@ class LSTM:
         with ``lengths``; stream: an int handle or an object with ``__cuda_stream__`` (device
         arrays; default: the framework's current stream). Host arrays serve the reference backend,
         device arrays the GPU backends. The GIL is released while it runs.
+
+        First calls are slow on the GPU backends. The first call for a new (T, N) sizes the
+        object's device workspace and, with fused_kernel="auto" (fused) or cudnn_algo="auto"
+        (cudnn), times the candidate kernels or algorithms once, synchronising the device. The
+        fused backend's first call of each request kind (shape, layout, lengths or mask, initial
+        state, outputs asked for) builds its plan and queries cuBLASLt's heuristic; on a stream
+        other than the legacy default one it also captures the call and instantiates a CUDA
+        graph, which later calls replay when their buffers have the same addresses (other
+        addresses: captured again and the graph updated).
+
+        Calls on one GPU-backed object from several threads run one at a time (a lock). Calls on
+        different streams that overlap on the GPU would share the object's workspace: use one
+        LSTM per stream (and per thread, for concurrency). Reference-backend calls run
+        concurrently.
         """
         if batch_first is None:
             batch_first = self._batch_first
@@ -269,7 +283,8 @@ class LSTM:
 
     def execution_plan(self, seq_len: int, batch: int) -> str:
         """What runs for T = seq_len, N = batch: one line per layer (fused: which kernel variant and
-        why); other backends name themselves. No device work."""
+        why); other backends name themselves. Enqueues no work and does not synchronise, but the
+        fused backend queries the device (kernel occupancy), so it needs the GPU."""
         return self._model.execution_plan(seq_len, batch)
 
     def workspace_size(self, seq_len: int, batch: int) -> int:

@@ -429,19 +429,26 @@ class Model {
       lstm_.forward(req, nullptr);  // the reference backend keeps no state between calls
       return;
     }
-    // GPU backends own a workspace and streams: one forward at a time per object.
+    // A GPU Lstm serves one caller at a time (lstm.hpp): every call on it holds mutex_.
     std::lock_guard<std::mutex> lock(mutex_);
     if (lstm_.workspace_size(req.seq_len, req.batch) > 0) lstm_.reserve(req.seq_len, req.batch);
     lstm_.forward(req, reinterpret_cast<cudaStream_t>(stream));
   }
 
-  std::string execution_plan(int T, int N) const { return lstm_.execution_plan(T, N); }
+  std::string execution_plan(int T, int N) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return lstm_.execution_plan(T, N);
+  }
+  std::size_t workspace_size(int T, int N) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return lstm_.workspace_size(T, N);
+  }
 
  private:
   Lstm lstm_;
   std::optional<TensorLayout> fixed_layout_;
   std::string format_, source_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
 };
 
 std::unique_ptr<Model> model_from_loaded(LoadedWeights loaded, const BackendOptions& options, const std::string& source) {
@@ -670,7 +677,7 @@ NB_MODULE(_lstmrt, m) {
       .def("forward", &Model::forward, "x"_a, "lengths"_a.none(), "mask"_a.none(), "h0"_a.none(), "c0"_a.none(), "y"_a.none(),
            "h_n"_a.none(), "c_n"_a.none(), "batch_major"_a, "padding"_a, "reverse_order"_a, "stream"_a)
       .def("execution_plan", &Model::execution_plan, "seq_len"_a, "batch"_a)
-      .def("workspace_size", [](const Model& m, int T, int N) { return m.lstm().workspace_size(T, N); })
+      .def("workspace_size", &Model::workspace_size, "seq_len"_a, "batch"_a)
       .def_prop_ro("desc", [](const Model& m) { return desc_dict(m.lstm().desc()); })
       .def_prop_ro("backend", [](const Model& m) { return m.lstm().backend_name(); })
       .def_prop_ro("on_device", [](const Model& m) { return m.place().device; })

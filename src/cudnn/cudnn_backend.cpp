@@ -5,8 +5,8 @@
 
 #include "common/check.hpp"
 #include "common/cuda_check.hpp"
+#include "common/device_guard.hpp"
 #include "cudnn/cudnn_check.hpp"
-#include "cudnn/scoped_device.hpp"
 #include "request_mask.hpp"
 
 namespace lstmrt {
@@ -21,7 +21,7 @@ cudnnStatus_t set_rnn_descriptor(cudnnRNNDescriptor_t rnn, const RnnDescParams& 
 CudnnBackend::CudnnBackend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options)
     : Backend(desc, options), device_(options.device) {
   check_model_supported(desc);
-  ScopedDevice scoped(device_);
+  const detail::DeviceGuard guard(device_);
   // A cuDNN that cannot start here (library or driver mismatch) is "this machine cannot serve",
   // so that backend auto moves on instead of failing.
   try {

@@ -4,9 +4,9 @@
 #include <algorithm>
 
 #include "common/check.hpp"
+#include "common/device_guard.hpp"
 #include "cudnn/cudnn_backend.hpp"
 #include "cudnn/cudnn_check.hpp"
-#include "cudnn/scoped_device.hpp"
 #include "kernels/cudnn_shift.hpp"
 #include "kernels/cudnn_transforms.hpp"
 #include "kernels/upload_lengths.hpp"
@@ -77,7 +77,7 @@ void CudnnBackend::algorithms_for_request(std::vector<CudnnAlgo>& out) const {
 }
 
 std::size_t CudnnBackend::workspace_size(int seq_len, int batch) const {
-  ScopedDevice scoped(device_);
+  const detail::DeviceGuard guard(device_);
   ForwardRequest probe;  // only its shape matters to the plan; pointers are never touched
   probe.seq_len = seq_len;
   probe.batch = batch;
@@ -103,7 +103,7 @@ std::size_t CudnnBackend::workspace_size(int seq_len, int batch) const {
 }
 
 void CudnnBackend::forward(const ForwardRequest& req, cudaStream_t stream) {
-  ScopedDevice scoped(device_);
+  const detail::DeviceGuard guard(device_);
   enqueue(req, stream);
 }
 

@@ -9,9 +9,9 @@
 
 #include "common/check.hpp"
 #include "common/cuda_check.hpp"
+#include "common/device_guard.hpp"
 #include "cudnn/cudnn_backend.hpp"
 #include "cudnn/cudnn_check.hpp"
-#include "cudnn/scoped_device.hpp"
 
 namespace lstmrt::cudnn {
 namespace {
@@ -56,7 +56,7 @@ detail::DeviceBuffer random_device_data(std::size_t count, DataType type) {
 }  // namespace
 
 void CudnnBackend::reserve(int seq_len, int batch) {
-  ScopedDevice scoped(device_);
+  const detail::DeviceGuard guard(device_);
   const ModelDesc& m = desc();
   const bool automatic = options().cudnn_algo == CudnnAlgo::kAuto;
 

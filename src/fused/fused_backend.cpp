@@ -10,14 +10,14 @@
 // of a key instantiates it. On the legacy default stream (not capturable) or a stream the caller is
 // already capturing, the ops are enqueued directly (into the caller's capture in the second case).
 //
-// Kernel variants per layer (issue 6; the rule and its reasons: kernel_choice.hpp): the first
+// Kernel variants per layer (the rule and its reasons: kernel_choice.hpp): the first
 // forward of a key chooses stepwise, persistent grid or persistent cluster for every layer from
 // BackendOptions::fused_kernel, the planner's fit on this device (limits queried at create) and the
 // co-residency query, or for kAuto the variant reserve(T, N) measured fastest (one forward of each
 // usable variant timed on a private stream: warm-up, median of 3). A persistent layer is one
 // kPersistent launch per time chunk; its exchange buffers and abort word live in the workspace and
 // are cleared by the plan's first op. A persistent kernel that gives up on a wait (bounded spin)
-// writes the host-mapped PersistentStatus; check_device_errors (called by forward at entry)
+// writes the host-mapped PersistentStatus; check_persistent_status (called by forward at entry)
 // reports and clears it.
 #include <cuda_runtime_api.h>
 
@@ -37,6 +37,7 @@
 #include "common/check.hpp"
 #include "common/cuda_check.hpp"
 #include "common/device_buffer.hpp"
+#include "common/device_guard.hpp"
 #include "common/mapped_host.hpp"
 #include "fused/fused_gemm.hpp"
 #include "fused/fused_params.hpp"
@@ -56,21 +57,6 @@ namespace lstmrt {
 namespace {
 
 using fused::OpKind;
-
-// Makes the backend's device current for a call and restores the caller's on the way out.
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    LSTMRT_CUDA_CHECK(cudaGetDevice(&previous_));
-    if (previous_ != device) LSTMRT_CUDA_CHECK(cudaSetDevice(device));
-  }
-  ~DeviceGuard() { cudaSetDevice(previous_); }  // cannot throw from a destructor; restoring is best effort
-  DeviceGuard(const DeviceGuard&) = delete;
-  DeviceGuard& operator=(const DeviceGuard&) = delete;
-
- private:
-  int previous_ = 0;
-};
 
 // Buffer addresses a captured graph has baked in: x, y, h0, c0, h_n, c_n, workspace.
 using BoundAddresses = std::array<const void*, 7>;
@@ -110,7 +96,7 @@ class FusedBackend final : public Backend {
  public:
   FusedBackend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options)
       : Backend(desc, options) {
-    const DeviceGuard guard(options.device);
+    const detail::DeviceGuard guard(options.device);
     gemm_ = std::make_unique<fused::GemmRunner>(options.data_type, options.math);
     weights_ = fused::upload_weights(desc, weights, options.data_type);
     for (int d = 0; d < 2; ++d) cell_[d] = kernels::make_cell_math_params(desc, d < desc.num_directions() ? d : 0);
@@ -146,7 +132,7 @@ class FusedBackend final : public Backend {
   }
 
   void reserve(int seq_len, int batch) override {
-    const DeviceGuard guard(options().device);
+    const detail::DeviceGuard guard(options().device);
     const std::size_t need = workspace_size(seq_len, batch);
     if (own_workspace_.bytes() < need) own_workspace_ = detail::DeviceBuffer(need);
     if (options().fused_kernel == FusedKernel::kAuto && timed_.insert({seq_len, batch}).second)
@@ -154,7 +140,7 @@ class FusedBackend final : public Backend {
   }
 
   std::string execution_plan(int seq_len, int batch, bool masked) const override {
-    const DeviceGuard guard(options().device);
+    const detail::DeviceGuard guard(options().device);
     const std::vector<fused::LayerChoice> choices =
         choose_kernels(kernel_request(seq_len, batch), seq_len, batch, masked);
     std::string text;
@@ -167,7 +153,7 @@ class FusedBackend final : public Backend {
 
   // The first persistent block that gave up since the last check (host-mapped, written by the
   // kernel): reported once, then cleared.
-  void check_device_errors() override {
+  void check_persistent_status() override {
     if (!status_.host()) return;
     volatile kernels::PersistentStatus* st = status_.host();
     const std::int32_t code = st->code;
@@ -181,8 +167,8 @@ class FusedBackend final : public Backend {
   }
 
   void forward(const ForwardRequest& req, cudaStream_t stream) override {
-    const DeviceGuard guard(options().device);
-    check_device_errors();
+    const detail::DeviceGuard guard(options().device);
+    check_persistent_status();
     PreparedPlan& prepared = prepared_plan(fused::plan_key(req));
     const fused::FusedPlan& plan = prepared.plan;
     void* workspace = resolve_workspace(req, plan.workspace.total_bytes);
@@ -297,7 +283,7 @@ class FusedBackend final : public Backend {
   // variant that fails is skipped; nothing is recorded when only the stepwise path is usable.
   void time_variants(int seq_len, int batch) {
     if (options().data_type == DataType::kFloat16) return;
-    check_device_errors();  // an earlier forward's report goes to the caller, not to a timed variant
+    check_persistent_status();  // an earlier forward's report goes to the caller, not to a timed variant
     std::vector<FusedKernel> variants{FusedKernel::kStepwise};
     for (FusedKernel k : {FusedKernel::kPersistent, FusedKernel::kCluster})
       if (is_persistent(choose_kernels({k, false}, seq_len, batch, false)[0].kernel)) variants.push_back(k);
@@ -346,14 +332,14 @@ class FusedBackend final : public Backend {
   float time_forward(const ForwardRequest& req, cudaStream_t stream, cudaEvent_t start, cudaEvent_t stop) {
     forward(req, stream);
     LSTMRT_CUDA_CHECK(cudaStreamSynchronize(stream));
-    check_device_errors();
+    check_persistent_status();
     std::array<float, kTimedRuns> ms{};
     for (float& m : ms) {
       LSTMRT_CUDA_CHECK(cudaEventRecord(start, stream));
       forward(req, stream);
       LSTMRT_CUDA_CHECK(cudaEventRecord(stop, stream));
       LSTMRT_CUDA_CHECK(cudaEventSynchronize(stop));
-      check_device_errors();
+      check_persistent_status();
       LSTMRT_CUDA_CHECK(cudaEventElapsedTime(&m, start, stop));
     }
     std::sort(ms.begin(), ms.end());

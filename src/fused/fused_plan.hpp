@@ -20,7 +20,7 @@
 // to y and h_n (except at a chunk's first step: the chunk emit did it), so each step stays one
 // kernel and each chunk's output is complete when it ends.
 //
-// Persistent layers (LayerKernel kPersistentGrid / kPersistentCluster, issue 6): each chunk is
+// Persistent layers (LayerKernel kPersistentGrid / kPersistentCluster): each chunk is
 //     input GEMM(s), then ONE kPersistent launch running all the chunk's steps (both directions)
 // with W_hh on chip (kernels/persistent_lstm.hpp); it reads h_state/c_state at its start and leaves
 // them for the next chunk's launch. A kClearPersistent op on the caller's stream (before kFork)

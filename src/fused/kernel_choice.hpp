@@ -1,5 +1,5 @@
 // The fused backend's per-layer kernel choice (dispatch between the stepwise path and the
-// persistent variants, issue 6): pure host logic, CPU-tested (tests/cpu/test_kernel_choice.cpp).
+// persistent variants): pure host logic, CPU-tested (tests/cpu/test_kernel_choice.cpp).
 // The backend (fused_backend.cpp) supplies the candidates: make_persistent_plan's plan for each
 // variant on this device's limits, and whether kernels::persistent_launch_fits says its blocks can
 // be co-resident.

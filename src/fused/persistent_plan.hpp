@@ -1,4 +1,4 @@
-// Host planner for the persistent LSTM kernels (issue 6, kernels/persistent_lstm.hpp): one launch
+// Host planner for the persistent LSTM kernels (kernels/persistent_lstm.hpp): one launch
 // per layer and time chunk, each block keeping its slice of the recurrent weights on chip
 // (registers + shared memory) for all the chunk's steps. Pure host code, CPU-tested
 // (tests/cpu/test_persistent_plan.cpp); its plans drive the kernel itself on the CPU SIMT executor

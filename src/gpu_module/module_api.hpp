@@ -57,7 +57,7 @@ class GpuBackend {
   virtual Status workspace_size(int seq_len, int batch, std::size_t* bytes) const noexcept = 0;
   virtual Status reserve(int seq_len, int batch) noexcept = 0;
   virtual Status execution_plan(int seq_len, int batch, bool masked, std::string* plan) const noexcept = 0;
-  virtual Status check_device_errors() noexcept = 0;
+  virtual Status check_persistent_status() noexcept = 0;
   virtual void destroy() noexcept = 0;  // deletes this object (module-side allocation)
 
  protected:

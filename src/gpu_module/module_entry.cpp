@@ -7,9 +7,11 @@
 
 #include <memory>
 #include <new>
+#include <optional>
 
 #include "backend.hpp"
 #include "common/cuda_check.hpp"
+#include "common/device_guard.hpp"
 #include "gpu_module/module_api.hpp"
 #include "lstmrt/version.hpp"
 
@@ -58,10 +60,22 @@ class ModuleBackend final : public GpuBackend {
   Status execution_plan(int seq_len, int batch, bool masked, std::string* plan) const noexcept override {
     return guarded([&] { *plan = impl_->execution_plan(seq_len, batch, masked); });
   }
-  Status check_device_errors() noexcept override {
-    return guarded([&] { impl_->check_device_errors(); });
+  Status check_persistent_status() noexcept override {
+    return guarded([&] { impl_->check_persistent_status(); });
   }
-  void destroy() noexcept override { delete this; }
+  // The backend's streams, events, graphs, cuDNN/cuBLAS handles and buffers are released on its
+  // own device. A device that cannot be selected any more (lost) cannot be reported from here:
+  // they are then released from the current one, best effort.
+  void destroy() noexcept override {
+    std::optional<detail::DeviceGuard> guard;
+    try {
+      guard.emplace(impl_->options().device);
+    } catch (...) {  // noexcept: nothing may escape
+    }
+    impl_.reset();
+    guard.reset();
+    delete this;
+  }
 
  private:
   ~ModuleBackend() = default;
@@ -92,14 +106,14 @@ Status create(const ModelDesc& desc, const Weights& weights, const BackendOption
 
 Status device_alloc(int device, std::size_t bytes, cudaStream_t stream, void** out) noexcept {
   return guarded([&] {
-    LSTMRT_CUDA_CHECK(cudaSetDevice(device));
+    const detail::DeviceGuard guard(device);
     LSTMRT_CUDA_CHECK(cudaMallocAsync(out, bytes, stream));
   });
 }
 
 Status device_free(int device, void* ptr, cudaStream_t stream) noexcept {
   return guarded([&] {
-    LSTMRT_CUDA_CHECK(cudaSetDevice(device));
+    const detail::DeviceGuard guard(device);
     LSTMRT_CUDA_CHECK(cudaFreeAsync(ptr, stream));
   });
 }

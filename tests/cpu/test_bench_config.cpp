@@ -68,9 +68,9 @@ TEST(BenchConfig, EveryPresetParsesToValidShapes) {
   expect_error([] { preset_shapes("huge"); }, ErrorCode::kInvalidArgument, {"huge", "quick", "stacked"});
 }
 
-// Issue 6's targets as shapes: N=1 H=1024 T=256 fp32; N=8,16,32 × H=512,1024 × fp32,bf16; the
+// The persistent kernels' targets as shapes: N=1 H=1024 T=256 fp32; N=8,16,32 × H=512,1024 × fp32,bf16; the
 // cluster range H=128..512 × N=1..64.
-TEST(BenchConfig, PersistentPresetCoversTheIssueTargets) {
+TEST(BenchConfig, PersistentPresetCoversTheTargets) {
   const std::vector<Shape> shapes = preset_shapes("persistent");
   auto has = [&](const Shape& s) { return std::find(shapes.begin(), shapes.end(), s) != shapes.end(); };
   EXPECT_TRUE(has(Shape{1, 256, 1024, 1024, 0, 1, 1, Precision::kFp32}));

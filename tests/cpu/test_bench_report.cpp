@@ -253,7 +253,7 @@ std::vector<Row> target_rows(const Shape& s, double fused_ms, double cudnn_ms, d
 }
 
 TEST(BenchTargets, IssueSixTargetsCoverTheirShapes) {
-  const std::vector<Target>& t = issue6_targets();
+  const std::vector<Target>& t = persistent_targets();
   ASSERT_EQ(t.size(), 3u);
   EXPECT_TRUE(t[0].covers(Shape{1, 256, 1024, 1024, 0, 1, 1, Precision::kFp32}));
   EXPECT_FALSE(t[0].covers(Shape{1, 100, 1024, 1024, 0, 1, 1, Precision::kFp32}));   // T differs
@@ -288,7 +288,7 @@ TEST(BenchTargets, VerdictsMetMissedAndOwed) {
                            target_rows(other, 1.0, 1.0, 0)})
     rows.insert(rows.end(), more.begin(), more.end());
   fill_derived(rows, Ceilings{});
-  const std::vector<TargetResult> results = evaluate_targets(issue6_targets(), rows);
+  const std::vector<TargetResult> results = evaluate_targets(persistent_targets(), rows);
   // n1 (n1-h1024), n8 and n16 (small-batch), n8 (cluster: H 512, N 8; 10 us/step > 0.6: missed)
   ASSERT_EQ(results.size(), 4u);
   EXPECT_EQ(results[0].target, "n1-h1024");
@@ -315,7 +315,7 @@ TEST(BenchTargets, VerdictsMetMissedAndOwed) {
   // The n1 shape missing its time target and cuDNN ratio.
   std::vector<Row> slow = target_rows(n1, 0.256 * 3.0, 0.256 * 6.0, 0);
   fill_derived(slow, Ceilings{});
-  const std::vector<TargetResult> slow_results = evaluate_targets(issue6_targets(), slow);
+  const std::vector<TargetResult> slow_results = evaluate_targets(persistent_targets(), slow);
   ASSERT_EQ(slow_results.size(), 1u);
   EXPECT_EQ(slow_results[0].verdict, "missed");
   EXPECT_NE(slow_results[0].note.find("3 us/step > 2"), std::string::npos) << slow_results[0].note;
@@ -324,14 +324,14 @@ TEST(BenchTargets, VerdictsMetMissedAndOwed) {
   // No fused row that ran (no GPU): owed, not met.
   std::vector<Row> none = {timed_row("fused", "persistent", n1, {1.0}, "unsupported")};
   none[0].time_ms = Summary{};
-  const std::vector<TargetResult> none_results = evaluate_targets(issue6_targets(), none);
+  const std::vector<TargetResult> none_results = evaluate_targets(persistent_targets(), none);
   ASSERT_EQ(none_results.size(), 1u);
   EXPECT_EQ(none_results[0].verdict, "owed");
   EXPECT_TRUE(std::isnan(none_results[0].fused_us_per_step));
 
   std::ostringstream text, csv;
   print_targets(text, results);
-  EXPECT_NE(text.str().find("issue 6 targets: 1 met, 2 missed, 1 owed"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("persistent targets: 1 met, 2 missed, 1 owed"), std::string::npos) << text.str();
   EXPECT_NE(text.str().find("MET"), std::string::npos);
   EXPECT_NE(text.str().find("OWED"), std::string::npos);
   EXPECT_NE(text.str().find("<= 2 us/step and >= 3x cuDNN's best"), std::string::npos) << text.str();

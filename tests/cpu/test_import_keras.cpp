@@ -183,8 +183,8 @@ TEST(KerasImportCli, TimeMajorLayoutTransposesSequences) {
   }
 }
 
-// Keras's layout is the default for a Keras model (issue: (B, T, F) data without --batch-first
-// ran as (T, B, F)); -v and --help say which layout is in use.
+// Keras's layout is the default for a Keras model ((B, T, F) data without --batch-first must not
+// run as (T, B, F)); -v and --help say which layout is in use.
 TEST(KerasImportCli, KerasLayoutIsTheDefaultAndSaidSo) {
   const KerasCase c = named_case("left_padded_stack");
   ScratchDir dir;

@@ -101,7 +101,7 @@ TEST(OnnxGlue, AcceptedJoinsComputeWhatTheReferenceEvaluatorComputes) {
   EXPECT_GT(refused, 4);
 }
 
-// The case, by name: a Reshape of (T, 2, N, H) straight to (T, N, 2H) is refused naming it.
+// A Reshape of (T, 2, N, H) straight to (T, N, 2H) is refused naming it.
 TEST(OnnxGlue, DirectReshapeOfABidirectionalYIsRefusedNamingTheNode) {
   for (const json& c : cases()) {
     if (c.at("glue") != "direct_reshape") continue;

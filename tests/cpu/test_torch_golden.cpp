@@ -166,7 +166,7 @@ TEST_P(TorchGolden, ReferenceSequencesOnlyAndStateOnlyMatchTorch) {
   EXPECT_TRUE(all_close(lc.expected.c_n, state.c_n, kTolerance, 0.0, fmt::format("{} c_n (state only)", c.name)));
 }
 
-// The acceptance check: `lstmrt run` on torch's files matches torch.nn.LSTM.
+// End to end: `lstmrt run` on torch's files matches torch.nn.LSTM.
 TEST_P(TorchGolden, CliRunMatchesTorch) {
   const TorchCase& c = GetParam();
   const Expected expected = read_outputs(c, case_file(c, ".expected.npz"));

@@ -107,7 +107,7 @@ TEST_F(BenchGpu, FusedVariantsAreTimedWithTheirPlans) {
     EXPECT_GT(r.us_per_step, 0.0);
     EXPECT_TRUE(std::isfinite(r.vs_cudnn_best));
   }
-  const std::vector<TargetResult> targets = evaluate_targets(issue6_targets(), result.rows);
+  const std::vector<TargetResult> targets = evaluate_targets(persistent_targets(), result.rows);
   ASSERT_EQ(targets.size(), 1u);
   EXPECT_EQ(targets[0].target, "cluster");
   EXPECT_NE(targets[0].verdict, "owed") << targets[0].note;  // every row it needs was measured

@@ -1,7 +1,7 @@
-// "Check on a real GPU and write down" (issue 3): what cuDNN 9 does on this GPU where its headers
-// and documents do not say. Each test prints a "[cudnn-check]" line for bench/RESULTS.md and
-// asserts only what the backend relies on (padded outputs zero, per-row lengths in the reverse
-// pass, correctness whenever an algorithm serves); the rest is recorded, not judged.
+// What cuDNN 9 does on this GPU where its headers and documents do not say. Each test prints a
+// "[cudnn-check]" line for bench/RESULTS.md and asserts only what the backend relies on (padded
+// outputs zero, per-row lengths in the reverse pass, correctness whenever an algorithm serves); the
+// rest is recorded, not judged.
 #include <chrono>
 #include <cstdio>
 

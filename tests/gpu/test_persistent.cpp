@@ -1,4 +1,4 @@
-// The fused backend's persistent kernels (issue 6) on a GPU: the randomized configuration grid
+// The fused backend's persistent kernels on a GPU: the randomized configuration grid
 // against the reference for the grid (kPersistent) and cluster (kCluster) variants in float32 and
 // bfloat16, with Lstm::execution_plan proving the requested variant ran wherever it is usable (the
 // planner's fit and the co-residency query, from the call the backend makes:
@@ -112,7 +112,7 @@ TEST_F(PersistentGpu, VsReferenceRandomGrid) {
         EXPECT_TRUE(plan_runs(lstm, c, want));
         persistent_runs += want != "stepwise";
         EXPECT_TRUE(matches_reference(c, run_reference(c), run_device(lstm, c, stream())));
-        lstm.check_device_errors();  // a wait that gave up would throw here
+        lstm.check_persistent_status();  // a wait that gave up would throw here
         if (HasFailure()) return;
       }
     // The grid's shapes are small: nearly all of them must actually have run the variant.
@@ -205,7 +205,7 @@ TEST_F(PersistentGpu, LargestHiddenRunsPersistentAndOneMoreFallsBack) {
         EXPECT_TRUE(plan_runs(lstm, c, H == limit ? kernel_name(kernel) : "stepwise"));
         if (H > limit) EXPECT_NE(plan.find("requested"), std::string::npos) << "a fallback says why";
         EXPECT_TRUE(matches_reference(c, run_reference(c), run_device(lstm, c, stream())));
-        lstm.check_device_errors();
+        lstm.check_persistent_status();
       }
     }
 }
@@ -268,7 +268,7 @@ TEST_F(PersistentGpu, ForcedTimeoutReportsInsteadOfHanging) {
     const Case c = persistent_case(rng, DataType::kFloat32, kernel, 0);
     Lstm lstm = create(c);
     (void)run_device(lstm, c, stream());
-    EXPECT_NO_THROW(lstm.check_device_errors());
+    EXPECT_NO_THROW(lstm.check_persistent_status());
   }
 }
 
@@ -299,7 +299,7 @@ TEST_F(PersistentGpu, CallerGraphCaptureAndReplay) {
       LSTMRT_TEST_CUDA(cudaGraphLaunch(captured.exec, stream()));
       LSTMRT_TEST_CUDA(cudaStreamSynchronize(stream()));
       EXPECT_TRUE(matches_reference(c, run_reference(c), call.outputs())) << "replay " << replay;
-      lstm.check_device_errors();
+      lstm.check_persistent_status();
     }
   }
 }

@@ -151,7 +151,7 @@ done
 [ -n "$csv" ] && printf '%s\n%s\n' "$CSV_HEADER" "lstmrt,fused,stepwise,$CSV_ROW" >"$csv"
 [ -n "$json" ] && printf '{"gpu_status": "ok", "rows": []}\n' >"$json"
 [ -n "$tcsv" ] && printf 'target,verdict\ncluster,met\n' >"$tcsv"
-if [ -n "$from" ]; then echo "issue 6 targets: 1 met, 0 missed, 0 owed (from $from)"; exit 0; fi
+if [ -n "$from" ]; then echo "persistent targets: 1 met, 0 missed, 0 owed (from $from)"; exit 0; fi
 echo "lstmrt-bench (fake): preset $preset"
 case "$preset" in @RC_CASES@ esac
 exit 0
@@ -557,7 +557,7 @@ class GpuCheckOnFakeDevice(unittest.TestCase):
         self.assertRegex(self.stage_row(summary, "gpu-rest"), r"^ok +\S+ s +1 +0 +0 +0 +0 +1")
         for stage in ("perf-persistent", "bench-quick", "torch-compare"):
             self.assertRegex(self.stage_row(summary, stage), r"^ok ")
-        self.assertIn("targets   : issue 6 targets: 1 met", summary)
+        self.assertIn("targets   : persistent targets: 1 met", summary)
         # lstmrt's libraries for lstmrt's programs only: torch keeps the environment it was given.
         self.assertEqual(dev.recorded_library_path("torch"), os.environ.get("LD_LIBRARY_PATH", ""))
         lstmrt_path = re.search(r"(?m)^lstmrt's library path: (\S+)$", log).group(1)

@@ -393,7 +393,7 @@ void Executor::run_items(std::vector<Item>& items, const std::vector<ExecRequest
         host_sources[k] = st;
       }
   dev.synchronize();
-  for (Lstm& l : lstms_) l.check_device_errors();
+  for (Lstm& l : lstms_) l.check_persistent_status();
   const std::uint64_t compute_end = now_ns();
   for (const HostCopy& c : host_copies)
     if (outcomes[c.item->index].ok) write(host_copy_2d, c.kind, *c.item, c.dst, host_sources[c.kind]);
