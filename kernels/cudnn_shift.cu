@@ -3,21 +3,14 @@
 #include "kernels/cudnn_shift.hpp"
 
 #include "kernels/device.cuh"
+#include "kernels/grid_stride.cuh"
 
 namespace lstmrt::kernels {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr std::int64_t kMaxBlocks = 2048;  // grid-stride beyond this (16 blocks per H200 SM)
-
-dev::LaunchShape shape_for(std::int64_t elements, cudaStream_t stream) {
-  const std::int64_t blocks = (elements + kThreads - 1) / kThreads;
-  dev::LaunchShape shape;
-  shape.grid = static_cast<unsigned>(blocks < kMaxBlocks ? blocks : kMaxBlocks);
-  shape.block = kThreads;
-  shape.stream = stream;
-  return shape;
-}
+using grid_stride::check_element_bytes;
+using grid_stride::kThreads;
+using grid_stride::shape_for;
 
 // One thread per element; element index = vector index · C + channel, in the destination's layout.
 template <typename E>
@@ -56,10 +49,6 @@ __global__ void __launch_bounds__(kThreads) finish_shifted_outputs_kernel(Finish
                                              p.carry_last && slot_reverse);
     dst[k] = s < 0 ? E(0) : src[sequence_vector(s, b, p.steps, p.rows, p.batch_major) * vector + c];
   }
-}
-
-void check_element_bytes(int bytes, const char* what) {
-  if (bytes != 2 && bytes != 4) detail::invalid("{}: element_bytes is {}: expected 2 or 4", what, bytes);
 }
 
 }  // namespace

@@ -3,21 +3,14 @@
 #include "kernels/cudnn_transforms.hpp"
 
 #include "kernels/device.cuh"
+#include "kernels/grid_stride.cuh"
 
 namespace lstmrt::kernels {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr std::int64_t kMaxBlocks = 2048;  // grid-stride beyond this (16 blocks per H200 SM)
-
-dev::LaunchShape shape_for(std::int64_t elements, cudaStream_t stream) {
-  const std::int64_t blocks = (elements + kThreads - 1) / kThreads;
-  dev::LaunchShape shape;
-  shape.grid = static_cast<unsigned>(blocks < kMaxBlocks ? blocks : kMaxBlocks);
-  shape.block = kThreads;
-  shape.stream = stream;
-  return shape;
-}
+using grid_stride::check_element_bytes;
+using grid_stride::kThreads;
+using grid_stride::shape_for;
 
 // One thread per element; element index = vector index · C + channel, in the destination's layout.
 template <typename E>
@@ -83,10 +76,6 @@ __global__ void __launch_bounds__(kThreads) restore_states_kernel(RestoreStatesP
       static_cast<E*>(p.c_n)[at] = p.c0 ? static_cast<const E*>(p.c0)[at] : E(0);
     }
   }
-}
-
-void check_element_bytes(int bytes, const char* what) {
-  if (bytes != 2 && bytes != 4) detail::invalid("{}: element_bytes is {}: expected 2 or 4", what, bytes);
 }
 
 }  // namespace

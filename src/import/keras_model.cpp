@@ -395,17 +395,24 @@ std::string entry_where(const std::string& source, const json& entry) {
 
 // A Functional model: every layer's every application, in an order where each call's tensors
 // exist (config order is such an order; calls that refer ahead are retried after the others).
+// One entry of config["layers"] as a Call (its class, name and where errors point); refuses an
+// entry that is not a layer with a config object.
+Call layer_call(const Builder& b, const json& entry) {
+  if (!entry.is_object() || !entry.contains("config") || !entry["config"].is_object())
+    keras_bad("{}: a layer entry without a config object", b.source);
+  Call c;
+  c.entry = &entry;
+  c.class_name = entry.value("class_name", "");
+  c.name = Builder::layer_name(entry);
+  c.where = entry_where(b.source, entry);
+  return c;
+}
+
 void build_functional(Builder& b, const json& config) {
   const json& layers = config["layers"];
   std::vector<Call> pending;
   for (const json& entry : layers) {
-    if (!entry.is_object() || !entry.contains("config") || !entry["config"].is_object())
-      keras_bad("{}: a layer entry without a config object", b.source);
-    Call c;
-    c.entry = &entry;
-    c.class_name = entry.value("class_name", "");
-    c.name = Builder::layer_name(entry);
-    c.where = entry_where(b.source, entry);
+    Call c = layer_call(b, entry);
     if (c.class_name == "InputLayer") {
       b.add_call(c);
       continue;
@@ -475,13 +482,7 @@ void build_sequential(Builder& b, const json& config) {
   json previous = nullptr;  // the tensor reference the next layer takes
   std::string previous_name;
   for (const json& entry : config["layers"]) {
-    if (!entry.is_object() || !entry.contains("config") || !entry["config"].is_object())
-      keras_bad("{}: a layer entry without a config object", b.source);
-    Call c;
-    c.entry = &entry;
-    c.class_name = entry.value("class_name", "");
-    c.name = Builder::layer_name(entry);
-    c.where = entry_where(b.source, entry);
+    Call c = layer_call(b, entry);
     if (c.name.empty()) keras_bad("{}: a layer without a name", c.where);
     if (previous.is_null() && c.class_name != "InputLayer") {  // no InputLayer entry: the layer's build_config
       json input = {{"module", "keras.layers"}, {"class_name", "InputLayer"}, {"config", {{"name", "input"}}}};
