@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "lstmrt/data_type.hpp"
 #include "lstmrt/model.hpp"
 #include "lstmrt/weights.hpp"
 
@@ -30,7 +31,6 @@ enum class BackendKind {
   kFused,      // lstmrt's own CUDA kernels
   kAuto,       // the fastest backend that can serve the model on this machine
 };
-enum class DataType { kFloat32, kFloat16, kBFloat16 };  // storage of x, y, h, c, weights on device
 enum class MathMode { kStrict, kTF32 };                 // fp32 data: exact FMA math, or TF32 tensor cores
 enum class CudnnAlgo { kAuto, kStandard, kPersistStatic, kPersistStaticSmallH, kPersistDynamic };
 enum class MemorySpace { kHost, kDevice };
