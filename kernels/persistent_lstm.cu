@@ -120,7 +120,7 @@ __device__ bool receive(const PersistentParams& p, const PersistentBlock& blk, c
   const int slot = ls & 1, step = p.g.step + ls;
   const int32_t tag = persistent_tag(p.tag_base, ls);
   const int count = blk.rows * x.width;
-  if (p.mode == static_cast<int>(PersistentMode::kGrid)) {
+  if (!p.cluster) {
     // The thread's entries i = threadIdx.x + k·kThreads, polled kReceiveBatch at a time (all loads
     // of a round in flight together) until every tag matches.
     constexpr int kReceiveBatch = 2;
@@ -172,7 +172,7 @@ __device__ bool receive(const PersistentParams& p, const PersistentBlock& blk, c
 __device__ __forceinline__ void publish(const PersistentParams& p, const PersistentBlock& blk, const Exchange& x,
                                         int ls, int lb, int j, float v) {
   const int slot = ls & 1;
-  if (p.mode == static_cast<int>(PersistentMode::kGrid)) {
+  if (!p.cluster) {
     const int64_t entry = (static_cast<int64_t>(slot) * p.g.batch + blk.row_first + lb) * x.width + j;
     dev::store_relaxed_gpu(x.global + entry, exchange_entry(v, persistent_tag(p.tag_base, ls)));
     return;
@@ -186,7 +186,7 @@ __device__ __forceinline__ void publish(const PersistentParams& p, const Persist
 // tags travelled with the values. Called by all threads.
 __device__ void publish_tags(const PersistentParams& p, const PersistentBlock& blk, const Exchange& x, int ls,
                              bool stalled) {
-  if (p.mode == static_cast<int>(PersistentMode::kGrid)) return;
+  if (!p.cluster) return;
   dev::fence_acq_rel_cluster();
   dev::sync_block();
   if (stalled || dev::thread_x() >= p.blocks_per_direction) return;
@@ -210,7 +210,7 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __gr
   const PersistentBlock blk = persistent_block(p, static_cast<int>(dev::block_x()));
   const int d = blk.direction, H = g.hidden, Ho = g.out_size, N = g.batch, U = p.units_per_block;
   const int units = blk.units, rows = blk.rows;
-  const bool grid_mode = p.mode == static_cast<int>(PersistentMode::kGrid);
+  const bool grid_mode = !p.cluster;
   const bool projected = g.projected != 0;
   const int warp = static_cast<int>(dev::thread_x()) / 32, lane = static_cast<int>(dev::thread_x()) % 32;
   const int reg_rows = persistent_min(p.register_rows, 4 * units);
@@ -489,11 +489,11 @@ KernelFn checked_kernel(const PersistentParams& p, StorageType type, int blocks,
     detail::invalid("{}: {} column slots (H_out={}) with {} register row slots: expected at most {} and at least "
                     "H_out / 32",
                     what, p.cols_per_lane, p.g.out_size, p.register_slots, columns);
-  if (p.mode == static_cast<int>(PersistentMode::kCluster) && B > 16)
+  if (p.cluster && B > 16)
     detail::invalid("{}: {} blocks per cluster; expected at most 16", what, B);
   if (!launch) return kernel;
   if (p.step_count < 1) detail::invalid("{}: step_count {}; expected >= 1", what, p.step_count);
-  if (p.mode == static_cast<int>(PersistentMode::kGrid) && (!p.h_exchange || (p.g.projected && !p.m_exchange)))
+  if (!p.cluster && (!p.h_exchange || (p.g.projected && !p.m_exchange)))
     detail::invalid("{}: grid mode needs its exchange buffers", what);
   if (!p.abort_flag || !p.w_hh || (p.g.projected && !p.w_hr))
     detail::invalid("{}: the abort flag and the weights are required", what);
@@ -514,7 +514,7 @@ dev::LaunchShape launch_shape(const PersistentParams& p, int blocks, cudaStream_
   shape.block = kThreads;
   shape.dynamic_smem = p.smem.total;
   shape.stream = stream;
-  if (p.mode == static_cast<int>(PersistentMode::kGrid))
+  if (!p.cluster)
     shape.cooperative = true;
   else
     shape.cluster = static_cast<unsigned>(p.blocks_per_direction);
@@ -549,6 +549,7 @@ void set_attributes(KernelFn kernel, const PersistentParams& p) {
 PersistentDeviceInfo persistent_device_info(int device) {
   PersistentDeviceInfo info{};
   info.sm_count = dev::device_attribute(cudaDevAttrMultiProcessorCount, device);
+  info.registers_per_sm = dev::device_attribute(cudaDevAttrMaxRegistersPerMultiprocessor, device);
   info.max_smem_per_block = dev::device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
   info.cooperative_launch = dev::device_attribute(cudaDevAttrCooperativeLaunch, device);
   // The kernels' own static shared memory (the block's abort word) comes out of the same budget.
@@ -569,7 +570,7 @@ PersistentDeviceInfo persistent_device_info(int device) {
 bool persistent_launch_fits(const PersistentParams& p, StorageType type, int blocks, cudaStream_t stream) {
   const KernelFn kernel = checked_kernel(p, type, blocks, false);
   set_attributes(kernel, p);
-  if (p.mode == static_cast<int>(PersistentMode::kGrid)) {
+  if (!p.cluster) {
     const int device = dev::current_device();
     const int sms = dev::device_attribute(cudaDevAttrMultiProcessorCount, device);
     const int cooperative = dev::device_attribute(cudaDevAttrCooperativeLaunch, device);

@@ -66,8 +66,6 @@ constexpr int kPersistentSlotChoiceCount = sizeof(kPersistentSlotChoices) / size
 // Default bound on one wait for an exchange (a healthy wait is microseconds).
 constexpr int64_t kPersistentDefaultTimeoutNs = 2000000000;
 
-enum class PersistentMode : int { kGrid = 0, kCluster = 1 };
-
 enum PersistentStatusCode : int32_t {
   kPersistentOk = 0,
   kPersistentTimeout = 1,   // an exchange wait passed timeout_ns
@@ -93,7 +91,7 @@ struct PersistentParams {
   // stepwise gate kernel takes them. g.step = the launch's first processing step.
   GateStepParams g;
   int step_count;
-  int mode;  // PersistentMode
+  int cluster;  // 1: the cluster variant (DSMEM exchange), 0: the grid variant (global memory)
   int blocks_per_direction, clusters_per_direction, rows_per_cluster, units_per_block, proj_per_block;
   int register_slots;  // rows per warp held in registers: the kernel instantiation
   int register_rows;   // min(4U, register_slots · 8) for a full block
@@ -166,6 +164,7 @@ LSTMRT_HD inline bool persistent_slot_choice(int slots) {
 // Device facts the planner and the dispatcher need, for `type` (float32 or bfloat16 weights).
 struct PersistentDeviceInfo {
   int sm_count;
+  int registers_per_sm;        // 32-bit registers per multiprocessor
   int max_smem_per_block;      // opt-in dynamic bytes left beside the kernels' static shared memory
   int max_cluster_size;        // with the non-portable attribute; 0 without cluster support
   int cooperative_launch;      // 1 when the device supports cooperative launches

@@ -84,17 +84,8 @@ const char* to_string(OpKind kind) {
   return "unknown";
 }
 
-const char* to_string(LayerKernel kernel) {
-  switch (kernel) {
-    case LayerKernel::kStepwise: return "stepwise";
-    case LayerKernel::kPersistentGrid: return "persistent grid";
-    case LayerKernel::kPersistentCluster: return "persistent cluster";
-  }
-  return "unknown";
-}
-
 bool FusedPlan::any_persistent() const {
-  return std::any_of(layer_kernels.begin(), layer_kernels.end(), is_persistent);
+  return std::any_of(choices.begin(), choices.end(), [](const LayerChoice& c) { return is_persistent(c.kernel); });
 }
 
 bool uses_gates_h0(const ModelDesc& desc, const PlanKey& key) {
@@ -331,10 +322,9 @@ void add_chunk(const ModelDesc& desc, const PlanKey& key, int l, int c, int chun
 
 ExchangeBytes grid_exchange_bytes(const ModelDesc& desc, DataType type, int batch) {
   if (type == DataType::kFloat16) return {};
-  // Grid exchanges have per-value tags and N rows: their layout is the same for every device, so
-  // any limits give it (the plan need not fit).
-  const PersistentPlan p = make_persistent_plan(desc, type, batch, 1, kH200Limits, PersistentVariant::kGrid);
-  return {p.h_exchange.total_bytes, p.m_exchange.total_bytes};
+  const ExchangeLayout h = exchange_layout(TagGranularity::kPerValue, batch, desc.output_size(), 0);
+  const ExchangeLayout m = exchange_layout(TagGranularity::kPerValue, batch, desc.hidden_size, 0);
+  return {h.total_bytes, desc.proj_size > 0 ? m.total_bytes : 0};
 }
 
 WorkspaceLayout plan_workspace(const ModelDesc& desc, DataType type, int seq_len, int batch, int chunk_steps) {
@@ -373,14 +363,14 @@ WorkspaceLayout plan_workspace(const ModelDesc& desc, DataType type, int seq_len
   return w;
 }
 
-bool persistent_possible(const ModelDesc& desc, DataType type, int batch) {
+bool persistent_possible(const ModelDesc& desc, DataType type, int batch, const DeviceLimits& limits) {
   return type != DataType::kFloat16 &&
-         static_cast<std::size_t>(batch) * desc.output_size() * sizeof(float) <= kPersistentMaxStagedBytes;
+         static_cast<std::size_t>(batch) * desc.output_size() * sizeof(float) <= limits.smem_per_block;
 }
 
-std::size_t workspace_bytes(const ModelDesc& desc, DataType type, int seq_len, int batch) {
+std::size_t workspace_bytes(const ModelDesc& desc, DataType type, int seq_len, int batch, const DeviceLimits& limits) {
   std::size_t bytes = 0;
-  const bool persistent = persistent_possible(desc, type, batch);
+  const bool persistent = persistent_possible(desc, type, batch, limits);
   for (bool has_lengths : {false, true})
     for (bool overlap : {false, true}) {
       if (!overlap && !persistent) continue;
@@ -392,29 +382,42 @@ std::size_t workspace_bytes(const ModelDesc& desc, DataType type, int seq_len, i
   return bytes;
 }
 
-FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, int chunk_steps,
-                    const std::vector<LayerKernel>& kernels) {
+FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, const std::vector<LayerChoice>& choices,
+                    const DeviceLimits& limits, int chunk_steps) {
   if (key.seq_len < 1 || key.batch < 1)
     detail::invalid("fused plan: T={} N={}: expected both >= 1", key.seq_len, key.batch);
-  if (!kernels.empty() && static_cast<int>(kernels.size()) != desc.num_layers)
-    detail::invalid("fused plan: {} per-layer kernel choices for a model of {} layers", kernels.size(),
+  if (!choices.empty() && static_cast<int>(choices.size()) != desc.num_layers)
+    detail::invalid("fused plan: {} per-layer kernel choices for a model of {} layers", choices.size(),
                     desc.num_layers);
   FusedPlan plan;
-  plan.layer_kernels = kernels.empty() ? std::vector<LayerKernel>(desc.num_layers, LayerKernel::kStepwise) : kernels;
+  plan.choices = choices.empty() ? std::vector<LayerChoice>(desc.num_layers) : choices;
   const bool persistent = plan.any_persistent();
   if (persistent && type == DataType::kFloat16)
     detail::invalid("fused plan: a persistent layer with float16 data: the persistent kernels take float32 or bfloat16");
-  if (persistent && !persistent_possible(desc, type, key.batch))
+  if (persistent && !persistent_possible(desc, type, key.batch, limits))
     detail::invalid("fused plan: a persistent layer with N={} rows of H_out={}: their staged h ({} bytes) exceeds the "
-                    "{} bytes of shared memory any block has",
+                    "device's {} bytes of shared memory per block",
                     key.batch, desc.output_size(), static_cast<std::size_t>(key.batch) * desc.output_size() * 4,
-                    kPersistentMaxStagedBytes);
+                    limits.smem_per_block);
   if (persistent) {
     if (std::string why = persistent_activation_refusal(desc); !why.empty())
       detail::invalid("fused plan: a persistent layer: {}", why);
   }
   if (persistent && key.has_mask)
     detail::invalid("fused plan: a persistent layer with a masked request: the persistent kernels take no mask");
+  for (int l = 0; l < desc.num_layers; ++l) {
+    const LayerChoice& c = plan.choices[l];
+    if (c.kernel == FusedKernel::kAuto)
+      detail::invalid("fused plan: layer {}'s kernel is auto: expected the chosen stepwise, persistent or cluster", l);
+    if (!is_persistent(c.kernel)) continue;
+    const PersistentPlan& p = c.persistent;
+    if (!p.fits || p.variant != c.kernel || p.batch != key.batch || p.weight_type != type ||
+        p.directions != desc.num_directions() || p.hidden != desc.hidden_size || p.out_size != desc.output_size())
+      detail::invalid("fused plan: layer {}'s {} choice carries a persistent plan ({}, {} rows, H={}{}) that does not "
+                      "serve N={} H={} of this model",
+                      l, to_string(c.kernel), to_string(p.variant), p.batch, p.hidden, p.fits ? "" : ", not fitting",
+                      key.batch, desc.hidden_size);
+  }
   plan.key = key;
   plan.layers = desc.num_layers;
   plan.directions = desc.num_directions();
@@ -447,7 +450,7 @@ FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, in
     progress = false;
     for (int l = 0; l < L; ++l) {
       if (next[l] >= C || (l > 0 && issued[l - 1] < dep[next[l]])) continue;
-      add_chunk(desc, key, l, next[l], plan.chunk_steps, C, dep[next[l]], is_persistent(plan.layer_kernels[l]),
+      add_chunk(desc, key, l, next[l], plan.chunk_steps, C, dep[next[l]], is_persistent(plan.choices[l].kernel),
                 plan.ops);
       issued[l] = next[l]++;
       progress = true;

@@ -20,7 +20,7 @@
 // to y and h_n (except at a chunk's first step: the chunk emit did it), so each step stays one
 // kernel and each chunk's output is complete when it ends.
 //
-// Persistent layers (LayerKernel kPersistentGrid / kPersistentCluster): each chunk is
+// Persistent layers (FusedKernel kPersistent / kCluster): each chunk is
 //     input GEMM(s), then ONE kPersistent launch running all the chunk's steps (both directions)
 // with W_hh on chip (kernels/persistent_lstm.hpp); it reads h_state/c_state at its start and leaves
 // them for the next chunk's launch. A kClearPersistent op on the caller's stream (before kFork)
@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "common/elements.hpp"
+#include "fused/persistent_plan.hpp"
 #include "lstmrt/lstm.hpp"
 
 namespace lstmrt::fused {
@@ -58,10 +59,9 @@ constexpr std::size_t kGatesChunkBudgetBytes = std::size_t{16} << 20;
 // are longer; the kernel reads each step's gates once, from wherever they are.
 constexpr std::size_t kPersistentGatesChunkBudgetBytes = std::size_t{64} << 20;
 // A persistent layer stages every row's h in one block's shared memory: N·H_out·4 bytes must fit
-// the largest opt-in shared memory of any current GPU (227 KiB), or no persistent variant can
+// the device's opt-in shared memory per block (limits.smem_per_block), or no persistent variant can
 // serve the shape (then workspace_bytes need not cover the persistent chunking).
-constexpr std::size_t kPersistentMaxStagedBytes = 232448;
-bool persistent_possible(const ModelDesc& desc, DataType type, int batch);
+bool persistent_possible(const ModelDesc& desc, DataType type, int batch, const DeviceLimits& limits);
 // Stacked one-direction models: the wavefront unit. Layer l+1 runs chunk c while layer l runs chunk
 // c+1, so a smaller chunk overlaps more but makes smaller input GEMMs.
 constexpr int kWavefrontChunkSteps = 4;
@@ -69,10 +69,16 @@ constexpr int kWavefrontChunkSteps = 4;
 constexpr std::size_t kCublasWorkspaceBytes = std::size_t{4} << 20;
 constexpr std::size_t kWorkspaceAlignment = 256;
 
-// Which kernels run a layer (chosen per layer by the backend's dispatch, fused_backend.cpp).
-enum class LayerKernel { kStepwise, kPersistentGrid, kPersistentCluster };
-const char* to_string(LayerKernel kernel);
-inline bool is_persistent(LayerKernel k) { return k != LayerKernel::kStepwise; }
+// A layer's kernels are named by the API's FusedKernel (lstmrt/lstm.hpp), never kAuto once chosen:
+// kStepwise, kPersistent (the grid variant) or kCluster.
+inline bool is_persistent(FusedKernel k) { return k == FusedKernel::kPersistent || k == FusedKernel::kCluster; }
+
+// The kernels chosen for one layer (fused_choose.hpp) and why.
+struct LayerChoice {
+  FusedKernel kernel = FusedKernel::kStepwise;
+  std::string note;           // why this kernel (a persistent request's fallback reason, "auto", ...)
+  PersistentPlan persistent;  // the chosen variant's fitting plan (persistent kernels only)
+};
 
 // Bytes at the start of the workspace's persistent region for the persistent kernels' abort word.
 constexpr std::size_t kPersistentStatusBytes = 256;
@@ -193,7 +199,7 @@ struct FusedPlan {
   int chunk_steps = 0;   // processing steps per time chunk (T when unchunked)
   int chunk_count = 0;
   bool wavefront = false;  // layer l+1 chunk c overlaps layer l chunk c+1
-  std::vector<LayerKernel> layer_kernels;  // per layer
+  std::vector<LayerChoice> choices;  // per layer
   bool any_persistent() const;
   std::vector<Op> ops;     // issue order (each op runs on stream op.layer)
   WorkspaceLayout workspace;
@@ -231,22 +237,24 @@ struct SequenceStrides {
 SequenceStrides output_strides(const ModelDesc& desc, const PlanKey& key, int layer);
 
 // One direction's grid-variant exchange bytes of a layer for `batch` rows (h, and m with a
-// projection; 0 for float16): the planner's ExchangeLayout, which for the grid variant does not
-// depend on the device.
+// projection; 0 for float16): per-value tags, N rows (persistent_plan.hpp exchange_layout), the
+// same on every device.
 struct ExchangeBytes {
   std::size_t h = 0, m = 0;
 };
 ExchangeBytes grid_exchange_bytes(const ModelDesc& desc, DataType type, int batch);
 
 WorkspaceLayout plan_workspace(const ModelDesc& desc, DataType type, int seq_len, int batch, int chunk_steps);
-// Bytes forward needs for any request of this shape (the largest over the keys' chunkings and
-// kernel choices: the persistent region is always part of the layout).
-std::size_t workspace_bytes(const ModelDesc& desc, DataType type, int seq_len, int batch);
+// Bytes forward needs for any request of this shape on a device with `limits` (the largest over
+// the keys' chunkings and kernel choices: the persistent region is always part of the layout).
+std::size_t workspace_bytes(const ModelDesc& desc, DataType type, int seq_len, int batch, const DeviceLimits& limits);
 
-// chunk_steps > 0 overrides the chunk length (tests), still unchunked where chunking cannot serve.
-// `kernels`: one choice per layer (empty: every layer stepwise). Throws kInvalidArgument for a
-// wrong count, a persistent choice with float16 or with a masked request.
-FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, int chunk_steps = 0,
-                    const std::vector<LayerKernel>& kernels = {});
+// The plan for `key` with one choice per layer (fused_choose.hpp; empty: every layer stepwise),
+// for a device with `limits`. chunk_steps > 0 overrides the chunk length (tests), still unchunked
+// where chunking cannot serve. Throws kInvalidArgument for a wrong count, a persistent choice with
+// float16, a masked request, an activation the persistent kernels do not evaluate, or a persistent
+// plan that does not fit or was made for another shape.
+FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, const std::vector<LayerChoice>& choices,
+                    const DeviceLimits& limits, int chunk_steps = 0);
 
 }  // namespace lstmrt::fused

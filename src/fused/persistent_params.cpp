@@ -21,9 +21,8 @@ void check_matches(const ModelDesc& desc, const FusedPlan& plan, const Op& op, c
   if (type == DataType::kFloat16)
     detail::invalid("persistent params: float16 data: the persistent kernels take float32 or bfloat16");
   if (!pp.fits) detail::invalid("persistent params: layer {}'s persistent plan does not fit: {}", l, pp.reason);
-  const LayerKernel k = plan.layer_kernels.at(l);
-  const PersistentVariant want = k == LayerKernel::kPersistentCluster ? PersistentVariant::kCluster : PersistentVariant::kGrid;
-  if (!is_persistent(k) || pp.variant != want)
+  const FusedKernel k = plan.choices.at(l).kernel;
+  if (!is_persistent(k) || pp.variant != k)
     detail::fail(ErrorCode::kInternal, "persistent params: layer {} runs {} but the persistent plan is the {} variant", l,
                  to_string(k), to_string(pp.variant));
   if (pp.weight_type != type || pp.directions != desc.num_directions() || pp.hidden != desc.hidden_size ||
@@ -53,8 +52,8 @@ kernels::PersistentParams persistent_shape_params(const PersistentPlan& pp) {
   p.g.out_size = pp.out_size;
   p.g.directions = pp.directions;
   p.g.projected = pp.proj > 0;
-  const bool cluster = pp.variant == PersistentVariant::kCluster;
-  p.mode = static_cast<int>(cluster ? kernels::PersistentMode::kCluster : kernels::PersistentMode::kGrid);
+  const bool cluster = pp.variant == FusedKernel::kCluster;
+  p.cluster = cluster ? 1 : 0;
   p.blocks_per_direction = pp.blocks_per_direction;
   p.clusters_per_direction = pp.clusters_per_direction;
   p.rows_per_cluster = pp.rows_per_cluster;
@@ -105,7 +104,7 @@ kernels::PersistentParams persistent_params(const ModelDesc& desc, const FusedPl
   kernels::PersistentParams p = persistent_shape_params(pp);
   p.g = gate_step_params(desc, plan, gate, buffers, cell, type);
   p.step_count = op.step_count;
-  const bool cluster = pp.variant == PersistentVariant::kCluster;
+  const bool cluster = pp.variant == FusedKernel::kCluster;
   const SmemLayout& s = pp.smem;
   p.w_hh = lb.w_hh;
   p.w_hr = desc.proj_size > 0 ? lb.w_hr : nullptr;

@@ -29,6 +29,15 @@ SmemRegion place(std::size_t& cursor, std::size_t bytes) {
   return r;
 }
 
+PersistentPlan no_fit(PersistentPlan p, std::string reason) {
+  p.fits = false;
+  p.reason = std::move(reason);
+  p.blocks.clear();
+  return p;
+}
+
+}  // namespace
+
 ExchangeLayout exchange_layout(TagGranularity tags, int rows, int width, int blocks) {
   ExchangeLayout x;
   x.tags = tags;
@@ -46,15 +55,6 @@ ExchangeLayout exchange_layout(TagGranularity tags, int rows, int width, int blo
   return x;
 }
 
-PersistentPlan no_fit(PersistentPlan p, std::string reason) {
-  p.fits = false;
-  p.reason = std::move(reason);
-  p.blocks.clear();
-  return p;
-}
-
-}  // namespace
-
 std::string persistent_activation_refusal(const ModelDesc& desc) {
   for (int d = 0; d < desc.num_directions(); ++d) {
     const CellActivations& a = desc.activations[d];
@@ -71,14 +71,12 @@ std::string persistent_activation_refusal(const ModelDesc& desc) {
 DeviceLimits device_limits(const kernels::PersistentDeviceInfo& info) {
   DeviceLimits limits;
   limits.sm_count = info.sm_count;
-  limits.registers_per_sm = kH200Limits.registers_per_sm;
-  limits.max_registers_per_thread = kH200Limits.max_registers_per_thread;
+  limits.registers_per_sm = info.registers_per_sm;
+  limits.max_registers_per_thread = kMaxRegistersPerThread;
   limits.smem_per_block = static_cast<std::size_t>(info.max_smem_per_block > 0 ? info.max_smem_per_block : 0);
   limits.max_cluster_size = info.max_cluster_size;
   return limits;
 }
-
-const char* to_string(PersistentVariant v) { return v == PersistentVariant::kGrid ? "grid" : "cluster"; }
 
 std::size_t ExchangeLayout::value_offset(int slot, int row, int unit) const {
   const std::size_t entry = (static_cast<std::size_t>(slot) * rows + row) * width + unit;
@@ -91,7 +89,7 @@ std::size_t ExchangeLayout::tag_offset(int slot, int row, int unit, int block) c
 }
 
 PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type, int batch, int seq_len,
-                                    const DeviceLimits& limits, PersistentVariant variant) {
+                                    const DeviceLimits& limits, FusedKernel variant) {
   if (batch < 1 || seq_len < 1) detail::invalid("persistent plan: batch {} and seq_len {} must be >= 1", batch, seq_len);
   if (limits.sm_count < 1 || limits.registers_per_sm < 1 || limits.max_registers_per_thread < 1 ||
       limits.smem_per_block == 0)
@@ -116,7 +114,7 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
   // Blocks: grid = one block per SM split evenly between directions; cluster = one cluster per
   // direction and batch slice, as many clusters as SMs allow (at most one per row).
   int max_blocks = 0;
-  if (variant == PersistentVariant::kGrid) {
+  if (variant == FusedKernel::kPersistent) {
     max_blocks = limits.sm_count / D;
   } else {
     if (limits.max_cluster_size < 1) return no_fit(p, "the device has no thread-block clusters");
@@ -127,7 +125,7 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
   p.blocks_per_direction = ceil_div(H, p.units_per_block);  // no empty blocks
   const int B = p.blocks_per_direction, U = p.units_per_block;
   p.proj_per_block = P > 0 ? ceil_div(P, B) : 0;
-  if (variant == PersistentVariant::kGrid) {
+  if (variant == FusedKernel::kPersistent) {
     p.clusters_per_direction = 1;
     p.rows_per_cluster = batch;
   } else {
@@ -178,10 +176,10 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
   s.gates = place(cursor, static_cast<std::size_t>(rows) * 4 * U * sizeof(float));
   s.c_state = place(cursor, static_cast<std::size_t>(rows) * U * sizeof(float));
   s.vectors = place(cursor, static_cast<std::size_t>(7) * U * sizeof(float));
-  const TagGranularity tags = variant == PersistentVariant::kGrid ? TagGranularity::kPerValue : TagGranularity::kPerSlice;
+  const TagGranularity tags = variant == FusedKernel::kPersistent ? TagGranularity::kPerValue : TagGranularity::kPerSlice;
   p.h_exchange = exchange_layout(tags, rows, Hout, B);
   if (P > 0) p.m_exchange = exchange_layout(tags, rows, H, B);
-  if (variant == PersistentVariant::kCluster)
+  if (variant == FusedKernel::kCluster)
     s.exchange = place(cursor, p.h_exchange.total_bytes + align_up(p.m_exchange.total_bytes, kSmemAlignment));
   s.total_bytes = align_up(cursor, kSmemAlignment);
 
@@ -205,7 +203,7 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
         slice.proj_last = std::min(P, (b + 1) * p.proj_per_block);
         slice.row_first = c * rows;
         slice.row_last = std::min(batch, (c + 1) * rows);
-        slice.cluster = variant == PersistentVariant::kGrid ? 0 : d * p.clusters_per_direction + c;
+        slice.cluster = variant == FusedKernel::kPersistent ? 0 : d * p.clusters_per_direction + c;
         slice.rank = b;
         p.blocks.push_back(slice);
       }

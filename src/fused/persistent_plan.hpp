@@ -53,12 +53,11 @@ struct DeviceLimits {
   std::size_t smem_per_block = 0;    // opt-in dynamic shared memory limit per block (bytes)
   int max_cluster_size = 0;          // blocks per cluster with the non-portable attribute
 };
-// H200 (sm_90): 132 SMs, 64 Ki registers per SM, 255 per thread, 227 KiB shared memory per block
-// (opt-in), clusters of up to 16 blocks (non-portable size).
-constexpr DeviceLimits kH200Limits{132, 65536, 255, 232448, 16};
-// The limits of a device from its queried facts (kernels::persistent_device_info): SMs, the
-// shared memory the kernels may opt into, the largest cluster; 64 Ki registers per SM and 255 per
-// thread on every architecture the kernels are built for (sm_90).
+// Registers one thread may address: 255 on every architecture the kernels are built for (an ISA
+// limit, not a device property: no attribute reports it).
+constexpr int kMaxRegistersPerThread = 255;
+// The limits of a device from its queried facts (kernels::persistent_device_info): SMs, registers
+// per SM, the shared memory the kernels may opt into, the largest cluster.
 DeviceLimits device_limits(const kernels::PersistentDeviceInfo& info);
 
 // Kernel shape constants the planner assumes (the kernel must be built with them).
@@ -68,8 +67,6 @@ constexpr int kRegisterTileStep = 32;          // weight registers per thread co
 constexpr std::size_t kSmemAlignment = 16;     // every shared region and row starts 16-byte aligned
 constexpr std::size_t kSmemRowPadBytes = 16;   // one 16-byte vector of padding per row (banks)
 
-enum class PersistentVariant { kGrid, kCluster };
-const char* to_string(PersistentVariant v);
 
 enum class TagGranularity { kPerValue, kPerSlice };
 
@@ -84,6 +81,8 @@ struct ExchangeLayout {
   std::size_t value_offset(int slot, int row, int unit) const;
   std::size_t tag_offset(int slot, int row, int unit, int block) const;  // unit (kPerValue) or block (kPerSlice)
 };
+// `blocks` counts only for kPerSlice (one tag per source block and slot).
+ExchangeLayout exchange_layout(TagGranularity tags, int rows, int width, int blocks);
 // The tag a reader at processing step s waits for (see the header comment).
 inline std::int32_t step_tag(std::int32_t tag_base, int step) { return tag_base + step + 1; }
 inline int step_slot(int step) { return step % 2; }
@@ -116,7 +115,7 @@ struct BlockSlice {
 struct PersistentPlan {
   bool fits = false;
   std::string reason;  // why not (then the stepwise path serves), empty when it fits
-  PersistentVariant variant = PersistentVariant::kGrid;
+  FusedKernel variant = FusedKernel::kPersistent;
   DataType weight_type = DataType::kFloat32;
   int directions = 1, hidden = 0, out_size = 0, proj = 0, batch = 0;
   int threads = kPersistentThreads;
@@ -146,7 +145,7 @@ std::string persistent_activation_refusal(const ModelDesc& desc);
 
 // Never throws for shapes that do not fit: fits = false with a reason.
 PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type, int batch, int seq_len,
-                                    const DeviceLimits& limits, PersistentVariant variant);
+                                    const DeviceLimits& limits, FusedKernel variant);
 
 // The register-resident element (local row r < register_rows, column k) of a block's W_hh slice.
 struct RegisterLocation {

@@ -7,8 +7,30 @@
 #include <vector>
 
 #include "fused/fused_plan.hpp"
+#include "fused/persistent_plan.hpp"
 
 namespace lstmrt::test {
+
+// An H200's limits as fused::device_limits derives them from its queried facts (132 SMs, 64 Ki
+// registers per SM, 255 per thread, 227 KiB opt-in shared memory per block, clusters of 16): the
+// device the CPU tests plan for.
+inline constexpr fused::DeviceLimits kH200Limits{132, 65536, 255, 232448, 16};
+
+// make_plan with `kernels` per layer (empty: every layer stepwise), each persistent layer carrying
+// its variant's plan on `limits` (as fused::choose would when the variant is requested and usable;
+// a plan that does not fit makes make_plan refuse it).
+inline fused::FusedPlan plan_for(const ModelDesc& m, DataType type, const fused::PlanKey& key, int chunk_steps = 0,
+                                 const std::vector<FusedKernel>& kernels = {},
+                                 const fused::DeviceLimits& limits = kH200Limits) {
+  std::vector<fused::LayerChoice> choices;
+  for (FusedKernel k : kernels) {
+    fused::LayerChoice c;
+    c.kernel = k;
+    if (fused::is_persistent(k)) c.persistent = fused::make_persistent_plan(m, type, key.batch, key.seq_len, limits, k);
+    choices.push_back(c);
+  }
+  return fused::make_plan(m, type, key, choices, limits, chunk_steps);
+}
 
 inline ModelDesc plan_model(Direction dir, int layers, int I, int H, int P = 0) {
   ModelDesc m;

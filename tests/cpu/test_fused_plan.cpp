@@ -37,7 +37,7 @@ std::vector<Op> gemms(const FusedPlan& plan, GemmRole role, int layer = -1) {
 
 TEST(FusedPlan, OneLayerForwardNodeOrder) {
   const ModelDesc m = model(Direction::kForward, 1, 3, 5);
-  const FusedPlan plan = make_plan(m, DataType::kFloat32, key(3, 2));
+  const FusedPlan plan = test::plan_for(m, DataType::kFloat32, key(3, 2));
   EXPECT_EQ(plan.chunk_count, 1);
   EXPECT_FALSE(plan.wavefront);
   // No h0: the step-0 recurrent GEMM is skipped (h = 0).
@@ -72,18 +72,18 @@ TEST(FusedPlan, OneLayerForwardNodeOrder) {
 TEST(FusedPlan, RecurrentGemmTargets) {
   // Reverse without lengths: every row is at time T−1−s, so it still adds into gates_x.
   const ModelDesc rev = model(Direction::kReverse, 1, 3, 5);
-  FusedPlan plan = make_plan(rev, DataType::kFloat32, key(4, 2, false, true));
+  FusedPlan plan = test::plan_for(rev, DataType::kFloat32, key(4, 2, false, true));
   auto recs = gemms(plan, GemmRole::kRecurrent);
   ASSERT_EQ(recs.size(), 4u);
   for (int s = 0; s < 4; ++s) EXPECT_EQ(recs[s].gemm.out.offset, (3 - s) * 2 * 20) << s;
   // Batch-major gates_x (rows b·T + t): the block of time t starts at t·4H, rows T·4H apart.
-  plan = make_plan(rev, DataType::kFloat32, key(4, 2, false, true, TensorLayout::kBatchMajor));
+  plan = test::plan_for(rev, DataType::kFloat32, key(4, 2, false, true, TensorLayout::kBatchMajor));
   recs = gemms(plan, GemmRole::kRecurrent);
   EXPECT_EQ(recs[0].gemm.out.offset, 3 * 20);
   EXPECT_EQ(recs[0].gemm.out.ld, 4 * 20);
   // Reverse with lengths (rows at different times) and bidirectional layers use gates_h.
-  for (const FusedPlan& p : {make_plan(rev, DataType::kFloat32, key(4, 2, true, true)),
-                             make_plan(model(Direction::kBidirectional, 1, 3, 5), DataType::kFloat32, key(4, 2, false, true))}) {
+  for (const FusedPlan& p : {test::plan_for(rev, DataType::kFloat32, key(4, 2, true, true)),
+                             test::plan_for(model(Direction::kBidirectional, 1, 3, 5), DataType::kFloat32, key(4, 2, false, true))}) {
     for (const Op& op : gemms(p, GemmRole::kRecurrent)) {
       EXPECT_EQ(op.gemm.out.buffer, BufferKind::kGatesH);
       EXPECT_FALSE(op.gemm.accumulate);
@@ -95,14 +95,14 @@ TEST(FusedPlan, RecurrentGemmTargets) {
 
 TEST(FusedPlan, InitialStateAndLengthsAddNodes) {
   const ModelDesc m = model(Direction::kForward, 1, 3, 5);
-  const FusedPlan plan = make_plan(m, DataType::kFloat32, key(2, 2, true, true));
+  const FusedPlan plan = test::plan_for(m, DataType::kFloat32, key(2, 2, true, true));
   EXPECT_EQ(node_order(plan),
             "0:upload_lengths 0:fork 0:init_state 0:input 0:recurrent 0:gate0 0:recurrent 0:gate1 0:join");
 }
 
 TEST(FusedPlan, ProjectionEmitsPreviousStepAndChunkEnd) {
   const ModelDesc m = model(Direction::kForward, 1, 3, 6, 2);
-  const FusedPlan plan = make_plan(m, DataType::kBFloat16, key(5, 2, false, true), 2);
+  const FusedPlan plan = test::plan_for(m, DataType::kBFloat16, key(5, 2, false, true), 2);
   ASSERT_EQ(plan.chunk_count, 3);
   EXPECT_EQ(node_order(plan),
             "0:fork 0:init_state "
@@ -121,7 +121,7 @@ TEST(FusedPlan, ProjectionEmitsPreviousStepAndChunkEnd) {
 
 TEST(FusedPlan, BidirectionalUnchunkedIsOneInputGemmForBothDirections) {
   const ModelDesc m = model(Direction::kBidirectional, 1, 4, 3);
-  const FusedPlan plan = make_plan(m, DataType::kFloat32, key(6, 5));
+  const FusedPlan plan = test::plan_for(m, DataType::kFloat32, key(6, 5));
   ASSERT_EQ(plan.chunk_count, 1);
   const auto in = gemms(plan, GemmRole::kInput);
   ASSERT_EQ(in.size(), 1u);
@@ -137,7 +137,7 @@ TEST(FusedPlan, BidirectionalUnchunkedIsOneInputGemmForBothDirections) {
 TEST(FusedPlan, BidirectionalChunkedMirrorsTheReverseTimes) {
   const ModelDesc m = model(Direction::kBidirectional, 1, 4, 3);
   const int T = 7, N = 2, C = 3;
-  const FusedPlan plan = make_plan(m, DataType::kFloat32, key(T, N), C);
+  const FusedPlan plan = test::plan_for(m, DataType::kFloat32, key(T, N), C);
   ASSERT_EQ(plan.chunk_count, 3);
   const auto in = gemms(plan, GemmRole::kInput);
   ASSERT_EQ(in.size(), 6u);  // two per chunk, one per direction
@@ -178,7 +178,7 @@ TEST(FusedPlan, MaskUploadChunkingAndGatesH0) {
       key.has_mask = true;
       key.has_initial_state = h0;
       key.want_y = true;
-      const FusedPlan plan = make_plan(d, DataType::kFloat32, key, 4);
+      const FusedPlan plan = test::plan_for(d, DataType::kFloat32, key, 4);
       int uploads = 0, gates_h0 = 0;
       for (const Op& op : plan.ops) {
         uploads += op.kind == OpKind::kUploadMask;
@@ -189,16 +189,16 @@ TEST(FusedPlan, MaskUploadChunkingAndGatesH0) {
       EXPECT_EQ(gates_h0, proj > 0 && h0 ? 1 : 0);
       EXPECT_EQ(recurrent_into_gates(d, key), !(proj > 0 && h0));
       EXPECT_GE(plan.workspace.mask.bytes, std::size_t{(3 * (1 + 2))} * 4);  // N·(⌈T/32⌉ + 2) int32
-      EXPECT_THROW(make_plan(d, DataType::kFloat32, key, 0, {LayerKernel::kPersistentGrid}), Error);
+      EXPECT_THROW(test::plan_for(d, DataType::kFloat32, key, 0, {FusedKernel::kPersistent}), Error);
     }
 }
 
 TEST(FusedPlan, ReverseWithLengthsIsUnchunked) {
   const ModelDesc rev = model(Direction::kReverse, 1, 4, 3), fwd = model(Direction::kForward, 1, 4, 3);
   EXPECT_EQ(plan_chunk_steps(rev, 50, 2, true), 50);
-  EXPECT_EQ(make_plan(rev, DataType::kFloat32, key(50, 2, true), 4).chunk_count, 1);
-  EXPECT_EQ(make_plan(rev, DataType::kFloat32, key(50, 2, false), 4).chunk_count, 13);
-  EXPECT_EQ(make_plan(fwd, DataType::kFloat32, key(50, 2, true), 4).chunk_count, 13);
+  EXPECT_EQ(test::plan_for(rev, DataType::kFloat32, key(50, 2, true), 4).chunk_count, 1);
+  EXPECT_EQ(test::plan_for(rev, DataType::kFloat32, key(50, 2, false), 4).chunk_count, 13);
+  EXPECT_EQ(test::plan_for(fwd, DataType::kFloat32, key(50, 2, true), 4).chunk_count, 13);
 }
 
 TEST(FusedPlan, ChunkStepsKeepGatesInTheL2Budget) {
@@ -216,7 +216,7 @@ TEST(FusedPlan, ChunkStepsKeepGatesInTheL2Budget) {
 TEST(FusedPlan, BatchMajorInputGemms) {
   const ModelDesc m = model(Direction::kForward, 1, 3, 2);
   // Unchunked: one plain GEMM over the N·T rows in x's order; gates_x keeps rows b·T + t.
-  FusedPlan plan = make_plan(m, DataType::kFloat32, key(4, 6, false, false, TensorLayout::kBatchMajor));
+  FusedPlan plan = test::plan_for(m, DataType::kFloat32, key(4, 6, false, false, TensorLayout::kBatchMajor));
   GemmOp g = gemms(plan, GemmRole::kInput)[0].gemm;
   EXPECT_EQ(g.batch, 1);
   EXPECT_EQ(g.rows, 4 * 6);
@@ -228,7 +228,7 @@ TEST(FusedPlan, BatchMajorInputGemms) {
       EXPECT_EQ(op.gates_row_stride, 4 * 8);
     }
   // Chunked, N >= steps: one batch entry per time step; gates_x time-major.
-  plan = make_plan(m, DataType::kFloat32, key(4, 6, false, false, TensorLayout::kBatchMajor), 2);
+  plan = test::plan_for(m, DataType::kFloat32, key(4, 6, false, false, TensorLayout::kBatchMajor), 2);
   g = gemms(plan, GemmRole::kInput)[0].gemm;
   EXPECT_EQ(g.batch, 2);
   EXPECT_EQ(g.rows, 6);
@@ -242,7 +242,7 @@ TEST(FusedPlan, BatchMajorInputGemms) {
       EXPECT_EQ(op.gates_row_stride, 8);
     }
   // Chunked, N < steps: one batch entry per row.
-  g = gemms(make_plan(m, DataType::kFloat32, key(9, 2, false, false, TensorLayout::kBatchMajor), 4),
+  g = gemms(test::plan_for(m, DataType::kFloat32, key(9, 2, false, false, TensorLayout::kBatchMajor), 4),
             GemmRole::kInput)[0].gemm;
   EXPECT_EQ(g.batch, 2);
   EXPECT_EQ(g.rows, 4);
@@ -318,8 +318,8 @@ TEST(FusedPlan, WorkspaceBytesCoversEveryKey) {
     const ModelDesc m = model(dir, 2, 16, 32, 8);
     for (bool lengths : {false, true})
       for (TensorLayout layout : {TensorLayout::kTimeMajor, TensorLayout::kBatchMajor}) {
-        const FusedPlan plan = make_plan(m, DataType::kFloat16, key(300, 64, lengths, true, layout));
-        EXPECT_LE(plan.workspace.total_bytes, workspace_bytes(m, DataType::kFloat16, 300, 64));
+        const FusedPlan plan = test::plan_for(m, DataType::kFloat16, key(300, 64, lengths, true, layout));
+        EXPECT_LE(plan.workspace.total_bytes, workspace_bytes(m, DataType::kFloat16, 300, 64, test::kH200Limits));
       }
   }
 }
@@ -332,7 +332,7 @@ TEST(FusedPlan, GemmOperandsStayInsideTheirBuffers) {
         for (bool lengths : {false, true}) {
           const ModelDesc m = model(dir, 2, 5, 6, 4);
           const int T = 7, N = 3, D = m.num_directions();
-          const FusedPlan plan = make_plan(m, DataType::kFloat32, key(T, N, lengths, true, layout), chunk);
+          const FusedPlan plan = test::plan_for(m, DataType::kFloat32, key(T, N, lengths, true, layout), chunk);
           for (const Op& op : plan.ops) {
             if (op.kind != OpKind::kGemm) continue;
             const GemmOp& g = op.gemm;
@@ -414,7 +414,7 @@ void expect_cross_layer_order(const ModelDesc& m, const FusedPlan& plan) {
 
 TEST(FusedPlan, WavefrontOverlapsLayersAndOrdersTheirData) {
   const ModelDesc m = model(Direction::kForward, 3, 4, 5);
-  const FusedPlan plan = make_plan(m, DataType::kFloat32, key(10, 2));
+  const FusedPlan plan = test::plan_for(m, DataType::kFloat32, key(10, 2));
   ASSERT_EQ(plan.chunk_steps, kWavefrontChunkSteps);
   ASSERT_EQ(plan.chunk_count, 3);
   EXPECT_TRUE(plan.wavefront);
@@ -442,7 +442,7 @@ TEST(FusedPlan, CrossLayerOrderForEveryDirectionAndChunking) {
       for (int chunk : {0, 1, 2, 5})
         for (bool lengths : {false, true}) {
           const ModelDesc m = model(dir, 3, 4, 5, proj);
-          const FusedPlan plan = make_plan(m, DataType::kFloat32, key(9, 2, lengths), chunk);
+          const FusedPlan plan = test::plan_for(m, DataType::kFloat32, key(9, 2, lengths), chunk);
           SCOPED_TRACE(to_string(dir) + " proj " + std::to_string(proj) + " chunk " + std::to_string(chunk) +
                        " lengths " + std::to_string(lengths));
           expect_cross_layer_order(m, plan);
@@ -453,7 +453,7 @@ TEST(FusedPlan, CrossLayerOrderForEveryDirectionAndChunking) {
 
 TEST(FusedPlan, EveryStepOfEveryLayerRunsOnce) {
   const ModelDesc m = model(Direction::kBidirectional, 2, 4, 5, 2);
-  const FusedPlan plan = make_plan(m, DataType::kFloat32, key(8, 2, true, false), 3);
+  const FusedPlan plan = test::plan_for(m, DataType::kFloat32, key(8, 2, true, false), 3);
   std::map<std::pair<int, int>, int> steps, projections;
   for (const Op& op : plan.ops) {
     if (op.kind == OpKind::kGateStep && op.compute) ++steps[{op.layer, op.step}];
@@ -496,7 +496,7 @@ TEST(FusedPlan, GateParamsPointAtTheRightSlotsAndOutputs) {
   const ModelDesc m = model(Direction::kBidirectional, 2, 3, 4, 2);
   PlanKey k = key(5, 3);
   k.layout = TensorLayout::kBatchMajor;
-  const FusedPlan plan = make_plan(m, DataType::kFloat16, k);
+  const FusedPlan plan = test::plan_for(m, DataType::kFloat16, k);
   std::vector<char> ws(plan.workspace.total_bytes);
   char y[1], h_n[1], c_n[1];
   ForwardRequest req;
@@ -531,8 +531,8 @@ TEST(FusedPlan, GateParamsPointAtTheRightSlotsAndOutputs) {
 
 TEST(FusedPlan, Errors) {
   const ModelDesc m = model(Direction::kForward, 1, 3, 4);
-  test::expect_error([&] { make_plan(m, DataType::kFloat32, key(0, 2)); }, ErrorCode::kInvalidArgument, {"T=0"});
-  test::expect_error([&] { make_plan(m, DataType::kFloat32, key(3, 0)); }, ErrorCode::kInvalidArgument, {"N=0"});
+  test::expect_error([&] { test::plan_for(m, DataType::kFloat32, key(0, 2)); }, ErrorCode::kInvalidArgument, {"T=0"});
+  test::expect_error([&] { test::plan_for(m, DataType::kFloat32, key(3, 0)); }, ErrorCode::kInvalidArgument, {"N=0"});
   test::expect_error([&] { plan_chunk_steps(m, -1, 2, false); }, ErrorCode::kInvalidArgument, {"T=-1"});
   test::expect_error([&] { chunk_time_range(m, 0, 5, 2, 6); }, ErrorCode::kInternal, {"chunk 5"});
   CallBuffers empty;

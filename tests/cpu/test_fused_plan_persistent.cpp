@@ -1,4 +1,4 @@
-// The fused plan with persistent layers (fused_plan.hpp, LayerKernel): one kPersistent launch per
+// The fused plan with persistent layers (fused_plan.hpp, FusedKernel): one kPersistent launch per
 // chunk covering every step once and in order, gates_x addressing identical to the stepwise gate
 // ops, the persistent region cleared first, layers that never overlap, the workspace's persistent
 // region, mixed per-layer choices. (The plans executed, kernels included, against the reference:
@@ -20,7 +20,7 @@ namespace lstmrt::test {
 namespace {
 
 using fused::FusedPlan;
-using fused::LayerKernel;
+using lstmrt::FusedKernel;
 using fused::Op;
 using fused::OpKind;
 using fused::Region;
@@ -32,15 +32,15 @@ fused::PlanKey key(int T, int N, bool lengths = false, bool h0 = false, TensorLa
 
 TEST(FusedPlanPersistent, OneLayerNodeOrder) {
   const ModelDesc m = model(Direction::kForward, 1, 3, 5);
-  const FusedPlan plan = make_plan(m, DataType::kFloat32, key(10, 2, true), 4, {LayerKernel::kPersistentGrid});
+  const FusedPlan plan = test::plan_for(m, DataType::kFloat32, key(10, 2, true), 4, {FusedKernel::kPersistent});
   EXPECT_EQ(plan.chunk_count, 3);
   EXPECT_TRUE(plan.any_persistent());
   EXPECT_EQ(node_order(plan),
             "0:clear_persistent 0:upload_lengths 0:fork 0:init_state 0:input 0:persistent0+4 0:input 0:persistent4+4 "
             "0:input 0:persistent8+2 0:join");
   // The same with a projection: the launch emits its own outputs (no emit-only op).
-  const FusedPlan proj = make_plan(model(Direction::kForward, 1, 3, 5, 2), DataType::kBFloat16, key(3, 2), 0,
-                                   {LayerKernel::kPersistentCluster});
+  const FusedPlan proj = test::plan_for(model(Direction::kForward, 1, 3, 5, 2), DataType::kBFloat16, key(3, 2), 0,
+                                   {FusedKernel::kCluster});
   EXPECT_EQ(node_order(proj), "0:clear_persistent 0:fork 0:init_state 0:input 0:persistent0+3 0:join");
 }
 
@@ -48,14 +48,14 @@ TEST(FusedPlanPersistent, StackedLayersDoNotOverlap) {
   // A stacked one-direction model normally overlaps its layers in chunks of 4; with a persistent
   // layer, layer 1 starts after all of layer 0 and chunks only by the gates_x budget.
   const ModelDesc m = model(Direction::kForward, 2, 3, 5);
-  const FusedPlan stepwise = make_plan(m, DataType::kFloat32, key(10, 2));
+  const FusedPlan stepwise = test::plan_for(m, DataType::kFloat32, key(10, 2));
   EXPECT_TRUE(stepwise.wavefront);
   EXPECT_EQ(stepwise.chunk_steps, fused::kWavefrontChunkSteps);
-  const FusedPlan plan = make_plan(m, DataType::kFloat32, key(10, 2), 0, {LayerKernel::kStepwise, LayerKernel::kPersistentGrid});
+  const FusedPlan plan = test::plan_for(m, DataType::kFloat32, key(10, 2), 0, {FusedKernel::kStepwise, FusedKernel::kPersistent});
   EXPECT_FALSE(plan.wavefront);
   EXPECT_EQ(plan.chunk_steps, 10);
   EXPECT_EQ(plan.chunk_steps, fused::plan_chunk_steps(m, 10, 2, false, false));
-  const FusedPlan chunked = make_plan(m, DataType::kFloat32, key(10, 2), 3, {LayerKernel::kPersistentGrid, LayerKernel::kStepwise});
+  const FusedPlan chunked = test::plan_for(m, DataType::kFloat32, key(10, 2), 3, {FusedKernel::kPersistent, FusedKernel::kStepwise});
   EXPECT_FALSE(chunked.wavefront);
   const std::string order = node_order(chunked);
   EXPECT_LT(order.find("0:record@3"), order.find("1:wait0@3")) << order;
@@ -67,7 +67,7 @@ TEST(FusedPlanPersistent, StackedLayersDoNotOverlap) {
 void expect_persistent_plan_valid(const ModelDesc& m, const FusedPlan& plan, const std::string& what) {
   SCOPED_TRACE(what);
   const int T = plan.key.seq_len, L = m.num_layers, C = plan.chunk_count;
-  const FusedPlan stepwise = make_plan(m, DataType::kFloat32, plan.key, plan.chunk_steps);
+  const FusedPlan stepwise = test::plan_for(m, DataType::kFloat32, plan.key, plan.chunk_steps);
   ASSERT_EQ(stepwise.chunk_steps, plan.chunk_steps);
   ASSERT_EQ(plan.ops.front().kind, OpKind::kClearPersistent);
   ASSERT_EQ(plan.ops.back().kind, OpKind::kJoin);
@@ -75,7 +75,7 @@ void expect_persistent_plan_valid(const ModelDesc& m, const FusedPlan& plan, con
   const auto fork = std::find_if(plan.ops.begin(), plan.ops.end(), [](const Op& op) { return op.kind == OpKind::kFork; });
   ASSERT_NE(fork, plan.ops.end());
   for (int l = 0; l < L; ++l) {
-    const bool persistent = fused::is_persistent(plan.layer_kernels[l]);
+    const bool persistent = fused::is_persistent(plan.choices[l].kernel);
     int next_step = 0, launches = 0;
     for (const Op& op : plan.ops) {
       if (op.layer != l) continue;
@@ -135,13 +135,13 @@ TEST(FusedPlanPersistent, RandomPlansEveryStepOnceInOrder) {
     if (pick(0, 1) && m.hidden_size > 1) mp.proj_size = pick(1, m.hidden_size - 1);
     const fused::PlanKey k_ = key(pick(1, 20), pick(1, 5), pick(0, 1), pick(0, 1),
                                   pick(0, 1) ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor);
-    std::vector<LayerKernel> kernels(mp.num_layers);
-    for (LayerKernel& c : kernels) c = static_cast<LayerKernel>(pick(0, 2));
-    kernels[pick(0, mp.num_layers - 1)] = pick(0, 1) ? LayerKernel::kPersistentGrid : LayerKernel::kPersistentCluster;
+    std::vector<FusedKernel> kernels(mp.num_layers);
+    for (FusedKernel& c : kernels) c = static_cast<FusedKernel>(pick(0, 2));
+    kernels[pick(0, mp.num_layers - 1)] = pick(0, 1) ? FusedKernel::kPersistent : FusedKernel::kCluster;
     const int chunk = pick(0, 1) ? pick(1, 6) : 0;
-    const FusedPlan plan = make_plan(mp, DataType::kFloat32, k_, chunk, kernels);
+    const FusedPlan plan = test::plan_for(mp, DataType::kFloat32, k_, chunk, kernels);
     std::string what = describe(mp) + " " + fused::to_string(k_) + " chunk " + std::to_string(chunk) + " kernels";
-    for (LayerKernel c : kernels) what += std::string(" ") + fused::to_string(c);
+    for (FusedKernel c : kernels) what += std::string(" ") + fused::to_string(c);
     expect_persistent_plan_valid(mp, plan, what);
     if (HasFailure()) break;
   }
@@ -149,8 +149,8 @@ TEST(FusedPlanPersistent, RandomPlansEveryStepOnceInOrder) {
 
 TEST(FusedPlanPersistent, StepwisePlansHaveNoPersistentOps) {
   const ModelDesc m = model(Direction::kBidirectional, 2, 3, 4, 2);
-  for (const FusedPlan& plan : {make_plan(m, DataType::kFloat32, key(6, 2)),
-                                make_plan(m, DataType::kFloat32, key(6, 2), 2, {LayerKernel::kStepwise, LayerKernel::kStepwise})}) {
+  for (const FusedPlan& plan : {test::plan_for(m, DataType::kFloat32, key(6, 2)),
+                                test::plan_for(m, DataType::kFloat32, key(6, 2), 2, {FusedKernel::kStepwise, FusedKernel::kStepwise})}) {
     EXPECT_FALSE(plan.any_persistent());
     for (const Op& op : plan.ops) {
       EXPECT_NE(op.kind, OpKind::kPersistent);
@@ -183,9 +183,9 @@ TEST(FusedPlanPersistent, WorkspacePersistentRegion) {
           const fused::LayerRegions& r = w.layers[l];
           // Sized from the planner's grid layout, whatever the device (the grid exchange does not
           // depend on its limits): D directions of h (and m) exchanges for N rows.
-          for (const fused::DeviceLimits& lim : {fused::kH200Limits, fused::DeviceLimits{20, 65536, 255, 100000, 8}}) {
+          for (const fused::DeviceLimits& lim : {test::kH200Limits, fused::DeviceLimits{20, 65536, 255, 100000, 8}}) {
             const fused::PersistentPlan pp =
-                fused::make_persistent_plan(m, t, N, T, lim, fused::PersistentVariant::kGrid);
+                fused::make_persistent_plan(m, t, N, T, lim, FusedKernel::kPersistent);
             EXPECT_EQ(r.h_exchange.bytes, D * pp.h_exchange.total_bytes) << what;
             EXPECT_EQ(r.m_exchange.bytes, D * pp.m_exchange.total_bytes) << what;
           }
@@ -210,11 +210,11 @@ TEST(FusedPlanPersistent, WorkspaceBytesCoversPersistentPlans) {
   for (Direction dir : {Direction::kForward, Direction::kReverse, Direction::kBidirectional}) {
     const ModelDesc m = model(dir, 3, 16, 32, 8);
     for (bool lengths : {false, true})
-      for (LayerKernel k : {LayerKernel::kStepwise, LayerKernel::kPersistentGrid}) {
-        const FusedPlan plan = make_plan(m, DataType::kBFloat16, key(300, 64, lengths, true), 0,
-                                         {LayerKernel::kStepwise, k, LayerKernel::kStepwise});
-        EXPECT_LE(plan.workspace.total_bytes, fused::workspace_bytes(m, DataType::kBFloat16, 300, 64))
-            << to_string(dir) << " lengths " << lengths << " " << fused::to_string(k);
+      for (FusedKernel k : {FusedKernel::kStepwise, FusedKernel::kPersistent}) {
+        const FusedPlan plan = test::plan_for(m, DataType::kBFloat16, key(300, 64, lengths, true), 0,
+                                         {FusedKernel::kStepwise, k, FusedKernel::kStepwise});
+        EXPECT_LE(plan.workspace.total_bytes, fused::workspace_bytes(m, DataType::kBFloat16, 300, 64, test::kH200Limits))
+            << to_string(dir) << " lengths " << lengths << " " << to_string(k);
       }
   }
 }
@@ -227,32 +227,60 @@ TEST(FusedPlanPersistent, PersistentChunksAndWorkspace) {
   EXPECT_EQ(fused::plan_chunk_steps(m, 1000, 32, false, true), static_cast<int>(fused::kGatesChunkBudgetBytes / per_step));
   EXPECT_EQ(fused::plan_chunk_steps(m, 1000, 32, false, false),
             static_cast<int>(fused::kPersistentGatesChunkBudgetBytes / per_step));
-  const FusedPlan plan = make_plan(m, DataType::kFloat32, key(1000, 32), 0, {LayerKernel::kPersistentGrid});
+  const FusedPlan plan = test::plan_for(m, DataType::kFloat32, key(1000, 32), 0, {FusedKernel::kPersistent});
   EXPECT_EQ(plan.chunk_steps, 128);
-  EXPECT_LE(plan.workspace.total_bytes, fused::workspace_bytes(m, DataType::kFloat32, 1000, 32));
-  EXPECT_TRUE(fused::persistent_possible(m, DataType::kFloat32, 56));    // 56 · 1024 · 4 = 229,376 B
-  EXPECT_FALSE(fused::persistent_possible(m, DataType::kFloat32, 57));
-  EXPECT_FALSE(fused::persistent_possible(m, DataType::kFloat16, 1));
+  EXPECT_LE(plan.workspace.total_bytes, fused::workspace_bytes(m, DataType::kFloat32, 1000, 32, test::kH200Limits));
+  EXPECT_TRUE(fused::persistent_possible(m, DataType::kFloat32, 56, test::kH200Limits));    // 56 · 1024 · 4 = 229,376 B
+  EXPECT_FALSE(fused::persistent_possible(m, DataType::kFloat32, 57, test::kH200Limits));
+  EXPECT_FALSE(fused::persistent_possible(m, DataType::kFloat16, 1, test::kH200Limits));
   // N = 256: no persistent variant can serve, so the workspace is the stepwise one.
-  EXPECT_EQ(fused::workspace_bytes(m, DataType::kFloat32, 1000, 256),
+  EXPECT_EQ(fused::workspace_bytes(m, DataType::kFloat32, 1000, 256, test::kH200Limits),
             std::max(fused::plan_workspace(m, DataType::kFloat32, 1000, 256, fused::plan_chunk_steps(m, 1000, 256, false)).total_bytes,
                      fused::plan_workspace(m, DataType::kFloat32, 1000, 256, fused::plan_chunk_steps(m, 1000, 256, true)).total_bytes));
 }
 
 TEST(FusedPlanPersistent, Errors) {
   const ModelDesc m = model(Direction::kForward, 2, 3, 4);
-  expect_error([&] { make_plan(m, DataType::kFloat32, key(3, 2), 0, {LayerKernel::kPersistentGrid}); },
+  expect_error([&] { test::plan_for(m, DataType::kFloat32, key(3, 2), 0, {FusedKernel::kPersistent}); },
                ErrorCode::kInvalidArgument, {"1 per-layer kernel choices", "2 layers"});
-  expect_error([&] { make_plan(m, DataType::kFloat16, key(3, 2), 0, {LayerKernel::kStepwise, LayerKernel::kPersistentCluster}); },
+  expect_error([&] { test::plan_for(m, DataType::kFloat16, key(3, 2), 0, {FusedKernel::kStepwise, FusedKernel::kCluster}); },
                ErrorCode::kInvalidArgument, {"float16"});
-  EXPECT_NO_THROW(make_plan(m, DataType::kFloat16, key(3, 2), 0, {LayerKernel::kStepwise, LayerKernel::kStepwise}));
+  EXPECT_NO_THROW(test::plan_for(m, DataType::kFloat16, key(3, 2), 0, {FusedKernel::kStepwise, FusedKernel::kStepwise}));
   // 3000 rows of H_out = 32: 384,000 staged bytes, more than any block's shared memory.
-  expect_error([&] { make_plan(model(Direction::kForward, 1, 4, 32), DataType::kFloat32, key(3, 3000), 0,
-                               {LayerKernel::kPersistentGrid}); },
+  expect_error([&] { test::plan_for(model(Direction::kForward, 1, 4, 32), DataType::kFloat32, key(3, 3000), 0,
+                               {FusedKernel::kPersistent}); },
                ErrorCode::kInvalidArgument, {"N=3000", "H_out=32", "384000", "shared memory"});
   EXPECT_STREQ(fused::to_string(OpKind::kPersistent), "persistent");
   EXPECT_STREQ(fused::to_string(OpKind::kClearPersistent), "clear_persistent");
-  EXPECT_STREQ(fused::to_string(LayerKernel::kPersistentCluster), "persistent cluster");
+}
+
+// A choice must carry the plan of its own variant for this shape, fitting, and never be auto.
+TEST(FusedPlanPersistent, ChoicesMustServeTheKey) {
+  const ModelDesc m = model(Direction::kBidirectional, 1, 3, 8);
+  const fused::PlanKey k = key(5, 2);
+  fused::LayerChoice choice;
+  choice.kernel = FusedKernel::kAuto;
+  expect_error([&] { fused::make_plan(m, DataType::kFloat32, k, {choice}, test::kH200Limits); },
+               ErrorCode::kInvalidArgument, {"layer 0", "auto"});
+  choice.kernel = FusedKernel::kPersistent;
+  expect_error([&] { fused::make_plan(m, DataType::kFloat32, k, {choice}, test::kH200Limits); },
+               ErrorCode::kInvalidArgument, {"layer 0", "not fitting"});
+  choice.persistent = fused::make_persistent_plan(m, DataType::kFloat32, 3, 5, test::kH200Limits, FusedKernel::kPersistent);
+  expect_error([&] { fused::make_plan(m, DataType::kFloat32, k, {choice}, test::kH200Limits); },
+               ErrorCode::kInvalidArgument, {"3 rows", "N=2"});
+  choice.persistent = fused::make_persistent_plan(m, DataType::kFloat32, 2, 5, test::kH200Limits, FusedKernel::kCluster);
+  expect_error([&] { fused::make_plan(m, DataType::kFloat32, k, {choice}, test::kH200Limits); },
+               ErrorCode::kInvalidArgument, {"persistent choice", "cluster"});
+  choice.persistent = fused::make_persistent_plan(m, DataType::kBFloat16, 2, 5, test::kH200Limits, FusedKernel::kPersistent);
+  EXPECT_THROW(fused::make_plan(m, DataType::kFloat32, k, {choice}, test::kH200Limits), Error);
+  choice.persistent = fused::make_persistent_plan(m, DataType::kFloat32, 2, 5, test::kH200Limits, FusedKernel::kPersistent);
+  const FusedPlan plan = fused::make_plan(m, DataType::kFloat32, k, {choice}, test::kH200Limits);
+  EXPECT_EQ(plan.choices[0].persistent.total_blocks(), choice.persistent.total_blocks());
+  // Staged h beyond a small device's shared memory: refused on that device, planned on an H200.
+  const fused::DeviceLimits small{20, 65536, 255, 4096, 8};
+  expect_error([&] { test::plan_for(m, DataType::kFloat32, key(5, 200), 0, {FusedKernel::kPersistent}, small); },
+               ErrorCode::kInvalidArgument, {"N=200", "4096 bytes"});
+  EXPECT_NO_THROW(test::plan_for(m, DataType::kFloat32, key(5, 200), 0, {FusedKernel::kPersistent}));
 }
 
 }  // namespace

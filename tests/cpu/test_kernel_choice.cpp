@@ -22,7 +22,7 @@ ModelDesc model(int H, Direction dir = Direction::kForward, int P = 0) {
   return m;
 }
 
-VariantCandidate candidate(const ModelDesc& m, DataType t, int N, PersistentVariant v, bool co_resident = true,
+VariantCandidate candidate(const ModelDesc& m, DataType t, int N, FusedKernel v, bool co_resident = true,
                            const DeviceLimits& lim = kH200Limits) {
   VariantCandidate c;
   c.plan = make_persistent_plan(m, t, N, 16, lim, v);
@@ -34,8 +34,8 @@ struct Pair {
   VariantCandidate grid, cluster;
 };
 Pair candidates(const ModelDesc& m, DataType t, int N, bool co_resident = true) {
-  return {candidate(m, t, N, PersistentVariant::kGrid, co_resident),
-          candidate(m, t, N, PersistentVariant::kCluster, co_resident)};
+  return {candidate(m, t, N, FusedKernel::kPersistent, co_resident),
+          candidate(m, t, N, FusedKernel::kCluster, co_resident)};
 }
 
 LayerChoice choose(FusedKernel k, const ModelDesc& m, DataType t, int N, const Pair& c, bool measured = false) {
@@ -49,42 +49,42 @@ TEST(KernelChoice, RequestedVariantsAndFallbacks) {
   const Pair c = candidates(m, DataType::kFloat32, 4);
   ASSERT_TRUE(c.grid.usable());
   ASSERT_TRUE(c.cluster.usable());
-  EXPECT_EQ(choose(FusedKernel::kStepwise, m, DataType::kFloat32, 4, c).kernel, LayerKernel::kStepwise);
+  EXPECT_EQ(choose(FusedKernel::kStepwise, m, DataType::kFloat32, 4, c).kernel, FusedKernel::kStepwise);
   LayerChoice g = choose(FusedKernel::kPersistent, m, DataType::kFloat32, 4, c);
-  EXPECT_EQ(g.kernel, LayerKernel::kPersistentGrid);
-  EXPECT_EQ(g.persistent.variant, PersistentVariant::kGrid);
+  EXPECT_EQ(g.kernel, FusedKernel::kPersistent);
+  EXPECT_EQ(g.persistent.variant, FusedKernel::kPersistent);
   EXPECT_TRUE(g.persistent.fits);
   EXPECT_TRUE(g.note.empty()) << g.note;
   const LayerChoice cl = choose(FusedKernel::kCluster, m, DataType::kFloat32, 4, c);
-  EXPECT_EQ(cl.kernel, LayerKernel::kPersistentCluster);
-  EXPECT_EQ(cl.persistent.variant, PersistentVariant::kCluster);
+  EXPECT_EQ(cl.kernel, FusedKernel::kCluster);
+  EXPECT_EQ(cl.persistent.variant, FusedKernel::kCluster);
 
   // Too large for on-chip storage: stepwise, with the planner's reason.
   const ModelDesc big = model(4096);
   const Pair nc = candidates(big, DataType::kFloat32, 4);
   ASSERT_FALSE(nc.grid.plan.fits);
   g = choose(FusedKernel::kPersistent, big, DataType::kFloat32, 4, nc);
-  EXPECT_EQ(g.kernel, LayerKernel::kStepwise);
+  EXPECT_EQ(g.kernel, FusedKernel::kStepwise);
   EXPECT_TRUE(contains(g.note, "persistent requested: ")) << g.note;
   EXPECT_TRUE(contains(g.note, nc.grid.plan.reason)) << g.note;
-  EXPECT_EQ(choose(FusedKernel::kCluster, big, DataType::kFloat32, 4, nc).kernel, LayerKernel::kStepwise);
+  EXPECT_EQ(choose(FusedKernel::kCluster, big, DataType::kFloat32, 4, nc).kernel, FusedKernel::kStepwise);
   // The plan fits but the blocks cannot be co-resident.
   const Pair busy = candidates(m, DataType::kFloat32, 4, /*co_resident*/ false);
   ASSERT_TRUE(busy.cluster.plan.fits);
   const LayerChoice b = choose(FusedKernel::kCluster, m, DataType::kFloat32, 4, busy);
-  EXPECT_EQ(b.kernel, LayerKernel::kStepwise);
+  EXPECT_EQ(b.kernel, FusedKernel::kStepwise);
   EXPECT_TRUE(contains(b.note, "cluster requested: ")) << b.note;
   EXPECT_TRUE(contains(b.note, "co-resident")) << b.note;
   // The device refuses (e.g. no cooperative launches): its reason.
   Pair refused = c;
   refused.grid.refusal = "the device has no cooperative launch";
   const LayerChoice r = choose(FusedKernel::kPersistent, m, DataType::kFloat32, 4, refused);
-  EXPECT_EQ(r.kernel, LayerKernel::kStepwise);
+  EXPECT_EQ(r.kernel, FusedKernel::kStepwise);
   EXPECT_EQ(r.note, "persistent requested: the device has no cooperative launch");
   // float16: never persistent.
   const Pair half = candidates(m, DataType::kFloat16, 4);
   const LayerChoice h = choose(FusedKernel::kPersistent, m, DataType::kFloat16, 4, half);
-  EXPECT_EQ(h.kernel, LayerKernel::kStepwise);
+  EXPECT_EQ(h.kernel, FusedKernel::kStepwise);
   EXPECT_TRUE(contains(h.note, "float16")) << h.note;
   // A measured choice says so.
   EXPECT_EQ(choose(FusedKernel::kCluster, m, DataType::kFloat32, 4, c, true).note, "measured fastest");
@@ -97,7 +97,7 @@ TEST(KernelChoice, AutoRuleBoundaries) {
     ModelDesc m = model(kAutoClusterMaxHidden);
     Pair c = candidates(m, t, 8);
     if (c.cluster.usable()) {
-      EXPECT_EQ(choose(FusedKernel::kAuto, m, t, 8, c).kernel, LayerKernel::kPersistentCluster) << to_string(t);
+      EXPECT_EQ(choose(FusedKernel::kAuto, m, t, 8, c).kernel, FusedKernel::kCluster) << to_string(t);
       EXPECT_EQ(choose(FusedKernel::kAuto, m, t, 8, c).note, "auto");
     }
     // H just past the cluster bound: the grid variant at N <= 32, stepwise beyond.
@@ -105,10 +105,10 @@ TEST(KernelChoice, AutoRuleBoundaries) {
     c = candidates(m, t, kAutoGridMaxBatch);
     ASSERT_TRUE(c.grid.usable()) << c.grid.why_not();
     LayerChoice got = choose(FusedKernel::kAuto, m, t, kAutoGridMaxBatch, c);
-    EXPECT_EQ(got.kernel, LayerKernel::kPersistentGrid) << to_string(t) << " " << got.note;
+    EXPECT_EQ(got.kernel, FusedKernel::kPersistent) << to_string(t) << " " << got.note;
     c = candidates(m, t, kAutoGridMaxBatch + 1);
     got = choose(FusedKernel::kAuto, m, t, kAutoGridMaxBatch + 1, c);
-    EXPECT_EQ(got.kernel, LayerKernel::kStepwise) << to_string(t);
+    EXPECT_EQ(got.kernel, FusedKernel::kStepwise) << to_string(t);
     EXPECT_TRUE(contains(got.note, "N=33 > 32")) << got.note;
     EXPECT_TRUE(contains(got.note, "auto: cluster: ")) << got.note;
   }
@@ -116,20 +116,20 @@ TEST(KernelChoice, AutoRuleBoundaries) {
   ModelDesc m = model(128);
   Pair c = candidates(m, DataType::kFloat32, 4);
   c.cluster.co_resident = false;
-  EXPECT_EQ(choose(FusedKernel::kAuto, m, DataType::kFloat32, 4, c).kernel, LayerKernel::kPersistentGrid);
+  EXPECT_EQ(choose(FusedKernel::kAuto, m, DataType::kFloat32, 4, c).kernel, FusedKernel::kPersistent);
   c.grid.co_resident = false;
   LayerChoice got = choose(FusedKernel::kAuto, m, DataType::kFloat32, 4, c);
-  EXPECT_EQ(got.kernel, LayerKernel::kStepwise);
+  EXPECT_EQ(got.kernel, FusedKernel::kStepwise);
   EXPECT_TRUE(contains(got.note, "cluster: its")) << got.note;
   EXPECT_TRUE(contains(got.note, "grid: its")) << got.note;
   // More cluster blocks than SMs (a small device): not the cluster variant.
   c = candidates(m, DataType::kFloat32, 4);
   got = choose_layer_kernel(FusedKernel::kAuto, false, DataType::kFloat32, 128, 4, c.cluster.plan.total_blocks() - 1,
                             c.grid, c.cluster);
-  EXPECT_EQ(got.kernel, LayerKernel::kPersistentGrid);
+  EXPECT_EQ(got.kernel, FusedKernel::kPersistent);
   // float16 → stepwise whatever fits.
   got = choose(FusedKernel::kAuto, m, DataType::kFloat16, 4, candidates(m, DataType::kFloat16, 4));
-  EXPECT_EQ(got.kernel, LayerKernel::kStepwise);
+  EXPECT_EQ(got.kernel, FusedKernel::kStepwise);
   EXPECT_EQ(got.note, "auto: float16 data");
 }
 
@@ -137,16 +137,16 @@ TEST(KernelChoice, MaskedRequestsRunStepwiseAndSayWhy) {
   const ModelDesc m = model(256);
   const Pair c = candidates(m, DataType::kFloat32, 4);
   const LayerChoice grid = masked_layer_choice(choose(FusedKernel::kPersistent, m, DataType::kFloat32, 4, c));
-  EXPECT_EQ(grid.kernel, LayerKernel::kStepwise);
+  EXPECT_EQ(grid.kernel, FusedKernel::kStepwise);
   EXPECT_TRUE(contains(grid.note, "per-step mask")) << grid.note;
   EXPECT_TRUE(contains(grid.note, "persistent grid otherwise")) << grid.note;
   EXPECT_TRUE(contains(describe_layer(0, grid, 1), "layer 0: stepwise (a per-step mask")) << describe_layer(0, grid, 1);
   const LayerChoice cluster = masked_layer_choice(choose(FusedKernel::kAuto, m, DataType::kFloat32, 4, c));
-  EXPECT_EQ(cluster.kernel, LayerKernel::kStepwise);
+  EXPECT_EQ(cluster.kernel, FusedKernel::kStepwise);
   EXPECT_TRUE(contains(cluster.note, "persistent cluster otherwise, auto")) << cluster.note;
   const LayerChoice stepwise = choose(FusedKernel::kStepwise, m, DataType::kFloat32, 4, c, true);
   const LayerChoice same = masked_layer_choice(stepwise);
-  EXPECT_EQ(same.kernel, LayerKernel::kStepwise);
+  EXPECT_EQ(same.kernel, FusedKernel::kStepwise);
   EXPECT_EQ(same.note, stepwise.note);
 }
 
@@ -163,7 +163,7 @@ TEST(KernelChoice, ExecutionPlanLines) {
   const ModelDesc small = model(64, Direction::kForward, 16);
   const Pair sc = candidates(small, DataType::kFloat32, 40);
   const LayerChoice cl = choose(FusedKernel::kAuto, small, DataType::kFloat32, 40, sc);
-  ASSERT_EQ(cl.kernel, LayerKernel::kPersistentCluster);
+  ASSERT_EQ(cl.kernel, FusedKernel::kCluster);
   const std::string line = describe_layer(3, cl, 1);
   EXPECT_TRUE(contains(line, fmt::format("layer 3: persistent cluster, {} clusters of {} blocks × {} units ({} rows each)",
                                          cl.persistent.clusters_per_direction, cl.persistent.blocks_per_direction,

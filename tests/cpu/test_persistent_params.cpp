@@ -13,6 +13,7 @@
 
 #include "common/compare.hpp"
 #include "common/expect_error.hpp"
+#include "common/fused_plan_helpers.hpp"
 #include "common/reference_runner.hpp"
 #include "fused/fused_params.hpp"
 #include "fused/fused_plan.hpp"
@@ -41,10 +42,10 @@ struct CallSetup {
 };
 
 void place(CallSetup& s, const PlanKey& key, int chunk_steps) {
-  std::vector<LayerKernel> kernels(s.desc.num_layers, LayerKernel::kStepwise);
-  kernels[s.layer] = s.persistent.variant == PersistentVariant::kCluster ? LayerKernel::kPersistentCluster
-                                                                         : LayerKernel::kPersistentGrid;
-  s.plan = make_plan(s.desc, s.type, key, chunk_steps, kernels);
+  std::vector<LayerChoice> choices(s.desc.num_layers);
+  choices[s.layer].kernel = s.persistent.variant;
+  choices[s.layer].persistent = s.persistent;
+  s.plan = make_plan(s.desc, s.type, key, choices, test::kH200Limits, chunk_steps);
   s.workspace.assign(s.plan.workspace.total_bytes, 0);
   ForwardRequest req;
   req.seq_len = key.seq_len;
@@ -76,7 +77,7 @@ std::vector<Op> persistent_ops(const FusedPlan& plan, int layer) {
 void expect_params_match(const CallSetup& s, const Op& op, const kernels::PersistentParams& p, const std::string& what) {
   SCOPED_TRACE(what + " chunk " + std::to_string(op.chunk));
   const PersistentPlan& pp = s.persistent;
-  const bool cluster = pp.variant == PersistentVariant::kCluster;
+  const bool cluster = pp.variant == FusedKernel::kCluster;
   // The stepwise kernel's view of the same steps.
   Op gate = op;
   gate.kind = OpKind::kGateStep;
@@ -122,7 +123,7 @@ void expect_params_match(const CallSetup& s, const Op& op, const kernels::Persis
     EXPECT_EQ(b.rows, want.row_last - want.row_first) << "block " << i;
     if (cluster) EXPECT_EQ(b.cluster, want.cluster) << "block " << i;
   }
-  EXPECT_EQ(p.mode, static_cast<int>(cluster ? kernels::PersistentMode::kCluster : kernels::PersistentMode::kGrid));
+  EXPECT_EQ(p.cluster, cluster ? 1 : 0);
   EXPECT_EQ(p.register_slots, pp.register_slots);
   EXPECT_EQ(p.register_rows, pp.register_rows);
   EXPECT_EQ(p.cols_per_lane, pp.cols_per_lane);
@@ -185,7 +186,7 @@ void expect_params_match(const CallSetup& s, const Op& op, const kernels::Persis
 
 DeviceLimits random_limits(std::mt19937_64& rng) {
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  if (pick(0, 1)) return kH200Limits;
+  if (pick(0, 1)) return test::kH200Limits;
   DeviceLimits lim;
   lim.sm_count = pick(2, 132);
   lim.registers_per_sm = 65536;
@@ -219,7 +220,7 @@ TEST(PersistentParams, RandomShapesMatchThePlan) {
       k.want_y = k.want_h_n = k.want_c_n = true;
       return k;
     }();
-    const PersistentVariant variant = pick(0, 1) ? PersistentVariant::kCluster : PersistentVariant::kGrid;
+    const FusedKernel variant = pick(0, 1) ? FusedKernel::kCluster : FusedKernel::kPersistent;
     const DeviceLimits lim = random_limits(rng);
     s.persistent = make_persistent_plan(s.desc, s.type, key.batch, key.seq_len, lim, variant);
     if (!s.persistent.fits) continue;
@@ -241,7 +242,7 @@ TEST(PersistentParams, RandomShapesMatchThePlan) {
       if (c > 0) EXPECT_GT(p.tag_base, persistent_tag_base(s.plan, ops[c - 1].chunk));
       previous_max_tag = kernels::persistent_tag(p.tag_base, p.step_count);
     }
-    ++checked[variant == PersistentVariant::kCluster];
+    ++checked[variant == FusedKernel::kCluster];
     if (HasFailure()) break;
   }
   EXPECT_GT(checked[0], 20);  // both variants really ran
@@ -249,7 +250,7 @@ TEST(PersistentParams, RandomShapesMatchThePlan) {
 }
 
 // A fitting grid setup of a projected bidirectional two-layer model, layer 1 persistent.
-CallSetup small_setup(PersistentVariant variant = PersistentVariant::kGrid) {
+CallSetup small_setup(FusedKernel variant = FusedKernel::kPersistent) {
   CallSetup s;
   s.desc.input_size = 5;
   s.desc.hidden_size = 40;
@@ -257,7 +258,7 @@ CallSetup small_setup(PersistentVariant variant = PersistentVariant::kGrid) {
   s.desc.num_layers = 2;
   s.desc.direction = Direction::kBidirectional;
   s.layer = 1;
-  s.persistent = make_persistent_plan(s.desc, s.type, 3, 9, kH200Limits, variant);
+  s.persistent = make_persistent_plan(s.desc, s.type, 3, 9, test::kH200Limits, variant);
   PlanKey key;
   key.seq_len = 9;
   key.batch = 3;
@@ -267,12 +268,12 @@ CallSetup small_setup(PersistentVariant variant = PersistentVariant::kGrid) {
 }
 
 TEST(PersistentParams, ShapeParamsNeedNoBuffers) {
-  const CallSetup s = small_setup(PersistentVariant::kCluster);
+  const CallSetup s = small_setup(FusedKernel::kCluster);
   ASSERT_TRUE(s.persistent.fits) << s.persistent.reason;
   const kernels::PersistentParams shape = persistent_shape_params(s.persistent);
   const kernels::PersistentParams full =
       persistent_params(s.desc, s.plan, persistent_ops(s.plan, 1)[0], s.persistent, s.buffers, s.cell, s.type, nullptr);
-  EXPECT_EQ(shape.mode, full.mode);
+  EXPECT_EQ(shape.cluster, full.cluster);
   EXPECT_EQ(shape.blocks_per_direction, full.blocks_per_direction);
   EXPECT_EQ(shape.clusters_per_direction, full.clusters_per_direction);
   EXPECT_EQ(shape.register_slots, full.register_slots);
@@ -304,12 +305,12 @@ TEST(PersistentParams, AcceptedByTheKernelLauncher) {
     s.desc.direction = static_cast<Direction>(pick(0, 2));
     s.type = pick(0, 1) ? DataType::kBFloat16 : DataType::kFloat32;
     s.layer = pick(0, 1);
-    const PersistentVariant variant = pick(0, 1) ? PersistentVariant::kCluster : PersistentVariant::kGrid;
+    const FusedKernel variant = pick(0, 1) ? FusedKernel::kCluster : FusedKernel::kPersistent;
     PlanKey key;
     key.seq_len = pick(1, 12);
     key.batch = pick(1, 40);
     key.want_y = true;
-    s.persistent = make_persistent_plan(s.desc, s.type, key.batch, key.seq_len, kH200Limits, variant);
+    s.persistent = make_persistent_plan(s.desc, s.type, key.batch, key.seq_len, test::kH200Limits, variant);
     if (!s.persistent.fits) continue;
     place(s, key, 0);
     const std::string what = describe(s.desc) + " " + to_string(s.type) + " " + to_string(variant);
@@ -395,16 +396,16 @@ TEST(PersistentParams, Errors) {
   // A plan that does not fit names its reason.
   CallSetup unfit = s;
   unfit.persistent = make_persistent_plan(s.desc, s.type, 3, 9, DeviceLimits{132, 65536, 255, 64, 16},
-                                          PersistentVariant::kGrid);
+                                          FusedKernel::kPersistent);
   ASSERT_FALSE(unfit.persistent.fits);
   test::expect_error([&] { build(unfit, op, s.type); }, ErrorCode::kInvalidArgument, {"does not fit", "shared memory"});
   // The cluster plan for a grid layer, a plan for another batch or data type.
   CallSetup other = s;
-  other.persistent = make_persistent_plan(s.desc, s.type, 3, 9, kH200Limits, PersistentVariant::kCluster);
-  test::expect_error([&] { build(other, op, s.type); }, ErrorCode::kInternal, {"persistent grid", "cluster variant"});
-  other.persistent = make_persistent_plan(s.desc, s.type, 4, 9, kH200Limits, PersistentVariant::kGrid);
+  other.persistent = make_persistent_plan(s.desc, s.type, 3, 9, test::kH200Limits, FusedKernel::kCluster);
+  test::expect_error([&] { build(other, op, s.type); }, ErrorCode::kInternal, {"runs persistent", "cluster variant"});
+  other.persistent = make_persistent_plan(s.desc, s.type, 4, 9, test::kH200Limits, FusedKernel::kPersistent);
   test::expect_error([&] { build(other, op, s.type); }, ErrorCode::kInternal, {"N=4", "N=3"});
-  other.persistent = make_persistent_plan(s.desc, DataType::kBFloat16, 3, 9, kH200Limits, PersistentVariant::kGrid);
+  other.persistent = make_persistent_plan(s.desc, DataType::kBFloat16, 3, 9, test::kH200Limits, FusedKernel::kPersistent);
   test::expect_error([&] { build(other, op, s.type); }, ErrorCode::kInternal, {"data type"});
   // Grid exchanges missing or too small; no abort word.
   CallSetup missing = s;
@@ -417,7 +418,7 @@ TEST(PersistentParams, Errors) {
   missing.buffers.persistent_abort = nullptr;
   test::expect_error([&] { build(missing, op, s.type); }, ErrorCode::kInternal, {"abort word"});
   // A cluster plan whose shared-memory exchange region cannot hold h and m.
-  CallSetup cluster = small_setup(PersistentVariant::kCluster);
+  CallSetup cluster = small_setup(FusedKernel::kCluster);
   ASSERT_TRUE(cluster.persistent.fits) << cluster.persistent.reason;
   const Op cluster_op = persistent_ops(cluster.plan, 1)[0];
   EXPECT_NO_THROW(build(cluster, cluster_op, cluster.type));

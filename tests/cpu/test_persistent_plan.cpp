@@ -8,6 +8,7 @@
 
 #include "common/compare.hpp"
 #include "common/expect_error.hpp"
+#include "common/fused_plan_helpers.hpp"
 #include "common/random_model.hpp"
 #include "common/reference_runner.hpp"
 #include "fused/fused_plan.hpp"
@@ -19,7 +20,7 @@ namespace {
 
 using fused::DeviceLimits;
 using fused::PersistentPlan;
-using fused::PersistentVariant;
+using lstmrt::FusedKernel;
 
 ModelDesc model(int H, int P = 0, Direction dir = Direction::kForward, int I = 8) {
   ModelDesc m;
@@ -30,13 +31,13 @@ ModelDesc model(int H, int P = 0, Direction dir = Direction::kForward, int I = 8
   return m;
 }
 
-PersistentPlan plan_for(int H, DataType type, int N = 1, PersistentVariant v = PersistentVariant::kGrid, int P = 0,
-                        Direction dir = Direction::kForward, const DeviceLimits& lim = fused::kH200Limits) {
+PersistentPlan plan_for(int H, DataType type, int N = 1, FusedKernel v = FusedKernel::kPersistent, int P = 0,
+                        Direction dir = Direction::kForward, const DeviceLimits& lim = test::kH200Limits) {
   return fused::make_persistent_plan(model(H, P, dir), type, N, 16, lim, v);
 }
 
 // Largest H that fits, checking that nothing up to 2× it fits beyond (the boundary is sharp).
-int largest_fitting_h(DataType type, int N, PersistentVariant v) {
+int largest_fitting_h(DataType type, int N, FusedKernel v) {
   int last = 0;
   for (int H = 1; H <= 4096; ++H)
     if (plan_for(H, type, N, v).fits) last = H;
@@ -63,8 +64,8 @@ TEST(PersistentPlan, OnlyClassicActivationsFit) {
       ModelDesc m = model(8, 0, dir);
       CellActivations& a = m.activations[dir == Direction::kBidirectional ? 1 : 0];
       (slot == 0 ? a.gate : slot == 1 ? a.cell : a.hidden) = Activation::gelu();
-      const PersistentPlan p = fused::make_persistent_plan(m, DataType::kFloat32, 2, 8, fused::kH200Limits,
-                                                           PersistentVariant::kGrid);
+      const PersistentPlan p = fused::make_persistent_plan(m, DataType::kFloat32, 2, 8, test::kH200Limits,
+                                                           FusedKernel::kPersistent);
       EXPECT_FALSE(p.fits);
       EXPECT_NE(p.reason.find("gelu"), std::string::npos) << p.reason;
       fused::PlanKey key;
@@ -72,18 +73,18 @@ TEST(PersistentPlan, OnlyClassicActivationsFit) {
       key.batch = 2;
       key.want_y = true;
       EXPECT_THROW(fused::make_plan(m, DataType::kFloat32, key, 0,
-                                    std::vector<fused::LayerKernel>(1, fused::LayerKernel::kPersistentGrid)),
+                                    std::vector<FusedKernel>(1, FusedKernel::kPersistent)),
                    Error);
     }
   ModelDesc classic = model(8);
   classic.activations[0] = {Activation::hard_sigmoid_keras3(), Activation::softsign(), Activation::leaky_relu(0.2f)};
-  EXPECT_TRUE(fused::make_persistent_plan(classic, DataType::kFloat32, 2, 8, fused::kH200Limits,
-                                          PersistentVariant::kGrid).fits);
+  EXPECT_TRUE(fused::make_persistent_plan(classic, DataType::kFloat32, 2, 8, test::kH200Limits,
+                                          FusedKernel::kPersistent).fits);
 }
 
 TEST(PersistentPlan, GridFitBoundaryOnH200) {
-  EXPECT_EQ(largest_fitting_h(DataType::kFloat32, 1, PersistentVariant::kGrid), 1696);
-  EXPECT_EQ(largest_fitting_h(DataType::kBFloat16, 1, PersistentVariant::kGrid), 2504);
+  EXPECT_EQ(largest_fitting_h(DataType::kFloat32, 1, FusedKernel::kPersistent), 1696);
+  EXPECT_EQ(largest_fitting_h(DataType::kBFloat16, 1, FusedKernel::kPersistent), 2504);
   const PersistentPlan fit = plan_for(1696, DataType::kFloat32);
   ASSERT_TRUE(fit.fits) << fit.reason;
   EXPECT_EQ(fit.units_per_block, 13);
@@ -97,8 +98,8 @@ TEST(PersistentPlan, GridFitBoundaryOnH200) {
   EXPECT_NE(past.reason.find("shared memory"), std::string::npos) << past.reason;
   EXPECT_TRUE(past.blocks.empty());
   // Two directions share the SMs: half the blocks each, so the largest H shrinks.
-  EXPECT_FALSE(plan_for(1696, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kBidirectional).fits);
-  EXPECT_TRUE(plan_for(1200, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kBidirectional).fits);
+  EXPECT_FALSE(plan_for(1696, DataType::kFloat32, 1, FusedKernel::kPersistent, 0, Direction::kBidirectional).fits);
+  EXPECT_TRUE(plan_for(1200, DataType::kFloat32, 1, FusedKernel::kPersistent, 0, Direction::kBidirectional).fits);
 }
 
 // Cluster variant: at most 16 blocks hold the whole layer, each with 160 KiB of registers and
@@ -109,11 +110,11 @@ TEST(PersistentPlan, GridFitBoundaryOnH200) {
 // rows). performance.md's ≈660 / ≈935 are the same estimate without that overhead.
 constexpr int kClusterFp32Max = 608, kClusterBf16Max = 832;
 TEST(PersistentPlan, ClusterFitBoundaryOnH200) {
-  const int fp32 = largest_fitting_h(DataType::kFloat32, 1, PersistentVariant::kCluster);
-  const int bf16 = largest_fitting_h(DataType::kBFloat16, 1, PersistentVariant::kCluster);
+  const int fp32 = largest_fitting_h(DataType::kFloat32, 1, FusedKernel::kCluster);
+  const int bf16 = largest_fitting_h(DataType::kBFloat16, 1, FusedKernel::kCluster);
   EXPECT_EQ(fp32, kClusterFp32Max);
   EXPECT_EQ(bf16, kClusterBf16Max);
-  const PersistentPlan p = plan_for(512, DataType::kFloat32, 64, PersistentVariant::kCluster);
+  const PersistentPlan p = plan_for(512, DataType::kFloat32, 64, FusedKernel::kCluster);
   ASSERT_TRUE(p.fits) << p.reason;
   EXPECT_EQ(p.blocks_per_direction, 16);
   EXPECT_EQ(p.units_per_block, 32);
@@ -130,28 +131,28 @@ TEST(PersistentPlan, NoFitReasons) {
   const PersistentPlan rows = plan_for(1024, DataType::kFloat32, 512);
   EXPECT_FALSE(rows.fits);
   EXPECT_NE(rows.reason.find("N=512"), std::string::npos) << rows.reason;
-  DeviceLimits no_clusters = fused::kH200Limits;
+  DeviceLimits no_clusters = test::kH200Limits;
   no_clusters.max_cluster_size = 0;
-  const PersistentPlan c = plan_for(64, DataType::kFloat32, 1, PersistentVariant::kCluster, 0, Direction::kForward,
+  const PersistentPlan c = plan_for(64, DataType::kFloat32, 1, FusedKernel::kCluster, 0, Direction::kForward,
                                     no_clusters);
   EXPECT_FALSE(c.fits);
   EXPECT_NE(c.reason.find("cluster"), std::string::npos);
-  DeviceLimits one_sm = fused::kH200Limits;
+  DeviceLimits one_sm = test::kH200Limits;
   one_sm.sm_count = 1;
   const PersistentPlan bi =
-      plan_for(8, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kBidirectional, one_sm);
+      plan_for(8, DataType::kFloat32, 1, FusedKernel::kPersistent, 0, Direction::kBidirectional, one_sm);
   EXPECT_FALSE(bi.fits);
   EXPECT_NE(bi.reason.find("directions"), std::string::npos);
-  DeviceLimits few_registers = fused::kH200Limits;
+  DeviceLimits few_registers = test::kH200Limits;
   few_registers.registers_per_sm = 256 * 96;  // 96 per thread: one 32-register tile
   const PersistentPlan one_tile =
-      plan_for(512, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kForward, few_registers);
+      plan_for(512, DataType::kFloat32, 1, FusedKernel::kPersistent, 0, Direction::kForward, few_registers);
   ASSERT_TRUE(one_tile.fits) << one_tile.reason;
   EXPECT_EQ(one_tile.weight_registers, 32);
   EXPECT_EQ(one_tile.register_rows, 16);  // 16 registers per row of 512: 2 rows per warp
   few_registers.registers_per_sm = 256 * 64;  // nothing left for weights: everything in shared memory
   const PersistentPlan smem_only =
-      plan_for(64, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kForward, few_registers);
+      plan_for(64, DataType::kFloat32, 1, FusedKernel::kPersistent, 0, Direction::kForward, few_registers);
   ASSERT_TRUE(smem_only.fits) << smem_only.reason;
   EXPECT_EQ(smem_only.register_rows, 0);
   EXPECT_EQ(smem_only.weight_registers, 0);
@@ -159,25 +160,25 @@ TEST(PersistentPlan, NoFitReasons) {
 
 TEST(PersistentPlan, DeviceLimitsFromQueriedFacts) {
   const fused::DeviceLimits h200 = fused::device_limits({132, 232448, 16, 1});
-  EXPECT_EQ(h200.sm_count, fused::kH200Limits.sm_count);
-  EXPECT_EQ(h200.registers_per_sm, fused::kH200Limits.registers_per_sm);
-  EXPECT_EQ(h200.max_registers_per_thread, fused::kH200Limits.max_registers_per_thread);
-  EXPECT_EQ(h200.smem_per_block, fused::kH200Limits.smem_per_block);
-  EXPECT_EQ(h200.max_cluster_size, fused::kH200Limits.max_cluster_size);
+  EXPECT_EQ(h200.sm_count, test::kH200Limits.sm_count);
+  EXPECT_EQ(h200.registers_per_sm, test::kH200Limits.registers_per_sm);
+  EXPECT_EQ(h200.max_registers_per_thread, test::kH200Limits.max_registers_per_thread);
+  EXPECT_EQ(h200.smem_per_block, test::kH200Limits.smem_per_block);
+  EXPECT_EQ(h200.max_cluster_size, test::kH200Limits.max_cluster_size);
   const fused::DeviceLimits small = fused::device_limits({20, 101376, 0, 1});  // no clusters
   EXPECT_EQ(small.sm_count, 20);
   EXPECT_EQ(small.smem_per_block, 101376u);
-  EXPECT_FALSE(fused::make_persistent_plan(model(64), DataType::kFloat32, 1, 4, small, PersistentVariant::kCluster).fits);
+  EXPECT_FALSE(fused::make_persistent_plan(model(64), DataType::kFloat32, 1, 4, small, FusedKernel::kCluster).fits);
 }
 
 TEST(PersistentPlan, InvalidArgumentsThrow) {
   expect_error([] { plan_for(8, DataType::kFloat32, 0); }, ErrorCode::kInvalidArgument, {"batch 0"});
-  expect_error([] { (void)fused::make_persistent_plan(model(8), DataType::kFloat32, 1, 0, fused::kH200Limits,
-                                                      PersistentVariant::kGrid); },
+  expect_error([] { (void)fused::make_persistent_plan(model(8), DataType::kFloat32, 1, 0, test::kH200Limits,
+                                                      FusedKernel::kPersistent); },
                ErrorCode::kInvalidArgument, {"seq_len 0"});
-  DeviceLimits bad = fused::kH200Limits;
+  DeviceLimits bad = test::kH200Limits;
   bad.smem_per_block = 0;
-  expect_error([&] { plan_for(8, DataType::kFloat32, 1, PersistentVariant::kGrid, 0, Direction::kForward, bad); },
+  expect_error([&] { plan_for(8, DataType::kFloat32, 1, FusedKernel::kPersistent, 0, Direction::kForward, bad); },
                ErrorCode::kInvalidArgument, {"device limits"});
 }
 
@@ -238,7 +239,7 @@ void check_plan_invariants(const PersistentPlan& p, const DeviceLimits& lim, con
     EXPECT_LE(b.row_last - b.row_first, p.rows_per_cluster);
     EXPECT_LT(b.rank, p.blocks_per_direction);
     EXPECT_TRUE(ranks.insert({b.cluster * 2 + b.direction, b.rank}).second);
-    const int group = b.direction * p.clusters_per_direction + (p.variant == PersistentVariant::kGrid
+    const int group = b.direction * p.clusters_per_direction + (p.variant == FusedKernel::kPersistent
                                                                      ? 0
                                                                      : b.cluster - b.direction * p.clusters_per_direction);
     for (int j = b.unit_first; j < b.unit_last; ++j) ++unit_owner.at(static_cast<std::size_t>(group) * p.hidden + j);
@@ -257,7 +258,7 @@ void check_plan_invariants(const PersistentPlan& p, const DeviceLimits& lim, con
   for (int c : unit_owner) EXPECT_EQ(c, 1);
   for (int c : proj_owner) EXPECT_EQ(c, 1);
   for (int d = 0; d < D; ++d) EXPECT_EQ(rows_seen[d].size(), static_cast<std::size_t>(p.batch));
-  if (p.variant == PersistentVariant::kGrid) {
+  if (p.variant == FusedKernel::kPersistent) {
     EXPECT_LE(p.total_blocks(), lim.sm_count);
   } else {
     EXPECT_LE(p.blocks_per_direction, lim.max_cluster_size);
@@ -275,11 +276,11 @@ void check_plan_invariants(const PersistentPlan& p, const DeviceLimits& lim, con
     } else {
       EXPECT_EQ(x->tag_offset(last_slot, last_row, last_unit, 0) + 4, x->total_bytes);
     }
-    if (p.variant == PersistentVariant::kCluster) EXPECT_LE(x->total_bytes, s.exchange.bytes);
+    if (p.variant == FusedKernel::kCluster) EXPECT_LE(x->total_bytes, s.exchange.bytes);
   }
   // The cluster kernel places the m receive buffer right after the h one (persistent_lstm.cu),
   // values then tags, exactly the ExchangeLayout sizes: (2, R, width) floats + (2, B) int32 each.
-  if (p.variant == PersistentVariant::kCluster) {
+  if (p.variant == FusedKernel::kCluster) {
     const auto bytes = [&](int width) {
       return static_cast<std::size_t>(2) * p.rows_per_cluster * width * 4 + 2u * p.blocks_per_direction * 4;
     };
@@ -296,7 +297,7 @@ TEST(PersistentPlan, RandomShapesRespectBudgetsAndOwnEveryUnitOnce) {
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   int fitted = 0;
   for (int k = 0; k < 400; ++k) {
-    DeviceLimits lim = fused::kH200Limits;
+    DeviceLimits lim = test::kH200Limits;
     if (pick(0, 1)) {
       lim.sm_count = pick(1, 40);
       lim.registers_per_sm = 256 * pick(64, 255);
@@ -308,11 +309,11 @@ TEST(PersistentPlan, RandomShapesRespectBudgetsAndOwnEveryUnitOnce) {
     const auto dir = static_cast<Direction>(pick(0, 2));
     const DataType type = pick(0, 1) ? DataType::kFloat32 : DataType::kBFloat16;
     const int N = pick(1, 80);
-    const auto variant = pick(0, 1) ? PersistentVariant::kGrid : PersistentVariant::kCluster;
+    const auto variant = pick(0, 1) ? FusedKernel::kPersistent : FusedKernel::kCluster;
     const PersistentPlan p = fused::make_persistent_plan(model(H, P, dir), type, N, pick(1, 50), lim, variant);
     const std::string what = fmt::format("H={} P={} D={} N={} {} {} SMs={} regs/SM={} smem={} cluster={}", H, P,
                                          static_cast<int>(dir), N, type == DataType::kFloat32 ? "fp32" : "bf16",
-                                         fused::to_string(variant), lim.sm_count, lim.registers_per_sm,
+                                         to_string(variant), lim.sm_count, lim.registers_per_sm,
                                          lim.smem_per_block, lim.max_cluster_size);
     if (!p.fits) {
       EXPECT_FALSE(p.reason.empty()) << what;

@@ -119,7 +119,7 @@ TEST_F(BenchGpu, ExchangeOnlyLaunchesComplete) {
   ModelDesc desc;
   desc.input_size = 16;
   desc.hidden_size = 512;
-  for (fused::PersistentVariant v : {fused::PersistentVariant::kGrid, fused::PersistentVariant::kCluster}) {
+  for (FusedKernel v : {FusedKernel::kPersistent, FusedKernel::kCluster}) {
     SCOPED_TRACE(fused::to_string(v));
     PersistentHarness h(desc, DataType::kFloat32, 64, 1, v);
     ASSERT_TRUE(h.fits(stream()));
@@ -138,11 +138,11 @@ TEST_F(BenchGpu, ExchangeOnlyLaunchesComplete) {
     EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
     EXPECT_EQ(h.status().code, kernels::kPersistentTimeout);
   }
-  EXPECT_THROW(PersistentHarness(desc, DataType::kFloat16, 8, 1, fused::PersistentVariant::kGrid), Error);
+  EXPECT_THROW(PersistentHarness(desc, DataType::kFloat16, 8, 1, FusedKernel::kPersistent), Error);
   ModelDesc huge = desc;
   huge.hidden_size = 8192;  // W_hh far beyond the chip
   try {
-    PersistentHarness h(huge, DataType::kFloat32, 8, 1, fused::PersistentVariant::kGrid);
+    PersistentHarness h(huge, DataType::kFloat32, 8, 1, FusedKernel::kPersistent);
     ADD_FAILURE() << "H 8192 fit on chip";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kUnsupported) << e.what();

@@ -28,13 +28,13 @@
 namespace lstmrt::test {
 namespace {
 
-using fused::PersistentVariant;
+using lstmrt::FusedKernel;
 
 constexpr FusedKernel kVariants[] = {FusedKernel::kPersistent, FusedKernel::kCluster};
 constexpr DataType kTypes[] = {DataType::kFloat32, DataType::kBFloat16};
 
-PersistentVariant variant_of(FusedKernel k) {
-  return k == FusedKernel::kCluster ? PersistentVariant::kCluster : PersistentVariant::kGrid;
+FusedKernel variant_of(FusedKernel k) {
+  return k == FusedKernel::kCluster ? FusedKernel::kCluster : FusedKernel::kPersistent;
 }
 std::string kernel_name(FusedKernel k) { return k == FusedKernel::kCluster ? "persistent cluster" : "persistent grid"; }
 
@@ -230,7 +230,7 @@ TEST_F(PersistentGpu, RepeatedRunsAreBitwiseIdentical) {
 // up after timeout_ns instead of spinning forever, the kernel exits, and the host-mapped status
 // names the timeout. The device stays usable: a clean launch of the same parameters completes.
 TEST_F(PersistentGpu, ForcedTimeoutReportsInsteadOfHanging) {
-  for (PersistentVariant variant : {PersistentVariant::kGrid, PersistentVariant::kCluster}) {
+  for (FusedKernel variant : {FusedKernel::kPersistent, FusedKernel::kCluster}) {
     SCOPED_TRACE(fused::to_string(variant));
     ModelDesc desc;
     desc.input_size = 16;

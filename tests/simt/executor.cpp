@@ -920,6 +920,7 @@ cudaError_t device_attribute(int* value, cudaDeviceAttr attr, int device) {
     case cudaDevAttrCooperativeLaunch: *value = d.cooperative_launch; return cudaSuccess;
     case cudaDevAttrClusterLaunch: *value = d.cluster_launch; return cudaSuccess;
     case cudaDevAttrMaxThreadsPerBlock: *value = d.max_threads_per_block; return cudaSuccess;
+    case cudaDevAttrMaxRegistersPerMultiprocessor: *value = d.registers_per_sm; return cudaSuccess;
     default: return cudaErrorInvalidValue;
   }
 }

@@ -8,8 +8,10 @@
 #include <random>
 
 #include "common/check.hpp"
+#include "fused/fused_choose.hpp"
 #include "fused/fused_weights.hpp"
 #include "fused/gemm_call.hpp"
+#include "fused/persistent_params.hpp"
 #include "kernels/cell_math_params.hpp"
 #include "kernels/fused_step.hpp"
 #include "kernels/upload_lengths.hpp"
@@ -48,76 +50,11 @@ std::vector<std::uint8_t> poisoned_storage(std::size_t count, DataType type) {
 
 }  // namespace
 
-std::vector<BoundOp> bind(const BindInputs& in) {
-  const ModelDesc& desc = *in.desc;
-  const fused::FusedPlan& plan = *in.plan;
-  const fused::CallBuffers& b = *in.buffers;
-  const DataType t = in.type;
-  std::vector<BoundOp> ops;
-  // Dependencies: the last op issued on each stream, the pending event records, a fork to honour.
-  const int streams = desc.num_layers;
-  std::vector<int> last_on(streams, -1), fork_pending(streams, -1), event_record(streams + 1, -1);
-  for (const fused::Op& op : plan.ops) {
-    BoundOp bound;
-    bound.kind = op.kind;
-    bound.stream = op.layer;
-    const int index = static_cast<int>(ops.size());
-    if (fork_pending[op.layer] >= 0) bound.after.push_back(fork_pending[op.layer]), fork_pending[op.layer] = -1;
-    switch (op.kind) {
-      case OpKind::kUploadLengths:
-        bound.host_lengths = in.request->lengths;
-        bound.lengths = b.lengths;
-        bound.count = in.request->batch;
-        break;
-      case OpKind::kUploadMask:
-        if (!in.mask_words) detail::fail(ErrorCode::kInternal, "simt driver: a masked plan without the packed mask");
-        bound.host_lengths = in.mask_words->data();
-        bound.lengths = b.mask;
-        bound.count = static_cast<int>(in.mask_words->size());
-        break;
-      case OpKind::kFork:  // every layer stream waits for the caller's stream up to here
-        for (int s = 1; s < streams; ++s) fork_pending[s] = index;
-        break;
-      case OpKind::kInitState: bound.init = fused::init_state_params(desc, plan, op.layer, b, t); break;
-      case OpKind::kGemm:
-        bound.gemm = fused::gemm_call(op.gemm, t, in.math);
-        bound.gemm_a = fused::matrix_address(b, op.gemm.weight, t);
-        bound.gemm_b = fused::matrix_address(b, op.gemm.act, t);
-        bound.gemm_c = const_cast<void*>(fused::matrix_address(b, op.gemm.out, t));
-        break;
-      case OpKind::kGateStep: bound.gate = fused::gate_step_params(desc, plan, op, b, in.cell, t); break;
-      case OpKind::kRecordEvent: event_record[1 + op.layer] = index; break;
-      case OpKind::kWaitEvent:
-        if (event_record[1 + op.wait_layer] < 0)
-          detail::fail(ErrorCode::kInternal, "simt driver: layer {} waits for layer {}'s event before any record",
-                       op.layer, op.wait_layer);
-        bound.after.push_back(event_record[1 + op.wait_layer]);
-        break;
-      case OpKind::kJoin:  // the caller's stream waits for every layer stream
-        for (int s = 1; s < streams; ++s)
-          if (last_on[s] >= 0) bound.after.push_back(last_on[s]);
-        break;
-      case OpKind::kClearPersistent:
-        bound.clear = b.persistent_abort;
-        bound.clear_bytes = plan.workspace.persistent.bytes;
-        break;
-      case OpKind::kPersistent: {
-        const fused::PersistentPlan& pp = in.persistent->at(op.layer);
-        bound.persistent = fused::persistent_params(desc, plan, op, pp, b, in.cell, t, in.status);
-        bound.blocks = pp.total_blocks();
-        break;
-      }
-    }
-    last_on[op.layer] = index;
-    ops.push_back(std::move(bound));
-  }
-  return ops;
-}
-
-int execute(const std::vector<BoundOp>& ops, DataType type, std::uint64_t seed) {
+int execute(const fused::BoundCall& call, DataType type, MathMode math, std::uint64_t seed) {
+  const std::vector<fused::BoundOp>& ops = call.ops;
   const kernels::StorageType storage = fused::storage_type(type);
   int streams = 0;
-  for (const BoundOp& op : ops) streams = std::max(streams, op.stream + 1);
+  for (const fused::BoundOp& op : ops) streams = std::max(streams, op.stream + 1);
   std::vector<std::vector<int>> queue(streams);
   for (int i = 0; i < static_cast<int>(ops.size()); ++i) queue[ops[i].stream].push_back(i);
   std::vector<std::size_t> head(streams, 0);
@@ -128,7 +65,7 @@ int execute(const std::vector<BoundOp>& ops, DataType type, std::uint64_t seed) 
     std::vector<int> runnable;
     for (int s = 0; s < streams; ++s) {
       if (head[s] == queue[s].size()) continue;
-      const BoundOp& op = ops[queue[s][head[s]]];
+      const fused::BoundOp& op = ops[queue[s][head[s]]];
       bool ready = true;
       for (int dep : op.after) ready = ready && done[dep];
       if (ready) runnable.push_back(s);
@@ -136,16 +73,18 @@ int execute(const std::vector<BoundOp>& ops, DataType type, std::uint64_t seed) 
     if (runnable.empty()) detail::fail(ErrorCode::kInternal, "simt driver: the plan's streams wait on each other forever");
     const int s = runnable[rng() % runnable.size()];
     const int index = queue[s][head[s]++];
-    const BoundOp& op = ops[index];
+    const fused::BoundOp& op = ops[index];
     const cudaStream_t stream = stream_handle(op.stream);
     switch (op.kind) {
       case OpKind::kUploadLengths:
       case OpKind::kUploadMask:
-        kernels::upload_lengths(op.host_lengths, op.count, op.lengths, stream);
-        launches += kernels::length_chunk_count(op.count);
+        kernels::upload_lengths(op.upload_source, op.upload_count, op.upload_target, stream);
+        launches += kernels::length_chunk_count(op.upload_count);
         break;
       case OpKind::kInitState: kernels::launch_init_state(op.init, storage, stream), ++launches; break;
-      case OpKind::kGemm: cpu_gemm(op.gemm, op.gemm_a, op.gemm_b, op.gemm_c); break;
+      case OpKind::kGemm:
+        cpu_gemm(fused::gemm_call(op.gemm, type, math), op.gemm_weight, op.gemm_act, op.gemm_out);
+        break;
       case OpKind::kGateStep: kernels::launch_gate_step(op.gate, storage, stream), ++launches; break;
       case OpKind::kClearPersistent: std::memset(op.clear, 0, op.clear_bytes); break;  // cudaMemsetAsync
       case OpKind::kPersistent:
@@ -162,7 +101,7 @@ int execute(const std::vector<BoundOp>& ops, DataType type, std::uint64_t seed) 
   return launches;
 }
 
-FusedRunResult run_fused(const ModelDesc& desc, const Weights& weights, const test::HostInputs& in,
+FusedRunResult run_fused(const ModelDesc& desc, const Weights& weights_in, const test::HostInputs& in,
                          const FusedRunOptions& opt) {
   const DataType t = opt.type;
   const int T = in.seq_len, N = in.batch, L = desc.num_layers;
@@ -198,70 +137,73 @@ FusedRunResult run_fused(const ModelDesc& desc, const Weights& weights, const te
   }
   validate(desc, req);
 
-  // The plan and each persistent layer's plan, as the backend makes them (fused_backend.cpp).
-  std::vector<fused::LayerKernel> kernels = opt.kernels;
-  if (kernels.empty()) kernels.assign(L, fused::LayerKernel::kStepwise);
-  fused::DeviceLimits limits = opt.limits ? *opt.limits : fused::device_limits(kernels::persistent_device_info(0));
-  if (opt.planner_registers_per_sm > 0) limits.registers_per_sm = opt.planner_registers_per_sm;
-  const fused::FusedPlan plan = fused::make_plan(desc, t, fused::plan_key(req), opt.chunk_steps, kernels);
+  // Choose (the requested variant of each layer, refused where the backend's candidate is not
+  // usable), plan and bind, as the backend does (fused_backend.cpp), on host memory.
+  std::vector<FusedKernel> kernels = opt.kernels;
+  if (kernels.empty()) kernels.assign(L, FusedKernel::kStepwise);
+  fused::DeviceFacts facts;
+  facts.limits = opt.limits ? *opt.limits : fused::device_limits(kernels::persistent_device_info(0));
+  if (opt.planner_registers_per_sm > 0) facts.limits.registers_per_sm = opt.planner_registers_per_sm;
+  facts.cooperative_launch = true;
+  facts.co_resident = [t](const fused::PersistentPlan& p) {
+    return kernels::persistent_launch_fits(fused::persistent_shape_params(p), fused::storage_type(t), p.total_blocks(),
+                                           nullptr);
+  };
+  const fused::PlanKey key = fused::plan_key(req);
+  std::vector<fused::LayerChoice> choices(L);
   result.persistent.resize(L);
   for (int l = 0; l < L; ++l) {
+    choices[l].kernel = kernels[l];
     if (!fused::is_persistent(kernels[l])) continue;
-    const auto variant = kernels[l] == fused::LayerKernel::kPersistentCluster ? fused::PersistentVariant::kCluster
-                                                                              : fused::PersistentVariant::kGrid;
-    fused::PersistentPlan pp = fused::make_persistent_plan(desc, t, N, T, limits, variant);
-    if (!pp.fits) detail::unsupported("simt driver: layer {}'s {} plan does not fit: {}", l, to_string(variant), pp.reason);
-    if (!kernels::persistent_launch_fits(fused::persistent_shape_params(pp), fused::storage_type(t), pp.total_blocks(),
-                                         nullptr))
-      detail::unsupported("simt driver: layer {}'s {} blocks are not co-resident on the executor's device", l,
-                          pp.total_blocks());
-    result.persistent[l] = std::move(pp);
+    const fused::VariantCandidate c = fused::variant_candidate(desc, t, T, N, facts, kernels[l]);
+    if (!c.usable())
+      detail::unsupported("simt driver: layer {}'s {} variant cannot run: {}", l, to_string(kernels[l]), c.why_not());
+    choices[l].persistent = c.plan;
+    result.persistent[l] = c.plan;
   }
+  const fused::FusedPlan plan = fused::make_plan(desc, t, key, choices, facts.limits, opt.chunk_steps);
 
   // Workspace and weights in host memory.
   const AlignedBytes workspace(plan.workspace.total_bytes, 0xFF);
-  fused::CallBuffers buffers = fused::call_buffers(plan.workspace, workspace.get(), req);
   struct HostLayer {
     std::vector<std::uint8_t> w_ih, w_hh, w_hr, bias, peephole;
   };
   std::vector<HostLayer> host(L);
+  std::vector<fused::LayerWeights> weights(L);
   for (int l = 0; l < L; ++l) {
-    const fused::PackedLayer p = fused::pack_layer(desc, weights, l);
+    const fused::PackedLayer p = fused::pack_layer(desc, weights_in, l);
     host[l] = {detail::to_storage(p.w_ih, t), detail::to_storage(p.w_hh, t), detail::to_storage(p.w_hr, t),
                detail::to_storage(p.bias, DataType::kFloat32), detail::to_storage(p.peephole, DataType::kFloat32)};
-    fused::LayerBuffers& lb = buffers.layers[l];
-    lb.w_ih = host[l].w_ih.data();
-    lb.w_hh = host[l].w_hh.data();
-    lb.w_hr = host[l].w_hr.empty() ? nullptr : host[l].w_hr.data();
-    lb.bias = reinterpret_cast<const float*>(host[l].bias.data());
-    lb.peephole = host[l].peephole.empty() ? nullptr : reinterpret_cast<const float*>(host[l].peephole.data());
+    weights[l].w_ih = host[l].w_ih.data();
+    weights[l].w_hh = host[l].w_hh.data();
+    weights[l].w_hr = host[l].w_hr.empty() ? nullptr : host[l].w_hr.data();
+    weights[l].bias = reinterpret_cast<const float*>(host[l].bias.data());
+    weights[l].peephole = host[l].peephole.empty() ? nullptr : reinterpret_cast<const float*>(host[l].peephole.data());
   }
 
-  BindInputs bi;
-  bi.desc = &desc;
-  bi.plan = &plan;
-  bi.persistent = &result.persistent;
-  bi.buffers = &buffers;
-  bi.request = &req;
-  for (int d = 0; d < 2; ++d) bi.cell[d] = kernels::make_cell_math_params(desc, d < desc.num_directions() ? d : 0);
-  bi.type = t;
-  bi.math = opt.math;
-  bi.status = &result.status;
-  std::vector<std::int32_t> mask_words;
+  fused::UploadStaging staging;
+  if (req.lengths) staging.lengths.assign(req.lengths, req.lengths + N);
   if (req.mask) {
-    mask_words.resize(packed_mask_words(T, N));
-    pack_mask(req.mask, T, N, mask_words.data());
-    bi.mask_words = &mask_words;
+    staging.mask_words.resize(packed_mask_words(T, N));
+    pack_mask(req.mask, T, N, staging.mask_words.data());
   }
-  std::vector<BoundOp> ops = bind(bi);
-  for (BoundOp& op : ops) {
+  fused::BindInputs bi;
+  bi.request = &req;
+  bi.workspace = workspace.get();
+  bi.workspace_bytes = workspace.bytes;
+  bi.weights = &weights;
+  for (int d = 0; d < 2; ++d) bi.cell[d] = kernels::make_cell_math_params(desc, d < desc.num_directions() ? d : 0);
+  bi.status = &result.status;
+  bi.staging = &staging;
+  fused::BoundCall call = fused::bind(desc, t, plan, bi);
+  for (fused::BoundOp& op : call.ops) {
     if (op.kind == OpKind::kGemm) ++result.gemms;
     if (op.kind != OpKind::kPersistent) continue;
     op.persistent.timeout_ns = opt.timeout_ns;
     op.persistent.debug_stall_block = opt.debug_stall_block;
     op.persistent.debug_stall_step = opt.debug_stall_step;
   }
-  result.kernel_launches = execute(ops, t, opt.schedule_seed);
+  result.kernel_launches = execute(call, t, opt.math, opt.schedule_seed);
 
   if (opt.wanted.sequences) result.out.y = detail::from_storage(y, t);
   if (opt.wanted.state) {

@@ -1,12 +1,10 @@
-// The fused backend's forward on the CPU: the backend's own plan (src/fused/fused_plan.hpp) with
-// its own parameter builders (fused_params.hpp, persistent_params.hpp) bound to host buffers, and
-// every kernel op run by the kernels' own launchers (kernels/*.hpp) through the SIMT executor;
-// GEMM ops run as cpu_gemm on the descriptor the GPU path gives cuBLASLt (gemm_call.hpp).
-//
-// Two steps, as the GPU path: bind() turns the plan's op list into bound ops (every parameter and
-// address resolved, stream dependencies explicit), execute() runs them. The layer streams run in
-// a seeded random interleaving that respects stream order, kFork / kJoin and the plan's events,
-// as concurrent streams may on a GPU; each op runs to completion before the next starts.
+// The fused backend's forward on the CPU: the backend's own pipeline — choose (the requested
+// variant per layer, src/fused/fused_choose.hpp), plan (fused_plan.hpp), bind (fused_bind.hpp) —
+// on host buffers, and the bound ops run here instead of on the GPU executor: every kernel op by
+// the kernels' own launchers (kernels/*.hpp) through the SIMT executor, GEMM ops as cpu_gemm on the
+// descriptor the GPU path gives cuBLASLt (gemm_call.hpp). The layer streams run in a seeded random
+// interleaving that respects stream order and the bound ops' dependencies (kFork / kJoin and the
+// plan's events), as concurrent streams may on a GPU; each op runs to completion before the next.
 //
 // Buffers are host memory in the storage type: the workspace starts as 0xFF bytes (NaN in every
 // float type) and y / h_n / c_n are poisoned, so an element nothing wrote fails the comparison.
@@ -18,10 +16,8 @@
 #include <vector>
 
 #include "common/reference_runner.hpp"
-#include "fused/fused_params.hpp"
-#include "fused/gemm_call.hpp"
+#include "fused/fused_bind.hpp"
 #include "fused/fused_plan.hpp"
-#include "fused/persistent_params.hpp"
 #include "fused/persistent_plan.hpp"
 #include "kernels/persistent_lstm.hpp"
 
@@ -30,7 +26,7 @@ namespace lstmrt::simt {
 struct FusedRunOptions {
   DataType type = DataType::kFloat32;
   MathMode math = MathMode::kStrict;
-  std::vector<fused::LayerKernel> kernels;  // per layer; empty: every layer stepwise
+  std::vector<FusedKernel> kernels;  // per layer; empty: every layer stepwise
   int chunk_steps = 0;                      // > 0: override the plan's chunk length
   PaddingMode padding = PaddingMode::kZero;
   ReverseOutputOrder order = ReverseOutputOrder::kOriginal;
@@ -53,44 +49,10 @@ struct FusedRunResult {
   int kernel_launches = 0, gemms = 0;
 };
 
-// One bound op (the plan's op with everything resolved) on stream `stream`.
-struct BoundOp {
-  fused::OpKind kind = fused::OpKind::kFork;
-  int stream = 0;
-  std::vector<int> after;  // indices of ops that must finish first, besides stream order
-  kernels::GateStepParams gate{};
-  kernels::InitStateParams init{};
-  kernels::PersistentParams persistent{};
-  int blocks = 0;
-  fused::GemmCall gemm{};
-  const void* gemm_a = nullptr;  // weight
-  const void* gemm_b = nullptr;  // act
-  void* gemm_c = nullptr;        // out
-  void* clear = nullptr;
-  std::size_t clear_bytes = 0;
-  const std::int32_t* host_lengths = nullptr;
-  std::int32_t* lengths = nullptr;
-  int count = 0;
-};
-
-// Everything a plan's ops refer to, for bind().
-struct BindInputs {
-  const ModelDesc* desc = nullptr;
-  const fused::FusedPlan* plan = nullptr;
-  const std::vector<fused::PersistentPlan>* persistent = nullptr;  // per layer
-  const fused::CallBuffers* buffers = nullptr;
-  const ForwardRequest* request = nullptr;
-  std::array<kernels::CellMathParams, 2> cell{};
-  DataType type = DataType::kFloat32;
-  MathMode math = MathMode::kStrict;
-  kernels::PersistentStatus* status = nullptr;
-  // A masked request: its mask packed as the backend packs it (src/request_mask.hpp), which the
-  // kUploadMask op uploads as the backend does (upload_lengths, by value).
-  const std::vector<std::int32_t>* mask_words = nullptr;
-};
-std::vector<BoundOp> bind(const BindInputs& in);
-// Runs the bound ops; returns the number of kernel launches.
-int execute(const std::vector<BoundOp>& ops, DataType type, std::uint64_t seed);
+// Runs the bound ops of the fused backend's own bind (src/fused/fused_bind.hpp) on the CPU: kernels
+// through the SIMT executor, GEMMs as cpu_gemm of the descriptor cuBLASLt would get. Returns the
+// number of kernel launches.
+int execute(const fused::BoundCall& call, DataType type, MathMode math, std::uint64_t seed);
 
 // A whole forward: inputs and outputs as float32 host arrays (converted to and from the storage
 // type). Throws lstmrt::Error for a persistent layer whose plan does not fit or whose blocks are

@@ -18,9 +18,9 @@
 namespace lstmrt::simt {
 namespace {
 
-using fused::LayerKernel;
+using lstmrt::FusedKernel;
 
-LayerKernel kernel_of(bool cluster) { return cluster ? LayerKernel::kPersistentCluster : LayerKernel::kPersistentGrid; }
+FusedKernel kernel_of(bool cluster) { return cluster ? FusedKernel::kCluster : FusedKernel::kPersistent; }
 
 ModelDesc model(int H, int P = 0, Direction dir = Direction::kForward, int I = 6) {
   ModelDesc m;
@@ -103,7 +103,7 @@ TEST(SimtPersistent, ClusterBatchSlices) {
   c.N = 6;
   c.lengths = true;
   c.opt.padding = PaddingMode::kCarryLast;
-  c.opt.kernels = {LayerKernel::kPersistentCluster};
+  c.opt.kernels = {FusedKernel::kCluster};
   c.facts = FusedCase::small_facts(6, 2);
   c.opt.schedule_seed = test::test_seed();
   const FusedRunResult r = expect_matches_reference(c, test::test_seed());
@@ -205,12 +205,12 @@ TEST(SimtPersistent, BlocksThatCannotBeCoResidentAreRefused) {
   const test::HostInputs in = test::random_inputs(m, 3, 2, rng, false, false);
   const ScopedDevice device(FusedCase::small_facts(4), 1);
   FusedRunOptions opt;
-  opt.kernels = {LayerKernel::kPersistentGrid};
+  opt.kernels = {FusedKernel::kPersistent};
   opt.limits = fused::device_limits(kernels::persistent_device_info(0));
   opt.limits->sm_count = 8;  // the planner believes in 8 SMs: 8 blocks
   test::expect_error([&] { run_fused(m, w, in, opt); }, ErrorCode::kUnsupported, {"not co-resident", "8 blocks"});
   const fused::PersistentPlan pp =
-      fused::make_persistent_plan(m, DataType::kFloat32, 2, 3, *opt.limits, fused::PersistentVariant::kGrid);
+      fused::make_persistent_plan(m, DataType::kFloat32, 2, 3, *opt.limits, FusedKernel::kPersistent);
   ASSERT_EQ(pp.total_blocks(), 8);
   kernels::PersistentParams p = fused::persistent_shape_params(pp);
   std::vector<std::uint8_t> any(1 << 16, 0);

@@ -1,15 +1,25 @@
-// Per-layer kernel choice of the fused backend (see kernel_choice.hpp).
-#include "fused/kernel_choice.hpp"
+// The fused backend's per-layer kernel choice (see fused_choose.hpp).
+#include "fused/fused_choose.hpp"
 
 #include <fmt/format.h>
+
+#include "lstmrt/error.hpp"
 
 namespace lstmrt::fused {
 namespace {
 
+// How execution_plan names a layer's kernels.
+const char* kernel_title(FusedKernel k) {
+  switch (k) {
+    case FusedKernel::kPersistent: return "persistent grid";
+    case FusedKernel::kCluster: return "persistent cluster";
+    default: return "stepwise";
+  }
+}
+
 LayerChoice persistent_choice(const VariantCandidate& c, std::string note) {
   LayerChoice choice;
-  choice.kernel = c.plan.variant == PersistentVariant::kCluster ? LayerKernel::kPersistentCluster
-                                                                : LayerKernel::kPersistentGrid;
+  choice.kernel = c.plan.variant;
   choice.note = std::move(note);
   choice.persistent = c.plan;
   return choice;
@@ -22,6 +32,27 @@ LayerChoice stepwise_choice(std::string note) {
 }
 
 }  // namespace
+
+VariantCandidate variant_candidate(const ModelDesc& desc, DataType type, int seq_len, int batch,
+                                   const DeviceFacts& facts, FusedKernel variant) {
+  VariantCandidate c;
+  if (!facts.refusal.empty()) {
+    c.plan.reason = facts.refusal;
+    return c;
+  }
+  c.plan = make_persistent_plan(desc, type, batch, seq_len, facts.limits, variant);
+  if (!c.plan.fits) return c;
+  if (variant == FusedKernel::kPersistent && !facts.cooperative_launch) {
+    c.refusal = "the device has no cooperative launches";
+    return c;
+  }
+  try {
+    c.co_resident = facts.co_resident && facts.co_resident(c.plan);
+  } catch (const Error& e) {
+    c.refusal = std::string("the co-residency query failed: ") + e.what();
+  }
+  return c;
+}
 
 std::string VariantCandidate::why_not() const {
   if (!plan.fits) return plan.reason;
@@ -76,14 +107,29 @@ LayerChoice choose_layer_kernel(FusedKernel requested, bool measured, DataType t
 LayerChoice masked_layer_choice(const LayerChoice& unmasked) {
   if (!is_persistent(unmasked.kernel)) return unmasked;
   return stepwise_choice(fmt::format("a per-step mask: the persistent kernels take none ({} otherwise{})",
-                                     to_string(unmasked.kernel), unmasked.note.empty() ? "" : ", " + unmasked.note));
+                                     kernel_title(unmasked.kernel), unmasked.note.empty() ? "" : ", " + unmasked.note));
+}
+
+std::vector<LayerChoice> choose(const ModelDesc& desc, DataType type, const PlanKey& key, const KernelRequest& request,
+                                const DeviceFacts& facts) {
+  LayerChoice choice;
+  if (request.kernel != FusedKernel::kStepwise) {
+    const VariantCandidate grid = variant_candidate(desc, type, key.seq_len, key.batch, facts, FusedKernel::kPersistent);
+    const VariantCandidate cluster = variant_candidate(desc, type, key.seq_len, key.batch, facts, FusedKernel::kCluster);
+    choice = choose_layer_kernel(request.kernel, request.measured, type, desc.hidden_size, key.batch,
+                                 facts.limits.sm_count, grid, cluster);
+  } else if (request.measured) {
+    choice.note = "measured fastest";
+  }
+  if (key.has_mask) choice = masked_layer_choice(choice);
+  return std::vector<LayerChoice>(desc.num_layers, choice);
 }
 
 std::string describe_layer(int layer, const LayerChoice& choice, int directions) {
-  std::string line = fmt::format("layer {}: {}", layer, to_string(choice.kernel));
+  std::string line = fmt::format("layer {}: {}", layer, kernel_title(choice.kernel));
   if (is_persistent(choice.kernel)) {
     const PersistentPlan& p = choice.persistent;
-    if (choice.kernel == LayerKernel::kPersistentCluster)
+    if (choice.kernel == FusedKernel::kCluster)
       line += fmt::format(", {} cluster{} of {} blocks × {} units ({} rows each)", p.clusters_per_direction,
                           p.clusters_per_direction == 1 ? "" : "s", p.blocks_per_direction, p.units_per_block,
                           p.rows_per_cluster);
