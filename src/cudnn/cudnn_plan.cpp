@@ -71,14 +71,6 @@ CudnnAlgo choose_algo(const std::vector<CudnnAlgo>& ranked, bool uniform_lengths
   return CudnnAlgo::kStandard;
 }
 
-std::vector<CudnnAlgo> rank_by_time(std::vector<AlgoTiming> timings) {
-  std::stable_sort(timings.begin(), timings.end(),
-                   [](const AlgoTiming& a, const AlgoTiming& b) { return a.milliseconds < b.milliseconds; });
-  std::vector<CudnnAlgo> ranked;
-  for (const AlgoTiming& t : timings) ranked.push_back(t.algo);
-  return ranked;
-}
-
 bool is_refusal_status(cudnnStatus_t status) {
   const int category = CUDNN_STATUS_CATEGORY(status);
   return category == CUDNN_STATUS_NOT_SUPPORTED || category == CUDNN_STATUS_BAD_PARAM;

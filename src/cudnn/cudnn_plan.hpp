@@ -66,13 +66,6 @@ constexpr std::size_t kCudnnMinBFloat16Version = 91300;
 constexpr int kCudnnMinBFloat16ComputeMajor = 8;
 std::string bf16_refusal(std::size_t cudnn_version, int compute_major);
 
-struct AlgoTiming {
-  CudnnAlgo algo;
-  float milliseconds;
-};
-// Algorithms ordered fastest first (ties keep the given order).
-std::vector<CudnnAlgo> rank_by_time(std::vector<AlgoTiming> timings);
-
 // ---- the RNN descriptor --------------------------------------------------------------------------
 // The arguments of cudnnSetRNNDescriptor_v8, in its order.
 struct RnnDescParams {

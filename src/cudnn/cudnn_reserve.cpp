@@ -1,12 +1,14 @@
 // The cudnn backend's reserve(): everything a shape needs before forward may run without
 // allocating — PERSIST_DYNAMIC plans built for the batch size, the owned workspace, and for
-// algorithm auto one timing of every algorithm cuDNN accepts for the shape (fastest kept).
+// algorithm auto one timing of every algorithm cuDNN accepts for the shape (common/autotune.hpp;
+// the ranking kept).
 // reserve() allocates and synchronises by design.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
 #include <random>
 
+#include "common/autotune.hpp"
 #include "common/check.hpp"
 #include "common/cuda_check.hpp"
 #include "common/device_guard.hpp"
@@ -15,26 +17,6 @@
 
 namespace lstmrt::cudnn {
 namespace {
-
-constexpr int kTimedRuns = 3;  // after one warm-up run; the minimum is kept
-
-// Stream and events for timing, destroyed on every path.
-struct TimingResources {
-  cudaStream_t stream = nullptr;
-  cudaEvent_t start = nullptr, stop = nullptr;
-  TimingResources() {
-    LSTMRT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    LSTMRT_CUDA_CHECK(cudaEventCreate(&start));
-    LSTMRT_CUDA_CHECK(cudaEventCreate(&stop));
-  }
-  ~TimingResources() {
-    if (stop) cudaEventDestroy(stop);
-    if (start) cudaEventDestroy(start);
-    if (stream) cudaStreamDestroy(stream);
-  }
-  TimingResources(const TimingResources&) = delete;
-  TimingResources& operator=(const TimingResources&) = delete;
-};
 
 // Device buffer of `count` elements of `type` holding uniform values in [−1, 1) (never time on
 // zeros: some kernels shortcut them). A 64K-element random pattern is repeated to fill it.
@@ -124,7 +106,6 @@ void CudnnBackend::tune(int seq_len, int batch) {
   const std::size_t states = static_cast<std::size_t>(num_pseudo_layers(m)) * batch;
   detail::DeviceBuffer x = random_device_data(static_cast<std::size_t>(seq_len) * batch * m.input_size, type);
   detail::DeviceBuffer h_n(states * m.output_size() * detail::element_bytes(type));
-  TimingResources timing;
 
   ForwardRequest req;  // every row runs T steps; y goes to the workspace scratch, as cuDNN always writes it
   req.seq_len = seq_len;
@@ -134,36 +115,29 @@ void CudnnBackend::tune(int seq_len, int batch) {
   req.workspace = workspace_.get();
   req.workspace_bytes = workspace_.bytes();
 
-  std::vector<AlgoTiming> timings;
-  for (const AlgoState& state : algos_) {
-    forced_ = state.algo;
+  // An algorithm that refuses the shape, whatever status cuDNN gave (enqueue reports every status
+  // of an algorithm but STANDARD as kUnsupported under auto), or whose dynamic plan was not built
+  // for it, is dropped. A failure of the device itself is real: it propagates (the autotuner's
+  // synchronisation after a dropped algorithm reports a sticky error it left behind).
+  detail::AutotuneCandidates candidates;
+  candidates.count = static_cast<int>(algos_.size());
+  candidates.run = [&](int i, cudaStream_t stream) {
+    forced_ = algos_[i].algo;
     try {
-      enqueue(req, timing.stream);  // warm-up (first-use set-up stays out of the timing)
-      LSTMRT_CUDA_CHECK(cudaStreamSynchronize(timing.stream));
-      float best = 0.0f;
-      for (int run = 0; run < kTimedRuns; ++run) {
-        LSTMRT_CUDA_CHECK(cudaEventRecord(timing.start, timing.stream));
-        enqueue(req, timing.stream);
-        LSTMRT_CUDA_CHECK(cudaEventRecord(timing.stop, timing.stream));
-        LSTMRT_CUDA_CHECK(cudaEventSynchronize(timing.stop));
-        float ms = 0.0f;
-        LSTMRT_CUDA_CHECK(cudaEventElapsedTime(&ms, timing.start, timing.stop));
-        best = run == 0 ? ms : std::min(best, ms);
-      }
-      timings.push_back({state.algo, best});
-    } catch (const Error& e) {
-      // An algorithm that refuses the shape, whatever status cuDNN gave (enqueue reports every
-      // status of an algorithm but STANDARD as kUnsupported under auto), or whose dynamic plan was
-      // not built for it, is dropped. A failure of the device itself is real: it propagates (the
-      // sync below reports a sticky error left behind by the dropped algorithm).
+      enqueue(req, stream);
+    } catch (...) {
       forced_.reset();
-      if (e.code() != ErrorCode::kUnsupported && e.code() != ErrorCode::kInvalidArgument) throw;
-      LSTMRT_CUDA_CHECK(cudaStreamSynchronize(timing.stream));
-      continue;
+      throw;
     }
     forced_.reset();
-  }
-  rankings_[{seq_len, batch}] = rank_by_time(std::move(timings));
+  };
+  candidates.skips = [](const Error& e) {
+    return e.code() == ErrorCode::kUnsupported || e.code() == ErrorCode::kInvalidArgument;
+  };
+  const detail::AutotuneResult timed = detail::autotune(candidates);
+  std::vector<CudnnAlgo> ranked;
+  for (int i : timed.ranking) ranked.push_back(algos_[i].algo);
+  rankings_[{seq_len, batch}] = std::move(ranked);
 }
 
 }  // namespace lstmrt::cudnn

@@ -152,16 +152,6 @@ TEST(CudnnPlan, UnequalLengthsRuleAndChoice) {
   EXPECT_EQ(cudnn::choose_algo({}, true), CudnnAlgo::kStandard);
 }
 
-TEST(CudnnPlan, RankByTimeFastestFirstStable) {
-  const std::vector<CudnnAlgo> ranked =
-      cudnn::rank_by_time({{CudnnAlgo::kStandard, 3.0f}, {CudnnAlgo::kPersistStatic, 1.5f},
-                           {CudnnAlgo::kPersistDynamic, 3.0f}, {CudnnAlgo::kPersistStaticSmallH, 0.25f}});
-  const std::vector<CudnnAlgo> expected = {CudnnAlgo::kPersistStaticSmallH, CudnnAlgo::kPersistStatic,
-                                           CudnnAlgo::kStandard, CudnnAlgo::kPersistDynamic};
-  EXPECT_EQ(ranked, expected);
-  EXPECT_TRUE(cudnn::rank_by_time({}).empty());
-}
-
 // ---- RNN descriptor ---------------------------------------------------------------------------------------
 
 // ---- cuDNN statuses: refusal or failure ----------------------------------------------------------
