@@ -221,12 +221,13 @@ class FusedBackend final : public Backend {
     req.y = buffers.y.get();
     req.h_n = buffers.h_n.get();
     req.c_n = buffers.c_n.get();
-    detail::Autotuner tuner;
-    tuner.run = [&](int i, cudaStream_t stream) { run(req, stream, {variants[i], false}); };
-    tuner.check = [&](int) { check_persistent_status(); };
-    tuner.recover = [&](int) { status_.host()->code = kernels::kPersistentOk; };
-    const detail::AutotuneResult result = tuner.time(static_cast<int>(variants.size()));
-    if (result.best >= 0) measured_[{seq_len, batch}] = variants[result.best];
+    detail::AutotuneCandidates candidates;
+    candidates.count = static_cast<int>(variants.size());
+    candidates.run = [&](int i, cudaStream_t stream) { run(req, stream, {variants[i], false}); };
+    candidates.check = [&](int) { check_persistent_status(); };
+    candidates.recover = [&](int) { status_.host()->code = kernels::kPersistentOk; };
+    const detail::AutotuneResult result = detail::autotune(candidates);
+    if (result.fastest) measured_[{seq_len, batch}] = variants[*result.fastest];
   }
 
   // Random x in (−1, 1) and output buffers for a time-major (T, N) forward (synchronous uploads:

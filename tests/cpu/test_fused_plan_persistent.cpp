@@ -135,13 +135,13 @@ TEST(FusedPlanPersistent, RandomPlansEveryStepOnceInOrder) {
     if (pick(0, 1) && m.hidden_size > 1) mp.proj_size = pick(1, m.hidden_size - 1);
     const fused::PlanKey k_ = key(pick(1, 20), pick(1, 5), pick(0, 1), pick(0, 1),
                                   pick(0, 1) ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor);
-    std::vector<FusedKernel> kernels(mp.num_layers);
-    for (FusedKernel& c : kernels) c = static_cast<FusedKernel>(pick(0, 2));
+    std::vector<FusedKernel> kernels(mp.num_layers, FusedKernel::kStepwise);
+    for (FusedKernel& c : kernels) c = static_cast<FusedKernel>(pick(1, 3));  // stepwise, persistent, cluster
     kernels[pick(0, mp.num_layers - 1)] = pick(0, 1) ? FusedKernel::kPersistent : FusedKernel::kCluster;
     const int chunk = pick(0, 1) ? pick(1, 6) : 0;
     const FusedPlan plan = test::plan_for(mp, DataType::kFloat32, k_, chunk, kernels);
     std::string what = describe(mp) + " " + fused::to_string(k_) + " chunk " + std::to_string(chunk) + " kernels";
-    for (FusedKernel c : kernels) what += std::string(" ") + fused::to_string(c);
+    for (FusedKernel c : kernels) what += std::string(" ") + to_string(c);
     expect_persistent_plan_valid(mp, plan, what);
     if (HasFailure()) break;
   }

@@ -72,9 +72,7 @@ TEST(PersistentPlan, OnlyClassicActivationsFit) {
       key.seq_len = 8;
       key.batch = 2;
       key.want_y = true;
-      EXPECT_THROW(fused::make_plan(m, DataType::kFloat32, key, 0,
-                                    std::vector<FusedKernel>(1, FusedKernel::kPersistent)),
-                   Error);
+      EXPECT_THROW(test::plan_for(m, DataType::kFloat32, key, 0, {FusedKernel::kPersistent}), Error);
     }
   ModelDesc classic = model(8);
   classic.activations[0] = {Activation::hard_sigmoid_keras3(), Activation::softsign(), Activation::leaky_relu(0.2f)};
@@ -159,14 +157,16 @@ TEST(PersistentPlan, NoFitReasons) {
 }
 
 TEST(PersistentPlan, DeviceLimitsFromQueriedFacts) {
-  const fused::DeviceLimits h200 = fused::device_limits({132, 232448, 16, 1});
+  const fused::DeviceLimits h200 = fused::device_limits({132, 65536, 232448, 16, 1});
   EXPECT_EQ(h200.sm_count, test::kH200Limits.sm_count);
   EXPECT_EQ(h200.registers_per_sm, test::kH200Limits.registers_per_sm);
   EXPECT_EQ(h200.max_registers_per_thread, test::kH200Limits.max_registers_per_thread);
   EXPECT_EQ(h200.smem_per_block, test::kH200Limits.smem_per_block);
   EXPECT_EQ(h200.max_cluster_size, test::kH200Limits.max_cluster_size);
-  const fused::DeviceLimits small = fused::device_limits({20, 101376, 0, 1});  // no clusters
+  const fused::DeviceLimits small = fused::device_limits({20, 32768, 101376, 0, 1});  // no clusters
   EXPECT_EQ(small.sm_count, 20);
+  EXPECT_EQ(small.registers_per_sm, 32768);  // queried, not assumed
+  EXPECT_EQ(small.max_registers_per_thread, 255);
   EXPECT_EQ(small.smem_per_block, 101376u);
   EXPECT_FALSE(fused::make_persistent_plan(model(64), DataType::kFloat32, 1, 4, small, FusedKernel::kCluster).fits);
 }

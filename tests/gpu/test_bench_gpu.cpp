@@ -120,7 +120,7 @@ TEST_F(BenchGpu, ExchangeOnlyLaunchesComplete) {
   desc.input_size = 16;
   desc.hidden_size = 512;
   for (FusedKernel v : {FusedKernel::kPersistent, FusedKernel::kCluster}) {
-    SCOPED_TRACE(fused::to_string(v));
+    SCOPED_TRACE(to_string(v));
     PersistentHarness h(desc, DataType::kFloat32, 64, 1, v);
     ASSERT_TRUE(h.fits(stream()));
     for (int exchange_only : {1, 0, 1}) {

@@ -21,7 +21,7 @@
 #include "common/random_model.hpp"
 #include "cudnn_test_util.hpp"
 #include "device_call.hpp"
-#include "fused/persistent_candidate.hpp"
+#include "fused/fused_choose.hpp"
 #include "fused/persistent_plan.hpp"
 #include "gpu_test.hpp"
 
@@ -33,18 +33,14 @@ using lstmrt::FusedKernel;
 constexpr FusedKernel kVariants[] = {FusedKernel::kPersistent, FusedKernel::kCluster};
 constexpr DataType kTypes[] = {DataType::kFloat32, DataType::kBFloat16};
 
-FusedKernel variant_of(FusedKernel k) {
-  return k == FusedKernel::kCluster ? FusedKernel::kCluster : FusedKernel::kPersistent;
-}
 std::string kernel_name(FusedKernel k) { return k == FusedKernel::kCluster ? "persistent cluster" : "persistent grid"; }
 
 // The requested variant's candidate for `c` on device 0, from the call the backend makes: the
 // planner's fit on this device's limits and the co-residency query for its blocks (cluster
 // co-residency included). One candidate serves every layer: the input size does not enter it.
 fused::VariantCandidate candidate_for(const Case& c) {
-  static const fused::PersistentDevice device = fused::query_persistent_device(0);
-  return fused::persistent_candidate(c.desc, c.options.data_type, c.T, c.N, device,
-                                     variant_of(c.options.fused_kernel));
+  const fused::DeviceFacts facts = fused::query_device_facts(0, c.options.data_type);
+  return fused::variant_candidate(c.desc, c.options.data_type, c.T, c.N, facts, c.options.fused_kernel);
 }
 
 // What execution_plan must name for every layer of `c`: the requested variant where its candidate
@@ -160,7 +156,7 @@ TEST_F(PersistentGpu, PaddingOrderLengthsAndOutputSubsets) {
 // The largest hidden size the variant serves on this device at N = 1 (one layer, one direction):
 // the largest whose plan fits, lowered while its blocks cannot be co-resident (candidate_for).
 int largest_fitting_hidden(FusedKernel kernel, DataType type, int steps) {
-  const fused::DeviceLimits limits = bench::persistent_device_limits(0);
+  const fused::DeviceLimits limits = fused::query_device_facts(0, DataType::kFloat32).limits;
   Case c;
   c.options = BackendOptions{BackendKind::kFused, type};
   c.options.fused_kernel = kernel;
@@ -170,7 +166,7 @@ int largest_fitting_hidden(FusedKernel kernel, DataType type, int steps) {
   int best = 0;
   for (int H = 1; H <= 4096; ++H) {
     c.desc.hidden_size = H;
-    if (fused::make_persistent_plan(c.desc, type, c.N, c.T, limits, variant_of(kernel)).fits) best = H;
+    if (fused::make_persistent_plan(c.desc, type, c.N, c.T, limits, kernel).fits) best = H;
   }
   for (; best > 0; --best) {
     c.desc.hidden_size = best;
@@ -231,7 +227,7 @@ TEST_F(PersistentGpu, RepeatedRunsAreBitwiseIdentical) {
 // names the timeout. The device stays usable: a clean launch of the same parameters completes.
 TEST_F(PersistentGpu, ForcedTimeoutReportsInsteadOfHanging) {
   for (FusedKernel variant : {FusedKernel::kPersistent, FusedKernel::kCluster}) {
-    SCOPED_TRACE(fused::to_string(variant));
+    SCOPED_TRACE(to_string(variant));
     ModelDesc desc;
     desc.input_size = 16;
     desc.hidden_size = 256;

@@ -47,7 +47,7 @@ struct FusedCase {
 
 inline std::string describe_case(const FusedCase& c) {
   std::string kernels;
-  for (FusedKernel k : c.opt.kernels) kernels += std::string(" ") + fused::to_string(k);
+  for (FusedKernel k : c.opt.kernels) kernels += std::string(" ") + to_string(k);
   return fmt::format(
       "{} | T={} N={} lengths={} mask={} state={} {} padding={} order={} chunk={} y={} state_out={} {}{} SMs={} "
       "cluster<={} schedule={}",

@@ -120,7 +120,7 @@ TEST(SimtFusedMixed, RandomModelsMixedKernels) {
     FusedCase c = random_fused_case(rng, k % 2 ? DataType::kBFloat16 : DataType::kFloat32);
     c.facts = FusedCase::small_facts(2 + static_cast<int>(rng() % 5), 1 + static_cast<int>(rng() % 3));
     c.opt.kernels.resize(c.desc.num_layers);
-    for (FusedKernel& kernel : c.opt.kernels) kernel = static_cast<FusedKernel>(rng() % 3);
+    for (FusedKernel& kernel : c.opt.kernels) kernel = static_cast<FusedKernel>(1 + rng() % 3);  // stepwise, persistent, cluster
     c.opt.kernels[rng() % c.desc.num_layers] =
         k % 4 < 2 ? FusedKernel::kPersistent : FusedKernel::kCluster;
     c.mask.reset();  // masked requests run stepwise (make_plan refuses a persistent layer for them)

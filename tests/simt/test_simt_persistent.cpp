@@ -13,6 +13,7 @@
 #include <random>
 
 #include "common/expect_error.hpp"
+#include "fused/persistent_params.hpp"
 #include "simt/fused_cases.hpp"
 
 namespace lstmrt::simt {
@@ -208,7 +209,7 @@ TEST(SimtPersistent, BlocksThatCannotBeCoResidentAreRefused) {
   opt.kernels = {FusedKernel::kPersistent};
   opt.limits = fused::device_limits(kernels::persistent_device_info(0));
   opt.limits->sm_count = 8;  // the planner believes in 8 SMs: 8 blocks
-  test::expect_error([&] { run_fused(m, w, in, opt); }, ErrorCode::kUnsupported, {"not co-resident", "8 blocks"});
+  test::expect_error([&] { run_fused(m, w, in, opt); }, ErrorCode::kUnsupported, {"cannot be co-resident", "8 blocks"});
   const fused::PersistentPlan pp =
       fused::make_persistent_plan(m, DataType::kFloat32, 2, 3, *opt.limits, FusedKernel::kPersistent);
   ASSERT_EQ(pp.total_blocks(), 8);
