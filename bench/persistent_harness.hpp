@@ -89,14 +89,13 @@ class PersistentHarness {
          desc.peepholes ? static_cast<const float*>(peephole_.get()) : nullptr}};
     const fused::UploadStaging staging;
     fused::BindInputs in;
-    in.request = &req;
     in.workspace = workspace_.get();
     in.workspace_bytes = workspace_.bytes();
     in.weights = &weights;
     for (int d = 0; d < 2; ++d) in.cell[d] = kernels::make_cell_math_params(desc, d < D ? d : 0);
     in.status = status_.device();
     in.staging = &staging;
-    const fused::BoundCall bound = fused::bind(desc, type, plan_, in);
+    const fused::BoundCall bound = fused::bind(desc, type, plan_, req, in);
     for (fused::BoundCall* c : {&clear_, &launch_}) c->addresses = bound.addresses, c->streams = 1;
     for (const fused::BoundOp& op : bound.ops) {
       if (op.kind == fused::OpKind::kClearPersistent && clear_.ops.empty()) clear_.ops.push_back(op);

@@ -141,7 +141,8 @@ class FusedBackend final : public Backend {
   }
 
   void forward(const ForwardRequest& req, cudaStream_t stream) override {
-    run(req, stream, kernel_request(req.seq_len, req.batch));
+    const fused::KernelRequest request = kernel_request(req.seq_len, req.batch);
+    run(req, stream, request);
   }
 
  private:
@@ -167,7 +168,8 @@ class FusedBackend final : public Backend {
     if (!p) {  // choose → plan, once per key and requested variant
       auto made = std::make_unique<Prepared>();
       made->requested = request.kernel;
-      made->plan = fused::make_plan(desc(), type, key, fused::choose(desc(), type, key, request, facts_), facts_.limits);
+      const std::vector<fused::LayerChoice> choices = fused::choose(desc(), type, key, request, facts_);
+      made->plan = fused::make_plan(desc(), type, key, choices, facts_.limits);
       if (key.has_lengths) made->staging.lengths.resize(key.batch);
       if (key.has_mask) made->staging.mask_words.resize(packed_mask_words(key.seq_len, key.batch));
       prepared_.push_back(std::move(made));
@@ -184,14 +186,13 @@ class FusedBackend final : public Backend {
                       workspace_bytes, req.seq_len, req.batch, p->plan.workspace.total_bytes, req.seq_len, req.batch);
     if (p->call.addresses != fused::call_addresses(req, workspace, workspace_bytes) || p->call.ops.empty()) {
       fused::BindInputs in;
-      in.request = &req;
       in.workspace = workspace;
       in.workspace_bytes = workspace_bytes;
       in.weights = &weights_;
       in.cell = cell_;
       in.status = status_.device();
       in.staging = &p->staging;
-      p->call = fused::bind(desc(), type, p->plan, in);
+      p->call = fused::bind(desc(), type, p->plan, req, in);
     }
     executor_->run(p->graph, p->call, gemm_.get(), type, stream);
   }

@@ -19,8 +19,8 @@ CallAddresses call_addresses(const ForwardRequest& req, void* workspace, std::si
   return {req.x, req.y, req.h0, req.c0, req.h_n, req.c_n, workspace, workspace_bytes};
 }
 
-BoundCall bind(const ModelDesc& desc, DataType type, const FusedPlan& plan, const BindInputs& in) {
-  const ForwardRequest& req = *in.request;
+BoundCall bind(const ModelDesc& desc, DataType type, const FusedPlan& plan, const ForwardRequest& req,
+               const BindInputs& in) {
   const std::size_t need = plan.workspace.total_bytes;
   if (!in.workspace) detail::invalid("fused backend: no workspace: T={} N={} needs {} bytes", req.seq_len, req.batch, need);
   if (in.workspace_bytes < need)
@@ -28,9 +28,15 @@ BoundCall bind(const ModelDesc& desc, DataType type, const FusedPlan& plan, cons
                     in.workspace_bytes, need, req.seq_len, req.batch);
   if (reinterpret_cast<std::uintptr_t>(in.workspace) % kWorkspaceAlignment != 0)
     detail::invalid("workspace is not {}-byte aligned: expected an address as cudaMalloc returns", kWorkspaceAlignment);
-  if (plan_key(req) != plan.key)
-    detail::fail(ErrorCode::kInternal, "fused bind: a plan for {} bound to a request {}", to_string(plan.key),
-                 to_string(plan_key(req)));
+  const PlanKey& k = plan.key;
+  if (k.seq_len != req.seq_len || k.batch != req.batch || k.layout != req.layout ||
+      k.has_lengths != (req.lengths != nullptr) || k.has_mask != (req.mask != nullptr) ||
+      k.has_initial_state != (req.h0 != nullptr) || k.want_y != (req.y != nullptr) ||
+      k.want_h_n != (req.h_n != nullptr) || k.want_c_n != (req.c_n != nullptr) || k.padding != req.padding ||
+      k.reverse_order != req.reverse_order)
+    detail::fail(ErrorCode::kInternal, "fused bind: a plan for T={} N={} bound to a request with T={} N={} or other "
+                 "inputs, outputs or options (the plan is made for the request's key)",
+                 k.seq_len, k.batch, req.seq_len, req.batch);
   const int L = desc.num_layers;
   if (!in.weights || static_cast<int>(in.weights->size()) != L)
     detail::fail(ErrorCode::kInternal, "fused bind: weights for {} layers, the model has {}",

@@ -87,7 +87,6 @@ struct BoundCall {
 
 // Everything bind reads besides the plan.
 struct BindInputs {
-  const ForwardRequest* request = nullptr;
   void* workspace = nullptr;
   std::size_t workspace_bytes = 0;
   const std::vector<LayerWeights>* weights = nullptr;  // per layer
@@ -99,6 +98,7 @@ struct BindInputs {
 // Binds `plan` (made for this request's key). Throws kInvalidArgument for a workspace that is
 // null, too small (naming the bytes needed and Lstm::workspace_size) or not kWorkspaceAlignment
 // aligned; kInternal when the plan, the weights or the staging do not match the request.
-BoundCall bind(const ModelDesc& desc, DataType type, const FusedPlan& plan, const BindInputs& in);
+BoundCall bind(const ModelDesc& desc, DataType type, const FusedPlan& plan, const ForwardRequest& req,
+               const BindInputs& in);
 
 }  // namespace lstmrt::fused

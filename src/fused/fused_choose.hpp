@@ -1,6 +1,6 @@
 // Choose, the first step of the fused backend's pipeline (choose → plan → bind → execute): which
 // kernels run each layer of one request shape. Pure host logic given the device's facts,
-// CPU-tested (tests/cpu/test_kernel_choice.cpp) with facts a test makes up; the backend queries the
+// CPU-tested (tests/cpu/test_fused_choose.cpp) with facts a test makes up; the backend queries the
 // real ones once (query_device_facts, fused_device.cpp).
 //
 // A persistent variant is a candidate when make_persistent_plan fits it on the device's limits and

@@ -1,6 +1,6 @@
 // From a plan op and the call's buffer addresses to the kernels' by-value parameters and the GEMMs'
-// operand addresses. Pure host arithmetic: the GPU backend passes device addresses, the CPU SIMT
-// executor's plan driver (tests/simt/fused_driver.hpp) host addresses, through the same code.
+// operand addresses: the arithmetic bind (fused_bind.hpp) applies to every op. Pure host code; the
+// addresses are device memory for the GPU executor, host memory for the CPU SIMT executor.
 #pragma once
 
 #include <array>

@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "common/elements.hpp"
+#include "fused/fused_key.hpp"
 #include "fused/persistent_plan.hpp"
 #include "lstmrt/lstm.hpp"
 
@@ -83,22 +84,6 @@ struct LayerChoice {
 // Bytes at the start of the workspace's persistent region for the persistent kernels' abort word.
 constexpr std::size_t kPersistentStatusBytes = 256;
 
-// What the plan (and the captured graph) depends on: a request with the same key replays it.
-struct PlanKey {
-  int seq_len = 0;
-  int batch = 0;
-  TensorLayout layout = TensorLayout::kTimeMajor;
-  bool has_lengths = false;
-  bool has_mask = false;
-  bool has_initial_state = false;
-  bool want_y = false, want_h_n = false, want_c_n = false;
-  PaddingMode padding = PaddingMode::kZero;
-  ReverseOutputOrder reverse_order = ReverseOutputOrder::kOriginal;
-  bool operator==(const PlanKey& o) const;
-  bool operator!=(const PlanKey& o) const { return !(*this == o); }
-};
-PlanKey plan_key(const ForwardRequest& req);
-std::string to_string(const PlanKey& key);
 
 // Buffers a GEMM or kernel touches. Caller buffers: kX (layer 0's input). Workspace buffers are
 // per layer. Weight buffers are per layer, packed at create (fused_weights.hpp).

@@ -3,7 +3,7 @@
 // (registers + shared memory) for all the chunk's steps. Pure host code, CPU-tested
 // (tests/cpu/test_persistent_plan.cpp); its plans drive the kernel itself on the CPU SIMT executor
 // (tests/simt/test_simt_persistent.cpp); the fused backend dispatches on it
-// (src/fused/kernel_choice.hpp).
+// (src/fused/fused_choose.hpp).
 //
 // Partition (both variants): per direction, the H hidden units are cut into `blocks` contiguous
 // ranges of at most `units_per_block` units. A block owns ALL FOUR gate rows of its units

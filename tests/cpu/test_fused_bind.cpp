@@ -149,14 +149,13 @@ BindCase random_setup(std::mt19937_64& rng) {
 
 BoundCall bind_setup(const BindCase& s, void* workspace, std::size_t bytes) {
   BindInputs in;
-  in.request = &s.req;
   in.workspace = workspace;
   in.workspace_bytes = bytes;
   in.weights = &s.weights;
   in.staging = &s.staging;
   static kernels::PersistentStatus status{};
   in.status = &status;
-  return bind(s.desc, s.type, s.plan, in);
+  return bind(s.desc, s.type, s.plan, s.req, in);
 }
 
 void* workspace_of(const BindCase& s) { return reinterpret_cast<void*>(s.range("workspace").base); }

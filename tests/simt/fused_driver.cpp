@@ -188,14 +188,13 @@ FusedRunResult run_fused(const ModelDesc& desc, const Weights& weights_in, const
     pack_mask(req.mask, T, N, staging.mask_words.data());
   }
   fused::BindInputs bi;
-  bi.request = &req;
   bi.workspace = workspace.get();
   bi.workspace_bytes = workspace.bytes;
   bi.weights = &weights;
   for (int d = 0; d < 2; ++d) bi.cell[d] = kernels::make_cell_math_params(desc, d < desc.num_directions() ? d : 0);
   bi.status = &result.status;
   bi.staging = &staging;
-  fused::BoundCall call = fused::bind(desc, t, plan, bi);
+  fused::BoundCall call = fused::bind(desc, t, plan, req, bi);
   for (fused::BoundOp& op : call.ops) {
     if (op.kind == OpKind::kGemm) ++result.gemms;
     if (op.kind != OpKind::kPersistent) continue;
