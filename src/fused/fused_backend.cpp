@@ -77,7 +77,7 @@ class FusedBackend final : public Backend {
   FusedBackend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options)
       : Backend(desc, options) {
     const detail::DeviceGuard guard(options.device);
-    gemm_ = std::make_unique<fused::GemmRunner>(options.data_type, options.math);
+    gemm_ = std::make_unique<fused::GemmRunner>();
     device_weights_ = fused::upload_weights(desc, weights, options.data_type);
     for (const fused::DeviceLayer& w : device_weights_)
       weights_.push_back({w.w_ih.get(), w.w_hh.get(), w.w_hr.get(), w.bias.as<float>(), w.peephole.as<float>()});
@@ -190,6 +190,7 @@ class FusedBackend final : public Backend {
       in.workspace_bytes = workspace_bytes;
       in.weights = &weights_;
       in.cell = cell_;
+      in.math = options().math;
       in.status = status_.device();
       in.staging = &p->staging;
       p->call = fused::bind(desc(), type, p->plan, req, in);

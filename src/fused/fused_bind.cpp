@@ -88,6 +88,7 @@ BoundCall bind(const ModelDesc& desc, DataType type, const FusedPlan& plan, cons
       case OpKind::kInitState: bound.init = init_state_params(desc, plan, op.layer, b, type); break;
       case OpKind::kGemm:
         bound.gemm = op.gemm;
+        bound.gemm_call = gemm_call(op.gemm, type, in.math);
         bound.gemm_act = matrix_address(b, op.gemm.act, type);
         bound.gemm_weight = matrix_address(b, op.gemm.weight, type);
         bound.gemm_out = const_cast<void*>(matrix_address(b, op.gemm.out, type));

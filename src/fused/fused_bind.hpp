@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fused/fused_params.hpp"
+#include "fused/gemm_call.hpp"
 #include "fused/fused_plan.hpp"
 #include "kernels/fused_step_math.cuh"
 #include "kernels/persistent_lstm.hpp"
@@ -66,7 +67,8 @@ struct BoundOp {
   kernels::GateStepParams gate{};         // kGateStep
   kernels::PersistentParams persistent{};  // kPersistent
   int blocks = 0;                          // kPersistent: blocks of the launch
-  GemmOp gemm;                             // kGemm, with its operands:
+  GemmOp gemm;                             // kGemm: the plan's GEMM,
+  GemmCall gemm_call;                      //   the cuBLASLt call it is, and its operands:
   const void* gemm_act = nullptr;
   const void* gemm_weight = nullptr;
   void* gemm_out = nullptr;
@@ -91,6 +93,7 @@ struct BindInputs {
   std::size_t workspace_bytes = 0;
   const std::vector<LayerWeights>* weights = nullptr;  // per layer
   std::array<kernels::CellMathParams, 2> cell{};
+  MathMode math = MathMode::kStrict;            // float32 GEMMs: exact or TF32
   kernels::PersistentStatus* status = nullptr;  // the persistent kernels' report (may be null)
   const UploadStaging* staging = nullptr;       // sized for the plan (lengths N, mask words)
 };

@@ -51,7 +51,7 @@ void Executor::run(CallGraph& graph, const BoundCall& call, GemmRunner* gemm, Da
     return;
   }
   for (const BoundOp& op : call.ops)
-    if (op.kind == OpKind::kGemm && gemm) gemm->prepare(op.gemm, op.gemm_act, op.gemm_weight, op.gemm_out);
+    if (op.kind == OpKind::kGemm && gemm) gemm->prepare(op.gemm_call, op.gemm_act, op.gemm_weight, op.gemm_out);
   if (!use_graph) {
     enqueue(call, gemm, type, caller, true);
     return;
@@ -119,7 +119,7 @@ void Executor::enqueue_op(const BoundOp& op, GemmRunner* gemm, DataType type, cu
     case OpKind::kInitState: kernels::launch_init_state(op.init, storage, s); break;
     case OpKind::kGemm:
       if (!gemm) detail::fail(ErrorCode::kInternal, "fused executor: a GEMM op without a GEMM runner");
-      gemm->run(op.gemm, op.gemm_act, op.gemm_weight, op.gemm_out, op.gemm_workspace, s);
+      gemm->run(op.gemm_call, op.gemm_act, op.gemm_weight, op.gemm_out, op.gemm_workspace, s);
       break;
     case OpKind::kGateStep: kernels::launch_gate_step(op.gate, storage, s); break;
     case OpKind::kRecordEvent: LSTMRT_CUDA_CHECK(cudaEventRecord(events_[1 + op.stream], s)); break;

@@ -3,9 +3,9 @@
 
 #include <cuda_runtime_api.h>
 
+#include "common/check.hpp"
+#include "common/elements.hpp"
 #include "fused/cublas_check.hpp"
-#include "fused/fused_params.hpp"
-#include "fused/gemm_call.hpp"
 
 namespace lstmrt::fused {
 
@@ -55,7 +55,7 @@ std::size_t common_alignment(const void* address, std::size_t element_bytes, std
   return static_cast<std::size_t>(bits & (~bits + 1));  // lowest set bit
 }
 
-GemmRunner::GemmRunner(DataType type, MathMode math) : type_(type), math_(math) {
+GemmRunner::GemmRunner() {
   LSTMRT_CUBLAS_CHECK(cublasLtCreate(&handle_));
 }
 
@@ -64,18 +64,19 @@ GemmRunner::~GemmRunner() {
   if (handle_) cublasLtDestroy(handle_);
 }
 
-GemmRunner::Entry& GemmRunner::entry(const GemmOp& g, const void* act, const void* weight, void* out) {
-  const std::size_t es = detail::element_bytes(type_), out_es = buffer_element_bytes(g.out.buffer, type_);
-  const Key key{static_cast<std::int64_t>(out_es), g.rows, g.cols, g.depth, g.batch, g.act.ld, g.act.batch_stride,
-                g.weight.ld, g.weight.batch_stride, g.out.ld, g.out.batch_stride,
-                static_cast<std::int64_t>(common_alignment(act, es, g.act.ld, g.act.batch_stride)),
-                static_cast<std::int64_t>(common_alignment(weight, es, g.weight.ld, g.weight.batch_stride)),
-                static_cast<std::int64_t>(common_alignment(out, out_es, g.out.ld, g.out.batch_stride)), 0};
+GemmRunner::Entry& GemmRunner::entry(const GemmCall& call, const void* act, const void* weight, void* out) {
+  // A = weight, B = act, C = D = out (gemm_call.hpp).
+  auto alignment = [](const void* p, const GemmMatrix& m) {
+    return static_cast<std::int64_t>(common_alignment(p, detail::element_bytes(m.type), m.ld, m.batch_stride));
+  };
+  const Key key{static_cast<std::int64_t>(call.trans_a), static_cast<std::int64_t>(call.trans_b),
+                static_cast<std::int64_t>(call.compute), static_cast<std::int64_t>(call.a.type),
+                static_cast<std::int64_t>(call.c.type), call.a.rows, call.a.cols, call.a.ld, call.b.rows, call.b.cols,
+                call.b.ld, call.c.rows, call.c.cols, call.c.ld, call.a.batch, call.a.batch_stride, call.b.batch_stride,
+                call.c.batch_stride, alignment(weight, call.a), alignment(act, call.b), alignment(out, call.c)};
   if (auto it = cache_.find(key); it != cache_.end()) return *it->second;
 
   auto e = std::make_unique<Entry>();
-  // gemm_call.hpp: the descriptor the CPU SIMT tests evaluate too, translated one for one.
-  const GemmCall call = gemm_call(g, type_, math_);
   const cublasComputeType_t compute =
       call.compute == GemmCompute::kFloat32FastTF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   LSTMRT_CUBLAS_CHECK(cublasLtMatmulDescCreate(&e->op, compute, CUDA_R_32F));
@@ -93,8 +94,8 @@ GemmRunner::Entry& GemmRunner::entry(const GemmOp& g, const void* act, const voi
   cublasStatus_t status = CUBLAS_STATUS_SUCCESS;
   {
     const std::uint64_t ws = kCublasWorkspaceBytes;
-    const std::uint32_t align_a = static_cast<std::uint32_t>(key[12]), align_b = static_cast<std::uint32_t>(key[11]),
-                        align_c = static_cast<std::uint32_t>(key[13]);
+    const std::uint32_t align_a = static_cast<std::uint32_t>(key[18]), align_b = static_cast<std::uint32_t>(key[19]),
+                        align_c = static_cast<std::uint32_t>(key[20]);
     status = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
     if (status == CUBLAS_STATUS_SUCCESS)
       status = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, 4);
@@ -110,20 +111,21 @@ GemmRunner::Entry& GemmRunner::entry(const GemmOp& g, const void* act, const voi
   cublasLtMatmulPreferenceDestroy(pref);
   LSTMRT_CUBLAS_CHECK(status);
   if (found < 1)
-    detail::unsupported("backend fused: cuBLASLt has no algorithm for the {} GEMM rows={} cols={} depth={} batch={}",
-                        to_string(g.role), g.rows, g.cols, g.depth, g.batch);
+    detail::unsupported("backend fused: cuBLASLt has no algorithm for a GEMM m={} n={} k={} batch={} ({} operands)",
+                        call.c.rows, call.c.cols, call.a.rows, call.a.batch, to_string(call.a.type));
   e->algo = result.algo;
   Entry* raw = e.release();
   cache_.emplace(key, raw);
   return *raw;
 }
 
-void GemmRunner::prepare(const GemmOp& op, const void* act, const void* weight, void* out) { entry(op, act, weight, out); }
+void GemmRunner::prepare(const GemmCall& call, const void* act, const void* weight, void* out) {
+  entry(call, act, weight, out);
+}
 
-void GemmRunner::run(const GemmOp& g, const void* act, const void* weight, void* out, void* workspace,
+void GemmRunner::run(const GemmCall& call, const void* act, const void* weight, void* out, void* workspace,
                      cudaStream_t stream) {
-  Entry& e = entry(g, act, weight, out);
-  const GemmCall call = gemm_call(g, type_, math_);
+  Entry& e = entry(call, act, weight, out);
   const float alpha = call.alpha, beta = call.beta;
   LSTMRT_CUBLAS_CHECK(cublasLtMatmul(handle_, e.op, &alpha, weight, e.a, act, e.b, &beta, out, e.c, out, e.c, &e.algo,
                                      workspace, kCublasWorkspaceBytes, stream));

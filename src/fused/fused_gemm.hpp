@@ -1,7 +1,7 @@
-// The fused backend's GEMMs through cuBLASLt: a plan GemmOp (row-major, fused_plan.hpp) becomes
-// out^T = weight · act^T in cuBLASLt's column-major terms (transa = T, transb = N), float32
-// accumulation, tensor cores for float16 / bfloat16 / TF32; GemmOp::accumulate adds to `out`
-// in place (beta = 1, C = D).
+// The fused backend's GEMMs through cuBLASLt: a bound GEMM's GemmCall (gemm_call.hpp: the plan's
+// row-major GemmOp as out^T = weight · act^T in cuBLASLt's column-major terms, made by bind)
+// translated one for one into cuBLASLt descriptors, float32 accumulation, tensor cores for
+// float16 / bfloat16 / TF32; beta = 1 adds to `out` in place (C = D).
 #pragma once
 
 #include <array>
@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <map>
 
-#include "fused/fused_plan.hpp"
+#include "fused/gemm_call.hpp"
 
 typedef struct cublasLtContext* cublasLtHandle_t;
 
@@ -17,7 +17,7 @@ namespace lstmrt::fused {
 
 class GemmRunner {
  public:
-  GemmRunner(DataType type, MathMode math);
+  GemmRunner();
   ~GemmRunner();
   GemmRunner(const GemmRunner&) = delete;
   GemmRunner& operator=(const GemmRunner&) = delete;
@@ -25,18 +25,16 @@ class GemmRunner {
   // Descriptors and the heuristic's algorithm for `op` at these operand alignments, created on
   // first use and cached (host work only: no device allocation, no synchronisation). Call it
   // from reserve/plan time so forward only looks it up.
-  void prepare(const GemmOp& op, const void* act, const void* weight, void* out);
+  void prepare(const GemmCall& call, const void* act, const void* weight, void* out);
   // Enqueues the GEMM on `stream` (prepares first if needed). workspace: this stream's cuBLASLt
   // scratch (kCublasWorkspaceBytes).
-  void run(const GemmOp& op, const void* act, const void* weight, void* out, void* workspace, cudaStream_t stream);
+  void run(const GemmCall& call, const void* act, const void* weight, void* out, void* workspace, cudaStream_t stream);
 
  private:
   struct Entry;
-  using Key = std::array<std::int64_t, 15>;
-  Entry& entry(const GemmOp& op, const void* act, const void* weight, void* out);
+  using Key = std::array<std::int64_t, 21>;
+  Entry& entry(const GemmCall& call, const void* act, const void* weight, void* out);
 
-  DataType type_;
-  MathMode math_;
   cublasLtHandle_t handle_ = nullptr;
   std::map<Key, Entry*> cache_;
 };

@@ -50,7 +50,7 @@ std::vector<std::uint8_t> poisoned_storage(std::size_t count, DataType type) {
 
 }  // namespace
 
-int execute(const fused::BoundCall& call, DataType type, MathMode math, std::uint64_t seed) {
+int execute(const fused::BoundCall& call, DataType type, std::uint64_t seed) {
   const std::vector<fused::BoundOp>& ops = call.ops;
   const kernels::StorageType storage = fused::storage_type(type);
   int streams = 0;
@@ -83,7 +83,7 @@ int execute(const fused::BoundCall& call, DataType type, MathMode math, std::uin
         break;
       case OpKind::kInitState: kernels::launch_init_state(op.init, storage, stream), ++launches; break;
       case OpKind::kGemm:
-        cpu_gemm(fused::gemm_call(op.gemm, type, math), op.gemm_weight, op.gemm_act, op.gemm_out);
+        cpu_gemm(op.gemm_call, op.gemm_weight, op.gemm_act, op.gemm_out);
         break;
       case OpKind::kGateStep: kernels::launch_gate_step(op.gate, storage, stream), ++launches; break;
       case OpKind::kClearPersistent: std::memset(op.clear, 0, op.clear_bytes); break;  // cudaMemsetAsync
@@ -192,6 +192,7 @@ FusedRunResult run_fused(const ModelDesc& desc, const Weights& weights_in, const
   bi.workspace_bytes = workspace.bytes;
   bi.weights = &weights;
   for (int d = 0; d < 2; ++d) bi.cell[d] = kernels::make_cell_math_params(desc, d < desc.num_directions() ? d : 0);
+  bi.math = opt.math;
   bi.status = &result.status;
   bi.staging = &staging;
   fused::BoundCall call = fused::bind(desc, t, plan, req, bi);
@@ -202,7 +203,7 @@ FusedRunResult run_fused(const ModelDesc& desc, const Weights& weights_in, const
     op.persistent.debug_stall_block = opt.debug_stall_block;
     op.persistent.debug_stall_step = opt.debug_stall_step;
   }
-  result.kernel_launches = execute(call, t, opt.math, opt.schedule_seed);
+  result.kernel_launches = execute(call, t, opt.schedule_seed);
 
   if (opt.wanted.sequences) result.out.y = detail::from_storage(y, t);
   if (opt.wanted.state) {

@@ -52,7 +52,7 @@ struct FusedRunResult {
 // Runs the bound ops of the fused backend's own bind (src/fused/fused_bind.hpp) on the CPU: kernels
 // through the SIMT executor, GEMMs as cpu_gemm of the descriptor cuBLASLt would get. Returns the
 // number of kernel launches.
-int execute(const fused::BoundCall& call, DataType type, MathMode math, std::uint64_t seed);
+int execute(const fused::BoundCall& call, DataType type, std::uint64_t seed);
 
 // A whole forward: inputs and outputs as float32 host arrays (converted to and from the storage
 // type). Throws lstmrt::Error for a persistent layer whose plan does not fit or whose blocks are
