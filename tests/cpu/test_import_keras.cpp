@@ -18,6 +18,7 @@
 #include "common/compare.hpp"
 #include "common/golden_files.hpp"
 #include "lstmrt/import.hpp"
+#include "lstmrt/keras_run.hpp"
 #include "lstmrt/io.hpp"
 
 namespace lstmrt::test {

@@ -7,10 +7,11 @@
 
 #include <fmt/format.h>
 
-#include "io/npy_format.hpp"
+#include "formats/file_format.hpp"
+#include "formats/npy_format.hpp"
 
 namespace lstmrt {
-namespace io_detail {
+namespace formats_detail {
 namespace {
 
 constexpr char kMagic[] = "\x93NUMPY";
@@ -327,20 +328,21 @@ std::string npy_header(const ArrayView& array, const std::string& name) {
   return out + dict;
 }
 
-}  // namespace io_detail
+}  // namespace formats_detail
 
 Array load_npy(const std::string& path) {
-  const std::uint64_t size = io_detail::regular_file_size(path);
+  formats_detail::choose_reader(path, {formats_detail::FileFormat::kNpy}, "a .npy array (numpy.save)", "array file");
+  const std::uint64_t size = formats_detail::regular_file_size(path);
   std::ifstream f(path, std::ios::binary);
-  if (!f) io_detail::io_error("{}: cannot open for reading: {}", path, std::strerror(errno));
-  io_detail::FileReader reader(f);
-  return io_detail::read_npy(reader, size, true, path);
+  if (!f) formats_detail::io_error("{}: cannot open for reading: {}", path, std::strerror(errno));
+  formats_detail::FileReader reader(f);
+  return formats_detail::read_npy(reader, size, true, path);
 }
 
 void save_npy(const std::string& path, const Array& array) {
   const ArrayView view = ArrayView::of(array);
-  const std::string header = io_detail::npy_header(view, path);
-  io_detail::OutputFile file(path, /*seekable=*/false);
+  const std::string header = formats_detail::npy_header(view, path);
+  formats_detail::OutputFile file(path, /*seekable=*/false);
   file.write(header.data(), header.size());
   file.write(view.data, view.bytes);
   file.commit();
