@@ -473,15 +473,11 @@ ArrayMap select_prefix(const ArrayMap& arrays, const std::optional<std::string>&
   return out;
 }
 
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
 std::unique_ptr<Model> load_model(const std::string& path, const std::optional<std::string>& prefix,
                                   const BackendOptions& options) {
-  if (ends_with(path, ".npz")) return model_from_loaded(weights_from_arrays(select_prefix(load_npz(path), prefix, path), path), options, path);
-  if (ends_with(path, ".safetensors"))
-    return model_from_loaded(weights_from_arrays(select_prefix(load_safetensors(path), prefix, path), path), options, path);
+  // The reader is chosen by the file's content (include/lstmrt/import.hpp), not its name.
+  if (std::optional<ArrayMap> arrays = load_weight_arrays(path))
+    return model_from_loaded(weights_from_arrays(select_prefix(*arrays, prefix, path), path), options, path);
   if (prefix) invalid(fmt::format("{}: prefix applies to .npz and .safetensors files, not this one", path));
   return model_from_loaded(load_weights(path), options, path);
 }
