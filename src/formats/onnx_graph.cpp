@@ -106,9 +106,9 @@ onnx::TensorProto proto_from_feed(const std::string& name, const Array& a, const
   proto.set_name(name);
   for (std::int64_t d : a.shape) proto.add_dims(d);
   switch (a.dtype) {
-    case Dtype::kFloat32: proto.set_data_type(onnx::TensorProto::FLOAT); break;
-    case Dtype::kInt32: proto.set_data_type(onnx::TensorProto::INT32); break;
-    case Dtype::kInt64: proto.set_data_type(onnx::TensorProto::INT64); break;
+    case DataType::kFloat32: proto.set_data_type(onnx::TensorProto::FLOAT); break;
+    case DataType::kInt32: proto.set_data_type(onnx::TensorProto::INT32); break;
+    case DataType::kInt64: proto.set_data_type(onnx::TensorProto::INT64); break;
     default:
       detail::invalid("{}: feed '{}' is {}: expected float32 (W, R, B, P) or int32/int64 (sequence_lens)", source,
                       name, to_string(a.dtype));

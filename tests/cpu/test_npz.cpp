@@ -38,10 +38,10 @@ void expect_fixture_archive(const ArrayMap& arrays) {
   EXPECT_EQ(arrays.at("x").shape, (std::vector<std::int64_t>{4, 2, 3}));
   ASSERT_EQ(x.size(), 24u);
   for (int k = 0; k < 24; ++k) EXPECT_EQ(x[k], static_cast<float>(k * 3 - 7 + k / 4.0)) << "x element " << k;
-  EXPECT_EQ(arrays.at("lengths").dtype, Dtype::kInt32);
+  EXPECT_EQ(arrays.at("lengths").dtype, DataType::kInt32);
   EXPECT_EQ(arrays.at("lengths").to_int32("lengths"), (std::vector<std::int32_t>{-7, -4}));
   const Array& kernel = arrays.at("layer0/kernel");
-  EXPECT_EQ(kernel.dtype, Dtype::kFloat64);
+  EXPECT_EQ(kernel.dtype, DataType::kFloat64);
   EXPECT_EQ(kernel.shape, (std::vector<std::int64_t>{3, 8}));
   double last;
   std::memcpy(&last, kernel.data.data() + 23 * sizeof(double), sizeof last);
@@ -56,12 +56,12 @@ TEST(NpzRead, NumpySavezStored) { expect_fixture_archive(load_npz(fixture("store
 TEST(NpzRead, NumpySavezCompressed) { expect_fixture_archive(load_npz(fixture("compressed.npz"))); }
 TEST(NpzRead, NumpySavezWithNoArrays) { EXPECT_TRUE(load_npz(fixture("empty.npz")).empty()); }
 
-Array random_array(Dtype dtype, std::vector<std::int64_t> shape, std::mt19937_64& rng) {
+Array random_array(DataType dtype, std::vector<std::int64_t> shape, std::mt19937_64& rng) {
   Array a;
   a.dtype = dtype;
   a.shape = std::move(shape);
-  a.data.resize(static_cast<std::size_t>(a.numel()) * dtype_size(dtype));
-  for (auto& byte : a.data) byte = dtype == Dtype::kBool ? rng() % 2 : static_cast<std::uint8_t>(rng());
+  a.data.resize(static_cast<std::size_t>(a.numel()) * detail::element_bytes(dtype));
+  for (auto& byte : a.data) byte = dtype == DataType::kBool ? rng() % 2 : static_cast<std::uint8_t>(rng());
   return a;
 }
 
@@ -69,10 +69,10 @@ TEST(NpzRoundTrip, EveryDtypeAndShapeStoredAndCompressed) {
   std::mt19937_64 rng(test::test_seed());
   test::ScratchDir dir;
   ArrayMap arrays;
-  const Dtype dtypes[] = {Dtype::kBool,  Dtype::kUint8, Dtype::kInt8,    Dtype::kInt16,
-                          Dtype::kInt32, Dtype::kInt64, Dtype::kFloat32, Dtype::kFloat64};
+  const DataType dtypes[] = {DataType::kBool,  DataType::kUint8, DataType::kInt8,    DataType::kInt16,
+                          DataType::kInt32, DataType::kInt64, DataType::kFloat32, DataType::kFloat64};
   const std::vector<std::vector<std::int64_t>> shapes = {{}, {5}, {0}, {3, 4}, {2, 0, 3}, {2, 3, 2, 2}};
-  for (Dtype dtype : dtypes)
+  for (DataType dtype : dtypes)
     for (std::size_t s = 0; s < shapes.size(); ++s)
       arrays[fmt::format("{}/shape{}", to_string(dtype), s)] = random_array(dtype, shapes[s], rng);
   // A compressible array, large enough to need several read chunks of libzip's inflater.
