@@ -13,7 +13,7 @@
 //
 // How a file's reader is chosen — the same for every loader (load_npy, load_npz, load_weights,
 // load_weight_arrays, load_safetensors, load_onnx_weights, load_keras_model):
-//   1. By content, whatever the file is called: "\x93NUMPY" a .npy; a zip holding config.json and
+//   1. By content, whatever the file is called: "\x93NUMPY" a .npy; a zip holding config.json or
 //      model.weights.h5 a .keras archive, one with data.pkl or constants.pkl a torch.save archive,
 //      any other zip an .npz; an HDF5 superblock signature (at byte 0, 512, 1024, ...) a
 //      .weights.h5; a pickle's PROTO opcode (0x80, 2..5) a torch.save pickle; an 8-byte
@@ -210,9 +210,10 @@ ImportedModel load_keras_model(const std::string& path, Hdf5Reader reader = Hdf5
 ImportedModel load_keras_model(const std::string& weights_h5, const std::string& config_json,
                                Hdf5Reader reader = Hdf5Reader::kInProcess);
 // The config file load_keras_model(path) reads beside a .weights.h5 (kIoError when there is none);
-// "" for a .keras archive, which holds its config.
+// "" for a .keras archive, which holds its config; kIoError for a file that is neither (by its
+// content, the rules at the top).
 std::string keras_config_path(const std::string& weights_h5);
-// A Keras model file by its content: a zip holding config.json and model.weights.h5 (.keras), or
+// A Keras model file by its content: a zip holding config.json or model.weights.h5 (.keras), or
 // an HDF5 file (.weights.h5), whatever its name.
 bool is_keras_model_file(const std::string& path);
 

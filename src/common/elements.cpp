@@ -20,9 +20,14 @@ float float_of(std::uint32_t u) {
   return f;
 }
 
+[[noreturn]] void not_a_value(DataType type) { invalid("data type {} is not a DataType value", static_cast<int>(type)); }
+
+// A conversion's refusal: a value outside the enum, or a file-only type.
 [[noreturn]] void bad_type(DataType type) {
-  require_storage_type(type, "data type");  // throws for the file-only types
-  invalid("data type {} is not a DataType value", static_cast<int>(type));
+  const int v = static_cast<int>(type);
+  if (v < 0 || v >= static_cast<int>(sizeof kAllDataTypes / sizeof kAllDataTypes[0])) not_a_value(type);
+  require_storage_type(type, "data type");
+  not_a_value(type);  // (unreachable: the storage types are converted by the callers' switches)
 }
 
 }  // namespace
@@ -40,7 +45,7 @@ std::size_t element_bytes(DataType type) {
     case DataType::kInt64:
     case DataType::kFloat64: return 8;
   }
-  invalid("data type {} is not a DataType value", static_cast<int>(type));
+  not_a_value(type);
 }
 
 void require_storage_type(DataType type, const std::string& what) {

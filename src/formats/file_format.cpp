@@ -57,7 +57,8 @@ FileFormat zip_format(const std::string& path) {
     if (ends_with(member, "/data.pkl") || member == "data.pkl" || ends_with(member, "/constants.pkl"))
       return FileFormat::kTorchPickle;
   }
-  return config && weights ? FileFormat::kKeras : FileFormat::kNpz;
+  // Either Keras member makes it a Keras archive (whose reader names a missing one).
+  return config || weights ? FileFormat::kKeras : FileFormat::kNpz;
 }
 
 // ONNX ModelProto: protobuf writes field 1 (ir_version, a varint: tag 0x08) first, then a
@@ -81,7 +82,7 @@ std::optional<FileFormat> extension_format(const std::string& path) {
 }
 
 // What to do instead, for content an entry point does not read.
-std::string hint(FileFormat content, bool wants_weights) {
+std::string hint(FileFormat content, bool wants_weights) {  // wants_weights: load_weights and kin
   if (content == FileFormat::kTorchPickle)
     return "; lstmrt does not load pickles (loading one can run code): export the state_dict instead: "
            "safetensors.torch.save_file(lstm.state_dict(), 'w.safetensors'), or "
@@ -156,7 +157,7 @@ FileFormat choose_reader(const std::string& path, std::initializer_list<FileForm
     const std::string name_says =
         named && *named != content ? fmt::format(" although its name ends in '.{}'", file_extension(path)) : "";
     detail::fail(ErrorCode::kIoError, "{}: the content is {}{}: expected {}{}", path, describe(content), name_says,
-                 expected, hint(content, accepts(FileFormat::kNpz)));
+                 expected, hint(content, accepts(FileFormat::kNpz) && accepted.size() > 1));
   }
   // Unrecognised content: the reader the name (or the only accepted format) stands for explains
   // what is wrong with it (a truncated header, a bad magic, a corrupt archive).

@@ -15,7 +15,7 @@ enum class FileFormat {
   kNpz,          // a zip of NAME.npy members (numpy.savez), an empty zip, or a zip libzip cannot open
   kSafetensors,  // 8-byte little-endian header length N ≤ size − 8, then a JSON header starting with '{'
   kOnnx,         // a serialized onnx.ModelProto (protobuf: no magic, recognised by its first fields)
-  kKeras,        // a zip holding config.json and model.weights.h5
+  kKeras,        // a zip holding config.json or model.weights.h5 (Keras writes both)
   kHdf5,         // an HDF5 superblock signature at 0, 512, 1024, ... (a Keras .weights.h5)
   kTorchPickle,  // torch.save / torch.jit.save output: a pickle, or a zip with data.pkl / constants.pkl
   kUnknown,      // none of these

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "formats/file_bytes.hpp"
 #include "formats/file_format.hpp"
 #include "formats/npy_format.hpp"
 

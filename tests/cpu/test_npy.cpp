@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/compare.hpp"
+#include "common/elements.hpp"
 #include "common/expect_error.hpp"
 #include "common/golden_files.hpp"
 #include "lstmrt/io.hpp"

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/compare.hpp"
+#include "common/elements.hpp"
 #include "common/expect_error.hpp"
 #include "common/golden_files.hpp"
 #include "lstmrt/io.hpp"
@@ -112,9 +113,9 @@ TEST(NpzErrors, MissingFileAndNotAZip) {
   expect_error([&] { load_npz(dir.file("absent.npz")); }, ErrorCode::kIoError, {"absent.npz", "no such file"});
   std::ofstream(dir.file("text.npz")) << "plain text, not a zip archive";
   expect_error([&] { load_npz(dir.file("text.npz")); }, ErrorCode::kIoError, {"text.npz", "not a readable .npz"});
-  // A lone .npy is not an archive either.
+  // A lone .npy is not an archive either: its content is named, and its reader.
   expect_error([&] { load_npz(fixture("float32_2x3.npy")); }, ErrorCode::kIoError,
-               {"float32_2x3.npy", "not a readable .npz"});
+               {"float32_2x3.npy", "the content is a .npy array", "expected an .npz archive", "load_npy"});
 }
 
 TEST(NpzErrors, NonNpyMemberDuplicateKeysAndBadMember) {
