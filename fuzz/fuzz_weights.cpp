@@ -1,7 +1,7 @@
 // libFuzzer: load_weights — what `lstmrt run --weights` reads — on arbitrary bytes under a neutral
-// name, so the format comes from the content alone (model_format.cpp's sniffing: zip members,
+// name, so the format comes from the content alone (file_format.cpp's sniffing: zip members,
 // magic bytes, ONNX's leading fields, torch.save's pickles), then that format's reader and the
-// weights' naming schemes and shape checks (weights_file.cpp: PyTorch, Keras and ONNX names, GRU
+// weights' naming schemes and shape checks (weight_names.cpp: PyTorch, Keras and ONNX names, GRU
 // and RNN weights refused). It must return or throw lstmrt::Error; Keras HDF5 files are read in
 // process here, as fuzz_keras_h5 reads them.
 #include "fuzz_file.hpp"

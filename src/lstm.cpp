@@ -4,6 +4,7 @@
 
 #include "backend.hpp"
 #include "common/check.hpp"
+#include "common/elements.hpp"
 #include "lstmrt/lstm.hpp"
 
 namespace lstmrt {
@@ -50,6 +51,7 @@ Lstm::~Lstm() = default;
 
 Lstm Lstm::create(const ModelDesc& desc, const Weights& weights, const BackendOptions& options) {
   validate(desc, weights);
+  detail::require_storage_type(options.data_type, "BackendOptions::data_type");
   if (options.kind == BackendKind::kAuto) return Lstm(make_auto_backend(desc, weights, options));
   return Lstm(make_backend(desc, weights, options));
 }

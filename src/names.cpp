@@ -28,8 +28,24 @@ std::string to_string(DataType t) {
     case DataType::kFloat32: return "float32";
     case DataType::kFloat16: return "float16";
     case DataType::kBFloat16: return "bfloat16";
+    case DataType::kBool: return "bool";
+    case DataType::kUint8: return "uint8";
+    case DataType::kInt8: return "int8";
+    case DataType::kInt16: return "int16";
+    case DataType::kInt32: return "int32";
+    case DataType::kInt64: return "int64";
+    case DataType::kFloat64: return "float64";
   }
   return "unknown";
+}
+
+DataType data_type_from_string(const std::string& name) {
+  std::string names;
+  for (DataType t : kAllDataTypes) {
+    if (name == to_string(t)) return t;
+    names += (names.empty() ? "" : ", ") + to_string(t);
+  }
+  detail::invalid("unknown data type '{}': expected one of {}", name, names);
 }
 
 std::string to_string(CudnnAlgo a) {

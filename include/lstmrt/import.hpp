@@ -1,8 +1,7 @@
 // lstmrt — importing trained models: PyTorch .safetensors, ONNX .onnx, Keras 3 .keras / .weights.h5.
 //
-// load_weights (io.hpp) dispatches on the file's content (magic bytes, a zip's member names; the
-// extension only where the content cannot tell, as for ONNX) to these readers, so
-// `lstmrt run --weights F` takes any of them:
+// load_weights (io.hpp) takes any of these and the .npz of io.hpp, so `lstmrt run --weights F`
+// takes any of them:
 //   *.npz           arrays in PyTorch / Keras / ONNX naming (io.hpp)
 //   *.safetensors   an nn.LSTM state_dict (torch / safetensors.torch.save_file)
 //   *.onnx          an ONNX model whose LSTM nodes form a stack (load_onnx_model below)
@@ -11,6 +10,25 @@
 // for a valid model lstmrt cannot run, naming the layer, op or attribute). Sizes read from a file
 // are checked against the bytes present before anything is allocated from them; for Keras HDF5
 // files see Hdf5Reader below for exactly what is guaranteed.
+//
+// How a file's reader is chosen — the same for every loader (load_npy, load_npz, load_weights,
+// load_weight_arrays, load_safetensors, load_onnx_weights, load_keras_model):
+//   1. By content, whatever the file is called: "\x93NUMPY" a .npy; a zip holding config.json or
+//      model.weights.h5 a .keras archive, one with data.pkl or constants.pkl a torch.save archive,
+//      any other zip an .npz; an HDF5 superblock signature (at byte 0, 512, 1024, ...) a
+//      .weights.h5; a pickle's PROTO opcode (0x80, 2..5) a torch.save pickle; an 8-byte
+//      little-endian length N ≤ size − 8 followed by '{' a .safetensors file; a protobuf starting
+//      with ir_version (0x08, a varint) and a length-delimited field 2..8 an ONNX model.
+//   2. Content a loader does not read (an .npz given to load_npy, a .npy or a torch.save pickle
+//      given to load_weights, a .safetensors file given to load_onnx_weights, ...) is
+//      Error(kIoError) "F: the content is <what it is>[ although its name ends in '.EXT']:
+//      expected <what this loader reads>", with what to do instead where there is something.
+//      A file whose extension disagrees with a content the loader reads is read by its content.
+//   3. Unrecognised content (garbage, a truncated header, an empty file) goes to the reader its
+//      extension names, or to the loader's only format, whose error says what is wrong ("bad
+//      magic", "header length ... exceeds the file"); with neither, Error(kIoError) "F: not a
+//      model file lstmrt reads: its content is none of the formats expected: <the formats>".
+//   A missing path, a directory or another non-regular file is Error(kIoError) naming it first.
 #pragma once
 
 #include <cstddef>
@@ -33,6 +51,12 @@ namespace lstmrt {
 // the tensor. `source` names the bytes in errors.
 ArrayMap load_safetensors(const std::string& path);
 ArrayMap parse_safetensors(const std::uint8_t* data, std::size_t size, const std::string& source);
+
+// The named arrays of a weights file that stores them by name: an .npz or a .safetensors file, by
+// content (rules above); nullopt for an ONNX or Keras model, whose weights come from its graph
+// (load_weights reads those). Anything else is the error load_weights gives. For callers that
+// select or rename arrays before weights_from_arrays (io.hpp), as the Python binding's prefix= does.
+std::optional<ArrayMap> load_weight_arrays(const std::string& path);
 
 // ---- ONNX ---------------------------------------------------------------------------------------------
 // An .onnx model whose LSTM nodes form a stack (node k's X is node k-1's Y) joined by the layout
@@ -186,9 +210,10 @@ ImportedModel load_keras_model(const std::string& path, Hdf5Reader reader = Hdf5
 ImportedModel load_keras_model(const std::string& weights_h5, const std::string& config_json,
                                Hdf5Reader reader = Hdf5Reader::kInProcess);
 // The config file load_keras_model(path) reads beside a .weights.h5 (kIoError when there is none);
-// "" for a .keras archive, which holds its config.
+// "" for a .keras archive, which holds its config; kIoError for a file that is neither (by its
+// content, the rules at the top).
 std::string keras_config_path(const std::string& weights_h5);
-// A Keras model file by its content: a zip holding config.json and model.weights.h5 (.keras), or
+// A Keras model file by its content: a zip holding config.json or model.weights.h5 (.keras), or
 // an HDF5 file (.weights.h5), whatever its name.
 bool is_keras_model_file(const std::string& path);
 
@@ -220,35 +245,5 @@ struct ImportedChain {
 // Bidirectional with merge_mode=None (two outputs), or a mask that is not the leading Masking
 // layer's.
 ImportedChain chain_of(const ImportedModel& model);
-
-// A host float32 tensor, row-major.
-struct HostTensor {
-  std::string name;
-  std::vector<std::int64_t> shape;
-  std::vector<float> values;
-};
-// A read-only view of caller memory.
-struct HostTensorView {
-  std::vector<std::int64_t> shape;
-  const float* values = nullptr;
-};
-
-// What run_model returns: every model output in model.outputs order, in Keras's shapes — a
-// sequence (N, T, C) batch-major or (T, N, C) time-major as the inputs, a last output or a state
-// (N, C) — named after the layer that produces it ("lstm_1", and "lstm_1:k" for its k-th output).
-// For a chain model (ImportedModel::is_chain) also its last LSTM's final states, h_n (D, N, H_out)
-// and c_n (D, N, H), whether or not the model returns them.
-struct ModelOutputs {
-  std::vector<HostTensor> outputs;
-  HostTensor h_n, c_n;  // chain models only; empty otherwise
-};
-
-// Runs every node on the host with `options`. `inputs` are in model.inputs order: sequences
-// (T, N, width) or (N, T, width) per `layout` — each input its own T, one N for all — and rank-2
-// inputs (N, width). `lengths` (N) — right padding of the one sequence input — only for chain
-// models without a Masking layer (kInvalidArgument otherwise: the model's Masking sets the mask).
-// Throws kInvalidArgument naming the input whose count, rank or shape is wrong.
-ModelOutputs run_model(const ImportedModel& model, const BackendOptions& options, TensorLayout layout,
-                       const std::vector<HostTensorView>& inputs, const std::int32_t* lengths = nullptr);
 
 }  // namespace lstmrt

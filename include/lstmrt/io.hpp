@@ -28,27 +28,16 @@
 
 namespace lstmrt {
 
-// Element types lstmrt reads and writes (NumPy descr in brackets; all little-endian).
-enum class Dtype {
-  kBool,     // '|b1' one byte, 0 or 1
-  kUint8,    // '|u1'
-  kInt8,     // '|i1'
-  kInt16,    // '<i2'
-  kInt32,    // '<i4'
-  kInt64,    // '<i8'
-  kFloat16,  // '<f2' IEEE binary16
-  kFloat32,  // '<f4'
-  kFloat64,  // '<f8'
-};
+// Element types of arrays: DataType (data_type.hpp; names: to_string, data_type_from_string in
+// lstm.hpp; .npy descr beside each value there). .npy / .npz hold every DataType but bfloat16,
+// which NumPy has no descr for: saving a bfloat16 Array is refused, and so is reading a file whose
+// descr is a 2-byte void ('|V2', how ml_dtypes' bfloat16 saves).
+std::string supported_dtypes();  // what .npy / .npz hold: "bool, uint8, int8, int16, int32, int64, float16, float32, float64"
 
-std::string to_string(Dtype dtype);   // numpy's name: "float32", "int64", "bool", ...
-std::size_t dtype_size(Dtype dtype);  // bytes per element
-std::string supported_dtypes();       // "bool, uint8, int8, int16, int32, int64, float16, float32, float64"
-
-// A dense, C-ordered (row-major) n-d array: `data` holds numel()·dtype_size(dtype) bytes,
+// A dense, C-ordered (row-major) n-d array: `data` holds numel()·(bytes per element of dtype) bytes,
 // little-endian. A 0-d array (shape {}) holds one element; a shape with a 0 holds none.
 struct Array {
-  Dtype dtype = Dtype::kFloat32;
+  DataType dtype = DataType::kFloat32;
   std::vector<std::int64_t> shape;
   std::vector<std::uint8_t> data;
 
@@ -62,7 +51,8 @@ struct Array {
   // Throws Error(kInvalidArgument) when values.size() is not the product of shape.
 
   // Copies of the values. `name` is used in errors ("--input x.npy", "w.npz member 'W'").
-  // to_float32: float32, or float16 (widened exactly); float64 is refused (no silent narrowing).
+  // to_float32: float32, or float16 / bfloat16 (widened exactly); float64 is refused (no silent
+  //             narrowing).
   // to_int32:   any integer dtype with every value in int32's range (the value that is not is
   //             named); bool and float dtypes are refused.
   // Throws Error(kInvalidArgument) naming the array, its dtype and the expected dtype.
@@ -70,13 +60,13 @@ struct Array {
   std::vector<std::int32_t> to_int32(const std::string& name) const;
 };
 
-// Array data owned elsewhere, for writing without a copy: `data` holds numel·dtype_size(dtype)
+// Array data owned elsewhere, for writing without a copy: `data` holds numel·(bytes per element of dtype)
 // bytes in C order, little-endian, and must outlive the save call.
 struct ArrayView {
-  Dtype dtype = Dtype::kFloat32;
+  DataType dtype = DataType::kFloat32;
   std::vector<std::int64_t> shape;
   const void* data = nullptr;
-  std::uint64_t bytes = 0;  // numel·dtype_size(dtype); checked by the writers
+  std::uint64_t bytes = 0;  // numel·(bytes per element of dtype); checked by the writers
 
   static ArrayView of(const Array& array);
   static ArrayView of_float32(std::vector<std::int64_t> shape, const std::vector<float>& values);

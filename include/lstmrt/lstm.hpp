@@ -45,7 +45,7 @@ enum class FusedKernel {
 
 struct BackendOptions {
   BackendKind kind = BackendKind::kAuto;
-  DataType data_type = DataType::kFloat32;
+  DataType data_type = DataType::kFloat32;  // a storage type (is_storage_type): float32, float16, bfloat16
   MathMode math = MathMode::kStrict;
   CudnnAlgo cudnn_algo = CudnnAlgo::kAuto;
   // A persistent choice that cannot serve a layer (too large to keep on chip, float16, blocks not
@@ -234,7 +234,10 @@ SystemInfo query_system();
 bool gpu_available();  // a GPU and a driver are present (loads no library but the driver's)
 std::string to_string(BackendKind kind);
 BackendKind backend_from_string(const std::string& name);  // throws naming the valid choices
-std::string to_string(DataType t);
+std::string to_string(DataType t);  // NumPy's names ("float32", "int64", "bool", ...) and "bfloat16"
+// The DataType that to_string names `name` (any value; BackendOptions take the storage types
+// only, is_storage_type). Throws Error(kInvalidArgument) naming it and the accepted names.
+DataType data_type_from_string(const std::string& name);
 std::string to_string(CudnnAlgo a);
 std::string to_string(FusedKernel k);
 FusedKernel fused_kernel_from_string(const std::string& name);  // throws naming the valid choices

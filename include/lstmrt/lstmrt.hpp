@@ -4,6 +4,7 @@
 #include "lstmrt/error.hpp"
 #include "lstmrt/import.hpp"
 #include "lstmrt/io.hpp"
+#include "lstmrt/keras_run.hpp"
 #include "lstmrt/lstm.hpp"
 #include "lstmrt/model.hpp"
 #include "lstmrt/weights.hpp"

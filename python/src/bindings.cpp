@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "common/elements.hpp"
 #include "gpu_loader.hpp"
 #include "lstmrt/lstmrt.hpp"
 
@@ -95,6 +96,7 @@ nb::dlpack::dtype storage_dtype(DataType t) {
     case DataType::kFloat32: return nb::dtype<float>();
     case DataType::kFloat16: return {static_cast<std::uint8_t>(nb::dlpack::dtype_code::Float), 16, 1};
     case DataType::kBFloat16: return {static_cast<std::uint8_t>(nb::dlpack::dtype_code::Bfloat), 16, 1};
+    default: break;  // not a storage type
   }
   return nb::dtype<float>();
 }
@@ -157,13 +159,21 @@ E parse_choice(const std::string& what, const std::string& value, std::initializ
   invalid(fmt::format("{} '{}' is not one of {}", what, value, fmt::join(names, ", ")));
 }
 
+// A dtype= argument: a storage type (data_type.hpp), by its to_string name.
+DataType parse_storage_type(const std::string& value) {
+  std::string names;
+  for (DataType t : kStorageTypes) {
+    if (value == to_string(t)) return t;
+    names += (names.empty() ? "" : ", ") + to_string(t);
+  }
+  invalid(fmt::format("dtype '{}' is not one of {}", value, names));
+}
+
 BackendOptions parse_options(const std::string& backend, const std::string& dtype, const std::string& math,
                              const std::string& cudnn_algo, const std::string& fused_kernel, int device) {
   BackendOptions o;
   o.kind = backend_from_string(backend);
-  o.data_type = parse_choice<DataType>("dtype", dtype,
-                                       {{"float32", DataType::kFloat32}, {"float16", DataType::kFloat16},
-                                        {"bfloat16", DataType::kBFloat16}});
+  o.data_type = parse_storage_type(dtype);
   o.math = parse_choice<MathMode>("math", math, {{"strict", MathMode::kStrict}, {"tf32", MathMode::kTF32}});
   o.cudnn_algo = parse_choice<CudnnAlgo>(
       "cudnn_algo", cudnn_algo,
@@ -298,10 +308,10 @@ Array to_array(const std::string& name, const InArray& a) {
   if (!c_contiguous(a)) invalid(fmt::format("{} is not C-contiguous", name));
   Array out;
   const nb::dlpack::dtype t = a.dtype();
-  if (t == nb::dtype<float>()) out.dtype = Dtype::kFloat32;
-  else if (t == nb::dtype<double>()) out.dtype = Dtype::kFloat64;
-  else if (t == nb::dtype<std::int32_t>()) out.dtype = Dtype::kInt32;
-  else if (t == nb::dtype<std::int64_t>()) out.dtype = Dtype::kInt64;
+  if (t == nb::dtype<float>()) out.dtype = DataType::kFloat32;
+  else if (t == nb::dtype<double>()) out.dtype = DataType::kFloat64;
+  else if (t == nb::dtype<std::int32_t>()) out.dtype = DataType::kInt32;
+  else if (t == nb::dtype<std::int64_t>()) out.dtype = DataType::kInt64;
   else wrong_type(fmt::format("{} has dtype {}: expected float32 (or float64, int32, int64)", name, dtype_name(t)));
   out.shape = shape_vector(a);
   out.data.resize(a.nbytes());
@@ -473,15 +483,11 @@ ArrayMap select_prefix(const ArrayMap& arrays, const std::optional<std::string>&
   return out;
 }
 
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
 std::unique_ptr<Model> load_model(const std::string& path, const std::optional<std::string>& prefix,
                                   const BackendOptions& options) {
-  if (ends_with(path, ".npz")) return model_from_loaded(weights_from_arrays(select_prefix(load_npz(path), prefix, path), path), options, path);
-  if (ends_with(path, ".safetensors"))
-    return model_from_loaded(weights_from_arrays(select_prefix(load_safetensors(path), prefix, path), path), options, path);
+  // The reader is chosen by the file's content (include/lstmrt/import.hpp), not its name.
+  if (std::optional<ArrayMap> arrays = load_weight_arrays(path))
+    return model_from_loaded(weights_from_arrays(select_prefix(*arrays, prefix, path), path), options, path);
   if (prefix) invalid(fmt::format("{}: prefix applies to .npz and .safetensors files, not this one", path));
   return model_from_loaded(load_weights(path), options, path);
 }
@@ -556,13 +562,11 @@ class KerasChain {
 nb::ndarray<> device_empty(const std::vector<std::size_t>& shape, const std::string& dtype, int device,
                            std::uintptr_t stream) {
   const gpu_module::GpuModuleApi& api = detail::require_gpu_module("device memory");
-  const DataType t = parse_choice<DataType>("dtype", dtype,
-                                            {{"float32", DataType::kFloat32}, {"float16", DataType::kFloat16},
-                                             {"bfloat16", DataType::kBFloat16}});
+  const DataType t = parse_storage_type(dtype);
   std::size_t count = 1;
   for (std::size_t d : shape) count *= d;
   void* ptr = nullptr;
-  const gpu_module::Status st = api.device_alloc(device, count * (t == DataType::kFloat32 ? 4 : 2),
+  const gpu_module::Status st = api.device_alloc(device, count * lstmrt::detail::element_bytes(t),
                                                  reinterpret_cast<cudaStream_t>(stream), &ptr);
   if (!st.ok) throw Error(st.code, st.message);
   struct Owner {

@@ -9,6 +9,7 @@
 
 #include "cli/commands.hpp"
 #include "lstmrt/import.hpp"
+#include "lstmrt/keras_run.hpp"
 #include "lstmrt/io.hpp"
 
 namespace lstmrt::cli {

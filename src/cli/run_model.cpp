@@ -11,6 +11,7 @@
 #include "cli/run_files.hpp"
 #include "common/check.hpp"
 #include "lstmrt/import.hpp"
+#include "lstmrt/keras_run.hpp"
 #include "lstmrt/io.hpp"
 
 namespace lstmrt::cli {

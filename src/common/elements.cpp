@@ -20,19 +20,37 @@ float float_of(std::uint32_t u) {
   return f;
 }
 
+[[noreturn]] void not_a_value(DataType type) { invalid("data type {} is not a DataType value", static_cast<int>(type)); }
+
+// A conversion's refusal: a value outside the enum, or a file-only type.
 [[noreturn]] void bad_type(DataType type) {
-  invalid("data type {} is not float32, float16 or bfloat16", static_cast<int>(type));
+  const int v = static_cast<int>(type);
+  if (v < 0 || v >= static_cast<int>(sizeof kAllDataTypes / sizeof kAllDataTypes[0])) not_a_value(type);
+  require_storage_type(type, "data type");
+  not_a_value(type);  // (unreachable: the storage types are converted by the callers' switches)
 }
 
 }  // namespace
 
 std::size_t element_bytes(DataType type) {
   switch (type) {
-    case DataType::kFloat32: return 4;
+    case DataType::kBool:
+    case DataType::kUint8:
+    case DataType::kInt8: return 1;
+    case DataType::kInt16:
     case DataType::kFloat16:
     case DataType::kBFloat16: return 2;
+    case DataType::kInt32:
+    case DataType::kFloat32: return 4;
+    case DataType::kInt64:
+    case DataType::kFloat64: return 8;
   }
-  bad_type(type);
+  not_a_value(type);
+}
+
+void require_storage_type(DataType type, const std::string& what) {
+  if (!is_storage_type(type))
+    invalid("{} is {}: not a storage type: expected float32, float16 or bfloat16", what, to_string(type));
 }
 
 std::uint16_t float_to_half(float value) {
@@ -101,6 +119,7 @@ void store_element(float value, DataType type, void* dst) {
       std::memcpy(dst, &b, 2);
       return;
     }
+    default: break;
   }
   bad_type(type);
 }
@@ -118,6 +137,7 @@ float load_element(const void* src, DataType type) {
       std::memcpy(&raw, src, 2);
       return type == DataType::kFloat16 ? half_to_float(raw) : bfloat16_to_float(raw);
     }
+    default: break;
   }
   bad_type(type);
 }

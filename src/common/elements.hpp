@@ -1,5 +1,5 @@
-// Internal: the storage element types on the host — bytes per element and the float32 ↔ float16
-// (IEEE binary16) / bfloat16 conversions. Plain C++ (no CUDA headers): the core library, the GPU
+// Internal: element types on the host — bytes per element of every DataType, and for the storage
+// types the float32 ↔ float16 (IEEE binary16) / bfloat16 conversions. Plain C++ (no CUDA headers): the core library, the GPU
 // module, the benchmark and the Triton backend all convert through these; the kernels keep their
 // own __device__ conversions (kernels/device.cuh).
 //
@@ -10,14 +10,20 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "lstmrt/lstm.hpp"
 
 namespace lstmrt::detail {
 
-// 4 for float32, 2 for float16 and bfloat16; Error(kInvalidArgument) naming any other value.
+// Bytes per element, for every DataType: 1 for bool, uint8, int8; 2 for int16, float16, bfloat16;
+// 4 for int32, float32; 8 for int64, float64. Error(kInvalidArgument) for a value outside the enum.
 std::size_t element_bytes(DataType type);
+
+// Error(kInvalidArgument) "`what` is int64: not a storage type: expected float32, float16 or
+// bfloat16" unless is_storage_type(type): what the backends and BackendOptions validation refuse.
+void require_storage_type(DataType type, const std::string& what);
 
 // float32 → float16, rounded to nearest, ties to even: |v| ≥ 65520 (halfway past the largest
 // finite 65504) → ±inf; values below 2^-14 become subnormals (multiples of 2^-24), ≤ 2^-25 → ±0.
@@ -32,6 +38,7 @@ std::uint16_t float_to_bfloat16(float value);
 // bfloat16 → float32: exact (the bits become the top half of the float32).
 float bfloat16_to_float(std::uint16_t bits);
 
+// The conversions below take the storage types only (Error(kInvalidArgument) naming another).
 // One element of `type` at dst / src (element_bytes(type) bytes, any alignment).
 void store_element(float value, DataType type, void* dst);
 float load_element(const void* src, DataType type);

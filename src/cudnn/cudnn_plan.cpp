@@ -105,6 +105,7 @@ cudnnDataType_t to_cudnn_data_type(DataType t) {
     case DataType::kFloat32: return CUDNN_DATA_FLOAT;
     case DataType::kFloat16: return CUDNN_DATA_HALF;
     case DataType::kBFloat16: return CUDNN_DATA_BFLOAT16;
+    default: break;  // not a storage type
   }
   detail::invalid("data type {} is not float32, float16 or bfloat16", static_cast<int>(t));
 }

@@ -28,6 +28,7 @@ cudaDataType_t cuda_type(DataType t) {
     case DataType::kFloat32: return CUDA_R_32F;
     case DataType::kFloat16: return CUDA_R_16F;
     case DataType::kBFloat16: return CUDA_R_16BF;
+    default: break;  // not a storage type
   }
   return CUDA_R_32F;
 }

@@ -93,6 +93,7 @@ kernels::StorageType storage_type(DataType type) {
     case DataType::kFloat32: return kernels::StorageType::kFloat32;
     case DataType::kFloat16: return kernels::StorageType::kFloat16;
     case DataType::kBFloat16: return kernels::StorageType::kBFloat16;
+    default: break;  // not a storage type
   }
   detail::invalid("data type {} is not float32, float16 or bfloat16", static_cast<int>(type));
 }

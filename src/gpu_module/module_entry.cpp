@@ -12,6 +12,7 @@
 #include "backend.hpp"
 #include "common/cuda_check.hpp"
 #include "common/device_guard.hpp"
+#include "common/elements.hpp"
 #include "gpu_module/module_api.hpp"
 #include "lstmrt/version.hpp"
 
@@ -97,6 +98,7 @@ void versions(GpuModuleVersions* out) noexcept {
 Status create(const ModelDesc& desc, const Weights& weights, const BackendOptions& options, GpuBackend** out) noexcept {
   return guarded([&] {
     std::unique_ptr<Backend> impl;
+    detail::require_storage_type(options.data_type, "GPU module: data type");
     if (options.kind == BackendKind::kCudnn) impl = make_cudnn_backend(desc, weights, options);
     else if (options.kind == BackendKind::kFused) impl = make_fused_backend(desc, weights, options);
     else detail::invalid("GPU module: backend {} is not a GPU backend", to_string(options.kind));

@@ -7,6 +7,7 @@
 
 #include "backend.hpp"
 #include "common/check.hpp"
+#include "common/elements.hpp"
 
 namespace lstmrt {
 namespace {
@@ -242,6 +243,7 @@ class ReferenceBackend final : public Backend {
 
 std::unique_ptr<Backend> make_reference_backend(const ModelDesc& desc, const Weights& weights,
                                                 const BackendOptions& options) {
+  detail::require_storage_type(options.data_type, "backend reference: data type");
   if (options.data_type != DataType::kFloat32)
     detail::unsupported("backend reference computes float32 data only, not {}", to_string(options.data_type));
   return std::make_unique<ReferenceBackend>(desc, weights, options);

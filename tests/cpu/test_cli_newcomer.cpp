@@ -156,7 +156,7 @@ TEST_F(Newcomer, Float16InputIsWidenedExactly) {
     half[i] = static_cast<std::uint16_t>(bits | (k < 0 ? 0x8000 : 0));
   }
   Array x16;
-  x16.dtype = Dtype::kFloat16;
+  x16.dtype = DataType::kFloat16;
   x16.shape = {kT, kB, kI};
   x16.data.resize(half.size() * 2);
   std::memcpy(x16.data.data(), half.data(), x16.data.size());

@@ -193,13 +193,19 @@ TEST(Elements, ElementBytesAndBadTypes) {
   EXPECT_EQ(detail::element_bytes(DataType::kFloat32), 4u);
   EXPECT_EQ(detail::element_bytes(DataType::kFloat16), 2u);
   EXPECT_EQ(detail::element_bytes(DataType::kBFloat16), 2u);
-  const auto bad = static_cast<DataType>(7);
-  unsigned char buffer[4] = {};
-  const std::vector<std::string> names = {"data type 7", "float32, float16 or bfloat16"};
+  EXPECT_EQ(detail::element_bytes(DataType::kInt64), 8u);  // every DataType has a size (test_file_format: all)
+  const auto bad = static_cast<DataType>(99);
+  unsigned char buffer[8] = {};
+  const std::vector<std::string> names = {"data type 99", "not a DataType value"};
   expect_error([&] { detail::element_bytes(bad); }, ErrorCode::kInvalidArgument, names);
   expect_error([&] { detail::store_element(1.0f, bad, buffer); }, ErrorCode::kInvalidArgument, names);
   expect_error([&] { detail::load_element(buffer, bad); }, ErrorCode::kInvalidArgument, names);
   expect_error([&] { detail::to_storage({1.0f}, bad); }, ErrorCode::kInvalidArgument, names);
+  // A file-only type has a size but no storage conversion.
+  const std::vector<std::string> file_only = {"int32", "not a storage type", "float32, float16 or bfloat16"};
+  expect_error([&] { detail::store_element(1.0f, DataType::kInt32, buffer); }, ErrorCode::kInvalidArgument, file_only);
+  expect_error([&] { detail::load_element(buffer, DataType::kInt32); }, ErrorCode::kInvalidArgument, file_only);
+  expect_error([&] { detail::to_storage({1.0f}, DataType::kInt32); }, ErrorCode::kInvalidArgument, file_only);
   expect_error([&] { detail::from_storage(std::vector<std::uint8_t>(3), DataType::kFloat16); },
                ErrorCode::kInvalidArgument, {"3 bytes of float16", "multiple of 2"});
 }

@@ -18,8 +18,8 @@
 #include "common/cli_process.hpp"
 #include "common/expect_error.hpp"
 #include "common/golden_files.hpp"
-#include "import/child_process.hpp"
-#include "import/hdf5_check.hpp"
+#include "formats/child_process.hpp"
+#include "formats/hdf5_check.hpp"
 #include "lstmrt/import.hpp"
 
 namespace lstmrt {
@@ -45,7 +45,7 @@ const std::string& stack_h5() {
 }
 
 void check(const std::string& bytes) {
-  import_detail::check_hdf5_structure(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), "m.h5");
+  formats_detail::check_hdf5_structure(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), "m.h5");
 }
 
 std::string with(std::string bytes, std::size_t at, const std::string& replacement) {
@@ -193,8 +193,8 @@ TEST(Hdf5Hostile, CorruptKerasArchivesGiveTheCliOneErrorLine) {
 
 // ---- run_in_child ---------------------------------------------------------------------------------
 
-using import_detail::ChildLimits;
-using import_detail::run_in_child;
+using formats_detail::ChildLimits;
+using formats_detail::run_in_child;
 
 std::vector<std::uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
 

@@ -18,6 +18,7 @@
 #include "common/compare.hpp"
 #include "common/golden_files.hpp"
 #include "lstmrt/import.hpp"
+#include "lstmrt/keras_run.hpp"
 #include "lstmrt/io.hpp"
 
 namespace lstmrt::test {
@@ -387,7 +388,9 @@ TEST(KerasImport, RejectsUnsupportedModelsAndBadFiles) {
   std::ofstream(dir.file("junk.keras")) << "not a zip";
   expect_error([&] { load_keras_model(dir.file("junk.keras")); }, ErrorCode::kIoError, "not a readable zip");
   save_npz(dir.file("empty.keras"), {{"a", Array::from_float32({1}, {1.0f})}});
-  expect_error([&] { load_keras_model(dir.file("empty.keras")); }, ErrorCode::kIoError, "no member 'config.json'");
+  // A zip without config.json and model.weights.h5 is an .npz, whatever its name (import.hpp's rules).
+  expect_error([&] { load_keras_model(dir.file("empty.keras")); }, ErrorCode::kIoError,
+               "the content is an .npz archive (numpy.savez) although its name ends in '.keras'");
   expect_error([&] { load_keras_model(dir.file("missing.keras")); }, ErrorCode::kIoError, "no such file");
   // A dataset declaring 2^30 values with none stored: refused before anything is allocated.
   expect_error([&] { load_keras_model(golden_path("keras_import", "bad_huge_dataset.weights.h5")); },

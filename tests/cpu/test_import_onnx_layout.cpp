@@ -17,7 +17,7 @@
 #include "common/compare.hpp"
 #include "common/expect_error.hpp"
 #include "common/golden_files.hpp"
-#include "io/onnx_lstm.hpp"
+#include "formats/onnx_lstm.hpp"
 #include "lstmrt/import.hpp"
 #include "lstmrt/io.hpp"
 
@@ -29,7 +29,7 @@ constexpr double kTolerance = 1e-5;
 // tests/data/onnx_import/NAME.onnx with `edit` applied, saved as DIR/NAME.edited.onnx.
 std::string edited_model(const ScratchDir& dir, const std::string& name,
                          const std::function<void(onnx::GraphProto&)>& edit) {
-  onnx::ModelProto model = io::load_onnx_model(golden_path("onnx_import", name + ".onnx"));
+  onnx::ModelProto model = formats_detail::load_onnx_model(golden_path("onnx_import", name + ".onnx"));
   edit(*model.mutable_graph());
   const std::string path = dir.file(name + ".edited.onnx");
   std::ofstream out(path, std::ios::binary);

@@ -162,7 +162,7 @@ LoadedCase load_case(const KerasCase& c) {
   if (c.per_step_mask) {
     const Array m = load_npy(case_file(c, ".mask.npy"));  // (N, T) uint8
     EXPECT_EQ(shape_string(m.shape), shape_string({N, T}));
-    EXPECT_EQ(m.dtype, Dtype::kUint8);
+    EXPECT_EQ(m.dtype, DataType::kUint8);
     in.mask = m.data;
   } else if (c.mask != Mask::kNone) {
     in.lengths = load_npy(case_file(c, ".lengths.npy")).to_int32(case_file(c, ".lengths.npy"));

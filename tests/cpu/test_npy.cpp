@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/compare.hpp"
+#include "common/elements.hpp"
 #include "common/expect_error.hpp"
 #include "common/golden_files.hpp"
 #include "lstmrt/io.hpp"
@@ -45,14 +46,14 @@ std::string npy_bytes(const std::string& dict, const std::string& data, int majo
 }
 
 // The formula make_fixtures.py uses for element k.
-double fixture_value(Dtype dtype, std::int64_t k) {
+double fixture_value(DataType dtype, std::int64_t k) {
   switch (dtype) {
-    case Dtype::kBool:
+    case DataType::kBool:
       return k % 3 == 1;
-    case Dtype::kUint8:
+    case DataType::kUint8:
       return (k * 3 + 7) % 256;
-    case Dtype::kFloat32:
-    case Dtype::kFloat64:
+    case DataType::kFloat32:
+    case DataType::kFloat64:
       return (k * 3 - 7) + k / 4.0;
     default:
       return k * 3 - 7;
@@ -68,59 +69,59 @@ double element(const Array& a, std::int64_t k) {
 
 double element_of(const Array& a, std::int64_t k) {
   switch (a.dtype) {
-    case Dtype::kBool:
-    case Dtype::kUint8:
+    case DataType::kBool:
+    case DataType::kUint8:
       return element<std::uint8_t>(a, k);
-    case Dtype::kInt8:
+    case DataType::kInt8:
       return element<std::int8_t>(a, k);
-    case Dtype::kInt16:
+    case DataType::kInt16:
       return element<std::int16_t>(a, k);
-    case Dtype::kInt32:
+    case DataType::kInt32:
       return element<std::int32_t>(a, k);
-    case Dtype::kInt64:
+    case DataType::kInt64:
       return element<std::int64_t>(a, k);
-    case Dtype::kFloat32:
+    case DataType::kFloat32:
       return element<float>(a, k);
-    case Dtype::kFloat64:
+    case DataType::kFloat64:
       return element<double>(a, k);
   }
   return NAN;
 }
 
-void expect_fixture_values(const Array& a, Dtype dtype, const std::vector<std::int64_t>& shape) {
+void expect_fixture_values(const Array& a, DataType dtype, const std::vector<std::int64_t>& shape) {
   EXPECT_EQ(a.dtype, dtype) << to_string(a.dtype);
   EXPECT_EQ(a.shape, shape) << shape_string(a.shape);
-  ASSERT_EQ(a.data.size(), static_cast<std::size_t>(a.numel()) * dtype_size(dtype));
+  ASSERT_EQ(a.data.size(), static_cast<std::size_t>(a.numel()) * detail::element_bytes(dtype));
   for (std::int64_t k = 0; k < a.numel(); ++k) {
     const double expected =
-        dtype == Dtype::kFloat32 ? static_cast<float>(fixture_value(dtype, k)) : fixture_value(dtype, k);
+        dtype == DataType::kFloat32 ? static_cast<float>(fixture_value(dtype, k)) : fixture_value(dtype, k);
     EXPECT_EQ(element_of(a, k), expected) << to_string(dtype) << " element " << k;
   }
 }
 
-constexpr Dtype kDtypes[] = {Dtype::kBool,  Dtype::kUint8, Dtype::kInt8,    Dtype::kInt16,
-                             Dtype::kInt32, Dtype::kInt64, Dtype::kFloat32, Dtype::kFloat64};
+constexpr DataType kDtypes[] = {DataType::kBool,  DataType::kUint8, DataType::kInt8,    DataType::kInt16,
+                             DataType::kInt32, DataType::kInt64, DataType::kFloat32, DataType::kFloat64};
 
 TEST(NpyRead, EveryDtypeNumpyWrites) {
-  for (Dtype dtype : kDtypes) {
+  for (DataType dtype : kDtypes) {
     SCOPED_TRACE(to_string(dtype));
     expect_fixture_values(load_npy(fixture(to_string(dtype) + "_2x3.npy")), dtype, {2, 3});
   }
 }
 
 TEST(NpyRead, ScalarOneDimEmptyAndRankFour) {
-  expect_fixture_values(load_npy(fixture("float32_scalar.npy")), Dtype::kFloat32, {});
-  expect_fixture_values(load_npy(fixture("float32_5.npy")), Dtype::kFloat32, {5});
+  expect_fixture_values(load_npy(fixture("float32_scalar.npy")), DataType::kFloat32, {});
+  expect_fixture_values(load_npy(fixture("float32_5.npy")), DataType::kFloat32, {5});
   const Array empty = load_npy(fixture("float32_2x0x3.npy"));
-  expect_fixture_values(empty, Dtype::kFloat32, {2, 0, 3});
+  expect_fixture_values(empty, DataType::kFloat32, {2, 0, 3});
   EXPECT_TRUE(empty.data.empty());
-  expect_fixture_values(load_npy(fixture("int64_3x1x2x2.npy")), Dtype::kInt64, {3, 1, 2, 2});
+  expect_fixture_values(load_npy(fixture("int64_3x1x2x2.npy")), DataType::kInt64, {3, 1, 2, 2});
 }
 
 TEST(NpyRead, FormatVersions2And3) {
   for (const char* name : {"float32_2x3_v2.npy", "float32_2x3_v3.npy"}) {
     SCOPED_TRACE(name);
-    expect_fixture_values(load_npy(fixture(name)), Dtype::kFloat32, {2, 3});
+    expect_fixture_values(load_npy(fixture(name)), DataType::kFloat32, {2, 3});
   }
 }
 
@@ -148,14 +149,14 @@ TEST(NpyRoundTrip, EveryDtypeAndShape) {
   test::ScratchDir dir;
   const std::vector<std::vector<std::int64_t>> shapes = {{},  {1},       {7},          {3, 5},
                                                          {0}, {4, 0, 2}, {2, 3, 1, 4}, {1, 1, 1, 1, 1, 2}};
-  for (Dtype dtype : kDtypes) {
+  for (DataType dtype : kDtypes) {
     for (const auto& shape : shapes) {
       SCOPED_TRACE(to_string(dtype) + " " + shape_string(shape));
       Array a;
       a.dtype = dtype;
       a.shape = shape;
-      a.data.resize(static_cast<std::size_t>(a.numel()) * dtype_size(dtype));
-      for (auto& byte : a.data) byte = dtype == Dtype::kBool ? rng() % 2 : static_cast<std::uint8_t>(rng());
+      a.data.resize(static_cast<std::size_t>(a.numel()) * detail::element_bytes(dtype));
+      for (auto& byte : a.data) byte = dtype == DataType::kBool ? rng() % 2 : static_cast<std::uint8_t>(rng());
       const std::string path = dir.file("round.npy");
       save_npy(path, a);
       const std::string bytes = read_file(path);
@@ -176,7 +177,7 @@ TEST(NpyRoundTrip, TypedConstructorsAndCopies) {
   save_npy(dir.file("f.npy"), f);
   EXPECT_EQ(load_npy(dir.file("f.npy")).to_float32("f"), (std::vector<float>{0.25f, -1.5f, 3e9f, -0.0f}));
   save_npy(dir.file("d.npy"), Array::from_float64({1}, {0.1}));
-  EXPECT_EQ(load_npy(dir.file("d.npy")).dtype, Dtype::kFloat64);
+  EXPECT_EQ(load_npy(dir.file("d.npy")).dtype, DataType::kFloat64);
   save_npy(dir.file("i.npy"), Array::from_int32({3}, {-5, 0, 2147483647}));
   EXPECT_EQ(load_npy(dir.file("i.npy")).to_int32("i"), (std::vector<std::int32_t>{-5, 0, 2147483647}));
   save_npy(dir.file("l.npy"), Array::from_int64({2}, {-7, 9}));
@@ -272,13 +273,13 @@ TEST(NpyErrors, HeaderLongerThanTheFile) {
 // widens to float32 exactly: the fixture's values (k·3 − 7 + k/4) are all binary16 numbers.
 TEST(NpyRead, Float16WidensExactlyToFloat32) {
   const Array a = load_npy(fixture("float16_2x3.npy"));
-  EXPECT_EQ(a.dtype, Dtype::kFloat16);
+  EXPECT_EQ(a.dtype, DataType::kFloat16);
   EXPECT_EQ(a.shape, (std::vector<std::int64_t>{2, 3}));
   EXPECT_EQ(a.to_float32("f16"), (std::vector<float>{-7.0f, -3.75f, -0.5f, 2.75f, 6.0f, 9.25f}));
   // Subnormal, largest finite, infinity and a NaN keep their values.
   const std::vector<std::uint16_t> bits = {0x0001, 0x7bff, 0xfc00, 0x7e00};
   Array h;
-  h.dtype = Dtype::kFloat16;
+  h.dtype = DataType::kFloat16;
   h.shape = {4};
   h.data.resize(8);
   std::memcpy(h.data.data(), bits.data(), 8);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/compare.hpp"
+#include "common/elements.hpp"
 #include "common/expect_error.hpp"
 #include "common/golden_files.hpp"
 #include "lstmrt/io.hpp"
@@ -38,10 +39,10 @@ void expect_fixture_archive(const ArrayMap& arrays) {
   EXPECT_EQ(arrays.at("x").shape, (std::vector<std::int64_t>{4, 2, 3}));
   ASSERT_EQ(x.size(), 24u);
   for (int k = 0; k < 24; ++k) EXPECT_EQ(x[k], static_cast<float>(k * 3 - 7 + k / 4.0)) << "x element " << k;
-  EXPECT_EQ(arrays.at("lengths").dtype, Dtype::kInt32);
+  EXPECT_EQ(arrays.at("lengths").dtype, DataType::kInt32);
   EXPECT_EQ(arrays.at("lengths").to_int32("lengths"), (std::vector<std::int32_t>{-7, -4}));
   const Array& kernel = arrays.at("layer0/kernel");
-  EXPECT_EQ(kernel.dtype, Dtype::kFloat64);
+  EXPECT_EQ(kernel.dtype, DataType::kFloat64);
   EXPECT_EQ(kernel.shape, (std::vector<std::int64_t>{3, 8}));
   double last;
   std::memcpy(&last, kernel.data.data() + 23 * sizeof(double), sizeof last);
@@ -56,12 +57,12 @@ TEST(NpzRead, NumpySavezStored) { expect_fixture_archive(load_npz(fixture("store
 TEST(NpzRead, NumpySavezCompressed) { expect_fixture_archive(load_npz(fixture("compressed.npz"))); }
 TEST(NpzRead, NumpySavezWithNoArrays) { EXPECT_TRUE(load_npz(fixture("empty.npz")).empty()); }
 
-Array random_array(Dtype dtype, std::vector<std::int64_t> shape, std::mt19937_64& rng) {
+Array random_array(DataType dtype, std::vector<std::int64_t> shape, std::mt19937_64& rng) {
   Array a;
   a.dtype = dtype;
   a.shape = std::move(shape);
-  a.data.resize(static_cast<std::size_t>(a.numel()) * dtype_size(dtype));
-  for (auto& byte : a.data) byte = dtype == Dtype::kBool ? rng() % 2 : static_cast<std::uint8_t>(rng());
+  a.data.resize(static_cast<std::size_t>(a.numel()) * detail::element_bytes(dtype));
+  for (auto& byte : a.data) byte = dtype == DataType::kBool ? rng() % 2 : static_cast<std::uint8_t>(rng());
   return a;
 }
 
@@ -69,10 +70,10 @@ TEST(NpzRoundTrip, EveryDtypeAndShapeStoredAndCompressed) {
   std::mt19937_64 rng(test::test_seed());
   test::ScratchDir dir;
   ArrayMap arrays;
-  const Dtype dtypes[] = {Dtype::kBool,  Dtype::kUint8, Dtype::kInt8,    Dtype::kInt16,
-                          Dtype::kInt32, Dtype::kInt64, Dtype::kFloat32, Dtype::kFloat64};
+  const DataType dtypes[] = {DataType::kBool,  DataType::kUint8, DataType::kInt8,    DataType::kInt16,
+                          DataType::kInt32, DataType::kInt64, DataType::kFloat32, DataType::kFloat64};
   const std::vector<std::vector<std::int64_t>> shapes = {{}, {5}, {0}, {3, 4}, {2, 0, 3}, {2, 3, 2, 2}};
-  for (Dtype dtype : dtypes)
+  for (DataType dtype : dtypes)
     for (std::size_t s = 0; s < shapes.size(); ++s)
       arrays[fmt::format("{}/shape{}", to_string(dtype), s)] = random_array(dtype, shapes[s], rng);
   // A compressible array, large enough to need several read chunks of libzip's inflater.
@@ -112,9 +113,9 @@ TEST(NpzErrors, MissingFileAndNotAZip) {
   expect_error([&] { load_npz(dir.file("absent.npz")); }, ErrorCode::kIoError, {"absent.npz", "no such file"});
   std::ofstream(dir.file("text.npz")) << "plain text, not a zip archive";
   expect_error([&] { load_npz(dir.file("text.npz")); }, ErrorCode::kIoError, {"text.npz", "not a readable .npz"});
-  // A lone .npy is not an archive either.
+  // A lone .npy is not an archive either: its content is named, and its reader.
   expect_error([&] { load_npz(fixture("float32_2x3.npy")); }, ErrorCode::kIoError,
-               {"float32_2x3.npy", "not a readable .npz"});
+               {"float32_2x3.npy", "the content is a .npy array", "expected an .npz archive", "load_npy"});
 }
 
 TEST(NpzErrors, NonNpyMemberDuplicateKeysAndBadMember) {

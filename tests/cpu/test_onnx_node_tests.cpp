@@ -1,5 +1,5 @@
 // The ONNX backend node tests for LSTM (Debian's libonnx-testdata) through lstmrt's LSTM NODE
-// reader (io::read_lstm_node): its test_data_set_0 inputs are run on the reference backend, and
+// reader (formats_detail::read_lstm_node): its test_data_set_0 inputs are run on the reference backend, and
 // the outputs, converted to ONNX's layouts at the edge, must match output_*.pb within 1e-5. The
 // same tests through the graph importer: test_import_onnx_node_tests.cpp.
 #include <gtest/gtest.h>

@@ -13,7 +13,7 @@
 #include "common/expect_error.hpp"
 #include "common/reference_runner.hpp"
 #include "common/weights_equal.hpp"
-#include "io/onnx_lstm.hpp"
+#include "formats/onnx_lstm.hpp"
 #include "lstmrt/lstmrt.hpp"
 
 namespace lstmrt::test {
@@ -62,13 +62,13 @@ TEST(OnnxTensor, ReadsRawDataAndFloatData) {
   std::mt19937_64 rng(test_seed());
   const std::vector<float> values = random_vector(24, rng);
   for (bool raw : {true, false}) {
-    const Tensor t = io::tensor_from_proto(float_proto("w", {2, 3, 4}, values, raw));
+    const Tensor t = formats_detail::tensor_from_proto(float_proto("w", {2, 3, 4}, values, raw));
     EXPECT_EQ(t.shape, (std::vector<std::int64_t>{2, 3, 4}));
     EXPECT_EQ(t.data, values);
   }
-  const Tensor empty = io::tensor_from_proto(float_proto("e", {0, 5}, {}, true));
+  const Tensor empty = formats_detail::tensor_from_proto(float_proto("e", {0, 5}, {}, true));
   EXPECT_EQ(empty.numel(), 0);
-  const Tensor scalar = io::tensor_from_proto(float_proto("s", {}, {2.5f}, false));
+  const Tensor scalar = formats_detail::tensor_from_proto(float_proto("s", {}, {2.5f}, false));
   EXPECT_EQ(scalar.data, std::vector<float>{2.5f});
 }
 
@@ -78,20 +78,20 @@ TEST(OnnxTensor, ReadsInt32AndInt64) {
   p.add_dims(3);
   const std::int32_t v32[] = {7, -2, 5};
   p.set_raw_data(std::string(reinterpret_cast<const char*>(v32), sizeof(v32)));
-  EXPECT_EQ(io::int_tensor_from_proto(p).data, (std::vector<std::int64_t>{7, -2, 5}));
+  EXPECT_EQ(formats_detail::int_tensor_from_proto(p).data, (std::vector<std::int64_t>{7, -2, 5}));
   p.clear_raw_data();
   for (int v : {4, 0, 9}) p.add_int32_data(v);
-  EXPECT_EQ(io::int_tensor_from_proto(p).data, (std::vector<std::int64_t>{4, 0, 9}));
+  EXPECT_EQ(formats_detail::int_tensor_from_proto(p).data, (std::vector<std::int64_t>{4, 0, 9}));
   p.Clear();
   p.set_data_type(onnx::TensorProto_DataType_INT64);
   p.add_dims(2);
   const std::int64_t v64[] = {1LL << 40, -3};
   p.set_raw_data(std::string(reinterpret_cast<const char*>(v64), sizeof(v64)));
-  EXPECT_EQ(io::int_tensor_from_proto(p).data, (std::vector<std::int64_t>{1LL << 40, -3}));
+  EXPECT_EQ(formats_detail::int_tensor_from_proto(p).data, (std::vector<std::int64_t>{1LL << 40, -3}));
   p.clear_raw_data();
   p.add_int64_data(6);
   p.add_int64_data(8);
-  const io::IntTensor t = io::int_tensor_from_proto(p);
+  const formats_detail::IntTensor t = formats_detail::int_tensor_from_proto(p);
   EXPECT_EQ(t.data, (std::vector<std::int64_t>{6, 8}));
   EXPECT_EQ(t.shape, (std::vector<std::int64_t>{2}));
 }
@@ -99,56 +99,56 @@ TEST(OnnxTensor, ReadsInt32AndInt64) {
 TEST(OnnxTensor, ErrorPaths) {
   onnx::TensorProto p = float_proto("W", {2, 3}, std::vector<float>(6, 1.0f), true);
   p.set_data_type(onnx::TensorProto_DataType_DOUBLE);
-  expect_error([&] { io::tensor_from_proto(p); }, ErrorCode::kInvalidArgument,
+  expect_error([&] { formats_detail::tensor_from_proto(p); }, ErrorCode::kInvalidArgument,
                {"tensor 'W' has data type DOUBLE, expected FLOAT"});
-  expect_error([&] { io::int_tensor_from_proto(p); }, ErrorCode::kInvalidArgument,
+  expect_error([&] { formats_detail::int_tensor_from_proto(p); }, ErrorCode::kInvalidArgument,
                {"tensor 'W' has data type DOUBLE, expected INT32 or INT64"});
   p.set_data_type(77);
-  expect_error([&] { io::tensor_from_proto(p); }, ErrorCode::kInvalidArgument, {"data type 77"});
+  expect_error([&] { formats_detail::tensor_from_proto(p); }, ErrorCode::kInvalidArgument, {"data type 77"});
   p = float_proto("W", {2, 3}, std::vector<float>(5, 1.0f), true);
-  expect_error([&] { io::tensor_from_proto(p); }, ErrorCode::kIoError,
+  expect_error([&] { formats_detail::tensor_from_proto(p); }, ErrorCode::kIoError,
                {"tensor 'W' (FLOAT) has 20 bytes of raw_data, expected 6 elements × 4 bytes = 24"});
   p = float_proto("", {2, 3}, std::vector<float>(7, 1.0f), false);
-  expect_error([&] { io::tensor_from_proto(p); }, ErrorCode::kIoError,
+  expect_error([&] { formats_detail::tensor_from_proto(p); }, ErrorCode::kIoError,
                {"TensorProto (FLOAT) has 7 values in float_data, expected 6 for shape (2, 3)"});
   p = float_proto("W", {2, -3}, {}, true);
-  expect_error([&] { io::tensor_from_proto(p); }, ErrorCode::kIoError, {"negative dimension", "(2, -3)"});
+  expect_error([&] { formats_detail::tensor_from_proto(p); }, ErrorCode::kIoError, {"negative dimension", "(2, -3)"});
   p = float_proto("W", {1LL << 30, 1LL << 30}, {}, true);
-  expect_error([&] { io::tensor_from_proto(p); }, ErrorCode::kIoError, {"more than 2^40 elements"});
+  expect_error([&] { formats_detail::tensor_from_proto(p); }, ErrorCode::kIoError, {"more than 2^40 elements"});
   p = float_proto("W", {2}, {1.0f, 2.0f}, true);
   p.set_data_location(onnx::TensorProto_DataLocation_EXTERNAL);
-  expect_error([&] { io::tensor_from_proto(p); }, ErrorCode::kIoError, {"tensor 'W'", "external file"});
+  expect_error([&] { formats_detail::tensor_from_proto(p); }, ErrorCode::kIoError, {"tensor 'W'", "external file"});
   onnx::TensorProto ints;
   ints.set_name("lens");
   ints.set_data_type(onnx::TensorProto_DataType_INT32);
   ints.add_dims(4);
   ints.set_raw_data(std::string(12, '\0'));
-  expect_error([&] { io::int_tensor_from_proto(ints); }, ErrorCode::kIoError,
+  expect_error([&] { formats_detail::int_tensor_from_proto(ints); }, ErrorCode::kIoError,
                {"tensor 'lens' (INT32) has 12 bytes of raw_data, expected 4 elements × 4 bytes = 16"});
   ints.clear_raw_data();
   ints.add_int32_data(1);
-  expect_error([&] { io::int_tensor_from_proto(ints); }, ErrorCode::kIoError, {"1 values in int32_data, expected 4"});
+  expect_error([&] { formats_detail::int_tensor_from_proto(ints); }, ErrorCode::kIoError, {"1 values in int32_data, expected 4"});
   ints.set_data_type(onnx::TensorProto_DataType_INT64);
-  expect_error([&] { io::int_tensor_from_proto(ints); }, ErrorCode::kIoError, {"0 values in int64_data, expected 4"});
+  expect_error([&] { formats_detail::int_tensor_from_proto(ints); }, ErrorCode::kIoError, {"0 values in int64_data, expected 4"});
   ints.set_data_type(onnx::TensorProto_DataType_FLOAT);
-  expect_error([&] { io::int_tensor_from_proto(ints); }, ErrorCode::kInvalidArgument, {"FLOAT, expected INT32 or INT64"});
+  expect_error([&] { formats_detail::int_tensor_from_proto(ints); }, ErrorCode::kInvalidArgument, {"FLOAT, expected INT32 or INT64"});
 }
 
 TEST(OnnxFiles, ReadsTensorAndModelFilesAndNamesBadOnes) {
   ScratchDir dir;
   const onnx::TensorProto p = float_proto("X", {2, 2}, {1, 2, 3, 4}, true);
   write_bytes(dir.file("x.pb"), p.SerializeAsString());
-  EXPECT_EQ(io::tensor_from_proto(io::load_tensor_pb(dir.file("x.pb"))).data, (std::vector<float>{1, 2, 3, 4}));
-  expect_error([&] { io::load_tensor_pb(dir.file("missing.pb")); }, ErrorCode::kIoError,
+  EXPECT_EQ(formats_detail::tensor_from_proto(formats_detail::load_tensor_pb(dir.file("x.pb"))).data, (std::vector<float>{1, 2, 3, 4}));
+  expect_error([&] { formats_detail::load_tensor_pb(dir.file("missing.pb")); }, ErrorCode::kIoError,
                {"missing.pb: cannot open tensor file", "No such file"});
   write_bytes(dir.file("junk.pb"), std::string("\xff\xff\xff\xff\xff", 5));
-  expect_error([&] { io::load_tensor_pb(dir.file("junk.pb")); }, ErrorCode::kIoError,
+  expect_error([&] { formats_detail::load_tensor_pb(dir.file("junk.pb")); }, ErrorCode::kIoError,
                {"junk.pb: not a serialized ONNX TensorProto"});
-  expect_error([&] { io::load_onnx_model(dir.file("junk.pb")); }, ErrorCode::kIoError, {"junk.pb: not an ONNX model"});
-  expect_error([&] { io::load_onnx_model(dir.file("none.onnx")); }, ErrorCode::kIoError,
+  expect_error([&] { formats_detail::load_onnx_model(dir.file("junk.pb")); }, ErrorCode::kIoError, {"junk.pb: not an ONNX model"});
+  expect_error([&] { formats_detail::load_onnx_model(dir.file("none.onnx")); }, ErrorCode::kIoError,
                {"none.onnx: cannot open ONNX model"});
   write_bytes(dir.file("empty.onnx"), onnx::ModelProto().SerializeAsString());
-  expect_error([&] { io::load_onnx_model(dir.file("empty.onnx")); }, ErrorCode::kIoError, {"empty.onnx: ONNX model has no graph"});
+  expect_error([&] { formats_detail::load_onnx_model(dir.file("empty.onnx")); }, ErrorCode::kIoError, {"empty.onnx: ONNX model has no graph"});
 }
 
 TEST(OnnxFiles, TestDataSetsAreKeyedByNameOrGraphPosition) {
@@ -160,29 +160,29 @@ TEST(OnnxFiles, TestDataSetsAreKeyedByNameOrGraphPosition) {
   write_bytes(dir.file("input_0.pb"), float_proto("", {1}, {1.0f}, true).SerializeAsString());
   write_bytes(dir.file("input_1.pb"), float_proto("", {1}, {2.0f}, true).SerializeAsString());
   write_bytes(dir.file("output_0.pb"), float_proto("Y_h", {1}, {3.0f}, true).SerializeAsString());
-  const io::ProtoMap inputs = io::load_test_data_inputs(graph, dir.path());
+  const formats_detail::ProtoMap inputs = formats_detail::load_test_data_inputs(graph, dir.path());
   ASSERT_EQ(inputs.size(), 2u);
-  EXPECT_EQ(io::tensor_from_proto(inputs.at("X")).data[0], 1.0f);
-  EXPECT_EQ(io::tensor_from_proto(inputs.at("R")).data[0], 2.0f);
-  const io::ProtoMap outputs = io::load_test_data_outputs(graph, dir.path());
+  EXPECT_EQ(formats_detail::tensor_from_proto(inputs.at("X")).data[0], 1.0f);
+  EXPECT_EQ(formats_detail::tensor_from_proto(inputs.at("R")).data[0], 2.0f);
+  const formats_detail::ProtoMap outputs = formats_detail::load_test_data_outputs(graph, dir.path());
   ASSERT_EQ(outputs.size(), 1u);
-  EXPECT_EQ(io::tensor_from_proto(outputs.at("Y_h")).data[0], 3.0f);
-  EXPECT_EQ(io::tensor_from_proto(io::graph_initializers(graph).at("W")).data[0], 5.0f);
+  EXPECT_EQ(formats_detail::tensor_from_proto(outputs.at("Y_h")).data[0], 3.0f);
+  EXPECT_EQ(formats_detail::tensor_from_proto(formats_detail::graph_initializers(graph).at("W")).data[0], 5.0f);
 
   write_bytes(dir.file("input_2.pb"), float_proto("", {1}, {1.0f}, true).SerializeAsString());
-  expect_error([&] { io::load_test_data_inputs(graph, dir.path()); }, ErrorCode::kIoError,
+  expect_error([&] { formats_detail::load_test_data_inputs(graph, dir.path()); }, ErrorCode::kIoError,
                {"input_2.pb: unnamed tensor and the graph has only 2 inputs"});
   write_bytes(dir.file("input_2.pb"), float_proto("X", {1}, {1.0f}, true).SerializeAsString());
-  expect_error([&] { io::load_test_data_inputs(graph, dir.path()); }, ErrorCode::kIoError,
+  expect_error([&] { formats_detail::load_test_data_inputs(graph, dir.path()); }, ErrorCode::kIoError,
                {"input_2.pb: a second tensor named 'X'"});
-  expect_error([&] { io::load_test_data_inputs(graph, dir.file("nope")); }, ErrorCode::kIoError,
+  expect_error([&] { formats_detail::load_test_data_inputs(graph, dir.file("nope")); }, ErrorCode::kIoError,
                {"nope: test data set directory not found"});
 }
 
 // ---- the LSTM node --------------------------------------------------------------------------------
 struct NodeFixture {
   onnx::NodeProto node;
-  io::ProtoMap tensors;
+  formats_detail::ProtoMap tensors;
 };
 
 // An LSTM node with inputs X W R B "" "" "" P (B/P as asked) and outputs Y Y_h Y_c.
@@ -226,7 +226,7 @@ void set_floats(onnx::NodeProto& n, const std::string& name, const std::vector<f
 TEST(OnnxLstmNode, DefaultsAndNames) {
   std::mt19937_64 rng(test_seed());
   NodeFixture f = make_node(1, 3, 5, true, false, rng);
-  const io::OnnxLstmNode n = io::read_lstm_node(f.node, f.tensors);  // hidden_size from R
+  const formats_detail::OnnxLstmNode n = formats_detail::read_lstm_node(f.node, f.tensors);  // hidden_size from R
   EXPECT_EQ(n.desc.input_size, 3);
   EXPECT_EQ(n.desc.hidden_size, 5);
   EXPECT_EQ(n.desc.num_layers, 1);
@@ -240,8 +240,8 @@ TEST(OnnxLstmNode, DefaultsAndNames) {
   EXPECT_EQ(n.y, "Y");
   EXPECT_EQ(n.y_h, "Y_h");
   EXPECT_EQ(n.y_c, "Y_c");
-  OnnxLstmWeights o{io::tensor_from_proto(f.tensors["W"]), io::tensor_from_proto(f.tensors["R"]),
-                    io::tensor_from_proto(f.tensors["B"]), std::nullopt};
+  OnnxLstmWeights o{formats_detail::tensor_from_proto(f.tensors["W"]), formats_detail::tensor_from_proto(f.tensors["R"]),
+                    formats_detail::tensor_from_proto(f.tensors["B"]), std::nullopt};
   EXPECT_TRUE(same_weights(n.weights, Weights{from_onnx(o, 1, 3, 5)}));
 }
 
@@ -258,7 +258,7 @@ TEST(OnnxLstmNode, EveryAttribute) {
   set_strings(f.node, "activations", {"HardSigmoid", "LeakyRelu", "ScaledTanh", "sigmoid", "TANH", "Affine"});
   set_floats(f.node, "activation_alpha", {0.3f, 0.05f, 2.0f, 0.7f});
   set_floats(f.node, "activation_beta", {0.6f, 1.5f, 0.1f});
-  const io::OnnxLstmNode n = io::read_lstm_node(f.node, f.tensors);
+  const formats_detail::OnnxLstmNode n = formats_detail::read_lstm_node(f.node, f.tensors);
   const ModelDesc& m = n.desc;
   EXPECT_EQ(m.direction, Direction::kBidirectional);
   EXPECT_EQ(m.clip, 2.5f);
@@ -278,7 +278,7 @@ TEST(OnnxLstmNode, EveryAttribute) {
   NodeFixture g = make_node(1, 2, 2, false, false, rng);
   set_string(g.node, "direction", "reverse");
   set_strings(g.node, "activations", {"HardSigmoid", "Elu", "ThresholdedRelu"});
-  const ModelDesc r = io::read_lstm_node(g.node, g.tensors).desc;
+  const ModelDesc r = formats_detail::read_lstm_node(g.node, g.tensors).desc;
   EXPECT_EQ(r.direction, Direction::kReverse);
   EXPECT_EQ(r.activations[0].gate, Activation::hard_sigmoid(0.2f, 0.5f));
   EXPECT_EQ(r.activations[0].cell, Activation::elu(1.0f));
@@ -293,7 +293,7 @@ TEST(OnnxLstmNode, BadAttributesAndInputsAreNamed) {
     NodeFixture f = base;
     edit(f);
     try {
-      io::read_lstm_node(f.node, f.tensors);
+      formats_detail::read_lstm_node(f.node, f.tensors);
       ADD_FAILURE() << "no error; expected " << *parts.begin();
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), bad) << e.what();
@@ -353,7 +353,7 @@ TEST(OnnxLstmNode, BadAttributesAndInputsAreNamed) {
   // A bad raw_data size inside W keeps its I/O code and gains the node's name.
   NodeFixture f = base;
   f.tensors["W"] = float_proto("W", {1, 16, 3}, std::vector<float>(47), true);
-  expect_error([&] { io::read_lstm_node(f.node, f.tensors); }, ErrorCode::kIoError,
+  expect_error([&] { formats_detail::read_lstm_node(f.node, f.tensors); }, ErrorCode::kIoError,
                {"LSTM node 'lstm0': input W: tensor 'W' (FLOAT) has 188 bytes of raw_data"});
 }
 
@@ -369,7 +369,7 @@ TEST(OnnxLayouts, YAndStateConversionsMoveEveryElement) {
       for (int n = 0; n < N; ++n)
         for (int d = 0; d < D; ++d)
           for (int h = 0; h < H; ++h) y[((bm ? n * T + t : t * N + n) * D + d) * H + h] = code(t, n, d, h);
-    const std::vector<float> onnx_y = io::onnx_y_from_lstmrt(y, T, N, D, H, layout);
+    const std::vector<float> onnx_y = formats_detail::onnx_y_from_lstmrt(y, T, N, D, H, layout);
     for (int t = 0; t < T; ++t)
       for (int n = 0; n < N; ++n)
         for (int d = 0; d < D; ++d)
@@ -381,14 +381,14 @@ TEST(OnnxLayouts, YAndStateConversionsMoveEveryElement) {
     for (int d = 0; d < D; ++d)
       for (int n = 0; n < N; ++n)
         for (int h = 0; h < H; ++h) state[(d * N + n) * H + h] = code(0, n, d, h);
-    const std::vector<float> onnx_state = io::onnx_state_from_lstmrt(state, N, D, H, layout);
+    const std::vector<float> onnx_state = formats_detail::onnx_state_from_lstmrt(state, N, D, H, layout);
     for (int d = 0; d < D; ++d)
       for (int n = 0; n < N; ++n)
         for (int h = 0; h < H; ++h)
           ASSERT_EQ(onnx_state[bm ? (n * D + d) * H + h : (d * N + n) * H + h], code(0, n, d, h));
-    EXPECT_EQ(io::lstmrt_state_from_onnx(onnx_state, N, D, H, layout), state);
+    EXPECT_EQ(formats_detail::lstmrt_state_from_onnx(onnx_state, N, D, H, layout), state);
   }
-  expect_error([&] { io::onnx_y_from_lstmrt(std::vector<float>(7), T, N, D, H, TensorLayout::kTimeMajor); },
+  expect_error([&] { formats_detail::onnx_y_from_lstmrt(std::vector<float>(7), T, N, D, H, TensorLayout::kTimeMajor); },
                ErrorCode::kInvalidArgument, {"tensor has 7 values, expected"});
 }
 
@@ -421,7 +421,7 @@ TEST(OnnxLstmNode, NodeFromCanonicalWeightsRunsLikeTheModel) {
   set_strings(f.node, "activations", {"HardSigmoid", "Tanh", "Softsign", "Sigmoid", "ScaledTanh", "Tanh"});
   set_floats(f.node, "activation_alpha", {0.3f, 1.2f});
   set_floats(f.node, "activation_beta", {0.4f, 0.8f});
-  const io::OnnxLstmNode node = io::read_lstm_node(f.node, f.tensors);
+  const formats_detail::OnnxLstmNode node = formats_detail::read_lstm_node(f.node, f.tensors);
   EXPECT_TRUE(same_weights(w, node.weights));
   EXPECT_EQ(describe(node.desc), describe(m));
 

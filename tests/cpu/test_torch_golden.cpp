@@ -111,7 +111,7 @@ LoadedCase load_case(const TorchCase& c) {
   in.x = x.to_float32(case_file(c, ".x.npy"));
   if (c.lengths) {
     const Array lengths = load_npy(case_file(c, ".lengths.npy"));
-    EXPECT_EQ(lengths.dtype, Dtype::kInt64) << "the generator writes torch's int64 lengths";
+    EXPECT_EQ(lengths.dtype, DataType::kInt64) << "the generator writes torch's int64 lengths";
     in.lengths = lengths.to_int32(case_file(c, ".lengths.npy"));
   }
   if (c.initial_state) {

@@ -18,6 +18,7 @@
 #include "device_call.hpp"
 #include "gpu_test.hpp"
 #include "lstmrt/import.hpp"
+#include "lstmrt/keras_run.hpp"
 
 namespace lstmrt::test {
 namespace {

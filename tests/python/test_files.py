@@ -60,6 +60,32 @@ def test_npz_prefix_picks_a_submodule(tmp_path, rng):
         lstmrt.LSTM.load(path, prefix="missing")
     with pytest.raises(lstmrt.IoError):  # two submodules, no prefix: the naming schemes do not fit
         lstmrt.LSTM.load(path)
+    # The reader is chosen by content: the same archive under a misleading name or none, with prefix=.
+    for name in ("net.safetensors", "net.bin", "net"):
+        (tmp_path / name).write_bytes(path.read_bytes())
+        out = lstmrt.LSTM.load(tmp_path / name, prefix="encoder.lstm")(x)
+        np.testing.assert_allclose(out.y, want.numpy(), atol=1e-5, rtol=0)
+
+
+def test_safetensors_and_onnx_are_read_by_content(tmp_path, data_dir):
+    st = data_dir / "safetensors" / "stack_bidir_f32.safetensors"
+    x = np.load(data_dir / "safetensors" / "stack_bidir_f32.x.npy")
+    want = lstmrt.LSTM.load(st)(x).y
+    (tmp_path / "w.npz").write_bytes(st.read_bytes())
+    np.testing.assert_array_equal(lstmrt.LSTM.load(tmp_path / "w.npz")(x).y, want)
+    onnx = data_dir / "onnx_import" / "torch_single.onnx"
+    (tmp_path / "m.bin").write_bytes(onnx.read_bytes())
+    with pytest.raises(lstmrt.InvalidArgumentError, match="prefix applies"):
+        lstmrt.LSTM.load(tmp_path / "m.bin", prefix="x")
+    xo = np.load(data_dir / "onnx_import" / "torch_single.x.npy")
+    np.testing.assert_array_equal(lstmrt.LSTM.load(tmp_path / "m.bin")(xo).y, lstmrt.LSTM.load(onnx)(xo).y)
+    (tmp_path / "junk.npz").write_bytes(np.arange(4, dtype=np.float32).tobytes() * 8)
+    with pytest.raises(lstmrt.IoError, match="junk.npz"):
+        lstmrt.LSTM.load(tmp_path / "junk.npz")
+    np.save(tmp_path / "one.npy", np.zeros(3, np.float32))
+    (tmp_path / "one.npz").write_bytes((tmp_path / "one.npy").read_bytes())
+    with pytest.raises(lstmrt.IoError, match="the content is a .npy array.*although its name ends in '.npz'"):
+        lstmrt.LSTM.load(tmp_path / "one.npz")
 
 
 @pytest.mark.parametrize("case,outputs", [

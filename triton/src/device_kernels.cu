@@ -87,6 +87,7 @@ int launch_merge_halves(int mode, const void* in, void* out, std::size_t rows, i
       merge_kernel<<<blocks_for(total), kThreads, 0, stream>>>(mode, static_cast<const __nv_bfloat16*>(in),
                                                                static_cast<__nv_bfloat16*>(out), rows, width);
       break;
+    default: return cudaErrorInvalidValue;  // not a storage type
   }
   return cudaGetLastError();
 }

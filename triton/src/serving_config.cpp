@@ -75,10 +75,9 @@ void apply_parameter(ServingConfig& c, const std::string& key, const std::string
                                              {"auto", BackendKind::kAuto}, {"cudnn", BackendKind::kCudnn},
                                              {"fused", BackendKind::kFused}, {"reference", BackendKind::kReference}});
   } else if (key == "dtype") {
-    c.options.data_type = choose<DataType>(m, key, value,
-                                           std::vector<std::pair<std::string, DataType>>{
-                                               {"float32", DataType::kFloat32}, {"float16", DataType::kFloat16},
-                                               {"bfloat16", DataType::kBFloat16}});
+    std::vector<std::pair<std::string, DataType>> v;
+    for (DataType t : kStorageTypes) v.emplace_back(to_string(t), t);
+    c.options.data_type = choose<DataType>(m, key, value, v);
   } else if (key == "fused_kernel") {
     std::vector<std::pair<std::string, FusedKernel>> v;
     for (FusedKernel k : {FusedKernel::kAuto, FusedKernel::kStepwise, FusedKernel::kPersistent, FusedKernel::kCluster})
@@ -134,6 +133,7 @@ ElementType element_type_for(DataType t) {
     case DataType::kFloat32: return ElementType::kFloat32;
     case DataType::kFloat16: return ElementType::kFloat16;
     case DataType::kBFloat16: return ElementType::kBFloat16;
+    default: break;  // not a storage type
   }
   return ElementType::kOther;
 }

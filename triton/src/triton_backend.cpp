@@ -77,6 +77,7 @@ TRITONSERVER_DataType triton_type(DataType t) {
     case DataType::kFloat32: return TRITONSERVER_TYPE_FP32;
     case DataType::kFloat16: return TRITONSERVER_TYPE_FP16;
     case DataType::kBFloat16: return TRITONSERVER_TYPE_BF16;
+    default: break;  // not a storage type
   }
   return TRITONSERVER_TYPE_INVALID;
 }

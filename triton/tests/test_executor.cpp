@@ -8,6 +8,7 @@
 
 #include "common/expect_error.hpp"
 #include "common/random_model.hpp"
+#include "lstmrt/keras_run.hpp"
 #include "serving_helpers.hpp"
 
 namespace lstmrt::serving::test {

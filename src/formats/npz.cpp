@@ -9,10 +9,12 @@
 
 #include <fmt/format.h>
 
-#include "io/npy_format.hpp"
+#include "formats/file_bytes.hpp"
+#include "formats/file_format.hpp"
+#include "formats/npy_format.hpp"
 
 namespace lstmrt {
-namespace io_detail {
+namespace formats_detail {
 namespace {
 
 constexpr char kMemberSuffix[] = ".npy";
@@ -130,11 +132,11 @@ zip_int64_t fd_sink(void* state, void* data, zip_uint64_t len, zip_source_cmd_t 
 }
 
 }  // namespace
-}  // namespace io_detail
+}  // namespace formats_detail
 
 ArrayMap load_npz(const std::string& path) {
-  using namespace io_detail;
-  regular_file_size(path);
+  using namespace formats_detail;
+  choose_reader(path, {FileFormat::kNpz}, "an .npz archive (numpy.savez)", "array file");
   int code = 0;
   ZipHandle zip(zip_open(path.c_str(), ZIP_RDONLY, &code));
   if (!zip) io_error("{}: not a readable .npz (zip) archive: {}", path, zip_code_message(code));
@@ -164,7 +166,7 @@ ArrayMap load_npz(const std::string& path) {
 }
 
 void save_npz_views(const std::string& path, const ArrayViewMap& arrays, bool compressed) {
-  using namespace io_detail;
+  using namespace formats_detail;
   // Each member is two fragments, its .npy header and the caller's data, read by zip_close.
   std::vector<std::string> headers;
   headers.reserve(arrays.size());

@@ -1,19 +1,19 @@
-// LSTM weight files: an .npz whose array names follow PyTorch, Keras or ONNX conventions,
-// detected from the names and converted to the canonical layout by the converters.
+// LSTM weights from named arrays (an .npz's or a .safetensors file's): names following PyTorch,
+// Keras or ONNX conventions, the scheme detected from the names and converted to the canonical
+// layout by the converters. No file is read here (load_weights.cpp reads them).
 #include <regex>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "common/check.hpp"
-#include "import/import_dispatch.hpp"
-#include "io/npy_format.hpp"
+#include "formats/npy_format.hpp"
 #include "lstmrt/io.hpp"
 
 namespace lstmrt {
 namespace {
 
-using io_detail::io_error;
+using formats_detail::io_error;
 
 constexpr char kSchemes[] =
     "PyTorch state_dict names (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, optional weight_hr_l0 and "
@@ -262,12 +262,6 @@ LoadedWeights weights_from_arrays(const ArrayMap& arrays, const std::string& sou
     throw Error(e.code(), fmt::format("{}: {}", source, message));
   }
   return out;
-}
-
-LoadedWeights load_weights(const std::string& path) {
-  // .safetensors / .onnx / .keras / .h5 go to the model importers (src/import/).
-  if (auto imported = import_detail::load_imported_weights(path)) return std::move(*imported);
-  return weights_from_arrays(load_npz(path), path);
 }
 
 }  // namespace lstmrt

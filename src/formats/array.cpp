@@ -14,11 +14,8 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 namespace lstmrt {
 namespace {
 
-constexpr Dtype kAllDtypes[] = {Dtype::kBool,  Dtype::kUint8,   Dtype::kInt8,    Dtype::kInt16,  Dtype::kInt32,
-                                Dtype::kInt64, Dtype::kFloat16, Dtype::kFloat32, Dtype::kFloat64};
-
 template <typename T>
-Array from_values(Dtype dtype, std::vector<std::int64_t> shape, const std::vector<T>& values) {
+Array from_values(DataType dtype, std::vector<std::int64_t> shape, const std::vector<T>& values) {
   Array a;
   a.dtype = dtype;
   a.shape = std::move(shape);
@@ -39,61 +36,12 @@ std::vector<T> values_of(const Array& a) {
 }
 
 void check_data_size(const Array& a, const std::string& name) {
-  if (a.data.size() != static_cast<std::uint64_t>(a.numel()) * dtype_size(a.dtype))
+  if (a.data.size() != static_cast<std::uint64_t>(a.numel()) * detail::element_bytes(a.dtype))
     detail::invalid("{} holds {} bytes, expected shape {} of {} = {} bytes", name, a.data.size(), shape_string(a.shape),
-                    to_string(a.dtype), a.numel() * dtype_size(a.dtype));
+                    to_string(a.dtype), a.numel() * detail::element_bytes(a.dtype));
 }
 
 }  // namespace
-
-std::string to_string(Dtype dtype) {
-  switch (dtype) {
-    case Dtype::kBool:
-      return "bool";
-    case Dtype::kUint8:
-      return "uint8";
-    case Dtype::kInt8:
-      return "int8";
-    case Dtype::kInt16:
-      return "int16";
-    case Dtype::kInt32:
-      return "int32";
-    case Dtype::kInt64:
-      return "int64";
-    case Dtype::kFloat16:
-      return "float16";
-    case Dtype::kFloat32:
-      return "float32";
-    case Dtype::kFloat64:
-      return "float64";
-  }
-  return "unknown";
-}
-
-std::size_t dtype_size(Dtype dtype) {
-  switch (dtype) {
-    case Dtype::kBool:
-    case Dtype::kUint8:
-    case Dtype::kInt8:
-      return 1;
-    case Dtype::kInt16:
-    case Dtype::kFloat16:
-      return 2;
-    case Dtype::kInt32:
-    case Dtype::kFloat32:
-      return 4;
-    case Dtype::kInt64:
-    case Dtype::kFloat64:
-      return 8;
-  }
-  detail::invalid("dtype {} is not one of {}", static_cast<int>(dtype), supported_dtypes());
-}
-
-std::string supported_dtypes() {
-  std::string names;
-  for (Dtype d : kAllDtypes) names += (names.empty() ? "" : ", ") + to_string(d);
-  return names;
-}
 
 std::int64_t Array::numel() const {
   std::int64_t n = 1;
@@ -102,27 +50,26 @@ std::int64_t Array::numel() const {
 }
 
 Array Array::from_float32(std::vector<std::int64_t> shape, const std::vector<float>& values) {
-  return from_values(Dtype::kFloat32, std::move(shape), values);
+  return from_values(DataType::kFloat32, std::move(shape), values);
 }
 Array Array::from_float64(std::vector<std::int64_t> shape, const std::vector<double>& values) {
-  return from_values(Dtype::kFloat64, std::move(shape), values);
+  return from_values(DataType::kFloat64, std::move(shape), values);
 }
 Array Array::from_int32(std::vector<std::int64_t> shape, const std::vector<std::int32_t>& values) {
-  return from_values(Dtype::kInt32, std::move(shape), values);
+  return from_values(DataType::kInt32, std::move(shape), values);
 }
 Array Array::from_int64(std::vector<std::int64_t> shape, const std::vector<std::int64_t>& values) {
-  return from_values(Dtype::kInt64, std::move(shape), values);
+  return from_values(DataType::kInt64, std::move(shape), values);
 }
 
 std::vector<float> Array::to_float32(const std::string& name) const {
-  if (dtype != Dtype::kFloat32 && dtype != Dtype::kFloat16)
-    detail::invalid("{} has dtype {}: expected float32 or float16 (convert with .astype(numpy.float32))", name,
-                    to_string(dtype));
+  if (dtype != DataType::kFloat32 && dtype != DataType::kFloat16 && dtype != DataType::kBFloat16)
+    detail::invalid("{} has dtype {}: expected float32 or float16 (or bfloat16; convert with .astype(numpy.float32))",
+                    name, to_string(dtype));
   check_data_size(*this, name);
-  if (dtype == Dtype::kFloat32) return values_of<float>(*this);
-  const std::vector<std::uint16_t> half = values_of<std::uint16_t>(*this);  // every binary16 is a float32
-  std::vector<float> out(half.size());
-  for (std::size_t i = 0; i < half.size(); ++i) out[i] = detail::half_to_float(half[i]);
+  if (dtype == DataType::kFloat32) return values_of<float>(*this);
+  std::vector<float> out(static_cast<std::size_t>(numel()));  // every binary16 and bfloat16 is a float32
+  detail::from_storage(data.data(), out.size(), dtype, out.data());
   return out;
 }
 
@@ -147,11 +94,11 @@ std::vector<std::int32_t> narrowed(const Array& a, const std::string& name) {
 std::vector<std::int32_t> Array::to_int32(const std::string& name) const {
   check_data_size(*this, name);
   switch (dtype) {
-    case Dtype::kInt32: return values_of<std::int32_t>(*this);
-    case Dtype::kInt64: return narrowed<std::int64_t>(*this, name);
-    case Dtype::kInt16: return narrowed<std::int16_t>(*this, name);
-    case Dtype::kInt8: return narrowed<std::int8_t>(*this, name);
-    case Dtype::kUint8: return narrowed<std::uint8_t>(*this, name);
+    case DataType::kInt32: return values_of<std::int32_t>(*this);
+    case DataType::kInt64: return narrowed<std::int64_t>(*this, name);
+    case DataType::kInt16: return narrowed<std::int16_t>(*this, name);
+    case DataType::kInt8: return narrowed<std::int8_t>(*this, name);
+    case DataType::kUint8: return narrowed<std::uint8_t>(*this, name);
     default: break;
   }
   detail::invalid("{} has dtype {}: expected int32 or int64 (or another integer dtype whose values fit int32)", name, to_string(dtype));
@@ -162,7 +109,7 @@ ArrayView ArrayView::of(const Array& array) {
 }
 
 ArrayView ArrayView::of_float32(std::vector<std::int64_t> shape, const std::vector<float>& values) {
-  ArrayView v{Dtype::kFloat32, std::move(shape), values.data(), values.size() * sizeof(float)};
+  ArrayView v{DataType::kFloat32, std::move(shape), values.data(), values.size() * sizeof(float)};
   std::int64_t numel = 1;
   for (std::int64_t d : v.shape) numel *= d;
   if (numel < 0 || static_cast<std::uint64_t>(numel) != values.size())

@@ -10,10 +10,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "import/hdf5_file.hpp"
+#include "formats/hdf5_file.hpp"
 #include "lstmrt/import.hpp"
 
-namespace lstmrt::import_detail {
+namespace lstmrt::formats_detail {
 
 using nlohmann::json;
 
@@ -65,4 +65,4 @@ std::optional<KerasTensor> tensor_reference(const json& arg, const std::string& 
 // [layer, node, index] as config.input_layers / output_layers spell them.
 KerasTensor layer_reference(const json& triple, const std::string& where);
 
-}  // namespace lstmrt::import_detail
+}  // namespace lstmrt::formats_detail

@@ -10,10 +10,10 @@
 #include <cstring>
 #include <filesystem>
 
-#include "io/npy_format.hpp"
+#include "formats/npy_format.hpp"
 
 namespace lstmrt {
-namespace io_detail {
+namespace formats_detail {
 namespace {
 
 namespace fs = std::filesystem;
@@ -162,20 +162,9 @@ void OutputFile::commit() {
   committed_ = true;
 }
 
-std::uint64_t regular_file_size(const std::string& path) {
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (!fs::exists(status)) io_error("{}: no such file", path);
-  if (fs::is_directory(status)) io_error("{}: is a directory, expected a file", path);
-  if (!fs::is_regular_file(status)) io_error("{}: not a regular file", path);
-  const std::uint64_t size = fs::file_size(path, ec);
-  if (ec) io_error("{}: cannot read its size: {}", path, ec.message());
-  return size;
-}
+}  // namespace formats_detail
 
-}  // namespace io_detail
-
-std::optional<FileIdentity> check_output_path(const std::string& path) { return io_detail::resolve_output(path).identity; }
+std::optional<FileIdentity> check_output_path(const std::string& path) { return formats_detail::resolve_output(path).identity; }
 
 std::optional<FileIdentity> file_identity(const std::string& path) {
   struct stat st;
@@ -184,7 +173,7 @@ std::optional<FileIdentity> file_identity(const std::string& path) {
 }
 
 void remove_unfinished_outputs() noexcept {
-  for (io_detail::TemporarySlot& slot : io_detail::g_temporaries)
+  for (formats_detail::TemporarySlot& slot : formats_detail::g_temporaries)
     if (slot.state.load() == 2) ::unlink(slot.path);
 }
 

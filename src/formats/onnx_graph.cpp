@@ -1,5 +1,5 @@
 // ONNX model import: the LSTM nodes of a graph form a stack, joined by the layout ops exporters
-// put around them; each node is read by io::read_lstm_node (src/io/onnx_lstm.hpp) and the nodes
+// put around them; each node is read by formats_detail::read_lstm_node (onnx_lstm.hpp) and the nodes
 // become the layers of one ModelDesc.
 //
 // What is checked, so that the stack really is what lstmrt runs:
@@ -21,9 +21,10 @@
 #include <functional>
 #include <set>
 
+#include "formats/file_format.hpp"
 #include "common/check.hpp"
-#include "import/onnx_join.hpp"
-#include "io/onnx_lstm.hpp"
+#include "formats/onnx_join.hpp"
+#include "formats/onnx_lstm.hpp"
 #include "lstmrt/import.hpp"
 
 namespace lstmrt {
@@ -41,7 +42,7 @@ std::string label(const onnx::NodeProto& n) {
 struct Graph {
   const onnx::GraphProto& proto;
   std::string source;
-  io::ProtoMap tensors;  // initializers and Constant values
+  formats_detail::ProtoMap tensors;  // initializers and Constant values
   std::set<std::string> inputs;  // graph inputs that are not initializers
   std::map<std::string, const onnx::NodeProto*> producer;
 
@@ -62,7 +63,7 @@ struct Graph {
       }
       if (const auto t = tensors.find(v); t != tensors.end()) {
         if (t->second.data_type() == onnx::TensorProto::FLOAT) {
-          for (float f : io::tensor_from_proto(t->second).data)
+          for (float f : formats_detail::tensor_from_proto(t->second).data)
             if (f != 0.0f) p.nonzero_constant = v;
         }
         return;
@@ -73,7 +74,7 @@ struct Graph {
       if (n.op_type() == "ConstantOfShape")
         for (const onnx::AttributeProto& a : n.attribute())
           if (a.name() == "value" && a.t().data_type() == onnx::TensorProto::FLOAT)
-            for (float f : io::tensor_from_proto(a.t()).data)
+            for (float f : formats_detail::tensor_from_proto(a.t()).data)
               if (f != 0.0f) p.nonzero_constant = v;
       for (const std::string& in : n.input()) visit(in);
     };
@@ -83,7 +84,7 @@ struct Graph {
 };
 
 Graph index_graph(const onnx::GraphProto& g, const std::string& source) {
-  Graph graph{g, source, io::graph_initializers(g), {}, {}};
+  Graph graph{g, source, formats_detail::graph_initializers(g), {}, {}};
   for (const onnx::ValueInfoProto& v : g.input())
     if (!graph.tensors.count(v.name())) graph.inputs.insert(v.name());
   for (const onnx::NodeProto& n : g.node()) {
@@ -105,9 +106,9 @@ onnx::TensorProto proto_from_feed(const std::string& name, const Array& a, const
   proto.set_name(name);
   for (std::int64_t d : a.shape) proto.add_dims(d);
   switch (a.dtype) {
-    case Dtype::kFloat32: proto.set_data_type(onnx::TensorProto::FLOAT); break;
-    case Dtype::kInt32: proto.set_data_type(onnx::TensorProto::INT32); break;
-    case Dtype::kInt64: proto.set_data_type(onnx::TensorProto::INT64); break;
+    case DataType::kFloat32: proto.set_data_type(onnx::TensorProto::FLOAT); break;
+    case DataType::kInt32: proto.set_data_type(onnx::TensorProto::INT32); break;
+    case DataType::kInt64: proto.set_data_type(onnx::TensorProto::INT64); break;
     default:
       detail::invalid("{}: feed '{}' is {}: expected float32 (W, R, B, P) or int32/int64 (sequence_lens)", source,
                       name, to_string(a.dtype));
@@ -134,7 +135,8 @@ void check_same(const ModelDesc& a, const ModelDesc& b, const std::string& where
 LoadedWeights load_onnx_weights(const std::string& path) { return load_onnx_weights(path, ArrayMap{}); }
 
 LoadedWeights load_onnx_weights(const std::string& path, const ArrayMap& feeds) {
-  const onnx::ModelProto model = io::load_onnx_model(path);
+  formats_detail::choose_reader(path, {formats_detail::FileFormat::kOnnx}, "an ONNX model (.onnx)", "model file");
+  const onnx::ModelProto model = formats_detail::load_onnx_model(path);
   Graph graph = index_graph(model.graph(), path);
   std::set<std::string> graph_inputs;  // all of them, initializers with a default value included
   for (const onnx::ValueInfoProto& v : model.graph().input()) graph_inputs.insert(v.name());
@@ -146,7 +148,7 @@ LoadedWeights load_onnx_weights(const std::string& path, const ArrayMap& feeds) 
   }
   LoadedWeights out;
   out.format = "onnx";
-  std::vector<import_detail::OnnxLstmEnds> ends;
+  std::vector<formats_detail::OnnxLstmEnds> ends;
   int layer = 0;
   for (const onnx::NodeProto& n : model.graph().node()) {
     if (n.op_type() != "LSTM") continue;
@@ -158,9 +160,9 @@ LoadedWeights load_onnx_weights(const std::string& path, const ArrayMap& feeds) 
         detail::invalid("{}: input {} is the graph input '{}', which has no value: pass it in the feeds of "
                         "load_onnx_weights(path, feeds)", where, what, name);
     }
-    io::OnnxLstmNode node;
+    formats_detail::OnnxLstmNode node;
     try {
-      node = io::read_lstm_node(n, graph.tensors);
+      node = formats_detail::read_lstm_node(n, graph.tensors);
     } catch (const Error& e) {
       throw Error(e.code(), fmt::format("{}: {}", path, e.what()));
     }
@@ -173,7 +175,7 @@ LoadedWeights load_onnx_weights(const std::string& path, const ArrayMap& feeds) 
     }
     // The chain (X from a graph input, then each node's X from the previous node's Y) is checked
     // once every node is read: check_stack_joins below. The top node may return Y_h/Y_c only.
-    ends.push_back(import_detail::OnnxLstmEnds{label(n), node.x, node.y, node.desc.num_directions(),
+    ends.push_back(formats_detail::OnnxLstmEnds{label(n), node.x, node.y, node.desc.num_directions(),
                                                node.desc.hidden_size, node.desc.input_size, node.layout});
     for (const auto& [input, what] : {std::pair{node.initial_h, "initial_h"}, {node.initial_c, "initial_c"}}) {
       const Graph::Provenance p = graph.provenance(input);
@@ -198,7 +200,7 @@ LoadedWeights load_onnx_weights(const std::string& path, const ArrayMap& feeds) 
     ++layer;
   }
   if (layer == 0) detail::fail(ErrorCode::kIoError, "{}: the graph has no LSTM node", path);
-  import_detail::check_stack_joins(import_detail::OnnxGraphView{path, graph.tensors, graph.inputs, graph.producer}, ends);
+  formats_detail::check_stack_joins(formats_detail::OnnxGraphView{path, graph.tensors, graph.inputs, graph.producer}, ends);
   out.desc.num_layers = layer;
   // layout=0 stacks leave the layout to the caller (a batch_first export's Transposes are skipped).
   if (out.input_layout == TensorLayout::kTimeMajor) out.input_layout.reset();

@@ -1,4 +1,4 @@
-#include "import/file_bytes.hpp"
+#include "formats/file_bytes.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -8,16 +8,22 @@
 
 #include "common/check.hpp"
 
-namespace lstmrt::import_detail {
+namespace lstmrt::formats_detail {
 
-std::vector<std::uint8_t> read_file_bytes(const std::string& path, std::uint64_t max_bytes) {
+std::uint64_t regular_file_size(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
   if (ec || !fs::exists(status)) detail::fail(ErrorCode::kIoError, "{}: no such file", path);
+  if (fs::is_directory(status)) detail::fail(ErrorCode::kIoError, "{}: is a directory, expected a file", path);
   if (!fs::is_regular_file(status)) detail::fail(ErrorCode::kIoError, "{}: not a regular file", path);
   const std::uintmax_t size = fs::file_size(path, ec);
   if (ec) detail::fail(ErrorCode::kIoError, "{}: cannot read its size: {}", path, ec.message());
+  return size;
+}
+
+std::vector<std::uint8_t> read_file_bytes(const std::string& path, std::uint64_t max_bytes) {
+  const std::uint64_t size = regular_file_size(path);
   if (size > max_bytes)
     detail::fail(ErrorCode::kIoError, "{}: {} bytes: larger than the {} bytes this reader accepts", path, size,
                  max_bytes);
@@ -42,4 +48,4 @@ bool ends_with(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-}  // namespace lstmrt::import_detail
+}  // namespace lstmrt::formats_detail

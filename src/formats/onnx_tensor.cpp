@@ -8,9 +8,9 @@
 #include <fmt/format.h>
 
 #include "common/check.hpp"
-#include "io/onnx_lstm.hpp"
+#include "formats/onnx_lstm.hpp"
 
-namespace lstmrt::io {
+namespace lstmrt::formats_detail {
 namespace {
 
 std::string proto_label(const onnx::TensorProto& proto) {
@@ -172,4 +172,4 @@ ProtoMap load_test_data_outputs(const onnx::GraphProto& graph, const std::string
   return load_numbered(dir, "output", names);
 }
 
-}  // namespace lstmrt::io
+}  // namespace lstmrt::formats_detail

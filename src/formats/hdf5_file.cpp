@@ -1,4 +1,4 @@
-#include "import/hdf5_file.hpp"
+#include "formats/hdf5_file.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -9,11 +9,11 @@
 #include <zip.h>
 
 #include "common/check.hpp"
-#include "import/child_process.hpp"
-#include "import/file_bytes.hpp"
-#include "import/hdf5_check.hpp"
+#include "formats/child_process.hpp"
+#include "formats/file_bytes.hpp"
+#include "formats/hdf5_check.hpp"
 
-namespace lstmrt::import_detail {
+namespace lstmrt::formats_detail {
 namespace {
 
 constexpr std::uint64_t kMaxImageBytes = std::uint64_t{1} << 34;
@@ -371,4 +371,4 @@ std::vector<std::uint8_t> read_zip_member(const std::string& archive, const std:
   return bytes;
 }
 
-}  // namespace lstmrt::import_detail
+}  // namespace lstmrt::formats_detail

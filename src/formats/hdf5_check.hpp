@@ -23,10 +23,10 @@
 #include <cstdint>
 #include <string>
 
-namespace lstmrt::import_detail {
+namespace lstmrt::formats_detail {
 
 // Throws Error(kIoError) "SOURCE: corrupt or unsupported HDF5 file: WHAT at byte N" on the first
 // structure that fails a check.
 void check_hdf5_structure(const std::uint8_t* data, std::size_t size, const std::string& source);
 
-}  // namespace lstmrt::import_detail
+}  // namespace lstmrt::formats_detail

@@ -18,7 +18,7 @@
 #include "common/check.hpp"
 #include "lstmrt/io.hpp"
 
-namespace lstmrt::io_detail {
+namespace lstmrt::formats_detail {
 
 template <typename... Args>
 [[noreturn]] void io_error(fmt::format_string<Args...> format, Args&&... args) {
@@ -79,8 +79,4 @@ class OutputFile {
   bool committed_ = false;
 };
 
-// Throws Error(kIoError) unless `path` names an existing regular file ("no such file", "is a
-// directory"). Returns its size in bytes.
-std::uint64_t regular_file_size(const std::string& path);
-
-}  // namespace lstmrt::io_detail
+}  // namespace lstmrt::formats_detail

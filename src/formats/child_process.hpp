@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace lstmrt::import_detail {
+namespace lstmrt::formats_detail {
 
 struct ChildLimits {
   std::chrono::milliseconds timeout{120000};     // the child is killed after this long
@@ -24,4 +24,4 @@ struct ChildLimits {
 std::vector<std::uint8_t> run_in_child(const std::function<std::vector<std::uint8_t>()>& work,
                                        const std::string& what, const ChildLimits& limits = {});
 
-}  // namespace lstmrt::import_detail
+}  // namespace lstmrt::formats_detail

@@ -21,7 +21,7 @@
 #include "lstmrt/lstm.hpp"
 #include "lstmrt/weights.hpp"
 
-namespace lstmrt::io {
+namespace lstmrt::formats_detail {
 
 // ---- tensors and files -----------------------------------------------------------------------------
 // A FLOAT TensorProto (values in raw_data, little-endian, or in float_data) as a Tensor.
@@ -82,4 +82,4 @@ std::vector<float> onnx_state_from_lstmrt(const std::vector<float>& state, int b
 std::vector<float> lstmrt_state_from_onnx(const std::vector<float>& state, int batch, int num_directions,
                                           int hidden_size, TensorLayout layout);
 
-}  // namespace lstmrt::io
+}  // namespace lstmrt::formats_detail

@@ -3,7 +3,7 @@
 // (group symbol table nodes), III.D (local heap), III.E (global heap) and IV (object headers and
 // their messages); offsets and lengths are 8 bytes, little-endian, as the superblock must say.
 // Addresses in the file are relative to the superblock's base address.
-#include "import/hdf5_check.hpp"
+#include "formats/hdf5_check.hpp"
 
 #include <cstring>
 #include <map>
@@ -12,7 +12,7 @@
 
 #include "common/check.hpp"
 
-namespace lstmrt::import_detail {
+namespace lstmrt::formats_detail {
 namespace {
 
 constexpr std::uint64_t kUndefined = ~std::uint64_t{0};  // "undefined address"
@@ -611,4 +611,4 @@ void check_hdf5_structure(const std::uint8_t* data, std::size_t size, const std:
   Checker(data, size, source).run();
 }
 
-}  // namespace lstmrt::import_detail
+}  // namespace lstmrt::formats_detail

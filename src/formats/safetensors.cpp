@@ -8,9 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "formats/file_format.hpp"
 #include "common/check.hpp"
 #include "common/elements.hpp"
-#include "import/file_bytes.hpp"
+#include "formats/file_bytes.hpp"
 #include "lstmrt/import.hpp"
 
 namespace lstmrt {
@@ -154,7 +155,8 @@ ArrayMap parse_safetensors(const std::uint8_t* data, std::size_t size, const std
 }
 
 ArrayMap load_safetensors(const std::string& path) {
-  const std::vector<std::uint8_t> bytes = import_detail::read_file_bytes(path, kMaxFileBytes);
+  formats_detail::choose_reader(path, {formats_detail::FileFormat::kSafetensors}, "a .safetensors file", "weights file");
+  const std::vector<std::uint8_t> bytes = formats_detail::read_file_bytes(path, kMaxFileBytes);
   return parse_safetensors(bytes.data(), bytes.size(), path);
 }
 

@@ -1,9 +1,9 @@
 // One Keras 3 layer entry of a model config (see keras_layers.hpp).
-#include "import/keras_layers.hpp"
+#include "formats/keras_layers.hpp"
 
 #include <cctype>
 
-namespace lstmrt::import_detail {
+namespace lstmrt::formats_detail {
 namespace {
 
 const json* present(const json& config, const char* key) {
@@ -140,4 +140,4 @@ std::optional<KerasTensor> tensor_reference(const json& arg, const std::string& 
   return layer_reference(arg["config"]["keras_history"], where);
 }
 
-}  // namespace lstmrt::import_detail
+}  // namespace lstmrt::formats_detail

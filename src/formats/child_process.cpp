@@ -1,7 +1,7 @@
 // run_in_child (child_process.hpp). The child's answer on the pipe:
 //   status (1 byte: 0 result, 1 lstmrt::Error), length (8 bytes, little-endian), then
 //   status 0: the result bytes;  status 1: the error code (1 byte) and the message.
-#include "import/child_process.hpp"
+#include "formats/child_process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -18,7 +18,7 @@
 
 #include "common/check.hpp"
 
-namespace lstmrt::import_detail {
+namespace lstmrt::formats_detail {
 namespace {
 
 constexpr std::size_t kHeaderBytes = 9;
@@ -150,4 +150,4 @@ std::vector<std::uint8_t> run_in_child(const std::function<std::vector<std::uint
   return answer;
 }
 
-}  // namespace lstmrt::import_detail
+}  // namespace lstmrt::formats_detail

@@ -11,21 +11,23 @@
 #include <set>
 
 #include "common/check.hpp"
-#include "import/file_bytes.hpp"
-#include "import/hdf5_file.hpp"
-#include "import/keras_layers.hpp"
-#include "import/model_format.hpp"
+#include "formats/file_bytes.hpp"
+#include "formats/hdf5_file.hpp"
+#include "formats/keras_layers.hpp"
+#include "formats/file_format.hpp"
 #include "lstmrt/import.hpp"
 
 namespace lstmrt {
 namespace {
 
-using import_detail::Hdf5File;
-using import_detail::json;
-using import_detail::keras_bad;
-using import_detail::keras_unsupported;
-using import_detail::KerasTensor;
+using formats_detail::FileFormat;
+using formats_detail::Hdf5File;
+using formats_detail::json;
+using formats_detail::keras_bad;
+using formats_detail::keras_unsupported;
+using formats_detail::KerasTensor;
 
+constexpr char kKerasFormats[] = "a Keras archive (.keras) or an HDF5 .weights.h5 file with its config";
 constexpr std::uint64_t kMaxConfigBytes = 64u << 20;
 constexpr std::uint64_t kMaxWeightsBytes = std::uint64_t{1} << 34;
 constexpr int kMaxWidth = 1 << 24;
@@ -81,7 +83,7 @@ struct Builder {
     for (const json& entry : layers) {
       if (!entry.is_object() || entry.value("module", "").rfind("keras.src.ops", 0) == 0) continue;  // not a Layer
       const std::string cls = entry.value("class_name", "");
-      const std::string stem = import_detail::snake_case(cls);
+      const std::string stem = formats_detail::snake_case(cls);
       const int k = used[stem]++;
       const std::string name = layer_name(entry);
       groups[name] = "layers/" + stem + (k == 0 ? "" : fmt::format("_{}", k));
@@ -111,7 +113,7 @@ struct Builder {
   // Every tensor `arg` refers to (at any depth) exists already.
   bool ready(const json& arg) const {
     if (arg.is_object() && arg.value("class_name", "") == "__keras_tensor__") {
-      const auto t = import_detail::tensor_reference(arg, source);
+      const auto t = formats_detail::tensor_reference(arg, source);
       return values.count(*t) || mask_ops.count(*t);
     }
     if (arg.is_array() || arg.is_object())
@@ -130,7 +132,7 @@ struct Builder {
   }
 
   ValueRef sequence_arg(const json& arg, const std::string& where) const {
-    const auto t = import_detail::tensor_reference(arg, where);
+    const auto t = formats_detail::tensor_reference(arg, where);
     if (!t) keras_bad("{}: its input is {}: expected a tensor", where, arg.dump().substr(0, 80));
     const ValueRef v = value(*t, where);
     const ValueInfo i = info(v);
@@ -158,7 +160,7 @@ struct Builder {
     if (c.kwargs && c.kwargs->is_object() && c.kwargs->contains("mask")) {
       const json& m = (*c.kwargs)["mask"];
       if (m.is_null()) return std::nullopt;
-      const auto t = import_detail::tensor_reference(m, c.where);
+      const auto t = formats_detail::tensor_reference(m, c.where);
       if (!t) keras_unsupported("{}: its mask argument is {}: expected a Masking layer's mask", c.where, m.dump());
       const auto op = mask_ops.find(*t);
       if (op == mask_ops.end() || !op->second.reduced)
@@ -192,7 +194,7 @@ struct Builder {
 
   void add_mask_op(const Call& c) {
     if (!c.args || c.args->empty()) keras_bad("{}: no arguments", c.where);
-    const auto t = import_detail::tensor_reference((*c.args)[0], c.where);
+    const auto t = formats_detail::tensor_reference((*c.args)[0], c.where);
     if (!t) keras_bad("{}: its first argument is not a tensor", c.where);
     MaskOp op;
     if (c.class_name == "NotEqual") {
@@ -228,7 +230,7 @@ struct Builder {
   }
 
   void add_identity(const Call& c) {
-    const auto t = import_detail::tensor_reference((*c.args)[0], c.where);
+    const auto t = formats_detail::tensor_reference((*c.args)[0], c.where);
     if (!t) keras_bad("{}: its input is not a tensor", c.where);
     const ValueRef in = value(*t, c.where);
     ImportedNode node;
@@ -248,7 +250,7 @@ struct Builder {
     node.name = c.name;
     ValueInfo out{0, 0};
     for (const json& arg : list) {
-      const auto t = import_detail::tensor_reference(arg, c.where);
+      const auto t = formats_detail::tensor_reference(arg, c.where);
       if (!t) keras_bad("{}: a part is not a tensor", c.where);
       const ValueRef v = value(*t, c.where);
       const ValueInfo i = info(v);
@@ -261,7 +263,7 @@ struct Builder {
       out.width += i.width;
       node.inputs.push_back(v);
     }
-    const int axis = import_detail::int_field(c.entry->at("config"), "axis", -1, c.where);
+    const int axis = formats_detail::int_field(c.entry->at("config"), "axis", -1, c.where);
     if (axis != -1 && axis != out.rank - 1)
       keras_unsupported("{}: axis {}: lstmrt concatenates along the last (feature) axis", c.where, axis);
     const int id = add_node(std::move(node), {out});
@@ -282,7 +284,7 @@ struct Builder {
                         list->is_array() ? list->size() : 1, layer, expected, expected == 4 ? " per direction" : "");
     std::vector<ValueRef> out;
     for (const json& arg : *list) {
-      const auto t = import_detail::tensor_reference(arg, c.where);
+      const auto t = formats_detail::tensor_reference(arg, c.where);
       if (!t) keras_bad("{}: an initial state is not a tensor", c.where);
       const ValueRef v = value(*t, c.where);
       const ValueInfo i = info(v);
@@ -304,20 +306,20 @@ struct Builder {
     node.name = c.name;
     node.inputs = {in};
     node.desc.input_size = width;
-    import_detail::LstmConfig fwd;
+    formats_detail::LstmConfig fwd;
     if (!bidirectional) {
-      fwd = import_detail::lstm_config(*c.entry, c.where);
+      fwd = formats_detail::lstm_config(*c.entry, c.where);
       node.desc.direction = fwd.go_backwards ? Direction::kReverse : Direction::kForward;
       node.desc.set_activations(fwd.activations);
       node.reverse_order = fwd.go_backwards ? ReverseOutputOrder::kProcessing : ReverseOutputOrder::kOriginal;
       node.weights.layers.push_back(
-          import_detail::direction_weights(h5, group(c.name, c.where) + "/cell", width, fwd, c.where));
+          formats_detail::direction_weights(h5, group(c.name, c.where) + "/cell", width, fwd, c.where));
     } else {
       if (!config.contains("layer")) keras_bad("{}: a Bidirectional without its layer", c.where);
-      fwd = import_detail::lstm_config(config["layer"], c.where + " forward layer");
-      import_detail::LstmConfig bwd = fwd;
+      fwd = formats_detail::lstm_config(config["layer"], c.where + " forward layer");
+      formats_detail::LstmConfig bwd = fwd;
       if (config.contains("backward_layer") && !config["backward_layer"].is_null())
-        bwd = import_detail::lstm_config(config["backward_layer"], c.where + " backward layer");
+        bwd = formats_detail::lstm_config(config["backward_layer"], c.where + " backward layer");
       else
         bwd.go_backwards = !fwd.go_backwards;
       if (fwd.go_backwards || !bwd.go_backwards)
@@ -330,12 +332,12 @@ struct Builder {
                           c.where);
       node.desc.direction = Direction::kBidirectional;
       node.desc.activations = {fwd.activations, bwd.activations};
-      node.merge = import_detail::merge_mode(config, c.where);
+      node.merge = formats_detail::merge_mode(config, c.where);
       const std::string g = group(c.name, c.where);
       node.weights.layers.push_back(
-          import_detail::direction_weights(h5, g + "/forward_layer/cell", width, fwd, c.where + " forward"));
+          formats_detail::direction_weights(h5, g + "/forward_layer/cell", width, fwd, c.where + " forward"));
       node.weights.layers.push_back(
-          import_detail::direction_weights(h5, g + "/backward_layer/cell", width, bwd, c.where + " backward"));
+          formats_detail::direction_weights(h5, g + "/backward_layer/cell", width, bwd, c.where + " backward"));
     }
     node.desc.hidden_size = fwd.units;
     // Bidirectional records the zero_output_for_mask it forces (= return_sequences) on both halves.
@@ -381,11 +383,11 @@ struct Builder {
 std::vector<KerasTensor> references(const json& list, const std::string& where) {
   std::vector<KerasTensor> out;
   if (list.is_array() && !list.empty() && list[0].is_string()) {  // one tensor: a flat [layer, node, index]
-    out.push_back(import_detail::layer_reference(list, where));
+    out.push_back(formats_detail::layer_reference(list, where));
     return out;
   }
   if (!list.is_array()) keras_unsupported("{}: inputs or outputs given as {}: expected a list", where, list.dump().substr(0, 60));
-  for (const json& item : list) out.push_back(import_detail::layer_reference(item, where));
+  for (const json& item : list) out.push_back(formats_detail::layer_reference(item, where));
   return out;
 }
 
@@ -630,34 +632,38 @@ ImportedChain chain_of(const ImportedModel& model) {
 }
 
 bool is_keras_model_file(const std::string& path) {
-  const import_detail::ModelFormat f = import_detail::sniff_model_format(path);
-  return f == import_detail::ModelFormat::kKeras || f == import_detail::ModelFormat::kHdf5;
+  const FileFormat f = formats_detail::detect_format(path);
+  return f == FileFormat::kKeras || f == FileFormat::kHdf5;
 }
 
 ImportedModel load_keras_model(const std::string& weights_h5, const std::string& config_json, Hdf5Reader reader) {
-  const std::vector<std::uint8_t> config = import_detail::read_file_bytes(config_json, kMaxConfigBytes);
+  formats_detail::choose_reader(weights_h5, {FileFormat::kHdf5}, "an HDF5 file (Keras .weights.h5)", "Keras weights file");
+  const std::vector<std::uint8_t> config = formats_detail::read_file_bytes(config_json, kMaxConfigBytes);
   const Hdf5File h5 = Hdf5File::open_path(weights_h5, reader);
   return build_checked(parse_config(config.data(), config.size(), config_json), h5, weights_h5);
 }
 
 ImportedModel load_keras_model(const std::string& path, Hdf5Reader reader) {
-  // An HDF5 file is a .weights.h5; anything else is read as a .keras archive (whose reader says
-  // what is wrong with a file that is none).
-  if (import_detail::sniff_model_format(path) != import_detail::ModelFormat::kHdf5) {
-    const std::vector<std::uint8_t> config = import_detail::read_zip_member(path, "config.json", kMaxConfigBytes);
-    const std::vector<std::uint8_t> weights = import_detail::read_zip_member(path, "model.weights.h5", kMaxWeightsBytes);
+  const std::string config_json = keras_config_path(path);
+  if (config_json.empty()) {  // a .keras archive
+    const std::vector<std::uint8_t> config = formats_detail::read_zip_member(path, "config.json", kMaxConfigBytes);
+    const std::vector<std::uint8_t> weights = formats_detail::read_zip_member(path, "model.weights.h5", kMaxWeightsBytes);
     const Hdf5File h5 = Hdf5File::open_image(weights, path + " member model.weights.h5", reader);
     return build_checked(parse_config(config.data(), config.size(), path + " member config.json"), h5, path);
   }
-  return load_keras_model(path, keras_config_path(path), reader);
+  return load_keras_model(path, config_json, reader);
 }
 
 std::string keras_config_path(const std::string& weights_h5) {
   const std::string& path = weights_h5;
-  if (import_detail::sniff_model_format(path) != import_detail::ModelFormat::kHdf5) return "";  // an archive
+  // An HDF5 file is a .weights.h5, its config beside it; a zip (or unrecognised content named
+  // .keras, whose archive reader says what is wrong with it) a .keras archive holding its config.
+  if (formats_detail::choose_reader(path, {FileFormat::kKeras, FileFormat::kHdf5}, kKerasFormats,
+                                    "Keras model file") == FileFormat::kKeras)
+    return "";
   // m.weights.h5 -> m.config.json, else config.json in the same folder.
-  std::string stem = import_detail::ends_with(path, ".h5") ? path.substr(0, path.size() - 3) : path;
-  if (import_detail::ends_with(stem, ".weights")) stem.resize(stem.size() - 8);
+  std::string stem = formats_detail::ends_with(path, ".h5") ? path.substr(0, path.size() - 3) : path;
+  if (formats_detail::ends_with(stem, ".weights")) stem.resize(stem.size() - 8);
   std::string config = stem + ".config.json";
   if (!std::filesystem::exists(config)) {
     const std::string dir = std::filesystem::path(path).parent_path().string();

@@ -5,14 +5,14 @@
 // its axis has size 1), H, I (the sizes the weights fix), and P, Q for the two leading axes of a
 // graph input before it is known which is time. A Reshape keeps the factors' order and regroups
 // them into new axes; a Transpose reorders axes; Squeeze/Unsqueeze drop/insert size-1 axes.
-#include "import/onnx_join.hpp"
+#include "formats/onnx_join.hpp"
 
 #include <algorithm>
 #include <optional>
 
 #include "common/check.hpp"
 
-namespace lstmrt::import_detail {
+namespace lstmrt::formats_detail {
 namespace {
 
 constexpr int kMaxDepth = 256;        // ops followed from one value back to its source
@@ -210,7 +210,7 @@ class Evaluator {
       const onnx::TensorProto& proto = t->second;
       if (proto.data_type() != onnx::TensorProto::INT64 && proto.data_type() != onnx::TensorProto::INT32)
         detail::unsupported("{}: the shape value '{}' is not an integer tensor", where_, name);
-      const io::IntTensor ints = io::int_tensor_from_proto(proto);
+      const formats_detail::IntTensor ints = formats_detail::int_tensor_from_proto(proto);
       if (ints.data.size() > 64) detail::unsupported("{}: the shape value '{}' has {} entries", where_, name, ints.data.size());
       Shape out;
       for (std::int64_t v : ints.data) out.push_back(Dim{true, v, {}});
@@ -433,4 +433,4 @@ void check_stack_joins(const OnnxGraphView& graph, const std::vector<OnnxLstmEnd
   }
 }
 
-}  // namespace lstmrt::import_detail
+}  // namespace lstmrt::formats_detail

@@ -19,7 +19,7 @@
 #include "lstmrt/import.hpp"
 #include "lstmrt/weights.hpp"
 
-namespace lstmrt::import_detail {
+namespace lstmrt::formats_detail {
 
 // What libhdf5 read from a file. Paths have no leading '/': "" is the root group, "layers/lstm".
 struct Hdf5Contents {
@@ -67,4 +67,4 @@ class Hdf5File {
 // Error(kIoError) naming the archive and member when it is absent, too large or unreadable.
 std::vector<std::uint8_t> read_zip_member(const std::string& archive, const std::string& member, std::uint64_t max_bytes);
 
-}  // namespace lstmrt::import_detail
+}  // namespace lstmrt::formats_detail

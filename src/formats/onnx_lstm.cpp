@@ -8,9 +8,9 @@
 #include <fmt/format.h>
 
 #include "common/check.hpp"
-#include "io/onnx_lstm.hpp"
+#include "formats/onnx_lstm.hpp"
 
-namespace lstmrt::io {
+namespace lstmrt::formats_detail {
 namespace {
 
 // ONNX activation names and which of alpha/beta each consumes from activation_alpha/beta.
@@ -276,4 +276,4 @@ std::vector<float> lstmrt_state_from_onnx(const std::vector<float>& state, int b
   return swap_middle_axes(state, num_directions, 1, batch, hidden_size);
 }
 
-}  // namespace lstmrt::io
+}  // namespace lstmrt::formats_detail

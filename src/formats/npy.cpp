@@ -7,10 +7,13 @@
 
 #include <fmt/format.h>
 
-#include "io/npy_format.hpp"
+#include "formats/file_bytes.hpp"
+#include "formats/file_format.hpp"
+#include "common/elements.hpp"
+#include "formats/npy_format.hpp"
 
 namespace lstmrt {
-namespace io_detail {
+namespace formats_detail {
 namespace {
 
 constexpr char kMagic[] = "\x93NUMPY";
@@ -19,15 +22,16 @@ constexpr std::size_t kMaxHeaderBytes = 1 << 20;  // numpy's own limit is 10 000
 constexpr std::size_t kMaxRank = 64;              // numpy's NPY_MAXDIMS
 constexpr std::size_t kReadChunk = std::size_t{64} << 20;
 
-// descr type codes lstmrt accepts: kind letter + item size, as numpy writes them.
-struct DtypeCode {
-  Dtype dtype;
+// descr type codes lstmrt accepts: kind letter + item size, as numpy writes them. Every DataType
+// but bfloat16, which NumPy has no type for.
+struct TypeCode {
+  DataType dtype;
   const char* code;
 };
-constexpr DtypeCode kDtypeCodes[] = {
-    {Dtype::kBool, "b1"},  {Dtype::kUint8, "u1"}, {Dtype::kInt8, "i1"},    {Dtype::kInt16, "i2"},
-    {Dtype::kInt32, "i4"}, {Dtype::kInt64, "i8"}, {Dtype::kFloat16, "f2"}, {Dtype::kFloat32, "f4"},
-    {Dtype::kFloat64, "f8"},
+constexpr TypeCode kTypeCodes[] = {
+    {DataType::kBool, "b1"},  {DataType::kUint8, "u1"}, {DataType::kInt8, "i1"},    {DataType::kInt16, "i2"},
+    {DataType::kInt32, "i4"}, {DataType::kInt64, "i8"}, {DataType::kFloat16, "f2"}, {DataType::kFloat32, "f4"},
+    {DataType::kFloat64, "f8"},
 };
 
 std::string kind_name(char kind) {
@@ -72,16 +76,20 @@ std::string printable(const std::string& text) {
   return out;
 }
 
-Dtype parse_descr(const std::string& descr, const std::string& name) {
+DataType parse_descr(const std::string& descr, const std::string& name) {
   std::string code = descr;
   char order = '|';
   if (!code.empty() && std::strchr("<>|=", code[0])) order = code[0], code = code.substr(1);
-  for (const DtypeCode& c : kDtypeCodes) {
+  for (const TypeCode& c : kTypeCodes) {
     if (code != c.code) continue;
-    if (order == '>' && dtype_size(c.dtype) > 1)
+    if (order == '>' && detail::element_bytes(c.dtype) > 1)
       io_error("{}: dtype '{}' is big-endian: expected little-endian (save with arr.astype('<{}'))", name, descr, code);
     return c.dtype;
   }
+  if (code == "V2")  // ml_dtypes' bfloat16 saves as two raw bytes
+    io_error("{}: dtype '{}' is 2 raw bytes (how ml_dtypes saves bfloat16): NumPy has no bfloat16 type, so .npy "
+             "bfloat16 is not read: save it as float32 (arr.astype(numpy.float32)); expected one of {}",
+             name, printable(descr), supported_dtypes());
   io_error("{}: unsupported dtype '{}' ({}): expected one of {}", name, printable(descr),
            code.empty() ? std::string("empty") : kind_name(code[0]), supported_dtypes());
 }
@@ -264,7 +272,7 @@ Array read_npy(ByteReader& in, std::uint64_t total_size, bool size_is_trusted, c
 
   // Element and byte counts, refusing overflow, checked against the bytes present before any
   // allocation sized by the header.
-  const std::uint64_t item = dtype_size(array.dtype);
+  const std::uint64_t item = detail::element_bytes(array.dtype);
   std::uint64_t numel = 1;
   for (std::int64_t d : array.shape) {
     const auto dim = static_cast<std::uint64_t>(d);
@@ -295,7 +303,7 @@ Array read_npy(ByteReader& in, std::uint64_t total_size, bool size_is_trusted, c
 }
 
 std::string npy_header(const ArrayView& array, const std::string& name) {
-  std::uint64_t bytes = dtype_size(array.dtype);
+  std::uint64_t bytes = detail::element_bytes(array.dtype);
   for (std::int64_t d : array.shape) {
     if (d < 0) detail::invalid("{}: shape {} has a negative dimension", name, shape_string(array.shape));
     if (d > 0 && bytes > std::numeric_limits<std::uint64_t>::max() / static_cast<std::uint64_t>(d))
@@ -308,11 +316,15 @@ std::string npy_header(const ArrayView& array, const std::string& name) {
     detail::invalid("{}: holds {} bytes, expected shape {} of {} = {} bytes", name, array.bytes,
                     shape_string(array.shape), to_string(array.dtype), bytes);
   const char* code = nullptr;
-  for (const DtypeCode& c : kDtypeCodes)
+  for (const TypeCode& c : kTypeCodes)
     if (c.dtype == array.dtype) code = c.code;
+  if (!code)
+    detail::invalid("{}: a {} array cannot be saved as .npy: NumPy has no {} type (convert it to float32 first); "
+                    ".npy holds {}",
+                    name, to_string(array.dtype), to_string(array.dtype), supported_dtypes());
   const std::string shape = array.shape.empty() ? "()" : shape_string(array.shape);
   std::string dict = fmt::format("{{'descr': '{}{}', 'fortran_order': False, 'shape': {}, }}",
-                                 dtype_size(array.dtype) == 1 ? '|' : '<', code, shape);
+                                 detail::element_bytes(array.dtype) == 1 ? '|' : '<', code, shape);
   // Pad with spaces so that prefix + header (ending in '\n') is a multiple of 64 bytes, as numpy
   // does. Version 1.0's 16-bit length always suffices: at most 64 dimensions keep it under 2 KB.
   const std::size_t prefix_size = 10;
@@ -327,20 +339,27 @@ std::string npy_header(const ArrayView& array, const std::string& name) {
   return out + dict;
 }
 
-}  // namespace io_detail
+}  // namespace formats_detail
+
+std::string supported_dtypes() {
+  std::string names;
+  for (const formats_detail::TypeCode& c : formats_detail::kTypeCodes) names += (names.empty() ? "" : ", ") + to_string(c.dtype);
+  return names;
+}
 
 Array load_npy(const std::string& path) {
-  const std::uint64_t size = io_detail::regular_file_size(path);
+  formats_detail::choose_reader(path, {formats_detail::FileFormat::kNpy}, "a .npy array (numpy.save)", "array file");
+  const std::uint64_t size = formats_detail::regular_file_size(path);
   std::ifstream f(path, std::ios::binary);
-  if (!f) io_detail::io_error("{}: cannot open for reading: {}", path, std::strerror(errno));
-  io_detail::FileReader reader(f);
-  return io_detail::read_npy(reader, size, true, path);
+  if (!f) formats_detail::io_error("{}: cannot open for reading: {}", path, std::strerror(errno));
+  formats_detail::FileReader reader(f);
+  return formats_detail::read_npy(reader, size, true, path);
 }
 
 void save_npy(const std::string& path, const Array& array) {
   const ArrayView view = ArrayView::of(array);
-  const std::string header = io_detail::npy_header(view, path);
-  io_detail::OutputFile file(path, /*seekable=*/false);
+  const std::string header = formats_detail::npy_header(view, path);
+  formats_detail::OutputFile file(path, /*seekable=*/false);
   file.write(header.data(), header.size());
   file.write(view.data, view.bytes);
   file.commit();

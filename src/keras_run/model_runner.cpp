@@ -7,7 +7,7 @@
 #include <algorithm>
 
 #include "common/check.hpp"
-#include "lstmrt/import.hpp"
+#include "lstmrt/keras_run.hpp"
 
 namespace lstmrt {
 namespace {

@@ -25,13 +25,13 @@
 
 #include <onnx/onnx_pb.h>
 
-#include "io/onnx_lstm.hpp"
+#include "formats/onnx_lstm.hpp"
 
-namespace lstmrt::import_detail {
+namespace lstmrt::formats_detail {
 
 struct OnnxGraphView {
   std::string source;                                        // the file, for messages
-  const io::ProtoMap& tensors;                               // initializers and Constant values
+  const formats_detail::ProtoMap& tensors;                               // initializers and Constant values
   const std::set<std::string>& inputs;                       // graph inputs without a value
   const std::map<std::string, const onnx::NodeProto*>& producer;
 };
@@ -51,4 +51,4 @@ struct OnnxLstmEnds {
 // node that computes something else.
 void check_stack_joins(const OnnxGraphView& graph, const std::vector<OnnxLstmEnds>& nodes);
 
-}  // namespace lstmrt::import_detail
+}  // namespace lstmrt::formats_detail
