@@ -116,7 +116,7 @@ class PersistentHarness {
 
   // Whether the launch's blocks can be co-resident on this device (the kernels' occupancy query).
   bool fits(cudaStream_t stream) const {
-    return kernels::persistent_launch_fits(params_, fused::storage_type(type_), blocks(), stream);
+    return kernels::persistent_launch_fits(params_, type_, blocks(), stream);
   }
   // Zeroes the abort word and the grid exchanges (stream-ordered) and the status: the next launch's
   // tags (from params().tag_base) then never match a stale entry.
@@ -127,7 +127,7 @@ class PersistentHarness {
     status_.host()->code = kernels::kPersistentOk;
   }
   // Enqueues the launch alone (after clear()).
-  void enqueue(cudaStream_t stream) { kernels::launch_persistent_lstm(params_, fused::storage_type(type_), blocks(), stream); }
+  void enqueue(cudaStream_t stream) { kernels::launch_persistent_lstm(params_, type_, blocks(), stream); }
   void launch(cudaStream_t stream) {
     clear(stream);
     enqueue(stream);

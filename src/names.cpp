@@ -23,14 +23,7 @@ BackendKind backend_from_string(const std::string& name) {
   detail::invalid("unknown backend '{}': expected reference, cudnn, fused or auto", name);
 }
 
-std::string to_string(DataType t) {
-  switch (t) {
-    case DataType::kFloat32: return "float32";
-    case DataType::kFloat16: return "float16";
-    case DataType::kBFloat16: return "bfloat16";
-  }
-  return "unknown";
-}
+std::string to_string(DataType t) { return data_type_name(t); }
 
 std::string to_string(CudnnAlgo a) {
   switch (a) {

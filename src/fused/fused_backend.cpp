@@ -423,7 +423,6 @@ class FusedBackend final : public Backend {
                cudaStream_t caller, bool with_lengths) {
     const fused::FusedPlan& plan = prepared.plan;
     const DataType t = options().data_type;
-    const kernels::StorageType storage = fused::storage_type(t);
     for (const fused::Op& op : plan.ops) {
       const cudaStream_t s = stream_of(op.layer, caller);
       switch (op.kind) {
@@ -440,14 +439,14 @@ class FusedBackend final : public Backend {
           for (cudaStream_t side : streams_) LSTMRT_CUDA_CHECK(cudaStreamWaitEvent(side, events_[0], 0));
           break;
         case OpKind::kInitState:
-          kernels::launch_init_state(fused::init_state_params(desc(), plan, op.layer, b, t), storage, s);
+          kernels::launch_init_state(fused::init_state_params(desc(), plan, op.layer, b, t), t, s);
           break;
         case OpKind::kGemm:
           gemm_->run(op.gemm, fused::matrix_address(b, op.gemm.act, t), fused::matrix_address(b, op.gemm.weight, t),
                     const_cast<void*>(fused::matrix_address(b, op.gemm.out, t)), b.layers[op.layer].cublas_workspace, s);
           break;
         case OpKind::kGateStep:
-          kernels::launch_gate_step(fused::gate_step_params(desc(), plan, op, b, cell_, t), storage, s);
+          kernels::launch_gate_step(fused::gate_step_params(desc(), plan, op, b, cell_, t), t, s);
           break;
         case OpKind::kRecordEvent: LSTMRT_CUDA_CHECK(cudaEventRecord(events_[1 + op.layer], s)); break;
         case OpKind::kWaitEvent: LSTMRT_CUDA_CHECK(cudaStreamWaitEvent(s, events_[1 + op.wait_layer], 0)); break;
@@ -457,7 +456,7 @@ class FusedBackend final : public Backend {
         case OpKind::kPersistent: {
           const fused::PersistentPlan& pp = prepared.choices.at(op.layer).persistent;
           kernels::launch_persistent_lstm(fused::persistent_params(desc(), plan, op, pp, b, cell_, t, status_.device()),
-                                          storage, pp.total_blocks(), s);
+                                          t, pp.total_blocks(), s);
           break;
         }
         case OpKind::kJoin:

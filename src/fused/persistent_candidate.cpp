@@ -37,7 +37,7 @@ VariantCandidate persistent_candidate(const ModelDesc& desc, DataType type, int 
     return c;
   }
   try {
-    c.co_resident = kernels::persistent_launch_fits(persistent_shape_params(c.plan), storage_type(type),
+    c.co_resident = kernels::persistent_launch_fits(persistent_shape_params(c.plan), type,
                                                     c.plan.total_blocks(), nullptr);
   } catch (const Error& e) {
     (void)cudaGetLastError();

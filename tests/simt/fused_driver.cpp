@@ -115,7 +115,6 @@ std::vector<BoundOp> bind(const BindInputs& in) {
 }
 
 int execute(const std::vector<BoundOp>& ops, DataType type, std::uint64_t seed) {
-  const kernels::StorageType storage = fused::storage_type(type);
   int streams = 0;
   for (const BoundOp& op : ops) streams = std::max(streams, op.stream + 1);
   std::vector<std::vector<int>> queue(streams);
@@ -144,12 +143,12 @@ int execute(const std::vector<BoundOp>& ops, DataType type, std::uint64_t seed) 
         kernels::upload_lengths(op.host_lengths, op.count, op.lengths, stream);
         launches += kernels::length_chunk_count(op.count);
         break;
-      case OpKind::kInitState: kernels::launch_init_state(op.init, storage, stream), ++launches; break;
+      case OpKind::kInitState: kernels::launch_init_state(op.init, type, stream), ++launches; break;
       case OpKind::kGemm: cpu_gemm(op.gemm, op.gemm_a, op.gemm_b, op.gemm_c); break;
-      case OpKind::kGateStep: kernels::launch_gate_step(op.gate, storage, stream), ++launches; break;
+      case OpKind::kGateStep: kernels::launch_gate_step(op.gate, type, stream), ++launches; break;
       case OpKind::kClearPersistent: std::memset(op.clear, 0, op.clear_bytes); break;  // cudaMemsetAsync
       case OpKind::kPersistent:
-        kernels::launch_persistent_lstm(op.persistent, storage, op.blocks, stream);
+        kernels::launch_persistent_lstm(op.persistent, type, op.blocks, stream);
         ++launches;
         break;
       case OpKind::kFork:
@@ -211,7 +210,7 @@ FusedRunResult run_fused(const ModelDesc& desc, const Weights& weights, const te
                                                                               : fused::PersistentVariant::kGrid;
     fused::PersistentPlan pp = fused::make_persistent_plan(desc, t, N, T, limits, variant);
     if (!pp.fits) detail::unsupported("simt driver: layer {}'s {} plan does not fit: {}", l, to_string(variant), pp.reason);
-    if (!kernels::persistent_launch_fits(fused::persistent_shape_params(pp), fused::storage_type(t), pp.total_blocks(),
+    if (!kernels::persistent_launch_fits(fused::persistent_shape_params(pp), t, pp.total_blocks(),
                                          nullptr))
       detail::unsupported("simt driver: layer {}'s {} blocks are not co-resident on the executor's device", l,
                           pp.total_blocks());
