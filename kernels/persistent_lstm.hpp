@@ -196,6 +196,10 @@ LSTMRT_HD inline PersistentRegisterElement persistent_register_element(int slots
 // m), and the exchange slot they are in: two slots, by step parity.
 LSTMRT_HD inline int32_t persistent_tag(int32_t tag_base, int ls) { return tag_base + ls + 1; }
 LSTMRT_HD inline int persistent_slot(int ls) { return ls & 1; }
+// How far tag_base advances from a launch of `step_count` steps to the next: the launch publishes
+// tags up to persistent_tag(tag_base, step_count) (the h its last step writes), the next one's
+// first wait is for persistent_tag(tag_base + advance, 0), so no stale entry ever matches.
+LSTMRT_HD inline int32_t persistent_tags_per_launch(int step_count) { return step_count + 1; }
 
 // Whether the kernel is instantiated for `slots` register row slots.
 LSTMRT_HD inline bool persistent_slot_choice(int slots) {

@@ -111,7 +111,7 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
   p.out_size = desc.output_size();
   p.proj = desc.proj_size;
   p.batch = batch;
-  p.tags_per_launch = seq_len + 1;
+  p.tags_per_launch = kernels::persistent_tags_per_launch(seq_len);
   if (weight_type == DataType::kFloat16) return no_fit(p, "float16 weights: the persistent kernels take float32 or bfloat16");
   if (std::string why = persistent_activation_refusal(desc); !why.empty()) return no_fit(p, why);
   const std::size_t elem = detail::element_bytes(weight_type);

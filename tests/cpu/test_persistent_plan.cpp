@@ -184,7 +184,7 @@ TEST(PersistentPlan, InvalidArgumentsThrow) {
 
 // The kernel header's arithmetic, which the planner, the kernel and the parameter builder share,
 // against values worked out by hand from the layout comments.
-TEST(PersistentKernelArithmetic, BlockSlicesByHand) {
+TEST(PersistentKernelArithmetic, PartitionSlicesByHand) {
   // D=2, H=10, P=5, N=5; B=3 blocks of U=4 units and PB=2 projected units; C=2 clusters of R=3 rows.
   const kernels::PersistentPartition s{2, 10, 5, 5, 3, 2, 3, 4, 2};
   EXPECT_EQ(kernels::persistent_block_count(s), 12);
@@ -243,6 +243,9 @@ TEST(PersistentKernelArithmetic, RegisterMapAndTagsByHand) {
   EXPECT_EQ(kernels::persistent_slot(0), 0);
   EXPECT_EQ(kernels::persistent_slot(7), 1);
   EXPECT_EQ(kernels::persistent_slot(8), 0);
+  // A launch of 7 steps publishes tags up to 100 + 7 + 1 = 108; the next one starts at 100 + 8.
+  EXPECT_EQ(kernels::persistent_tags_per_launch(7), 8);
+  EXPECT_GT(kernels::persistent_tag(100 + kernels::persistent_tags_per_launch(7), 0), kernels::persistent_tag(100, 7));
 }
 
 // Every fitting plan on random shapes: budgets, regions, ownership and exchange offsets.
