@@ -142,20 +142,25 @@ struct PersistentBlock {
 
 LSTMRT_HD inline int persistent_min(int a, int b) { return a < b ? a : b; }
 
-LSTMRT_HD inline PersistentBlock persistent_block(const PersistentPartition& s, int id) {
-  const int B = s.blocks_per_direction, C = s.clusters_per_direction;
+// The arithmetic, on the partition's values (B blocks per cluster, C clusters per direction, H, P,
+// N, U, PB, R); the two overloads below pass them from a partition or from launch parameters.
+LSTMRT_HD inline PersistentBlock persistent_block(int id, int B, int C, int H, int P, int N, int U, int PB, int R) {
   PersistentBlock b;
   b.rank = id % B;
   b.cluster = id / B;
   b.direction = b.cluster / C;
   const int c = b.cluster % C;
-  b.unit_first = b.rank * s.units_per_block;
-  b.units = persistent_min(s.hidden, b.unit_first + s.units_per_block) - b.unit_first;
-  b.proj_first = persistent_min(s.proj, b.rank * s.proj_per_block);
-  b.projs = persistent_min(s.proj, b.proj_first + s.proj_per_block) - b.proj_first;
-  b.row_first = c * s.rows_per_cluster;
-  b.rows = persistent_min(s.batch, b.row_first + s.rows_per_cluster) - b.row_first;
+  b.unit_first = b.rank * U;
+  b.units = persistent_min(H, b.unit_first + U) - b.unit_first;
+  b.proj_first = persistent_min(P, b.rank * PB);
+  b.projs = persistent_min(P, b.proj_first + PB) - b.proj_first;
+  b.row_first = c * R;
+  b.rows = persistent_min(N, b.row_first + R) - b.row_first;
   return b;
+}
+LSTMRT_HD inline PersistentBlock persistent_block(const PersistentPartition& s, int id) {
+  return persistent_block(id, s.blocks_per_direction, s.clusters_per_direction, s.hidden, s.proj, s.batch,
+                          s.units_per_block, s.proj_per_block, s.rows_per_cluster);
 }
 
 // The partition launch parameters `p` describe.
@@ -164,8 +169,12 @@ LSTMRT_HD inline PersistentPartition persistent_partition(const PersistentParams
   return {p.g.directions, p.g.hidden, proj, p.g.batch, p.blocks_per_direction, p.clusters_per_direction,
           p.rows_per_cluster, p.units_per_block, p.proj_per_block};
 }
+// (Straight from the fields rather than through persistent_partition: the kernel's prologue then
+// compiles as it did before the partition struct, which keeps ptxas's allocation free of spills.)
 LSTMRT_HD inline PersistentBlock persistent_block(const PersistentParams& p, int id) {
-  return persistent_block(persistent_partition(p), id);
+  return persistent_block(id, p.blocks_per_direction, p.clusters_per_direction, p.g.hidden,
+                          p.g.projected ? p.g.out_size : 0, p.g.batch, p.units_per_block, p.proj_per_block,
+                          p.rows_per_cluster);
 }
 
 // W_hh row (of direction b.direction's 4H) behind local row r < 4·b.units of block b's slice:

@@ -119,6 +119,18 @@ void expect_params_match(const CallSetup& s, const Op& op, const kernels::Persis
   EXPECT_EQ(have.units_per_block, want.units_per_block);
   EXPECT_EQ(have.proj_per_block, want.proj_per_block);
   ASSERT_EQ(kernels::persistent_block_count(have), pp.total_blocks());
+  for (int i = 0; i < pp.total_blocks(); ++i) {  // the kernel's blocks (from p) are the planner's
+    const kernels::PersistentBlock b = kernels::persistent_block(p, i), w = pp.blocks[i];
+    EXPECT_EQ(b.direction, w.direction) << "block " << i;
+    EXPECT_EQ(b.cluster, w.cluster) << "block " << i;
+    EXPECT_EQ(b.rank, w.rank) << "block " << i;
+    EXPECT_EQ(b.unit_first, w.unit_first) << "block " << i;
+    EXPECT_EQ(b.units, w.units) << "block " << i;
+    EXPECT_EQ(b.proj_first, w.proj_first) << "block " << i;
+    EXPECT_EQ(b.projs, w.projs) << "block " << i;
+    EXPECT_EQ(b.row_first, w.row_first) << "block " << i;
+    EXPECT_EQ(b.rows, w.rows) << "block " << i;
+  }
   EXPECT_EQ(p.mode, static_cast<int>(cluster ? kernels::PersistentMode::kCluster : kernels::PersistentMode::kGrid));
   EXPECT_EQ(p.register_slots, pp.register_slots);
   EXPECT_EQ(p.register_rows, pp.register_rows);
