@@ -1,4 +1,4 @@
-// lstmrt-bench configuration: precisions, shapes, sweeps, JSON configs and presets.
+// lstmrt-bench configuration: numerics, shapes, sweeps, JSON configs and presets.
 #include "config.hpp"
 
 #include <algorithm>
@@ -19,7 +19,15 @@ namespace {
 
 using nlohmann::json;
 
-constexpr Precision kPrecisions[] = {Precision::kFp32, Precision::kTf32, Precision::kFp16, Precision::kBf16};
+// The user-facing names of the numerics a shape can run in.
+struct NamedNumerics {
+  const char* name;
+  Numerics numerics;
+};
+constexpr NamedNumerics kNamedNumerics[] = {{"fp32", {DataType::kFloat32, MathMode::kStrict}},
+                                            {"tf32", {DataType::kFloat32, MathMode::kTF32}},
+                                            {"fp16", {DataType::kFloat16, MathMode::kStrict}},
+                                            {"bf16", {DataType::kBFloat16, MathMode::kStrict}}};
 
 int parse_positive(const std::string& where, const std::string& text, int minimum) {
   errno = 0;
@@ -84,53 +92,44 @@ const json& presets_root() {
 
 }  // namespace
 
-Precision precision_from_string(const std::string& name) {
-  for (Precision p : kPrecisions)
-    if (name == to_string(p)) return p;
+bool operator==(const Numerics& a, const Numerics& b) { return a.type == b.type && a.math == b.math; }
+bool operator!=(const Numerics& a, const Numerics& b) { return !(a == b); }
+bool operator<(const Numerics& a, const Numerics& b) { return a.type != b.type ? a.type < b.type : a.math < b.math; }
+
+Numerics numerics_from_string(const std::string& name) {
+  for (const NamedNumerics& n : kNamedNumerics)
+    if (name == n.name) return n.numerics;
   detail::invalid("unknown precision '{}': expected fp32, tf32, fp16 or bf16", name);
 }
 
-std::string to_string(Precision p) {
-  switch (p) {
-    case Precision::kFp32: return "fp32";
-    case Precision::kTf32: return "tf32";
-    case Precision::kFp16: return "fp16";
-    case Precision::kBf16: return "bf16";
-  }
-  return "unknown";
+std::string to_string(const Numerics& n) {
+  for (const NamedNumerics& named : kNamedNumerics)
+    if (named.numerics == n) return named.name;
+  // Not one of the four (TF32 math on 16-bit data): the type and the mode.
+  return fmt::format("{}+{}", lstmrt::to_string(n.type), n.math == MathMode::kTF32 ? "tf32" : "strict");
 }
-
-DataType data_type(Precision p) {
-  if (p == Precision::kFp16) return DataType::kFloat16;
-  if (p == Precision::kBf16) return DataType::kBFloat16;
-  return DataType::kFloat32;
-}
-
-MathMode math_mode(Precision p) { return p == Precision::kTf32 ? MathMode::kTF32 : MathMode::kStrict; }
-
-int element_bytes(Precision p) { return static_cast<int>(detail::element_bytes(data_type(p))); }
 
 // fp32 strict differs from the double reference by accumulation order only; TF32 rounds every
 // product's inputs to 10 mantissa bits; fp16/bf16 also store x, h, c and y in 16 bits (bf16 has
 // 8 mantissa bits: 4e-3 relative per rounding, compounded across steps).
-Tolerance tolerance(Precision p) {
-  switch (p) {
-    case Precision::kFp32: return {2e-4, 2e-4};
-    case Precision::kTf32: return {1e-2, 1e-2};
-    case Precision::kFp16: return {1e-2, 1e-2};
-    case Precision::kBf16: return {5e-2, 5e-2};
+Tolerance tolerance(const Numerics& n) {
+  switch (n.type) {
+    case DataType::kFloat32: return n.math == MathMode::kTF32 ? Tolerance{1e-2, 1e-2} : Tolerance{2e-4, 2e-4};
+    case DataType::kFloat16: return {1e-2, 1e-2};
+    case DataType::kBFloat16: return {5e-2, 5e-2};
+    default: break;
   }
-  return {0.0, 0.0};
+  detail::invalid("bench tolerance: data type {}: expected float32, float16 or bfloat16", lstmrt::to_string(n.type));
 }
 
 bool operator==(const Shape& a, const Shape& b) {
   return a.batch == b.batch && a.steps == b.steps && a.input == b.input && a.hidden == b.hidden &&
-         a.proj == b.proj && a.layers == b.layers && a.directions == b.directions && a.precision == b.precision;
+         a.proj == b.proj && a.layers == b.layers && a.directions == b.directions && a.numerics == b.numerics;
 }
 
 std::string describe(const Shape& s) {
   return fmt::format("N={} T={} I={} H={} P={} L={} D={} {}", s.batch, s.steps, s.input, s.hidden, s.proj, s.layers,
-                     s.directions, to_string(s.precision));
+                     s.directions, to_string(s.numerics));
 }
 
 ModelDesc model_desc(const Shape& s) {
@@ -181,17 +180,17 @@ std::vector<Shape> expand(const Sweep& sweep, const std::string& where) {
       ints[field].push_back(parse_positive(item_where, it->second[i], minimum));
     }
   }
-  std::vector<Precision> precisions;
+  std::vector<Numerics> numerics;
   if (const auto it = sweep.find("precision"); it != sweep.end()) {
     for (std::size_t i = 0; i < it->second.size(); ++i) {
       try {
-        precisions.push_back(precision_from_string(it->second[i]));
+        numerics.push_back(numerics_from_string(it->second[i]));
       } catch (const Error& e) {
         detail::invalid("{}.precision{}: {}", where, it->second.size() == 1 ? "" : fmt::format("[{}]", i), e.what());
       }
     }
   } else {
-    precisions = {Precision::kFp32};
+    numerics = {Numerics{}};
   }
 
   // Cartesian product, the last field varying fastest (sweep_fields() order).
@@ -203,8 +202,8 @@ std::vector<Shape> expand(const Sweep& sweep, const std::string& where) {
           for (int input : ints["input"])
             for (int steps : ints["steps"])
               for (int batch : ints["batch"])
-                for (Precision precision : precisions) {
-                  Shape s{batch, steps, input == 0 ? hidden : input, hidden, proj, layers, directions, precision};
+                for (const Numerics& n : numerics) {
+                  Shape s{batch, steps, input == 0 ? hidden : input, hidden, proj, layers, directions, n};
                   try {
                     validate(s);
                   } catch (const Error& e) {

@@ -19,19 +19,24 @@
 
 namespace lstmrt::bench {
 
-enum class Precision { kFp32, kTf32, kFp16, kBf16 };
-
-Precision precision_from_string(const std::string& name);  // throws naming the valid choices
-std::string to_string(Precision p);                         // "fp32", "tf32", "fp16", "bf16"
-DataType data_type(Precision p);
-MathMode math_mode(Precision p);
-int element_bytes(Precision p);  // bytes per stored element on the device
+// What a shape stores and computes in: the API's storage type and math mode. Its user-facing
+// names (flags, presets.json, CSV): fp32 = float32 strict, tf32 = float32 with TF32 tensor-core
+// math, fp16 = float16, bf16 = bfloat16.
+struct Numerics {
+  DataType type = DataType::kFloat32;
+  MathMode math = MathMode::kStrict;
+};
+bool operator==(const Numerics& a, const Numerics& b);
+bool operator!=(const Numerics& a, const Numerics& b);
+bool operator<(const Numerics& a, const Numerics& b);  // a map key (ceilings per numerics)
+Numerics numerics_from_string(const std::string& name);  // fp32 tf32 fp16 bf16; throws naming the valid choices
+std::string to_string(const Numerics& n);                 // the name numerics_from_string takes back
 
 // Output check against the reference: |got − expected| <= atol + rtol·|expected| element-wise.
 struct Tolerance {
   double atol, rtol;
 };
-Tolerance tolerance(Precision p);
+Tolerance tolerance(const Numerics& n);
 
 struct Shape {
   int batch = 1;       // N
@@ -41,7 +46,7 @@ struct Shape {
   int proj = 0;        // P (0 = none)
   int layers = 1;      // L
   int directions = 1;  // D
-  Precision precision = Precision::kFp32;
+  Numerics numerics;  // fp32 by default
 };
 bool operator==(const Shape& a, const Shape& b);
 std::string describe(const Shape& s);  // "N=64 T=100 I=1024 H=1024 P=0 L=1 D=1 bf16"
@@ -49,7 +54,7 @@ ModelDesc model_desc(const Shape& s);
 // Throws naming the bad field (batch, steps, directions, or the model's own checks).
 void validate(const Shape& s);
 
-// One sweep: field name → its values, as strings (ints or precision names), in order.
+// One sweep: field name → its values, as strings (ints or numerics names), in order.
 using Sweep = std::map<std::string, std::vector<std::string>>;
 const std::vector<std::string>& sweep_fields();  // batch steps input hidden proj layers directions precision
 

@@ -16,19 +16,19 @@ std::string number(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v
 }  // namespace
 
 bool operator==(const ExchangeShape& a, const ExchangeShape& b) {
-  return a.variant == b.variant && a.precision == b.precision && a.batch == b.batch && a.hidden == b.hidden &&
+  return a.variant == b.variant && a.type == b.type && a.batch == b.batch && a.hidden == b.hidden &&
          a.steps == b.steps;
 }
 
 std::string describe(const ExchangeShape& s) {
-  return fmt::format("{} {} N={} H={} T={}", s.variant, to_string(s.precision), s.batch, s.hidden, s.steps);
+  return fmt::format("{} {} N={} H={} T={}", s.variant, to_string(Numerics{s.type}), s.batch, s.hidden, s.steps);
 }
 
 std::vector<ExchangeShape> default_exchange_shapes(int steps) {
-  return {{"grid", Precision::kFp32, 1, 256, steps},    {"grid", Precision::kFp32, 1, 1024, steps},
-          {"grid", Precision::kBf16, 1, 1024, steps},   {"grid", Precision::kFp32, 8, 1024, steps},
-          {"cluster", Precision::kFp32, 1, 128, steps}, {"cluster", Precision::kFp32, 1, 512, steps},
-          {"cluster", Precision::kFp32, 64, 256, steps}};
+  constexpr DataType f32 = DataType::kFloat32, bf16 = DataType::kBFloat16;
+  return {{"grid", f32, 1, 256, steps},    {"grid", f32, 1, 1024, steps},    {"grid", bf16, 1, 1024, steps},
+          {"grid", f32, 8, 1024, steps},   {"cluster", f32, 1, 128, steps},  {"cluster", f32, 1, 512, steps},
+          {"cluster", f32, 64, 256, steps}};
 }
 
 std::vector<ExchangeShape> exchange_shapes(const std::vector<std::string>& variants,
@@ -37,12 +37,12 @@ std::vector<ExchangeShape> exchange_shapes(const std::vector<std::string>& varia
   if (steps < 1) detail::invalid("--steps {}: expected >= 1", steps);
   for (const std::string& v : variants)
     if (v != "grid" && v != "cluster") detail::invalid("--variants: unknown variant '{}': expected grid or cluster", v);
-  std::vector<Precision> types;
+  std::vector<DataType> types;
   for (const std::string& p : precisions) {
-    const Precision t = precision_from_string(p);
-    if (t != Precision::kFp32 && t != Precision::kBf16)
+    const Numerics n = numerics_from_string(p);
+    if (n != Numerics{DataType::kFloat32} && n != Numerics{DataType::kBFloat16})
       detail::invalid("--precision: {} has no persistent kernel: expected fp32 or bf16", p);
-    types.push_back(t);
+    types.push_back(n.type);
   }
   for (int n : batches)
     if (n < 1) detail::invalid("--batch {}: expected >= 1", n);
@@ -50,7 +50,7 @@ std::vector<ExchangeShape> exchange_shapes(const std::vector<std::string>& varia
     if (h < 1) detail::invalid("--hidden {}: expected >= 1", h);
   std::vector<ExchangeShape> shapes;
   for (const std::string& v : variants)
-    for (Precision t : types)
+    for (DataType t : types)
       for (int h : hiddens)
         for (int n : batches) shapes.push_back({v, t, n, h, steps});
   return shapes;
@@ -69,7 +69,7 @@ void write_exchange_csv(std::ostream& out, const std::vector<ExchangeResult>& re
     const bool timed = r.status == "ok" && r.runs > 0;
     auto when = [&](double v) { return timed ? number(v) : std::string(); };
     std::vector<std::string> fields = {r.shape.variant,
-                                       to_string(r.shape.precision),
+                                       to_string(Numerics{r.shape.type}),
                                        std::to_string(r.shape.batch),
                                        std::to_string(r.shape.hidden),
                                        std::to_string(r.shape.steps),

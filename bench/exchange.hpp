@@ -16,7 +16,7 @@ namespace lstmrt::bench {
 
 struct ExchangeShape {
   std::string variant;  // "grid" or "cluster"
-  Precision precision = Precision::kFp32;  // fp32 or bf16
+  DataType type = DataType::kFloat32;  // float32 (fp32) or bfloat16 (bf16)
   int batch = 1, hidden = 0, steps = 256;
 };
 bool operator==(const ExchangeShape& a, const ExchangeShape& b);

@@ -63,7 +63,7 @@ ExchangeResult measure(const ExchangeShape& s, cudaStream_t stream, int warmup, 
     desc.input_size = 16;  // the input projection does not run: its size does not matter
     desc.hidden_size = s.hidden;
     const auto variant = s.variant == "cluster" ? FusedKernel::kCluster : FusedKernel::kPersistent;
-    PersistentHarness h(desc, data_type(s.precision), s.steps, s.batch, variant);
+    PersistentHarness h(desc, s.type, s.steps, s.batch, variant);
     r.blocks = h.blocks();
     if (!h.fits(stream)) {
       r.status = "unsupported";

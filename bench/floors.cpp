@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "common/elements.hpp"
+
 namespace lstmrt::bench {
 
 double shape_flops(const Shape& s) {
@@ -30,11 +32,11 @@ double shape_min_bytes(const Shape& s) {
   const double x = steps_rows * s.input;
   const double y = steps_rows * D * H_out;
   const double states = static_cast<double>(s.layers) * D * s.batch * (H_out + H);
-  return element_bytes(s.precision) * (weights + x + y + states);
+  return static_cast<double>(detail::element_bytes(s.numerics.type)) * (weights + x + y + states);
 }
 
 double floor_seconds(const Shape& s, const Ceilings& c) {
-  const auto rate = c.gemm_flops_per_s.find(s.precision);
+  const auto rate = c.gemm_flops_per_s.find(s.numerics);
   if (rate == c.gemm_flops_per_s.end() || rate->second <= 0.0 || c.copy_bytes_per_s <= 0.0)
     return std::numeric_limits<double>::quiet_NaN();
   return std::max(shape_flops(s) / rate->second, shape_min_bytes(s) / c.copy_bytes_per_s);

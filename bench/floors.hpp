@@ -21,7 +21,7 @@ double shape_min_bytes(const Shape& s);
 // Ceilings measured once per run on the GPU (cuBLAS GEMM rate per precision, device-to-device
 // copy bandwidth counting bytes read plus bytes written). Zero = not measured.
 struct Ceilings {
-  std::map<Precision, double> gemm_flops_per_s;
+  std::map<Numerics, double> gemm_flops_per_s;
   double copy_bytes_per_s = 0.0;
 };
 

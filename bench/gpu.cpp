@@ -83,16 +83,16 @@ std::vector<double> time_events(cudaStream_t stream, int warmup, int runs, Launc
   return events.elapsed_ms();
 }
 
-// Fills `count` elements of `buffer` (stored as the precision's type) with uniform [−1, 1] values,
+// Fills `count` elements of `buffer` (stored as `type`) with uniform [−1, 1] values,
 // uploading a random block repeatedly so large buffers fill quickly.
-void fill_random(const DeviceBuffer& buffer, std::size_t count, Precision p, std::uint64_t seed) {
+void fill_random(const DeviceBuffer& buffer, std::size_t count, DataType type, std::uint64_t seed) {
   constexpr std::size_t kBlock = 1 << 20;
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  const std::size_t block = std::min(kBlock, count), elem = element_bytes(p);
+  const std::size_t block = std::min(kBlock, count), elem = detail::element_bytes(type);
   std::vector<unsigned char> host(block * elem);
   for (std::size_t i = 0; i < block; ++i) {
-    detail::store_element(dist(rng), data_type(p), &host[i * elem]);
+    detail::store_element(dist(rng), type, &host[i * elem]);
   }
   for (std::size_t done = 0; done < count; done += block) {
     const std::size_t n = std::min(block, count - done);
@@ -101,13 +101,24 @@ void fill_random(const DeviceBuffer& buffer, std::size_t count, Precision p, std
   }
 }
 
-double gemm_rate(Cublas& cublas, cudaStream_t stream, Precision p, int n) {
-  const std::size_t count = static_cast<std::size_t>(n) * n;
-  DeviceBuffer a(count * element_bytes(p)), b(count * element_bytes(p)), c(count * element_bytes(p));
-  fill_random(a, count, p, 11);
-  fill_random(b, count, p, 12);
-  const cudaDataType_t type = p == Precision::kFp16 ? CUDA_R_16F : p == Precision::kBf16 ? CUDA_R_16BF : CUDA_R_32F;
-  const cublasComputeType_t compute = p == Precision::kTf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+cudaDataType_t cuda_type(DataType t) {
+  switch (t) {
+    case DataType::kFloat32: return CUDA_R_32F;
+    case DataType::kFloat16: return CUDA_R_16F;
+    case DataType::kBFloat16: return CUDA_R_16BF;
+    default: break;
+  }
+  detail::invalid("bench GEMM ceiling: data type {}: expected float32, float16 or bfloat16", to_string(t));
+}
+
+double gemm_rate(Cublas& cublas, cudaStream_t stream, const Numerics& numerics, int n) {
+  const std::size_t count = static_cast<std::size_t>(n) * n, bytes = count * detail::element_bytes(numerics.type);
+  DeviceBuffer a(bytes), b(bytes), c(bytes);
+  fill_random(a, count, numerics.type, 11);
+  fill_random(b, count, numerics.type, 12);
+  const cudaDataType_t type = cuda_type(numerics.type);
+  const cublasComputeType_t compute =
+      numerics.math == MathMode::kTF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   const float alpha = 1.0f, beta = 0.0f;
   BENCH_CUBLAS_CHECK(cublasSetStream(cublas.handle, stream));
   const std::vector<double> ms = time_events(stream, 2, 5, [&](int) {
@@ -120,14 +131,14 @@ double gemm_rate(Cublas& cublas, cudaStream_t stream, Precision p, int n) {
 double copy_bandwidth(cudaStream_t stream) {
   constexpr std::size_t kBytes = std::size_t{512} << 20;
   DeviceBuffer src(kBytes), dst(kBytes);
-  fill_random(src, kBytes / 4, Precision::kFp32, 13);
+  fill_random(src, kBytes / 4, DataType::kFloat32, 13);
   const std::vector<double> ms = time_events(stream, 3, 10, [&](int) {
     LSTMRT_CUDA_CHECK(cudaMemcpyAsync(dst.get(), src.get(), kBytes, cudaMemcpyDeviceToDevice, stream));
   });
   return 2.0 * kBytes / (summarize(ms).median * 1e-3);  // read + write
 }
 
-// One input/output set of a forward pass in the precision's storage type.
+// One input/output set of a forward pass in the shape's storage type.
 struct BufferSet {
   DeviceBuffer x, y, h_n, c_n;
 };
@@ -147,11 +158,11 @@ GpuDevice open_gpu(int ordinal) {
   return gpu;
 }
 
-Ceilings measure_ceilings(const std::vector<Precision>& precisions, int gemm_n) {
+Ceilings measure_ceilings(const std::vector<Numerics>& numerics, int gemm_n) {
   Ceilings ceilings;
   Stream stream;
   Cublas cublas;
-  for (Precision p : precisions)
+  for (const Numerics& p : numerics)
     if (!ceilings.gemm_flops_per_s.count(p)) ceilings.gemm_flops_per_s[p] = gemm_rate(cublas, stream.handle, p, gemm_n);
   ceilings.copy_bytes_per_s = copy_bandwidth(stream.handle);
   return ceilings;
@@ -168,7 +179,7 @@ int rotation_count(std::size_t set_bytes, std::size_t l2_bytes, std::size_t free
 GpuTiming time_on_gpu(Lstm& lstm, const Shape& s, const TimingSettings& settings, const GpuDevice& gpu,
                       std::uint64_t seed) {
   const lstmrt::detail::DeviceGuard guard(gpu.ordinal);  // before the buffers below: they are freed on it
-  const std::size_t elem = element_bytes(s.precision);
+  const std::size_t elem = detail::element_bytes(s.numerics.type);
   const std::size_t steps_rows = static_cast<std::size_t>(s.steps) * s.batch;
   const std::size_t states = static_cast<std::size_t>(s.layers) * s.directions * s.batch;
   const int H_out = s.proj > 0 ? s.proj : s.hidden;
@@ -182,7 +193,7 @@ GpuTiming time_on_gpu(Lstm& lstm, const Shape& s, const TimingSettings& settings
   for (int k = 0; k < timing.rotation_sets; ++k) {
     sets.push_back({DeviceBuffer(x_count * elem), DeviceBuffer(y_count * elem), DeviceBuffer(states * H_out * elem),
                     DeviceBuffer(states * s.hidden * elem)});
-    fill_random(sets.back().x, x_count, s.precision, seed + k);
+    fill_random(sets.back().x, x_count, s.numerics.type, seed + k);
   }
   for (const BufferSet& set : sets) {
     ForwardRequest req;

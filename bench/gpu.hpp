@@ -23,7 +23,7 @@ GpuDevice open_gpu(int ordinal);  // cudaSetDevice + properties; throws kCudaErr
 
 // GEMM rate per precision (n×n×n cuBLAS GEMM, median of several after warm-up) and the
 // device-to-device cudaMemcpy bandwidth (bytes read + bytes written per second).
-Ceilings measure_ceilings(const std::vector<Precision>& precisions, int gemm_n = 8192);
+Ceilings measure_ceilings(const std::vector<Numerics>& numerics, int gemm_n = 8192);
 
 struct GpuTiming {
   std::vector<double> samples_ms;

@@ -118,7 +118,7 @@ class PersistentHarness {
 
   // Whether the launch's blocks can be co-resident on this device (the kernels' occupancy query).
   bool fits(cudaStream_t stream) const {
-    return kernels::persistent_launch_fits(launch_.ops[0].persistent, fused::storage_type(type_), blocks(), stream);
+    return kernels::persistent_launch_fits(launch_.ops[0].persistent, type_, blocks(), stream);
   }
   // Zeroes the abort word and the grid exchanges (stream-ordered: the bound kClearPersistent) and
   // the status: the next launch's tags (from params().tag_base) then never match a stale entry.

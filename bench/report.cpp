@@ -32,7 +32,7 @@ std::vector<std::string> csv_fields(const Row& r) {
   auto when_timed = [&](double v) { return t ? number(v) : std::string(); };
   return {r.source, r.backend, r.variant, std::to_string(s.batch), std::to_string(s.steps), std::to_string(s.input),
           std::to_string(s.hidden), std::to_string(s.proj), std::to_string(s.layers), std::to_string(s.directions),
-          to_string(s.precision), r.status, number(r.max_abs_err), r.check_steps ? std::to_string(r.check_steps) : "",
+          to_string(s.numerics), r.status, number(r.max_abs_err), r.check_steps ? std::to_string(r.check_steps) : "",
           t ? std::to_string(r.time_ms.count) : "", when_timed(r.time_ms.median), when_timed(r.time_ms.p10),
           when_timed(r.time_ms.p90), when_timed(r.us_per_step), when_timed(r.tflops), when_timed(r.gbps),
           number(r.gflop), number(r.mbytes), number(r.floor_ms), when_timed(r.floor_fraction),
@@ -169,9 +169,9 @@ std::vector<Row> read_csv(std::istream& in, const std::string& origin) {
     r.backend = text("backend");
     r.variant = text("variant");
     r.shape = Shape{integer("batch"), integer("steps"), integer("input"), integer("hidden"),
-                    integer("proj"),  integer("layers"), integer("directions"), Precision::kFp32};
+                    integer("proj"),  integer("layers"), integer("directions")};
     try {
-      r.shape.precision = precision_from_string(text("precision"));
+      r.shape.numerics = numerics_from_string(text("precision"));
     } catch (const Error& e) {
       detail::invalid("{}: line {}: {}", origin, line, e.what());
     }
@@ -205,7 +205,7 @@ void write_json(std::ostream& out, const RunInfo& info, const std::vector<Row>& 
                         {"cudnn_version", info.cudnn_version},
                         {"cublas_version", info.cublas_version}};
   nlohmann::json gemm = nlohmann::json::object();
-  for (const auto& [precision, rate] : info.ceilings.gemm_flops_per_s) gemm[to_string(precision)] = rate / 1e12;
+  for (const auto& [numerics, rate] : info.ceilings.gemm_flops_per_s) gemm[to_string(numerics)] = rate / 1e12;
   run["ceilings"] = {{"gemm_tflops", gemm}, {"copy_gbps", json_number(info.ceilings.copy_bytes_per_s / 1e9)}};
 
   nlohmann::json list = nlohmann::json::array();

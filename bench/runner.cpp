@@ -81,8 +81,8 @@ std::vector<Candidate> candidates(const Shape& s, const std::vector<BackendChoic
     BackendOptions o;
     o.kind = kind;
     o.fused_kernel = choice.fused_kernel;
-    o.data_type = data_type(s.precision);
-    o.math = math_mode(s.precision);
+    o.data_type = s.numerics.type;
+    o.math = s.numerics.math;
     o.device = opt.device;
     if (kind == BackendKind::kCudnn) {
       for (CudnnAlgo algo : opt.cudnn_algos) {
@@ -176,12 +176,11 @@ BenchResult run_benchmark(const std::vector<Shape>& shapes, const BenchOptions& 
   if (result.gpu) {
     gpu = open_gpu(options.device);
     result.info.gpu = gpu.name;
-    std::vector<Precision> precisions;
+    std::vector<Numerics> numerics;
     for (const Shape& s : shapes)
-      if (std::find(precisions.begin(), precisions.end(), s.precision) == precisions.end())
-        precisions.push_back(s.precision);
+      if (std::find(numerics.begin(), numerics.end(), s.numerics) == numerics.end()) numerics.push_back(s.numerics);
     if (options.progress) progress_out << "measuring ceilings (cuBLAS GEMM rate, device copy bandwidth)\n";
-    result.info.ceilings = measure_ceilings(precisions);
+    result.info.ceilings = measure_ceilings(numerics);
   }
   const std::string device_name = result.gpu ? gpu.name : "cpu";
 
@@ -207,7 +206,7 @@ BenchResult run_benchmark(const std::vector<Shape>& shapes, const BenchOptions& 
         if (on_gpu && !result.gpu) {
           row.status = "unsupported";
           row.note = fmt::format("backend {} needs a GPU: {}", row.backend, absence);
-        } else if (!on_gpu && s.precision != Precision::kFp32) {
+        } else if (!on_gpu && s.numerics != Numerics{}) {
           row.status = "unsupported";
           row.note = "the reference backend computes float32 (double accumulation) only; see the fp32 shape";
         } else if (!on_gpu && shape_flops(s) > options.cpu_max_flops) {
@@ -225,12 +224,12 @@ BenchResult run_benchmark(const std::vector<Shape>& shapes, const BenchOptions& 
             }
             HostPass got = make_pass(s, check_steps, seed ^ 0x5eed);
             lstm.forward_host(got.request(check_steps, s.batch));
-            const auto [worst, ok] = compare(*expected, got, tolerance(s.precision));
+            const auto [worst, ok] = compare(*expected, got, tolerance(s.numerics));
             row.max_abs_err = worst;
             row.check_steps = check_steps;
             row.status = ok ? "ok" : "mismatch";
             if (!ok) {
-              const Tolerance tol = tolerance(s.precision);
+              const Tolerance tol = tolerance(s.numerics);
               row.note = fmt::format("output differs from the reference: max |diff| {:.3g} over atol {:.3g} + rtol "
                                      "{:.3g}·|expected|",
                                      worst, tol.atol, tol.rtol);

@@ -25,7 +25,7 @@ bool Target::covers(const Shape& s) const {
   if (s.layers != 1 || s.directions != 1 || s.proj != 0) return false;
   if (s.batch < batch_min || s.batch > batch_max || s.hidden < hidden_min || s.hidden > hidden_max) return false;
   if (steps != 0 && s.steps != steps) return false;
-  return precisions.empty() || std::find(precisions.begin(), precisions.end(), s.precision) != precisions.end();
+  return numerics.empty() || std::find(numerics.begin(), numerics.end(), s.numerics) != numerics.end();
 }
 
 const std::vector<Target>& persistent_targets() {
@@ -36,7 +36,7 @@ const std::vector<Target>& persistent_targets() {
     n1.batch_min = n1.batch_max = 1;
     n1.hidden_min = n1.hidden_max = 1024;
     n1.steps = 256;
-    n1.precisions = {Precision::kFp32};
+    n1.numerics = {Numerics{DataType::kFloat32}};
     n1.max_us_per_step = 2.0;
     n1.min_vs_cudnn = 3.0;
     Target small;
@@ -44,7 +44,7 @@ const std::vector<Target>& persistent_targets() {
     small.goal = "N=8..32 H=512..1024 fp32/bf16: >= 2x cuDNN's best and >= 2x torch.nn.LSTM";
     small.batch_min = 8, small.batch_max = 32;
     small.hidden_min = 512, small.hidden_max = 1024;
-    small.precisions = {Precision::kFp32, Precision::kBf16};
+    small.numerics = {Numerics{DataType::kFloat32}, Numerics{DataType::kBFloat16}};
     small.min_vs_cudnn = 2.0;
     small.min_vs_torch = 2.0;
     Target cluster;
@@ -161,7 +161,7 @@ void write_targets_csv(std::ostream& out, const std::vector<TargetResult>& resul
                                        std::to_string(r.shape.steps),
                                        std::to_string(r.shape.input),
                                        std::to_string(r.shape.hidden),
-                                       to_string(r.shape.precision),
+                                       to_string(r.shape.numerics),
                                        r.verdict,
                                        r.fused_variant,
                                        number(r.fused_us_per_step, "{:.6g}"),

@@ -26,7 +26,7 @@ struct Target {
   int batch_min = 1, batch_max = 1 << 30;
   int hidden_min = 1, hidden_max = 1 << 30;
   int steps = 0;                      // 0: any
-  std::vector<Precision> precisions;  // empty: any
+  std::vector<Numerics> numerics;  // empty: any
   double max_us_per_step = 0;         // 0: no time criterion
   double min_vs_cudnn = 0;            // 0: no cuDNN criterion
   double min_vs_torch = 0;            // 0: no torch criterion

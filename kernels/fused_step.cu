@@ -45,27 +45,33 @@ dev::LaunchShape shape_for(int directions, int batch, int hidden, cudaStream_t s
   return shape;
 }
 
+[[noreturn]] void refuse_type(DataType type, const char* what) {
+  detail::invalid("{}: {} data; expected float32, float16 or bfloat16", what, data_type_name(type));
+}
+
 }  // namespace
 
-void launch_gate_step(const GateStepParams& p, StorageType type, cudaStream_t stream) {
+void launch_gate_step(const GateStepParams& p, DataType type, cudaStream_t stream) {
   const dev::LaunchShape shape = shape_for(p.directions, p.batch, p.hidden, stream, "launch_gate_step");
   switch (type) {
-    case StorageType::kFloat32: dev::launch("gate_step_kernel<float>", gate_step_kernel<float>, shape, p); break;
-    case StorageType::kFloat16: dev::launch("gate_step_kernel<half>", gate_step_kernel<__half>, shape, p); break;
-    case StorageType::kBFloat16:
+    case DataType::kFloat32: dev::launch("gate_step_kernel<float>", gate_step_kernel<float>, shape, p); break;
+    case DataType::kFloat16: dev::launch("gate_step_kernel<half>", gate_step_kernel<__half>, shape, p); break;
+    case DataType::kBFloat16:
       dev::launch("gate_step_kernel<bfloat16>", gate_step_kernel<__nv_bfloat16>, shape, p);
       break;
+    default: refuse_type(type, "launch_gate_step");
   }
 }
 
-void launch_init_state(const InitStateParams& p, StorageType type, cudaStream_t stream) {
+void launch_init_state(const InitStateParams& p, DataType type, cudaStream_t stream) {
   const dev::LaunchShape shape = shape_for(p.directions, p.batch, p.hidden, stream, "launch_init_state");
   switch (type) {
-    case StorageType::kFloat32: dev::launch("init_state_kernel<float>", init_state_kernel<float>, shape, p); break;
-    case StorageType::kFloat16: dev::launch("init_state_kernel<half>", init_state_kernel<__half>, shape, p); break;
-    case StorageType::kBFloat16:
+    case DataType::kFloat32: dev::launch("init_state_kernel<float>", init_state_kernel<float>, shape, p); break;
+    case DataType::kFloat16: dev::launch("init_state_kernel<half>", init_state_kernel<__half>, shape, p); break;
+    case DataType::kBFloat16:
       dev::launch("init_state_kernel<bfloat16>", init_state_kernel<__nv_bfloat16>, shape, p);
       break;
+    default: refuse_type(type, "launch_init_state");
   }
 }
 

@@ -10,11 +10,11 @@ typedef struct CUstream_st* cudaStream_t;  // as cuda_runtime_api.h declares it
 namespace lstmrt::kernels {
 
 // One launch per step of a layer (both directions): gate_step_element for every (d, b, j) of
-// D × N × H. Throws Error(kInvalidArgument) for non-positive sizes, Error(kCudaError) on a launch
-// error.
-void launch_gate_step(const GateStepParams& params, StorageType type, cudaStream_t stream);
+// D × N × H, `type` the storage of h, y and the states (float32, float16 or bfloat16). Throws
+// Error(kInvalidArgument) for non-positive sizes or another type, Error(kCudaError) on a launch error.
+void launch_gate_step(const GateStepParams& params, DataType type, cudaStream_t stream);
 
 // One launch per layer at the start of a call: init_state_element for every (d, b, j).
-void launch_init_state(const InitStateParams& params, StorageType type, cudaStream_t stream);
+void launch_init_state(const InitStateParams& params, DataType type, cudaStream_t stream);
 
 }  // namespace lstmrt::kernels

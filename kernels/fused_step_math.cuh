@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "kernels/lstm_cell_math.cuh"
+#include "lstmrt/data_type.hpp"
 
 // float16 / bfloat16 storage: nvcc, and the CPU SIMT executor's host build of the kernels
 // (LSTMRT_SIMT: cuda_bf16.h / cuda_fp16.h have host implementations).
@@ -43,8 +44,6 @@
 #endif
 
 namespace lstmrt::kernels {
-
-enum class StorageType : int { kFloat32, kFloat16, kBFloat16 };
 
 struct GateStepParams {
   int seq_len, batch, hidden, out_size, directions;

@@ -117,7 +117,7 @@ struct Exchange {
 // Returns false when the block gives up (then every thread of the block returns false).
 __device__ bool receive(const PersistentParams& p, const PersistentBlock& blk, const Exchange& x, int ls,
                         dev::SharedPtr<float> stage, dev::SharedPtr<volatile int> block_abort) {
-  const int slot = ls & 1, step = p.g.step + ls;
+  const int slot = persistent_slot(ls), step = p.g.step + ls;
   const int32_t tag = persistent_tag(p.tag_base, ls);
   const int count = blk.rows * x.width;
   if (!p.cluster) {
@@ -171,7 +171,7 @@ __device__ bool receive(const PersistentParams& p, const PersistentBlock& blk, c
 // follow in publish_tags once the whole block has written).
 __device__ __forceinline__ void publish(const PersistentParams& p, const PersistentBlock& blk, const Exchange& x,
                                         int ls, int lb, int j, float v) {
-  const int slot = ls & 1;
+  const int slot = persistent_slot(ls);
   if (!p.cluster) {
     const int64_t entry = (static_cast<int64_t>(slot) * p.g.batch + blk.row_first + lb) * x.width + j;
     dev::store_relaxed_gpu(x.global + entry, exchange_entry(v, persistent_tag(p.tag_base, ls)));
@@ -190,7 +190,7 @@ __device__ void publish_tags(const PersistentParams& p, const PersistentBlock& b
   dev::fence_acq_rel_cluster();
   dev::sync_block();
   if (stalled || dev::thread_x() >= p.blocks_per_direction) return;
-  const dev::SharedPtr<int32_t> local = x.tags + (ls & 1) * p.blocks_per_direction + blk.rank;
+  const dev::SharedPtr<int32_t> local = x.tags + persistent_slot(ls) * p.blocks_per_direction + blk.rank;
   dev::store_release_cluster(dev::map_shared_rank(local, static_cast<int>(dev::thread_x())),
                         persistent_tag(p.tag_base, ls));
 }
@@ -239,9 +239,9 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __gr
   }
 
   // ---- load the block's slice once -------------------------------------------------------------
-  // Local row r of the slice is W_hh row (r / units)·H + unit_first + r % units (gate-major).
+  // Local row r of the slice is W_hh row persistent_w_hh_row (gate-major).
   const W* w_hh = static_cast<const W*>(p.w_hh) + static_cast<int64_t>(d) * 4 * H * Ho;
-  auto global_row = [&](int r) { return static_cast<int64_t>(r / units) * H + blk.unit_first + r % units; };
+  auto global_row = [&](int r) { return persistent_w_hh_row(blk, r, H); };
   uint32_t wreg[kRegs];
 #pragma unroll
   for (int i = 0; i < kRegs; ++i) {
@@ -469,12 +469,21 @@ KernelFn kernel_for_slots(int slots) {
 
 // The instantiation for `p`, after checking what the kernel relies on: its shape always, its
 // buffers and step count only for a launch (`launch`), not for an occupancy query.
-KernelFn checked_kernel(const PersistentParams& p, StorageType type, int blocks, bool launch) {
+KernelFn checked_kernel(const PersistentParams& p, DataType type, int blocks, bool launch) {
   const char* what = "persistent LSTM kernel";
-  if (type == StorageType::kFloat16) detail::invalid("{}: float16 storage; expected float32 or bfloat16", what);
-  const int per_register = type == StorageType::kFloat32 ? 1 : 2;
-  const KernelFn kernel = type == StorageType::kFloat32 ? kernel_for_slots<float>(p.register_slots)
-                                                        : kernel_for_slots<__nv_bfloat16>(p.register_slots);
+  int per_register = 0;  // weights per 32-bit register
+  KernelFn kernel = nullptr;
+  switch (type) {
+    case DataType::kFloat32:
+      per_register = 1;
+      kernel = kernel_for_slots<float>(p.register_slots);
+      break;
+    case DataType::kBFloat16:
+      per_register = 2;
+      kernel = kernel_for_slots<__nv_bfloat16>(p.register_slots);
+      break;
+    default: detail::invalid("{}: {} storage; expected float32 or bfloat16", what, data_type_name(type));
+  }
   if (!kernel) detail::invalid("{}: {} register row slots is not a compiled choice", what, p.register_slots);
   const int D = p.g.directions, B = p.blocks_per_direction, C = p.clusters_per_direction;
   if (D < 1 || D > 2 || B < 1 || C < 1 || p.units_per_block < 1 || p.rows_per_cluster < 1 || p.g.batch < 1 ||
@@ -483,7 +492,8 @@ KernelFn checked_kernel(const PersistentParams& p, StorageType type, int blocks,
                     "expected D in 1..2 and the rest >= 1",
                     what, D, B, C, p.units_per_block, p.rows_per_cluster, p.g.batch, p.g.hidden, p.g.out_size,
                     p.smem.total);
-  if (blocks != D * C * B) detail::invalid("{}: {} blocks; the parameters describe {}", what, blocks, D * C * B);
+  const int described = persistent_block_count(persistent_partition(p));
+  if (blocks != described) detail::invalid("{}: {} blocks; the parameters describe {}", what, blocks, described);
   const int columns = persistent_register_columns(p.register_slots, per_register);
   if ((p.register_slots > 0 && p.cols_per_lane > columns) || p.cols_per_lane * 32 < p.g.out_size)
     detail::invalid("{}: {} column slots (H_out={}) with {} register row slots: expected at most {} and at least "
@@ -567,7 +577,7 @@ PersistentDeviceInfo persistent_device_info(int device) {
   return info;
 }
 
-bool persistent_launch_fits(const PersistentParams& p, StorageType type, int blocks, cudaStream_t stream) {
+bool persistent_launch_fits(const PersistentParams& p, DataType type, int blocks, cudaStream_t stream) {
   const KernelFn kernel = checked_kernel(p, type, blocks, false);
   set_attributes(kernel, p);
   if (!p.cluster) {
@@ -581,7 +591,7 @@ bool persistent_launch_fits(const PersistentParams& p, StorageType type, int blo
   return dev::occupancy_active_clusters(kernel, launch_shape(p, blocks, stream)) >= 1;
 }
 
-void launch_persistent_lstm(const PersistentParams& p, StorageType type, int blocks, cudaStream_t stream) {
+void launch_persistent_lstm(const PersistentParams& p, DataType type, int blocks, cudaStream_t stream) {
   const KernelFn kernel = checked_kernel(p, type, blocks, true);
   set_attributes(kernel, p);
   dev::launch("persistent_lstm_kernel", kernel, launch_shape(p, blocks, stream), p);

@@ -2,13 +2,15 @@
 // (both directions), each block keeping its slice of W_hh (and W_hr) on chip for the whole launch.
 // The host planner (src/fused/persistent_plan.hpp) decides the partition, the register/shared
 // memory split and every shared-memory offset; src/fused/persistent_params.cpp turns a plan into
-// these parameters; kernels/persistent_lstm.cu is the device code. Everything here is plain C++
-// so the host code and its CPU tests see the same definitions.
+// these parameters; kernels/persistent_lstm.cu is the device code. Everything here is plain C++,
+// and the arithmetic both sides need (thread count, block slices, register map, step tags and
+// slots) is defined here ONLY: the planner, the kernel and the tests call these functions.
 //
 // Blocks (direction-major): block id = (d·C + c)·B + rank, C = clusters_per_direction (1 in grid
 // mode), B = blocks_per_direction. The block owns hidden units [rank·U, min(H, (rank+1)·U)), all
 // four gates of them, projected units [rank·PB, min(P, (rank+1)·PB)) and batch rows
-// [c·R, min(N, (c+1)·R)) (grid mode: every row, R = N). persistent_block() is that arithmetic.
+// [c·R, min(N, (c+1)·R)) (grid mode: every row, R = N). persistent_block() is that arithmetic;
+// its local W_hh row r is W_hh row (r / units)·H + unit_first + r % units (persistent_w_hh_row).
 //
 // Register-resident W_hh (local row r < register_rows, column k; warps = 8): warp r % 8, row slot
 // s = r / 8 < register_slots, lane k % 32, column slot c = k / 32 < cols_per_lane; the thread's
@@ -17,7 +19,8 @@
 // compile-time index and the weights stay in registers.
 //
 // Per local step ls (processing step s = first_step + ls), per block:
-//   1. ls > 0: wait for every h value of step ls (tag tag_base + ls + 1, slot ls % 2) and stage it
+//   1. ls > 0: wait for every h value of step ls (persistent_tag: tag_base + ls + 1, in
+//      persistent_slot: ls % 2) and stage it
 //      as float; ls = 0 stages h_state (written by init_state or the previous launch).
 //   2. gates[row][g·U + u] = W_hh row · h (registers, then shared-memory rows), warp-reduced with a
 //      fixed shuffle tree (deterministic).
@@ -114,7 +117,20 @@ struct PersistentParams {
   int debug_stall_step;     // (−1: never)
 };
 
-// The slice of block `id` (see the header comment).
+// How a layer is cut among blocks (the header comment's B, C, R, U, PB), with the sizes the slices
+// clip to; P = 0 without a projection. The planner fills one before any parameters exist; the
+// kernel's comes from its parameters (persistent_partition).
+struct PersistentPartition {
+  int directions, hidden, proj, batch;
+  int blocks_per_direction, clusters_per_direction, rows_per_cluster, units_per_block, proj_per_block;
+};
+// Blocks of one launch: D·C·B.
+LSTMRT_HD inline int persistent_block_count(const PersistentPartition& s) {
+  return s.directions * s.clusters_per_direction * s.blocks_per_direction;
+}
+
+// The slice of block `id` (see the header comment). cluster = d·C + c counts clusters over both
+// directions (grid mode: C = 1, so it is the direction); rank is the block's index inside it.
 struct PersistentBlock {
   int direction, cluster, rank;
   int unit_first, units;
@@ -124,35 +140,73 @@ struct PersistentBlock {
 
 LSTMRT_HD inline int persistent_min(int a, int b) { return a < b ? a : b; }
 
-LSTMRT_HD inline PersistentBlock persistent_block(const PersistentParams& p, int id) {
-  const int B = p.blocks_per_direction, C = p.clusters_per_direction;
-  const int H = p.g.hidden, P = p.g.projected ? p.g.out_size : 0, N = p.g.batch;
+// The arithmetic, on the partition's values (B blocks per cluster, C clusters per direction, H, P,
+// N, U, PB, R); the two overloads below pass them from a partition or from launch parameters.
+LSTMRT_HD inline PersistentBlock persistent_block(int id, int B, int C, int H, int P, int N, int U, int PB, int R) {
   PersistentBlock b;
   b.rank = id % B;
   b.cluster = id / B;
   b.direction = b.cluster / C;
   const int c = b.cluster % C;
-  b.unit_first = b.rank * p.units_per_block;
-  b.units = persistent_min(H, b.unit_first + p.units_per_block) - b.unit_first;
-  b.proj_first = persistent_min(P, b.rank * p.proj_per_block);
-  b.projs = persistent_min(P, b.proj_first + p.proj_per_block) - b.proj_first;
-  b.row_first = c * p.rows_per_cluster;
-  b.rows = persistent_min(N, b.row_first + p.rows_per_cluster) - b.row_first;
+  b.unit_first = b.rank * U;
+  b.units = persistent_min(H, b.unit_first + U) - b.unit_first;
+  b.proj_first = persistent_min(P, b.rank * PB);
+  b.projs = persistent_min(P, b.proj_first + PB) - b.proj_first;
+  b.row_first = c * R;
+  b.rows = persistent_min(N, b.row_first + R) - b.row_first;
   return b;
+}
+LSTMRT_HD inline PersistentBlock persistent_block(const PersistentPartition& s, int id) {
+  return persistent_block(id, s.blocks_per_direction, s.clusters_per_direction, s.hidden, s.proj, s.batch,
+                          s.units_per_block, s.proj_per_block, s.rows_per_cluster);
+}
+
+// The partition launch parameters `p` describe.
+LSTMRT_HD inline PersistentPartition persistent_partition(const PersistentParams& p) {
+  const int proj = p.g.projected ? p.g.out_size : 0;
+  return {p.g.directions, p.g.hidden, proj, p.g.batch, p.blocks_per_direction, p.clusters_per_direction,
+          p.rows_per_cluster, p.units_per_block, p.proj_per_block};
+}
+// (Straight from the fields rather than through persistent_partition: the kernel's prologue then
+// compiles as it did before the partition struct, which keeps ptxas's allocation free of spills.)
+LSTMRT_HD inline PersistentBlock persistent_block(const PersistentParams& p, int id) {
+  return persistent_block(id, p.blocks_per_direction, p.clusters_per_direction, p.g.hidden,
+                          p.g.projected ? p.g.out_size : 0, p.g.batch, p.units_per_block, p.proj_per_block,
+                          p.rows_per_cluster);
+}
+
+// W_hh row (of direction b.direction's 4H) behind local row r < 4·b.units of block b's slice:
+// gate r / units, hidden unit unit_first + r % units (a gate's rows of the block are contiguous).
+LSTMRT_HD inline int64_t persistent_w_hh_row(const PersistentBlock& b, int r, int hidden) {
+  return static_cast<int64_t>(r / b.units) * hidden + b.unit_first + r % b.units;
 }
 
 // The register map (header comment): element e of the thread in (warp, lane) holds local row
 // r = (e % slots)·8 + warp, column k = (e / slots)·32 + lane. The kernel loads its registers with
-// this; fused::register_location (the planner's map) is its inverse (tests/cpu/test_persistent_plan.cpp).
+// this; persistent_register_element is its inverse.
 struct PersistentRegisterSource {
   int row, column;
 };
 LSTMRT_HD inline PersistentRegisterSource persistent_register_source(int slots, int element, int warp, int lane) {
   return {(element % slots) * kPersistentWarps + warp, (element / slots) * 32 + lane};
 }
+// Which thread (warp, lane) holds register-resident local row r (< slots·8) and column k, as its
+// element: warp r % 8, lane k % 32, element (k / 32)·slots + r / 8.
+struct PersistentRegisterElement {
+  int warp, lane, element;
+};
+LSTMRT_HD inline PersistentRegisterElement persistent_register_element(int slots, int row, int column) {
+  return {row % kPersistentWarps, column % 32, (column / 32) * slots + row / kPersistentWarps};
+}
 
-// Tag of the values read at local step ls (written by step ls − 1, or by the gate phase of ls for m).
+// Tag of the values read at local step ls (written by step ls − 1, or by the gate phase of ls for
+// m), and the exchange slot they are in: two slots, by step parity.
 LSTMRT_HD inline int32_t persistent_tag(int32_t tag_base, int ls) { return tag_base + ls + 1; }
+LSTMRT_HD inline int persistent_slot(int ls) { return ls & 1; }
+// How far tag_base advances from a launch of `step_count` steps to the next: the launch publishes
+// tags up to persistent_tag(tag_base, step_count) (the h its last step writes), the next one's
+// first wait is for persistent_tag(tag_base + advance, 0), so no stale entry ever matches.
+LSTMRT_HD inline int32_t persistent_tags_per_launch(int step_count) { return step_count + 1; }
 
 // Whether the kernel is instantiated for `slots` register row slots.
 LSTMRT_HD inline bool persistent_slot_choice(int slots) {
@@ -177,12 +231,12 @@ PersistentDeviceInfo persistent_device_info(int device);
 // of `p` (no buffers, no step count), so it can run before any buffer exists. Sets the kernel's
 // shared-memory attributes on the way. Throws Error(kInvalidArgument) for a shape the kernel cannot
 // take, Error(kCudaError) on a failed query.
-bool persistent_launch_fits(const PersistentParams& p, StorageType type, int blocks, cudaStream_t stream);
+bool persistent_launch_fits(const PersistentParams& p, DataType type, int blocks, cudaStream_t stream);
 
 // Enqueues one launch of `blocks` blocks (grid mode: cooperative, so all are co-resident or the
 // launch fails; cluster mode: clusters of blocks_per_direction). Throws Error(kInvalidArgument)
 // for parameters the kernel cannot take (slot count not instantiated, type not float32/bfloat16,
 // sizes), Error(kCudaError) on a launch error.
-void launch_persistent_lstm(const PersistentParams& p, StorageType type, int blocks, cudaStream_t stream);
+void launch_persistent_lstm(const PersistentParams& p, DataType type, int blocks, cudaStream_t stream);
 
 }  // namespace lstmrt::kernels

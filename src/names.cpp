@@ -23,21 +23,7 @@ BackendKind backend_from_string(const std::string& name) {
   detail::invalid("unknown backend '{}': expected reference, cudnn, fused or auto", name);
 }
 
-std::string to_string(DataType t) {
-  switch (t) {
-    case DataType::kFloat32: return "float32";
-    case DataType::kFloat16: return "float16";
-    case DataType::kBFloat16: return "bfloat16";
-    case DataType::kBool: return "bool";
-    case DataType::kUint8: return "uint8";
-    case DataType::kInt8: return "int8";
-    case DataType::kInt16: return "int16";
-    case DataType::kInt32: return "int32";
-    case DataType::kInt64: return "int64";
-    case DataType::kFloat64: return "float64";
-  }
-  return "unknown";
-}
+std::string to_string(DataType t) { return data_type_name(t); }
 
 DataType data_type_from_string(const std::string& name) {
   std::string names;

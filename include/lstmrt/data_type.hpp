@@ -35,4 +35,22 @@ constexpr bool is_storage_type(DataType type) {
   return type == DataType::kFloat32 || type == DataType::kFloat16 || type == DataType::kBFloat16;
 }
 
+// The name the API prints for `t` (to_string(DataType), error messages of the kernels' launchers);
+// "unknown" for a value outside the enum.
+constexpr const char* data_type_name(DataType t) {
+  switch (t) {
+    case DataType::kFloat32: return "float32";
+    case DataType::kFloat16: return "float16";
+    case DataType::kBFloat16: return "bfloat16";
+    case DataType::kBool: return "bool";
+    case DataType::kUint8: return "uint8";
+    case DataType::kInt8: return "int8";
+    case DataType::kInt16: return "int16";
+    case DataType::kInt32: return "int32";
+    case DataType::kInt64: return "int64";
+    case DataType::kFloat64: return "float64";
+  }
+  return "unknown";
+}
+
 }  // namespace lstmrt

@@ -25,8 +25,7 @@ DeviceFacts query_device_facts(int device, DataType type) {
   // while the backend runs); a failed query clears the CUDA error and throws to the chooser.
   facts.co_resident = [type](const PersistentPlan& plan) {
     try {
-      return kernels::persistent_launch_fits(persistent_shape_params(plan), storage_type(type), plan.total_blocks(),
-                                             nullptr);
+      return kernels::persistent_launch_fits(persistent_shape_params(plan), type, plan.total_blocks(), nullptr);
     } catch (const Error&) {
       (void)cudaGetLastError();
       throw;

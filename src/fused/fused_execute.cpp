@@ -108,7 +108,6 @@ void Executor::enqueue(const BoundCall& call, GemmRunner* gemm, DataType type, c
 
 void Executor::enqueue_op(const BoundOp& op, GemmRunner* gemm, DataType type, cudaStream_t caller) {
   const cudaStream_t s = stream_of(op.stream, caller);
-  const kernels::StorageType storage = storage_type(type);
   switch (op.kind) {
     case OpKind::kUploadLengths:
     case OpKind::kUploadMask: kernels::upload_lengths(op.upload_source, op.upload_count, op.upload_target, caller); break;
@@ -116,16 +115,16 @@ void Executor::enqueue_op(const BoundOp& op, GemmRunner* gemm, DataType type, cu
       LSTMRT_CUDA_CHECK(cudaEventRecord(events_[0], caller));
       for (cudaStream_t side : streams_) LSTMRT_CUDA_CHECK(cudaStreamWaitEvent(side, events_[0], 0));
       break;
-    case OpKind::kInitState: kernels::launch_init_state(op.init, storage, s); break;
+    case OpKind::kInitState: kernels::launch_init_state(op.init, type, s); break;
     case OpKind::kGemm:
       if (!gemm) detail::fail(ErrorCode::kInternal, "fused executor: a GEMM op without a GEMM runner");
       gemm->run(op.gemm_call, op.gemm_act, op.gemm_weight, op.gemm_out, op.gemm_workspace, s);
       break;
-    case OpKind::kGateStep: kernels::launch_gate_step(op.gate, storage, s); break;
+    case OpKind::kGateStep: kernels::launch_gate_step(op.gate, type, s); break;
     case OpKind::kRecordEvent: LSTMRT_CUDA_CHECK(cudaEventRecord(events_[1 + op.stream], s)); break;
     case OpKind::kWaitEvent: LSTMRT_CUDA_CHECK(cudaStreamWaitEvent(s, events_[1 + op.wait_stream], 0)); break;
     case OpKind::kClearPersistent: LSTMRT_CUDA_CHECK(cudaMemsetAsync(op.clear, 0, op.clear_bytes, caller)); break;
-    case OpKind::kPersistent: kernels::launch_persistent_lstm(op.persistent, storage, op.blocks, s); break;
+    case OpKind::kPersistent: kernels::launch_persistent_lstm(op.persistent, type, op.blocks, s); break;
     case OpKind::kJoin:
       for (std::size_t l = 0; l < streams_.size(); ++l) {
         LSTMRT_CUDA_CHECK(cudaEventRecord(events_[2 + l], streams_[l]));

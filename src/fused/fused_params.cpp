@@ -88,16 +88,6 @@ const void* matrix_address(const CallBuffers& buffers, const MatrixRef& ref, Dat
   return static_cast<const char*>(base) + ref.offset * static_cast<std::int64_t>(buffer_element_bytes(ref.buffer, type));
 }
 
-kernels::StorageType storage_type(DataType type) {
-  switch (type) {
-    case DataType::kFloat32: return kernels::StorageType::kFloat32;
-    case DataType::kFloat16: return kernels::StorageType::kFloat16;
-    case DataType::kBFloat16: return kernels::StorageType::kBFloat16;
-    default: break;  // not a storage type
-  }
-  detail::invalid("data type {} is not float32, float16 or bfloat16", static_cast<int>(type));
-}
-
 kernels::GateStepParams gate_step_params(const ModelDesc& desc, const FusedPlan& plan, const Op& op,
                                          const CallBuffers& buffers,
                                          const std::array<kernels::CellMathParams, 2>& cell, DataType type) {

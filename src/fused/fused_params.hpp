@@ -54,8 +54,6 @@ std::size_t buffer_element_bytes(BufferKind kind, DataType type);
 // Address of element `offset` of buffer `ref` (null base: throws kInternal naming the buffer).
 const void* matrix_address(const CallBuffers& buffers, const MatrixRef& ref, DataType type);
 
-kernels::StorageType storage_type(DataType type);
-
 // Parameters of a kGateStep op of `plan`.
 kernels::GateStepParams gate_step_params(const ModelDesc& desc, const FusedPlan& plan, const Op& op,
                                          const CallBuffers& buffers,

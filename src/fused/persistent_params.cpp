@@ -42,7 +42,8 @@ void check_matches(const ModelDesc& desc, const FusedPlan& plan, const Op& op, c
 }  // namespace
 
 std::int32_t persistent_tag_base(const FusedPlan& plan, int chunk) {
-  return static_cast<std::int32_t>(static_cast<std::int64_t>(chunk) * (plan.chunk_steps + 1));
+  const std::int64_t advance = kernels::persistent_tags_per_launch(plan.chunk_steps);
+  return static_cast<std::int32_t>(chunk * advance);
 }
 
 kernels::PersistentParams persistent_shape_params(const PersistentPlan& pp) {

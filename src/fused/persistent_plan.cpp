@@ -78,6 +78,11 @@ DeviceLimits device_limits(const kernels::PersistentDeviceInfo& info) {
   return limits;
 }
 
+kernels::PersistentPartition PersistentPlan::partition() const {
+  return {directions, hidden, proj, batch, blocks_per_direction, clusters_per_direction, rows_per_cluster,
+          units_per_block, proj_per_block};
+}
+
 std::size_t ExchangeLayout::value_offset(int slot, int row, int unit) const {
   const std::size_t entry = (static_cast<std::size_t>(slot) * rows + row) * width + unit;
   return tags == TagGranularity::kPerValue ? entry * 8 : entry * sizeof(float);
@@ -104,7 +109,7 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
   p.out_size = desc.output_size();
   p.proj = desc.proj_size;
   p.batch = batch;
-  p.tags_per_launch = seq_len + 1;
+  p.tags_per_launch = kernels::persistent_tags_per_launch(seq_len);
   if (weight_type == DataType::kFloat16) return no_fit(p, "float16 weights: the persistent kernels take float32 or bfloat16");
   if (std::string why = persistent_activation_refusal(desc); !why.empty()) return no_fit(p, why);
   const std::size_t elem = detail::element_bytes(weight_type);
@@ -139,13 +144,14 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
   // per-thread limit); kReservedRegistersPerThread of them do the work, the rest (at most what the
   // kernels are compiled with, kernels::persistent_register_columns) hold weights in whole tiles
   // of kRegisterTileStep (a device with fewer registers: a plan for the CPU SIMT tests only).
-  const int regs_cap = std::min(limits.max_registers_per_thread, limits.registers_per_sm / p.threads);
+  const int regs_cap =
+      std::min(limits.max_registers_per_thread, limits.registers_per_sm / kernels::kPersistentBlockThreads);
   const int max_weight_regs = std::min(
       kernels::kPersistentWeightRegisters,
       std::max(0, (regs_cap - kReservedRegistersPerThread) / kRegisterTileStep * kRegisterTileStep));
   // Row slots per warp (header): the fewest instantiated slots covering all 4U rows, fewer while
   // slots · cols_per_lane elements exceed the register budget.
-  const int warps = p.threads / 32;
+  const int warps = kernels::kPersistentWarps;
   p.cols_per_lane = ceil_div(Hout, 32);
   const int wanted = ceil_div(4 * U, warps);
   int slots = 0;  // choices ascend: stop at the first that covers every row
@@ -192,21 +198,9 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
                                  to_string(variant), elem == 4 ? "float32" : "bfloat16", H, Hout, batch, B, U,
                                  s.total_bytes, s.w_hh.bytes, p.register_rows, limits.smem_per_block));
 
-  for (int d = 0; d < D; ++d)
-    for (int c = 0; c < p.clusters_per_direction; ++c)
-      for (int b = 0; b < B; ++b) {
-        BlockSlice slice;
-        slice.direction = d;
-        slice.unit_first = b * U;
-        slice.unit_last = std::min(H, (b + 1) * U);
-        slice.proj_first = std::min(P, b * p.proj_per_block);
-        slice.proj_last = std::min(P, (b + 1) * p.proj_per_block);
-        slice.row_first = c * rows;
-        slice.row_last = std::min(batch, (c + 1) * rows);
-        slice.cluster = variant == FusedKernel::kPersistent ? 0 : d * p.clusters_per_direction + c;
-        slice.rank = b;
-        p.blocks.push_back(slice);
-      }
+  const kernels::PersistentPartition partition = p.partition();
+  for (int id = 0; id < kernels::persistent_block_count(partition); ++id)
+    p.blocks.push_back(kernels::persistent_block(partition, id));
   p.fits = true;
   return p;
 }

@@ -5,8 +5,10 @@
 // (tests/simt/test_simt_persistent.cpp); the fused backend dispatches on it
 // (src/fused/fused_choose.hpp).
 //
-// Partition (both variants): per direction, the H hidden units are cut into `blocks` contiguous
-// ranges of at most `units_per_block` units. A block owns ALL FOUR gate rows of its units
+// Partition (both variants; the slice arithmetic is kernels::persistent_block, the register map
+// kernels::persistent_register_source / _element, the tags kernels::persistent_tag / _slot): per
+// direction, the H hidden units are cut into `blocks` contiguous ranges of at most
+// `units_per_block` units. A block owns ALL FOUR gate rows of its units
 // (W_hh rows g·H + j, g in i f g o), so the cell math stays in the block. Its W_hh slice is the
 // 4·U × H_out matrix whose local row r = g·U + (j − unit_first) is W_hh row g·H + j. With a
 // projection a block also owns projected units [proj_first, proj_last) and their W_hr rows.
@@ -15,7 +17,7 @@
 // so each row's dot product is one warp's lane sums plus a fixed shuffle tree: deterministic):
 // row r belongs to warp r % warps as its row slot r / warps (< register_slots); column k to lane
 // k % 32 as its column slot k / 32; the thread's element (column slot · register_slots + row
-// slot), two consecutive elements per 32-bit register for bf16 (register_location). Column-slot
+// slot), two consecutive elements per 32-bit register for bf16 (kernels::persistent_register_element). Column-slot
 // major, so one staged h value feeds all of a lane's row slots; the kernel is compiled per slot
 // count (kernels/persistent_lstm.hpp kPersistentSlotChoices), which makes every element index a
 // compile-time constant. Rows [register_rows, 4U) and the whole W_hr slice live in shared memory,
@@ -60,8 +62,8 @@ constexpr int kMaxRegistersPerThread = 255;
 // per SM, the shared memory the kernels may opt into, the largest cluster.
 DeviceLimits device_limits(const kernels::PersistentDeviceInfo& info);
 
-// Kernel shape constants the planner assumes (the kernel must be built with them).
-constexpr int kPersistentThreads = 256;        // threads per block, one block per SM
+// Register and shared-memory budgeting the planner assumes (threads per block, one block per SM:
+// kernels::kPersistentBlockThreads).
 constexpr int kReservedRegistersPerThread = 64;  // addresses, accumulators, loop state
 constexpr int kRegisterTileStep = 32;          // weight registers per thread come in steps of 32
 constexpr std::size_t kSmemAlignment = 16;     // every shared region and row starts 16-byte aligned
@@ -83,9 +85,6 @@ struct ExchangeLayout {
 };
 // `blocks` counts only for kPerSlice (one tag per source block and slot).
 ExchangeLayout exchange_layout(TagGranularity tags, int rows, int width, int blocks);
-// The tag a reader at processing step s waits for (see the header comment).
-inline std::int32_t step_tag(std::int32_t tag_base, int step) { return tag_base + step + 1; }
-inline int step_slot(int step) { return step % 2; }
 
 // Per-block shared memory regions (bytes from the block's dynamic shared memory start).
 struct SmemRegion {
@@ -104,21 +103,12 @@ struct SmemLayout {
   std::size_t total_bytes = 0;
 };
 
-struct BlockSlice {
-  int direction = 0;
-  int unit_first = 0, unit_last = 0;  // hidden units [first, last)
-  int proj_first = 0, proj_last = 0;  // projected units [first, last) (P > 0)
-  int row_first = 0, row_last = 0;    // batch rows served (cluster variant: its cluster's slice)
-  int cluster = 0, rank = 0;          // cluster index and rank inside it (grid variant: 0, block)
-};
-
 struct PersistentPlan {
   bool fits = false;
   std::string reason;  // why not (then the stepwise path serves), empty when it fits
   FusedKernel variant = FusedKernel::kPersistent;
   DataType weight_type = DataType::kFloat32;
   int directions = 1, hidden = 0, out_size = 0, proj = 0, batch = 0;
-  int threads = kPersistentThreads;
   int blocks_per_direction = 0;  // grid: blocks per direction; cluster: blocks per cluster
   int clusters_per_direction = 1;
   int rows_per_cluster = 0;      // batch rows one block serves
@@ -133,8 +123,9 @@ struct PersistentPlan {
   SmemLayout smem;
   ExchangeLayout h_exchange, m_exchange;  // m_exchange only with a projection
   std::int32_t tags_per_launch = 0;       // T + 1: tag_base advance per launch
-  std::vector<BlockSlice> blocks;         // every block of the launch, direction-major
+  std::vector<kernels::PersistentBlock> blocks;  // every block of the launch, by block id
   int total_blocks() const { return static_cast<int>(blocks.size()); }
+  kernels::PersistentPartition partition() const;  // the sizes and per-block counts above
 };
 
 // Plans one layer's persistent launch for `batch` rows and `seq_len` steps. variant kCluster:
@@ -146,21 +137,5 @@ std::string persistent_activation_refusal(const ModelDesc& desc);
 // Never throws for shapes that do not fit: fits = false with a reason.
 PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type, int batch, int seq_len,
                                     const DeviceLimits& limits, FusedKernel variant);
-
-// The register-resident element (local row r < register_rows, column k) of a block's W_hh slice.
-struct RegisterLocation {
-  int thread = 0, element = 0;  // element < per_thread_elements
-};
-inline RegisterLocation register_location(const PersistentPlan& p, int r, int k) {
-  const int warps = p.threads / 32;
-  return {(r % warps) * 32 + k % 32, (k / 32) * p.register_slots + r / warps};
-}
-
-// Where local W_hh row r (0 <= r < 4U) of a block with `units` units comes from: gate r / units,
-// hidden unit unit_first + r % units (all units of a block for one gate are contiguous).
-inline int global_w_hh_row(const BlockSlice& b, int r, int hidden) {
-  const int units = b.unit_last - b.unit_first;
-  return (r / units) * hidden + b.unit_first + r % units;
-}
 
 }  // namespace lstmrt::fused

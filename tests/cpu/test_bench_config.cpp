@@ -24,28 +24,37 @@ void expect_error(F&& f, ErrorCode code, std::initializer_list<std::string> part
   }
 }
 
-TEST(BenchPrecision, NamesRoundTripAndMapToBackendOptions) {
-  for (const char* name : {"fp32", "tf32", "fp16", "bf16"}) EXPECT_EQ(to_string(precision_from_string(name)), name);
-  EXPECT_EQ(data_type(Precision::kFp32), DataType::kFloat32);
-  EXPECT_EQ(data_type(Precision::kTf32), DataType::kFloat32);
-  EXPECT_EQ(math_mode(Precision::kTf32), MathMode::kTF32);
-  EXPECT_EQ(math_mode(Precision::kFp32), MathMode::kStrict);
-  EXPECT_EQ(data_type(Precision::kFp16), DataType::kFloat16);
-  EXPECT_EQ(data_type(Precision::kBf16), DataType::kBFloat16);
-  EXPECT_EQ(element_bytes(Precision::kTf32), 4);
-  EXPECT_EQ(element_bytes(Precision::kBf16), 2);
+TEST(BenchNumerics, NamesMapToDataTypeAndMathModeAndRoundTrip) {
+  const Numerics fp32 = numerics_from_string("fp32"), tf32 = numerics_from_string("tf32");
+  const Numerics fp16 = numerics_from_string("fp16"), bf16 = numerics_from_string("bf16");
+  EXPECT_EQ(fp32.type, DataType::kFloat32);
+  EXPECT_EQ(fp32.math, MathMode::kStrict);
+  EXPECT_EQ(tf32.type, DataType::kFloat32);
+  EXPECT_EQ(tf32.math, MathMode::kTF32);
+  EXPECT_EQ(fp16.type, DataType::kFloat16);
+  EXPECT_EQ(fp16.math, MathMode::kStrict);
+  EXPECT_EQ(bf16.type, DataType::kBFloat16);
+  EXPECT_EQ(bf16.math, MathMode::kStrict);
+  EXPECT_EQ(Numerics{}, fp32);  // the default
+  for (const char* name : {"fp32", "tf32", "fp16", "bf16"}) EXPECT_EQ(to_string(numerics_from_string(name)), name);
+  // A combination no name stands for still prints distinctly.
+  EXPECT_EQ(to_string(Numerics{DataType::kBFloat16, MathMode::kTF32}), "bfloat16+tf32");
+  // A strict order (map key): each of the four below the next in exactly one direction.
+  const Numerics all[] = {fp32, tf32, fp16, bf16};
+  for (const Numerics& a : all)
+    for (const Numerics& b : all) EXPECT_EQ((a < b) + (b < a) + (a == b), 1) << to_string(a) << " " << to_string(b);
   // Looser storage, looser tolerance.
-  EXPECT_LT(tolerance(Precision::kFp32).atol, tolerance(Precision::kTf32).atol);
-  EXPECT_LT(tolerance(Precision::kFp16).atol, tolerance(Precision::kBf16).atol);
-  expect_error([] { precision_from_string("fp64"); }, ErrorCode::kInvalidArgument, {"fp64", "fp32, tf32, fp16 or bf16"});
+  EXPECT_LT(tolerance(fp32).atol, tolerance(tf32).atol);
+  EXPECT_LT(tolerance(fp16).atol, tolerance(bf16).atol);
+  expect_error([] { numerics_from_string("fp64"); }, ErrorCode::kInvalidArgument, {"fp64", "fp32, tf32, fp16 or bf16"});
 }
 
 TEST(BenchConfig, QuickPresetHasItsTenShapesWithInputDefaultingToHidden) {
   const std::vector<Shape> shapes = preset_shapes("quick");
   ASSERT_EQ(shapes.size(), 10u);
-  const Shape stacked{16, 50, 256, 256, 0, 2, 2, Precision::kBf16};
-  const Shape projected{8, 50, 512, 1024, 256, 1, 1, Precision::kFp32};
-  const Shape large{64, 50, 1024, 1024, 0, 1, 1, Precision::kBf16};
+  const Shape stacked{16, 50, 256, 256, 0, 2, 2, Numerics{DataType::kBFloat16}};
+  const Shape projected{8, 50, 512, 1024, 256, 1, 1, Numerics{DataType::kFloat32}};
+  const Shape large{64, 50, 1024, 1024, 0, 1, 1, Numerics{DataType::kBFloat16}};
   for (const Shape& s : {stacked, projected, large})
     EXPECT_NE(std::find(shapes.begin(), shapes.end(), s), shapes.end()) << describe(s);
 }
@@ -64,7 +73,8 @@ TEST(BenchConfig, EveryPresetParsesToValidShapes) {
     EXPECT_NE(std::find(names.begin(), names.end(), wanted), names.end()) << wanted;
   // performance.md's large-batch case is in the large-batch preset.
   const std::vector<Shape> large = preset_shapes("large-batch");
-  EXPECT_NE(std::find(large.begin(), large.end(), Shape{256, 100, 1024, 1024, 0, 1, 1, Precision::kBf16}), large.end());
+  EXPECT_NE(std::find(large.begin(), large.end(), Shape{256, 100, 1024, 1024, 0, 1, 1, {DataType::kBFloat16}}),
+            large.end());
   expect_error([] { preset_shapes("huge"); }, ErrorCode::kInvalidArgument, {"huge", "quick", "stacked"});
 }
 
@@ -73,10 +83,10 @@ TEST(BenchConfig, EveryPresetParsesToValidShapes) {
 TEST(BenchConfig, PersistentPresetCoversTheTargets) {
   const std::vector<Shape> shapes = preset_shapes("persistent");
   auto has = [&](const Shape& s) { return std::find(shapes.begin(), shapes.end(), s) != shapes.end(); };
-  EXPECT_TRUE(has(Shape{1, 256, 1024, 1024, 0, 1, 1, Precision::kFp32}));
+  EXPECT_TRUE(has(Shape{1, 256, 1024, 1024, 0, 1, 1, {DataType::kFloat32}}));
   for (int n : {8, 16, 32})
     for (int h : {512, 1024})
-      for (Precision p : {Precision::kFp32, Precision::kBf16})
+      for (Numerics p : {Numerics{DataType::kFloat32}, Numerics{DataType::kBFloat16}})
         EXPECT_TRUE(has(Shape{n, 100, h, h, 0, 1, 1, p})) << n << " " << h << " " << to_string(p);
   int cluster_shapes = 0;
   for (const Shape& s : shapes) {
@@ -85,8 +95,8 @@ TEST(BenchConfig, PersistentPresetCoversTheTargets) {
     EXPECT_EQ(s.proj, 0);
     if (s.hidden <= 512 && s.batch <= 64) ++cluster_shapes;
   }
-  EXPECT_TRUE(has(Shape{1, 100, 128, 128, 0, 1, 1, Precision::kFp32}));
-  EXPECT_TRUE(has(Shape{64, 100, 512, 512, 0, 1, 1, Precision::kFp32}));
+  EXPECT_TRUE(has(Shape{1, 100, 128, 128, 0, 1, 1, {DataType::kFloat32}}));
+  EXPECT_TRUE(has(Shape{64, 100, 512, 512, 0, 1, 1, {DataType::kFloat32}}));
   EXPECT_GE(cluster_shapes, 9);
   // Sized for bench/run-quick: a few dozen shapes at most.
   EXPECT_LE(shapes.size(), 24u);
@@ -131,12 +141,12 @@ TEST(BenchConfig, SweepIsTheCartesianProductWithoutDuplicates) {
                      {"batch": 2, "steps": 3, "hidden": 40, "proj": 20, "layers": 3, "directions": 2}]})",
       "test.json");
   ASSERT_EQ(shapes.size(), 3u * 2u * 2u + 1u);  // the second sweep's shape is already in the first
-  EXPECT_EQ(std::count(shapes.begin(), shapes.end(), Shape{8, 10, 16, 32, 0, 1, 1, Precision::kBf16}), 1);
+  EXPECT_EQ(std::count(shapes.begin(), shapes.end(), Shape{8, 10, 16, 32, 0, 1, 1, {DataType::kBFloat16}}), 1);
   for (int batch : {1, 8, 64})
     for (int hidden : {32, 48})
-      for (Precision p : {Precision::kFp32, Precision::kBf16})
+      for (Numerics p : {Numerics{DataType::kFloat32}, Numerics{DataType::kBFloat16}})
         EXPECT_NE(std::find(shapes.begin(), shapes.end(), Shape{batch, 10, 16, hidden, 0, 1, 1, p}), shapes.end());
-  EXPECT_EQ(shapes.back(), (Shape{2, 3, 40, 40, 20, 3, 2, Precision::kFp32}));
+  EXPECT_EQ(shapes.back(), (Shape{2, 3, 40, 40, 20, 3, 2, {DataType::kFloat32}}));
 }
 
 TEST(BenchConfig, FlagListsExpandLikeConfigs) {
@@ -146,7 +156,7 @@ TEST(BenchConfig, FlagListsExpandLikeConfigs) {
   for (const Shape& s : shapes) {
     EXPECT_EQ(s.steps, 7);
     EXPECT_EQ(s.input, s.hidden);
-    EXPECT_EQ(s.precision, Precision::kFp32);
+    EXPECT_EQ(s.numerics, Numerics{DataType::kFloat32});
     EXPECT_EQ(s.layers, 1);
     EXPECT_EQ(s.directions, 1);
   }
@@ -204,7 +214,7 @@ TEST(BenchConfig, ConfigFilesLoadAndMissingOnesSaySo) {
 }
 
 TEST(BenchShape, ModelDescAndValidation) {
-  const Shape s{4, 9, 24, 32, 16, 2, 2, Precision::kFp16};
+  const Shape s{4, 9, 24, 32, 16, 2, 2, Numerics{DataType::kFloat16}};
   const ModelDesc desc = model_desc(s);
   EXPECT_EQ(desc.input_size, 24);
   EXPECT_EQ(desc.hidden_size, 32);

@@ -23,15 +23,16 @@ TEST(BenchExchange, DefaultShapesCoverGridAndClusterAtTheTargets) {
   EXPECT_GE(grid, 3);
   EXPECT_GE(cluster, 2);
   // The N=1 H=1024 fp32 target shape's floor.
-  EXPECT_NE(std::find(shapes.begin(), shapes.end(), ExchangeShape{"grid", Precision::kFp32, 1, 1024, 128}), shapes.end());
+  EXPECT_NE(std::find(shapes.begin(), shapes.end(), ExchangeShape{"grid", DataType::kFloat32, 1, 1024, 128}),
+            shapes.end());
   EXPECT_EQ(describe(shapes[0]), "grid fp32 N=1 H=256 T=128");
 }
 
 TEST(BenchExchange, ShapeListsExpandAndBadItemsAreNamed) {
   const std::vector<ExchangeShape> shapes = exchange_shapes({"grid", "cluster"}, {"fp32", "bf16"}, {1, 8}, {256}, 64);
   ASSERT_EQ(shapes.size(), 8u);
-  EXPECT_EQ(shapes.front(), (ExchangeShape{"grid", Precision::kFp32, 1, 256, 64}));
-  EXPECT_EQ(shapes.back(), (ExchangeShape{"cluster", Precision::kBf16, 8, 256, 64}));
+  EXPECT_EQ(shapes.front(), (ExchangeShape{"grid", DataType::kFloat32, 1, 256, 64}));
+  EXPECT_EQ(shapes.back(), (ExchangeShape{"cluster", DataType::kBFloat16, 8, 256, 64}));
   test::expect_error([] { exchange_shapes({"ring"}, {"fp32"}, {1}, {8}, 4); }, ErrorCode::kInvalidArgument,
                      {"unknown variant 'ring'", "grid or cluster"});
   test::expect_error([] { exchange_shapes({"grid"}, {"fp16"}, {1}, {8}, 4); }, ErrorCode::kInvalidArgument,
@@ -43,8 +44,8 @@ TEST(BenchExchange, ShapeListsExpandAndBadItemsAreNamed) {
 }
 
 TEST(BenchExchange, CsvAndTableShowTheFloorBesideTheFullStep) {
-  ExchangeResult ok{{"grid", Precision::kFp32, 1, 1024, 256}, "ok", 128, 30, 0.8, 0.75, 0.9, 1.6, ""};
-  ExchangeResult refused{{"cluster", Precision::kBf16, 64, 512, 256}, "unsupported", 0, 0, 0, 0, 0, 0,
+  ExchangeResult ok{{"grid", DataType::kFloat32, 1, 1024, 256}, "ok", 128, 30, 0.8, 0.75, 0.9, 1.6, ""};
+  ExchangeResult refused{{"cluster", DataType::kBFloat16, 64, 512, 256},         "unsupported", 0, 0, 0, 0, 0, 0,
                          "the plan does not fit: H 512, N 64, \"too many\" rows"};
   std::ostringstream csv, table;
   write_exchange_csv(csv, {ok, refused});

@@ -16,38 +16,40 @@ namespace {
 TEST(BenchFloors, LargeBatchExampleIs429Point5Gflop) {
   // performance.md: N=256, H=I=1024, T=100 → 429.5 GFLOP; 0.43 ms bf16 (~990 TFLOP/s dense),
   // 0.87 ms TF32 (495), 6.4 ms fp32 (67) at peak.
-  Shape s{256, 100, 1024, 1024, 0, 1, 1, Precision::kBf16};
+  Shape s{256, 100, 1024, 1024, 0, 1, 1, Numerics{DataType::kBFloat16}};
   EXPECT_DOUBLE_EQ(shape_flops(s), 2.0 * 4 * 1024 * (1024 + 1024) * 256 * 100);
   EXPECT_NEAR(shape_flops(s) / 1e9, 429.5, 0.05);
   Ceilings c;
   c.copy_bytes_per_s = 4.3e12;
-  c.gemm_flops_per_s = {{Precision::kBf16, 990e12}, {Precision::kTf32, 495e12}, {Precision::kFp32, 67e12}};
+  c.gemm_flops_per_s = {{Numerics{DataType::kBFloat16}, 990e12},
+                        {Numerics{DataType::kFloat32, MathMode::kTF32}, 495e12},
+                        {Numerics{DataType::kFloat32}, 67e12}};
   EXPECT_NEAR(floor_seconds(s, c) * 1e3, 0.43, 0.005);
-  s.precision = Precision::kTf32;
+  s.numerics = Numerics{DataType::kFloat32, MathMode::kTF32};
   EXPECT_NEAR(floor_seconds(s, c) * 1e3, 0.87, 0.005);
-  s.precision = Precision::kFp32;
+  s.numerics = Numerics{DataType::kFloat32};
   EXPECT_NEAR(floor_seconds(s, c) * 1e3, 6.4, 0.05);
 }
 
 TEST(BenchFloors, SmallBatchIsBoundByReadingTheWeights) {
   // N=1, H=I=1024, T=100, fp32: W_hh alone is 16.8 MB; all weights + x + y + states once.
-  const Shape s{1, 100, 1024, 1024, 0, 1, 1, Precision::kFp32};
+  const Shape s{1, 100, 1024, 1024, 0, 1, 1, Numerics{DataType::kFloat32}};
   const double weights = 4.0 * 1024 * (1024 + 1024) + 8.0 * 1024;
   const double x = 100.0 * 1024, y = 100.0 * 1024, states = 1024.0 + 1024.0;
   EXPECT_DOUBLE_EQ(shape_min_bytes(s), 4.0 * (weights + x + y + states));
   EXPECT_GT(shape_min_bytes(s), 4.0 * 4 * 1024 * 1024);  // at least W_hh, 16.8 MB
   Ceilings c;
   c.copy_bytes_per_s = 4.3e12;
-  c.gemm_flops_per_s = {{Precision::kFp32, 67e12}};
+  c.gemm_flops_per_s = {{Numerics{DataType::kFloat32}, 67e12}};
   // 1.68 GFLOP / 67 TFLOP/s = 25 µs, but 33.6 MB / 4.3 TB/s = 7.8 µs: compute-bound at this rate.
   EXPECT_NEAR(floor_seconds(s, c), shape_flops(s) / 67e12, 1e-12);
-  c.gemm_flops_per_s[Precision::kFp32] = 1e16;  // a machine with unbounded math: bandwidth-bound
+  c.gemm_flops_per_s[Numerics{DataType::kFloat32}] = 1e16;  // a machine with unbounded math: bandwidth-bound
   EXPECT_NEAR(floor_seconds(s, c), shape_min_bytes(s) / 4.3e12, 1e-12);
 }
 
 TEST(BenchFloors, ProjectionStackingAndDirectionsCount) {
   // L=2, D=2, I=24, H=32, P=16, N=3, T=5: layer 0 input I, layer 1 input D·P.
-  const Shape s{3, 5, 24, 32, 16, 2, 2, Precision::kFp16};
+  const Shape s{3, 5, 24, 32, 16, 2, 2, Numerics{DataType::kFloat16}};
   const double NT = 15.0;
   const double layer0 = 2.0 * 4 * 32 * (24 + 16) * NT + 2.0 * 16 * 32 * NT;
   const double layer1 = 2.0 * 4 * 32 * (2 * 16 + 16) * NT + 2.0 * 16 * 32 * NT;
@@ -63,7 +65,7 @@ TEST(BenchFloors, NoCeilingNoFloor) {
   EXPECT_TRUE(std::isnan(floor_seconds(s, Ceilings{})));
   Ceilings other_precision;
   other_precision.copy_bytes_per_s = 1e12;
-  other_precision.gemm_flops_per_s = {{Precision::kBf16, 1e15}};
+  other_precision.gemm_flops_per_s = {{Numerics{DataType::kBFloat16}, 1e15}};
   EXPECT_TRUE(std::isnan(floor_seconds(s, other_precision)));  // s is fp32
 }
 
@@ -108,7 +110,7 @@ TEST(BenchTiming, HostTimerRunsWarmupThenTimedRuns) {
 }
 
 TEST(BenchTiming, ReferenceCheckTruncatesLongSequencesToTheBudget) {
-  const Shape s{256, 100, 1024, 1024, 0, 1, 1, Precision::kBf16};  // 4.29 GFLOP per step
+  const Shape s{256, 100, 1024, 1024, 0, 1, 1, Numerics{DataType::kBFloat16}};  // 4.29 GFLOP per step
   EXPECT_EQ(check_steps_for(s, 1e15), 100);
   EXPECT_EQ(check_steps_for(s, 10e9), 2);
   EXPECT_EQ(check_steps_for(s, 1.0), 1);  // never fewer than one step

@@ -34,7 +34,7 @@ Row timed_row(const std::string& backend, const std::string& variant, const Shap
   return r;
 }
 
-const Shape kShape{256, 100, 1024, 1024, 0, 1, 1, Precision::kBf16};
+const Shape kShape{256, 100, 1024, 1024, 0, 1, 1, {DataType::kBFloat16}};
 
 TEST(BenchReport, DerivedNumbersAndRatioToBestCudnn) {
   std::vector<Row> rows = {timed_row("cudnn", "standard", kShape, {2.0, 2.0, 2.0}),
@@ -48,7 +48,7 @@ TEST(BenchReport, DerivedNumbersAndRatioToBestCudnn) {
   refused.status = "unsupported";
   rows.push_back(refused);
   Ceilings c;
-  c.gemm_flops_per_s[Precision::kBf16] = 990e12;
+  c.gemm_flops_per_s[Numerics{DataType::kBFloat16}] = 990e12;
   c.copy_bytes_per_s = 4.3e12;
   fill_derived(rows, c);
 
@@ -104,7 +104,7 @@ TEST(BenchReport, JsonHoldsRunInfoAndRowsKeyedByColumn) {
   info.date_utc = "2026-01-01T00:00:00Z";
   info.gpu = "test gpu";
   info.cudnn_version = 91900;
-  info.ceilings.gemm_flops_per_s[Precision::kBf16] = 800e12;
+  info.ceilings.gemm_flops_per_s[Numerics{DataType::kBFloat16}] = 800e12;
   info.ceilings.copy_bytes_per_s = 4e12;
   fill_derived(rows, info.ceilings);
   std::ostringstream out;
@@ -212,7 +212,7 @@ TEST(BenchReport, CsvReaderAcceptsTorchRowsWithoutPlanAndNamesBadInput) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].source, "torch");
   EXPECT_EQ(rows[0].variant, "cuda_graph");
-  EXPECT_EQ(rows[0].shape, (Shape{8, 100, 512, 512, 0, 1, 1, Precision::kBf16}));
+  EXPECT_EQ(rows[0].shape, (Shape{8, 100, 512, 512, 0, 1, 1, {DataType::kBFloat16}}));
   EXPECT_EQ(rows[0].time_ms.count, 50);
   EXPECT_DOUBLE_EQ(rows[0].time_ms.median, 1.5);
   EXPECT_EQ(rows[0].plan, "");
@@ -255,19 +255,19 @@ std::vector<Row> target_rows(const Shape& s, double fused_ms, double cudnn_ms, d
 TEST(BenchTargets, IssueSixTargetsCoverTheirShapes) {
   const std::vector<Target>& t = persistent_targets();
   ASSERT_EQ(t.size(), 3u);
-  EXPECT_TRUE(t[0].covers(Shape{1, 256, 1024, 1024, 0, 1, 1, Precision::kFp32}));
-  EXPECT_FALSE(t[0].covers(Shape{1, 100, 1024, 1024, 0, 1, 1, Precision::kFp32}));   // T differs
-  EXPECT_FALSE(t[0].covers(Shape{1, 256, 1024, 1024, 0, 1, 1, Precision::kBf16}));   // precision
-  EXPECT_FALSE(t[0].covers(Shape{1, 256, 1024, 1024, 0, 2, 1, Precision::kFp32}));   // stacked
-  EXPECT_TRUE(t[1].covers(Shape{8, 100, 512, 512, 0, 1, 1, Precision::kBf16}));
-  EXPECT_TRUE(t[1].covers(Shape{32, 100, 1024, 1024, 0, 1, 1, Precision::kFp32}));
-  EXPECT_FALSE(t[1].covers(Shape{64, 100, 1024, 1024, 0, 1, 1, Precision::kFp32}));
-  EXPECT_FALSE(t[1].covers(Shape{8, 100, 256, 256, 0, 1, 1, Precision::kFp32}));
-  EXPECT_FALSE(t[1].covers(Shape{8, 100, 512, 512, 0, 1, 1, Precision::kFp16}));
-  EXPECT_TRUE(t[2].covers(Shape{64, 100, 512, 512, 0, 1, 1, Precision::kFp32}));
-  EXPECT_FALSE(t[2].covers(Shape{65, 100, 512, 512, 0, 1, 1, Precision::kFp32}));
-  EXPECT_FALSE(t[2].covers(Shape{1, 100, 1024, 1024, 0, 1, 1, Precision::kFp32}));
-  EXPECT_FALSE(t[2].covers(Shape{1, 100, 256, 256, 128, 1, 1, Precision::kFp32}));  // projection
+  EXPECT_TRUE(t[0].covers(Shape{1, 256, 1024, 1024, 0, 1, 1, {DataType::kFloat32}}));
+  EXPECT_FALSE(t[0].covers(Shape{1, 100, 1024, 1024, 0, 1, 1, {DataType::kFloat32}}));   // T differs
+  EXPECT_FALSE(t[0].covers(Shape{1, 256, 1024, 1024, 0, 1, 1, {DataType::kBFloat16}}));   // precision
+  EXPECT_FALSE(t[0].covers(Shape{1, 256, 1024, 1024, 0, 2, 1, {DataType::kFloat32}}));   // stacked
+  EXPECT_TRUE(t[1].covers(Shape{8, 100, 512, 512, 0, 1, 1, {DataType::kBFloat16}}));
+  EXPECT_TRUE(t[1].covers(Shape{32, 100, 1024, 1024, 0, 1, 1, {DataType::kFloat32}}));
+  EXPECT_FALSE(t[1].covers(Shape{64, 100, 1024, 1024, 0, 1, 1, {DataType::kFloat32}}));
+  EXPECT_FALSE(t[1].covers(Shape{8, 100, 256, 256, 0, 1, 1, {DataType::kFloat32}}));
+  EXPECT_FALSE(t[1].covers(Shape{8, 100, 512, 512, 0, 1, 1, {DataType::kFloat16}}));
+  EXPECT_TRUE(t[2].covers(Shape{64, 100, 512, 512, 0, 1, 1, {DataType::kFloat32}}));
+  EXPECT_FALSE(t[2].covers(Shape{65, 100, 512, 512, 0, 1, 1, {DataType::kFloat32}}));
+  EXPECT_FALSE(t[2].covers(Shape{1, 100, 1024, 1024, 0, 1, 1, {DataType::kFloat32}}));
+  EXPECT_FALSE(t[2].covers(Shape{1, 100, 256, 256, 128, 1, 1, {DataType::kFloat32}}));  // projection
   // Every shape of the persistent preset falls under at least one target.
   for (const Shape& s : preset_shapes("persistent")) {
     bool covered = false;
@@ -277,10 +277,10 @@ TEST(BenchTargets, IssueSixTargetsCoverTheirShapes) {
 }
 
 TEST(BenchTargets, VerdictsMetMissedAndOwed) {
-  const Shape n1{1, 256, 1024, 1024, 0, 1, 1, Precision::kFp32};
-  const Shape n8{8, 100, 512, 512, 0, 1, 1, Precision::kBf16};
-  const Shape n16{16, 100, 1024, 1024, 0, 1, 1, Precision::kFp32};
-  const Shape other{2, 10, 4096, 4096, 0, 1, 1, Precision::kFp32};  // no target covers it
+  const Shape n1{1, 256, 1024, 1024, 0, 1, 1, Numerics{DataType::kFloat32}};
+  const Shape n8{8, 100, 512, 512, 0, 1, 1, Numerics{DataType::kBFloat16}};
+  const Shape n16{16, 100, 1024, 1024, 0, 1, 1, Numerics{DataType::kFloat32}};
+  const Shape other{2, 10, 4096, 4096, 0, 1, 1, Numerics{DataType::kFloat32}};  // no target covers it
   std::vector<Row> rows;
   for (const auto& more : {target_rows(n1, 0.256 * 1.5, 0.256 * 7.5, 0),  // 1.5 us/step, 5x: met
                            target_rows(n8, 0.1, 0.3, 0.15),  // 3x cuDNN, 1.5x torch: missed (torch)
@@ -352,7 +352,7 @@ TEST(BenchRunner, FusedVariantsAreRowsOfTheirOwn) {
   options.progress = false;
   options.backends = {backend_choice_from_string("fused:stepwise"), backend_choice_from_string("fused:persistent"),
                       backend_choice_from_string("fused:cluster"), backend_choice_from_string("fused")};
-  const BenchResult result = run_benchmark({Shape{2, 3, 5, 7, 0, 1, 1, Precision::kFp32}}, options, std::cerr);
+  const BenchResult result = run_benchmark({Shape{2, 3, 5, 7, 0, 1, 1, {DataType::kFloat32}}}, options, std::cerr);
   ASSERT_EQ(result.rows.size(), 4u);
   const char* variants[] = {"stepwise", "persistent", "cluster", "auto"};
   for (int i = 0; i < 4; ++i) {
@@ -370,9 +370,9 @@ TEST(BenchRunner, WithoutAGpuTimesTheReferenceAndRefusesGpuBackends) {
   options.cudnn_algos = {CudnnAlgo::kStandard};
   options.cpu_timing = TimingSettings{1, 3, 3, 1.0};
   options.cpu_max_flops = 1e6;
-  const Shape small{2, 3, 5, 7, 0, 2, 2, Precision::kFp32};
-  const Shape big{64, 50, 256, 256, 0, 1, 1, Precision::kFp32};
-  const Shape half{2, 3, 5, 7, 0, 1, 1, Precision::kBf16};
+  const Shape small{2, 3, 5, 7, 0, 2, 2, Numerics{DataType::kFloat32}};
+  const Shape big{64, 50, 256, 256, 0, 1, 1, Numerics{DataType::kFloat32}};
+  const Shape half{2, 3, 5, 7, 0, 1, 1, Numerics{DataType::kBFloat16}};
   std::ostringstream progress;
   const BenchResult result = run_benchmark({small, big, half}, options, progress);
   EXPECT_FALSE(result.gpu);

@@ -108,20 +108,29 @@ void expect_params_match(const CallSetup& s, const Op& op, const kernels::Persis
   EXPECT_EQ(p.g.lengths, g.lengths);
   EXPECT_EQ(p.step_count, op.step_count);
 
-  // The kernel's block arithmetic reproduces the planner's blocks.
-  ASSERT_EQ(pp.total_blocks(), pp.directions * pp.clusters_per_direction * pp.blocks_per_direction);
-  for (int i = 0; i < pp.total_blocks(); ++i) {
-    const kernels::PersistentBlock b = kernels::persistent_block(p, i);
-    const BlockSlice& want = pp.blocks[i];
-    EXPECT_EQ(b.direction, want.direction) << "block " << i;
-    EXPECT_EQ(b.rank, want.rank) << "block " << i;
-    EXPECT_EQ(b.unit_first, want.unit_first) << "block " << i;
-    EXPECT_EQ(b.units, want.unit_last - want.unit_first) << "block " << i;
-    EXPECT_EQ(b.proj_first, want.proj_first) << "block " << i;
-    EXPECT_EQ(b.projs, want.proj_last - want.proj_first) << "block " << i;
-    EXPECT_EQ(b.row_first, want.row_first) << "block " << i;
-    EXPECT_EQ(b.rows, want.row_last - want.row_first) << "block " << i;
-    if (cluster) EXPECT_EQ(b.cluster, want.cluster) << "block " << i;
+  // The parameters describe the planner's partition, so the kernel's blocks are the planner's.
+  const kernels::PersistentPartition have = kernels::persistent_partition(p), want = pp.partition();
+  EXPECT_EQ(have.directions, want.directions);
+  EXPECT_EQ(have.hidden, want.hidden);
+  EXPECT_EQ(have.proj, want.proj);
+  EXPECT_EQ(have.batch, want.batch);
+  EXPECT_EQ(have.blocks_per_direction, want.blocks_per_direction);
+  EXPECT_EQ(have.clusters_per_direction, want.clusters_per_direction);
+  EXPECT_EQ(have.rows_per_cluster, want.rows_per_cluster);
+  EXPECT_EQ(have.units_per_block, want.units_per_block);
+  EXPECT_EQ(have.proj_per_block, want.proj_per_block);
+  ASSERT_EQ(kernels::persistent_block_count(have), pp.total_blocks());
+  for (int i = 0; i < pp.total_blocks(); ++i) {  // the kernel's blocks (from p) are the planner's
+    const kernels::PersistentBlock b = kernels::persistent_block(p, i), w = pp.blocks[i];
+    EXPECT_EQ(b.direction, w.direction) << "block " << i;
+    EXPECT_EQ(b.cluster, w.cluster) << "block " << i;
+    EXPECT_EQ(b.rank, w.rank) << "block " << i;
+    EXPECT_EQ(b.unit_first, w.unit_first) << "block " << i;
+    EXPECT_EQ(b.units, w.units) << "block " << i;
+    EXPECT_EQ(b.proj_first, w.proj_first) << "block " << i;
+    EXPECT_EQ(b.projs, w.projs) << "block " << i;
+    EXPECT_EQ(b.row_first, w.row_first) << "block " << i;
+    EXPECT_EQ(b.rows, w.rows) << "block " << i;
   }
   EXPECT_EQ(p.cluster, cluster ? 1 : 0);
   EXPECT_EQ(p.register_slots, pp.register_slots);
@@ -314,7 +323,6 @@ TEST(PersistentParams, AcceptedByTheKernelLauncher) {
     if (!s.persistent.fits) continue;
     place(s, key, 0);
     const std::string what = describe(s.desc) + " " + to_string(s.type) + " " + to_string(variant);
-    const kernels::StorageType storage = storage_type(s.type);
     const int blocks = s.persistent.total_blocks();
     auto refused_only_by_cuda = [&](const std::function<void()>& call, const char* which) {
       try {
@@ -325,14 +333,14 @@ TEST(PersistentParams, AcceptedByTheKernelLauncher) {
       }
     };
     refused_only_by_cuda(
-        [&] { kernels::persistent_launch_fits(persistent_shape_params(s.persistent), storage, blocks, nullptr); },
+        [&] { kernels::persistent_launch_fits(persistent_shape_params(s.persistent), s.type, blocks, nullptr); },
         "persistent_launch_fits");
     if (!gpu)
       refused_only_by_cuda(
           [&] {
             kernels::launch_persistent_lstm(persistent_params(s.desc, s.plan, persistent_ops(s.plan, s.layer)[0],
                                                               s.persistent, s.buffers, s.cell, s.type, &s.status),
-                                            storage, blocks, nullptr);
+                                            s.type, blocks, nullptr);
           },
           "launch_persistent_lstm");
     ++checked;
@@ -347,12 +355,11 @@ TEST(PersistentParams, AcceptedByTheKernelLauncher) {
 TEST(PersistentParams, KernelLauncherRefusals) {
   const CallSetup s = small_setup();
   ASSERT_TRUE(s.persistent.fits) << s.persistent.reason;
-  const kernels::StorageType storage = storage_type(s.type);
   const int blocks = s.persistent.total_blocks();
   const kernels::PersistentParams full =
       persistent_params(s.desc, s.plan, persistent_ops(s.plan, 1)[0], s.persistent, s.buffers, s.cell, s.type, nullptr);
   auto launch = [&](kernels::PersistentParams p, int n = -1) {
-    kernels::launch_persistent_lstm(p, storage, n < 0 ? blocks : n, nullptr);
+    kernels::launch_persistent_lstm(p, s.type, n < 0 ? blocks : n, nullptr);
   };
   kernels::PersistentParams bad = full;
   bad.step_count = 0;
@@ -370,8 +377,11 @@ TEST(PersistentParams, KernelLauncherRefusals) {
   bad = full;
   bad.cols_per_lane = 1000;
   test::expect_error([&] { launch(bad); }, ErrorCode::kInvalidArgument, {"1000 column slots"});
-  test::expect_error([&] { kernels::launch_persistent_lstm(full, kernels::StorageType::kFloat16, blocks, nullptr); },
+  test::expect_error([&] { kernels::launch_persistent_lstm(full, DataType::kFloat16, blocks, nullptr); },
                      ErrorCode::kInvalidArgument, {"float16"});
+  for (const DataType other : {DataType::kFloat16, static_cast<DataType>(100)})  // the latter: outside the enum
+    test::expect_error([&] { kernels::persistent_launch_fits(full, other, blocks, nullptr); },
+                       ErrorCode::kInvalidArgument, {data_type_name(other), "expected float32 or bfloat16"});
 }
 
 TEST(PersistentParams, Errors) {

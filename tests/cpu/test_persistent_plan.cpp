@@ -1,5 +1,6 @@
 // The persistent-kernel planner (src/fused/persistent_plan.hpp): fit boundaries on H200 limits,
-// budgets, ownership, exchange offsets, the register map as the inverse of the kernel's. (Its plans
+// budgets, ownership, exchange offsets; the kernel header's slice, register-map and tag arithmetic
+// (kernels/persistent_lstm.hpp, which the planner calls) against hand-computed values. (Its plans
 // run by the kernel itself against the reference: tests/simt/test_simt_persistent.cpp.)
 #include <gtest/gtest.h>
 
@@ -182,36 +183,112 @@ TEST(PersistentPlan, InvalidArgumentsThrow) {
                ErrorCode::kInvalidArgument, {"device limits"});
 }
 
+// The kernel header's arithmetic, which the planner, the kernel and the parameter builder share,
+// against values worked out by hand from the layout comments.
+TEST(PersistentKernelArithmetic, PartitionSlicesByHand) {
+  // D=2, H=10, P=5, N=5; B=3 blocks of U=4 units and PB=2 projected units; C=2 clusters of R=3 rows.
+  const kernels::PersistentPartition s{2, 10, 5, 5, 3, 2, 3, 4, 2};
+  EXPECT_EQ(kernels::persistent_block_count(s), 12);
+  struct Want {
+    int id, direction, cluster, rank, unit_first, units, proj_first, projs, row_first, rows;
+  };
+  const Want wants[] = {
+      {0, 0, 0, 0, 0, 4, 0, 2, 0, 3}, {2, 0, 0, 2, 8, 2, 4, 1, 0, 3},  // last block: units 8, 9; proj 4
+      {4, 0, 1, 1, 4, 4, 2, 2, 3, 2},                                  // second cluster: rows 3, 4
+      {7, 1, 2, 1, 4, 4, 2, 2, 0, 3}, {11, 1, 3, 2, 8, 2, 4, 1, 3, 2},
+  };
+  for (const Want& w : wants) {
+    const kernels::PersistentBlock b = kernels::persistent_block(s, w.id);
+    SCOPED_TRACE(testing::Message() << "block " << w.id);
+    EXPECT_EQ(b.direction, w.direction);
+    EXPECT_EQ(b.cluster, w.cluster);
+    EXPECT_EQ(b.rank, w.rank);
+    EXPECT_EQ(b.unit_first, w.unit_first);
+    EXPECT_EQ(b.units, w.units);
+    EXPECT_EQ(b.proj_first, w.proj_first);
+    EXPECT_EQ(b.projs, w.projs);
+    EXPECT_EQ(b.row_first, w.row_first);
+    EXPECT_EQ(b.rows, w.rows);
+  }
+  // Without a projection no block owns projected units.
+  const kernels::PersistentPartition plain{1, 10, 0, 5, 3, 1, 5, 4, 0};
+  for (int id = 0; id < 3; ++id) EXPECT_EQ(kernels::persistent_block(plain, id).projs, 0);
+  // Block 1 (units 4..7): local row 5 is gate 1 (f) of unit 5, row 13 gate 3 (o) of unit 5.
+  const kernels::PersistentBlock b1 = kernels::persistent_block(s, 1);
+  EXPECT_EQ(kernels::persistent_w_hh_row(b1, 0, 10), 4);
+  EXPECT_EQ(kernels::persistent_w_hh_row(b1, 5, 10), 15);
+  EXPECT_EQ(kernels::persistent_w_hh_row(b1, 13, 10), 35);
+  // Block 2 (units 8, 9): local row 3 is gate 1 of unit 9.
+  EXPECT_EQ(kernels::persistent_w_hh_row(kernels::persistent_block(s, 2), 3, 10), 19);
+}
+
+TEST(PersistentKernelArithmetic, RegisterMapAndTagsByHand) {
+  EXPECT_EQ(kernels::kPersistentBlockThreads, 256);
+  EXPECT_EQ(kernels::kPersistentWarps, 8);
+  // 3 row slots: element 7 of warp 2, lane 5 is row slot 7 % 3 = 1 (row 1·8 + 2 = 10), column slot
+  // 7 / 3 = 2 (column 2·32 + 5 = 69); and back.
+  const kernels::PersistentRegisterSource src = kernels::persistent_register_source(3, 7, 2, 5);
+  EXPECT_EQ(src.row, 10);
+  EXPECT_EQ(src.column, 69);
+  const kernels::PersistentRegisterElement at = kernels::persistent_register_element(3, 10, 69);
+  EXPECT_EQ(at.warp, 2);
+  EXPECT_EQ(at.lane, 5);
+  EXPECT_EQ(at.element, 7);
+  // 1 row slot: element e is column slot e, row = warp.
+  const kernels::PersistentRegisterSource one = kernels::persistent_register_source(1, 4, 7, 31);
+  EXPECT_EQ(one.row, 7);
+  EXPECT_EQ(one.column, 4 * 32 + 31);
+  // The value read at local step ls carries tag tag_base + ls + 1, in slot ls % 2.
+  EXPECT_EQ(kernels::persistent_tag(100, 0), 101);
+  EXPECT_EQ(kernels::persistent_tag(100, 7), 108);
+  EXPECT_EQ(kernels::persistent_slot(0), 0);
+  EXPECT_EQ(kernels::persistent_slot(7), 1);
+  EXPECT_EQ(kernels::persistent_slot(8), 0);
+  // A launch of 7 steps publishes tags up to 100 + 7 + 1 = 108; the next one starts at 100 + 8.
+  EXPECT_EQ(kernels::persistent_tags_per_launch(7), 8);
+  EXPECT_GT(kernels::persistent_tag(100 + kernels::persistent_tags_per_launch(7), 0), kernels::persistent_tag(100, 7));
+}
+
 // Every fitting plan on random shapes: budgets, regions, ownership and exchange offsets.
 void check_plan_invariants(const PersistentPlan& p, const DeviceLimits& lim, const std::string& what) {
   SCOPED_TRACE(what);
   const int e = p.weight_type == DataType::kFloat32 ? 4 : 2;
   EXPECT_LE(p.smem.total_bytes, lim.smem_per_block);
   EXPECT_LE(p.registers_per_thread, lim.max_registers_per_thread);
-  EXPECT_LE(static_cast<std::int64_t>(p.registers_per_thread) * p.threads, lim.registers_per_sm);
+  constexpr int kThreads = kernels::kPersistentBlockThreads;
+  EXPECT_LE(static_cast<std::int64_t>(p.registers_per_thread) * kThreads, lim.registers_per_sm);
   EXPECT_EQ(p.weight_registers % fused::kRegisterTileStep, 0);
   // The register file holds the register rows: per_thread elements cover them and fit the tiles.
-  EXPECT_GE(static_cast<std::int64_t>(p.per_thread_elements) * p.threads,
+  EXPECT_GE(static_cast<std::int64_t>(p.per_thread_elements) * kThreads,
             static_cast<std::int64_t>(p.register_rows) * p.out_size);
   EXPECT_LE(p.per_thread_elements * e, p.weight_registers * 4);
   EXPECT_LE(p.register_rows, 4 * p.units_per_block);
   // The kernel is compiled for this slot count, and its register array holds slots × column
   // slots elements.
   EXPECT_TRUE(kernels::persistent_slot_choice(p.register_slots)) << p.register_slots;
-  EXPECT_EQ(p.register_rows, std::min(4 * p.units_per_block, p.register_slots * p.threads / 32));
+  EXPECT_EQ(p.register_rows, std::min(4 * p.units_per_block, p.register_slots * kThreads / 32));
   const int per_register = p.weight_type == DataType::kFloat32 ? 1 : 2;
   if (p.register_slots > 0) EXPECT_LE(p.cols_per_lane, kernels::persistent_register_columns(p.register_slots, per_register));
   EXPECT_LE(p.weight_registers, kernels::kPersistentWeightRegisters);
-  // The kernel loads element e of thread (warp, lane) from persistent_register_source; the plan's
-  // register_location must be its inverse on every register row.
-  for (int e = 0; e < p.per_thread_elements; ++e)
-    for (int t = 0; t < p.threads; t += 7) {
-      const kernels::PersistentRegisterSource src = kernels::persistent_register_source(p.register_slots, e, t / 32, t % 32);
-      if (src.row >= p.register_rows || src.column >= p.out_size) continue;
-      const fused::RegisterLocation at = fused::register_location(p, src.row, src.column);
-      EXPECT_EQ(at.thread, t);
-      EXPECT_EQ(at.element, e);
-    }
+  // The kernel loads element e of thread (warp, lane) from persistent_register_source: with this
+  // plan's slots and column slots, every register-resident (row, column) of the slice is loaded by
+  // exactly one (thread, element), and persistent_register_element takes it back.
+  if (p.register_slots > 0) {
+    std::vector<int> loads(static_cast<std::size_t>(p.register_rows) * p.out_size, 0);
+    for (int t = 0; t < kThreads; ++t)
+      for (int e = 0; e < p.per_thread_elements; ++e) {
+        const kernels::PersistentRegisterSource src =
+            kernels::persistent_register_source(p.register_slots, e, t / 32, t % 32);
+        if (src.row >= p.register_rows || src.column >= p.out_size) continue;
+        ++loads[static_cast<std::size_t>(src.row) * p.out_size + src.column];
+        const kernels::PersistentRegisterElement back =
+            kernels::persistent_register_element(p.register_slots, src.row, src.column);
+        EXPECT_EQ(back.warp * 32 + back.lane, t);
+        EXPECT_EQ(back.element, e);
+      }
+    for (std::size_t i = 0; i < loads.size(); ++i)
+      ASSERT_EQ(loads[i], 1) << "row " << i / p.out_size << " column " << i % p.out_size;
+  }
   // Shared regions: aligned, in order, disjoint, inside the total.
   const fused::SmemLayout& s = p.smem;
   const fused::SmemRegion regions[] = {s.w_hh, s.w_hr, s.h_stage, s.m_stage, s.gates, s.c_state, s.vectors, s.exchange};
@@ -232,28 +309,37 @@ void check_plan_invariants(const PersistentPlan& p, const DeviceLimits& lim, con
   std::vector<int> proj_owner(static_cast<std::size_t>(D) * p.clusters_per_direction * p.proj, 0);
   std::vector<std::set<int>> rows_seen(D);
   std::set<std::pair<int, int>> ranks;
-  for (const fused::BlockSlice& b : p.blocks) {
-    EXPECT_LT(b.unit_first, b.unit_last);
-    EXPECT_LE(b.unit_last - b.unit_first, p.units_per_block);
-    EXPECT_LE(b.proj_last - b.proj_first, p.proj_per_block);
-    EXPECT_LE(b.row_last - b.row_first, p.rows_per_cluster);
+  ASSERT_EQ(p.total_blocks(), D * p.clusters_per_direction * p.blocks_per_direction);
+  for (int id = 0; id < p.total_blocks(); ++id) {
+    const kernels::PersistentBlock& b = p.blocks[id];
+    SCOPED_TRACE(testing::Message() << "block " << id);
+    EXPECT_GE(b.units, 1);
+    EXPECT_LE(b.units, p.units_per_block);
+    EXPECT_LE(b.projs, p.proj_per_block);
+    EXPECT_LE(b.rows, p.rows_per_cluster);
     EXPECT_LT(b.rank, p.blocks_per_direction);
-    EXPECT_TRUE(ranks.insert({b.cluster * 2 + b.direction, b.rank}).second);
-    const int group = b.direction * p.clusters_per_direction + (p.variant == FusedKernel::kPersistent
-                                                                     ? 0
-                                                                     : b.cluster - b.direction * p.clusters_per_direction);
-    for (int j = b.unit_first; j < b.unit_last; ++j) ++unit_owner.at(static_cast<std::size_t>(group) * p.hidden + j);
-    for (int j = b.proj_first; j < b.proj_last; ++j) ++proj_owner.at(static_cast<std::size_t>(group) * p.proj + j);
+    // Direction-major ids, clusters of blocks_per_direction consecutive blocks.
+    EXPECT_EQ(b.direction, id / (p.clusters_per_direction * p.blocks_per_direction));
+    EXPECT_EQ(b.cluster, id / p.blocks_per_direction);
+    EXPECT_EQ(b.rank, id % p.blocks_per_direction);
+    EXPECT_TRUE(ranks.insert({b.cluster, b.rank}).second);
+    const int group = b.cluster;  // (direction, batch slice)
+    for (int j = b.unit_first; j < b.unit_first + b.units; ++j)
+      ++unit_owner.at(static_cast<std::size_t>(group) * p.hidden + j);
+    for (int j = b.proj_first; j < b.proj_first + b.projs; ++j)
+      ++proj_owner.at(static_cast<std::size_t>(group) * p.proj + j);
     if (b.rank == 0)
-      for (int r = b.row_first; r < b.row_last; ++r) EXPECT_TRUE(rows_seen[b.direction].insert(r).second) << r;
-    // Every local W_hh row maps to a distinct global row of this block's units.
-    std::set<int> global;
-    for (int r = 0; r < 4 * (b.unit_last - b.unit_first); ++r) {
-      const int g = fused::global_w_hh_row(b, r, p.hidden);
-      EXPECT_EQ(g % p.hidden >= b.unit_first && g % p.hidden < b.unit_last, true);
+      for (int r = b.row_first; r < b.row_first + b.rows; ++r)
+        EXPECT_TRUE(rows_seen[b.direction].insert(r).second) << r;
+    // Every local W_hh row maps to a distinct global row of this block's units, gate r / units.
+    std::set<std::int64_t> global;
+    for (int r = 0; r < 4 * b.units; ++r) {
+      const std::int64_t g = kernels::persistent_w_hh_row(b, r, p.hidden);
+      EXPECT_EQ(g / p.hidden, r / b.units);
+      EXPECT_TRUE(g % p.hidden >= b.unit_first && g % p.hidden < b.unit_first + b.units) << g;
       global.insert(g);
     }
-    EXPECT_EQ(global.size(), static_cast<std::size_t>(4 * (b.unit_last - b.unit_first)));
+    EXPECT_EQ(global.size(), static_cast<std::size_t>(4 * b.units));
   }
   for (int c : unit_owner) EXPECT_EQ(c, 1);
   for (int c : proj_owner) EXPECT_EQ(c, 1);

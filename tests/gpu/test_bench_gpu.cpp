@@ -20,19 +20,19 @@ namespace {
 class BenchGpu : public test::GpuTest {};
 
 TEST_F(BenchGpu, CeilingsArePlausible) {
-  const Ceilings c = measure_ceilings({Precision::kFp32, Precision::kBf16}, 2048);
+  const Ceilings c = measure_ceilings({Numerics{DataType::kFloat32}, Numerics{DataType::kBFloat16}}, 2048);
   ASSERT_EQ(c.gemm_flops_per_s.size(), 2u);
   for (const auto& [p, rate] : c.gemm_flops_per_s) {
     EXPECT_GT(rate, 1e12) << to_string(p);  // any sm_90 part does far more than 1 TFLOP/s
     EXPECT_LT(rate, 5e15) << to_string(p);  // and far less than 5 PFLOP/s
   }
-  EXPECT_GT(c.gemm_flops_per_s.at(Precision::kBf16), c.gemm_flops_per_s.at(Precision::kFp32));
+  EXPECT_GT(c.gemm_flops_per_s.at(Numerics{DataType::kBFloat16}), c.gemm_flops_per_s.at(Numerics{DataType::kFloat32}));
   EXPECT_GT(c.copy_bytes_per_s, 1e11);
   EXPECT_LT(c.copy_bytes_per_s, 2e13);
 }
 
 TEST_F(BenchGpu, TimesCudnnForwardWithRotatedBuffers) {
-  const Shape s{4, 16, 32, 64, 0, 1, 1, Precision::kFp32};
+  const Shape s{4, 16, 32, 64, 0, 1, 1, Numerics{DataType::kFloat32}};
   BackendOptions options;
   options.kind = BackendKind::kCudnn;
   options.cudnn_algo = CudnnAlgo::kStandard;
@@ -54,8 +54,8 @@ TEST_F(BenchGpu, SmallRunChecksTimesAndComparesWithCudnn) {
   options.progress = false;
   options.backends = {BackendKind::kFused, BackendKind::kCudnn};
   options.gpu_timing = TimingSettings{2, 5, 20, 20.0};
-  const std::vector<Shape> shapes = {Shape{3, 10, 24, 48, 0, 1, 1, Precision::kFp32},
-                                     Shape{2, 6, 16, 32, 0, 2, 2, Precision::kBf16}};
+  const std::vector<Shape> shapes = {Shape{3, 10, 24, 48, 0, 1, 1, {DataType::kFloat32}},
+                                     Shape{2, 6, 16, 32, 0, 2, 2, {DataType::kBFloat16}}};
   std::ostringstream progress;
   const BenchResult result = run_benchmark(shapes, options, progress);
   ASSERT_TRUE(result.gpu);
@@ -71,7 +71,7 @@ TEST_F(BenchGpu, SmallRunChecksTimesAndComparesWithCudnn) {
     if (r.status != "ok") continue;
     EXPECT_EQ(r.timer, "cuda_events");
     EXPECT_EQ(r.check_steps, r.shape.steps);
-    EXPECT_LE(r.max_abs_err, tolerance(r.shape.precision).atol * 10);
+    EXPECT_LE(r.max_abs_err, tolerance(r.shape.numerics).atol * 10);
     EXPECT_GE(r.time_ms.count, 5);
     EXPECT_GT(r.us_per_step, 0.0);
     EXPECT_GT(r.floor_fraction, 0.0);
@@ -91,7 +91,7 @@ TEST_F(BenchGpu, FusedVariantsAreTimedWithTheirPlans) {
                       backend_choice_from_string("fused:cluster"), BackendChoice(BackendKind::kCudnn)};
   options.cudnn_algos = {CudnnAlgo::kStandard};
   options.gpu_timing = TimingSettings{2, 5, 20, 20.0};
-  const Shape s{4, 24, 64, 128, 0, 1, 1, Precision::kFp32};  // cluster target shape (H <= 512, N <= 64)
+  const Shape s{4, 24, 64, 128, 0, 1, 1, Numerics{DataType::kFloat32}};  // cluster target shape (H <= 512, N <= 64)
   std::ostringstream progress;
   const BenchResult result = run_benchmark({s}, options, progress);
   ASSERT_TRUE(result.gpu);

@@ -2,7 +2,7 @@
 // against the reference for the grid (kPersistent) and cluster (kCluster) variants in float32 and
 // bfloat16, with Lstm::execution_plan proving the requested variant ran wherever it is usable (the
 // planner's fit and the co-residency query, from the call the backend makes:
-// fused::persistent_candidate); the size limits of each variant on this device (the largest H it
+// fused::variant_candidate); the size limits of each variant on this device (the largest H it
 // serves runs persistent, H + 1 falls back to stepwise, both correct); bitwise-identical repeated
 // runs; a forced exchange timeout (one block never publishes) that reports instead of hanging and
 // leaves the bound as it found it; and a

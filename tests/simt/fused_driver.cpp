@@ -52,7 +52,6 @@ std::vector<std::uint8_t> poisoned_storage(std::size_t count, DataType type) {
 
 int execute(const fused::BoundCall& call, DataType type, std::uint64_t seed) {
   const std::vector<fused::BoundOp>& ops = call.ops;
-  const kernels::StorageType storage = fused::storage_type(type);
   int streams = 0;
   for (const fused::BoundOp& op : ops) streams = std::max(streams, op.stream + 1);
   std::vector<std::vector<int>> queue(streams);
@@ -81,14 +80,14 @@ int execute(const fused::BoundCall& call, DataType type, std::uint64_t seed) {
         kernels::upload_lengths(op.upload_source, op.upload_count, op.upload_target, stream);
         launches += kernels::length_chunk_count(op.upload_count);
         break;
-      case OpKind::kInitState: kernels::launch_init_state(op.init, storage, stream), ++launches; break;
+      case OpKind::kInitState: kernels::launch_init_state(op.init, type, stream), ++launches; break;
       case OpKind::kGemm:
         cpu_gemm(op.gemm_call, op.gemm_weight, op.gemm_act, op.gemm_out);
         break;
-      case OpKind::kGateStep: kernels::launch_gate_step(op.gate, storage, stream), ++launches; break;
+      case OpKind::kGateStep: kernels::launch_gate_step(op.gate, type, stream), ++launches; break;
       case OpKind::kClearPersistent: std::memset(op.clear, 0, op.clear_bytes); break;  // cudaMemsetAsync
       case OpKind::kPersistent:
-        kernels::launch_persistent_lstm(op.persistent, storage, op.blocks, stream);
+        kernels::launch_persistent_lstm(op.persistent, type, op.blocks, stream);
         ++launches;
         break;
       case OpKind::kFork:
@@ -146,7 +145,7 @@ FusedRunResult run_fused(const ModelDesc& desc, const Weights& weights_in, const
   if (opt.planner_registers_per_sm > 0) facts.limits.registers_per_sm = opt.planner_registers_per_sm;
   facts.cooperative_launch = true;
   facts.co_resident = [t](const fused::PersistentPlan& p) {
-    return kernels::persistent_launch_fits(fused::persistent_shape_params(p), fused::storage_type(t), p.total_blocks(),
+    return kernels::persistent_launch_fits(fused::persistent_shape_params(p), t, p.total_blocks(),
                                            nullptr);
   };
   const fused::PlanKey key = fused::plan_key(req);

@@ -5,7 +5,8 @@
 // 4-byte elements, lengths with 0 and T, in place and from scratch, destinations poisoned with
 // guard bytes after them, several grid-stride blocks; the length upload (chunks of
 // kLengthsPerLaunch, one launch each); the cell-math probe against the host cell_step; the state
-// initialisation kernel against init_state_element's contract.
+// initialisation kernel against init_state_element's contract; the stepwise launchers' refusal of
+// a data type they have no kernel for.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "common/compare.hpp"
+#include "common/expect_error.hpp"
 #include "common/random_model.hpp"
 #include "common/transform_expectations.hpp"
 #include "kernels/cell_math_params.hpp"
@@ -215,7 +217,7 @@ TEST_F(SimtKernels, InitStateFromInitialStateOrZeros) {
     p.h_state = h_state.data();
     p.c_state = c_state.data();
     p.m_state = m_state.data();
-    kernels::launch_init_state(p, kernels::StorageType::kFloat32, nullptr);
+    kernels::launch_init_state(p, DataType::kFloat32, nullptr);
     for (std::size_t i = 0; i < hc; ++i) {
       ASSERT_EQ(c_state[i], with_initial ? c0[i] : 0.0f) << i;
       ASSERT_EQ(m_state[i], 0.0f) << i;
@@ -225,6 +227,24 @@ TEST_F(SimtKernels, InitStateFromInitialStateOrZeros) {
       EXPECT_TRUE(std::isnan(h_state[hh + i]) && std::isnan(c_state[hc + i]) && std::isnan(m_state[hc + i]));
     }
   }
+}
+
+// A DataType value the stepwise kernels have no instantiation for (a later file-only type): a
+// one-line kInvalidArgument naming the launcher and the type, and nothing written.
+TEST_F(SimtKernels, StepwiseLaunchersRefuseOtherDataTypes) {
+  const DataType other = static_cast<DataType>(100);  // outside the enum: named "unknown"
+  kernels::InitStateParams init{};
+  init.batch = 2, init.hidden = 3, init.out_size = 3, init.directions = 1;
+  std::vector<float> h(6, test::poison_value()), c(6, test::poison_value());
+  init.h_state = h.data();
+  init.c_state = c.data();
+  test::expect_error([&] { kernels::launch_init_state(init, other, nullptr); }, ErrorCode::kInvalidArgument,
+                     {"launch_init_state", "unknown data", "expected float32, float16 or bfloat16"});
+  for (std::size_t i = 0; i < 6; ++i) EXPECT_TRUE(std::isnan(h[i]) && std::isnan(c[i])) << i;
+  kernels::GateStepParams step{};
+  step.batch = 2, step.hidden = 3, step.out_size = 3, step.directions = 1, step.seq_len = 1;
+  test::expect_error([&] { kernels::launch_gate_step(step, other, nullptr); }, ErrorCode::kInvalidArgument,
+                     {"launch_gate_step", "unknown data", "expected float32, float16 or bfloat16"});
 }
 
 }  // namespace

@@ -219,7 +219,7 @@ TEST(SimtPersistent, BlocksThatCannotBeCoResidentAreRefused) {
   p.h_exchange = any.data();
   p.abort_flag = reinterpret_cast<std::int32_t*>(any.data());
   p.w_hh = any.data();
-  test::expect_error([&] { kernels::launch_persistent_lstm(p, kernels::StorageType::kFloat32, 8, nullptr); },
+  test::expect_error([&] { kernels::launch_persistent_lstm(p, DataType::kFloat32, 8, nullptr); },
                      ErrorCode::kCudaError, {"cudaErrorCooperativeLaunchTooLarge"});
 }
 
