@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "chunk_reader.hpp"
+#include "common/elements.hpp"
 #include "executor_item.hpp"
 #include "lstmrt/error.hpp"
 #include "row_ops.hpp"
@@ -74,7 +75,7 @@ Executor::Executor(const ServingConfig& config, const ServedModel& served, std::
       x_stage_(*device_, DeviceBuffer::Side::kStaging), x_dev_(*device_, DeviceBuffer::Side::kDevice),
       slots_stage_(*device_, DeviceBuffer::Side::kStaging), slots_dev_(*device_, DeviceBuffer::Side::kDevice),
       last_dev_(*device_, DeviceBuffer::Side::kDevice), last_merged_dev_(*device_, DeviceBuffer::Side::kDevice) {
-  element_bytes_ = options.data_type == DataType::kFloat32 ? 4 : 2;
+  element_bytes_ = detail::element_bytes(options.data_type);
   for (const ImportedStage& stage : served_.model.stages) {
     lstms_.push_back(Lstm::create(stage.desc, stage.weights, options));
     stage_buffers_.push_back(std::make_unique<StageBuffers>(*device_));

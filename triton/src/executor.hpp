@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,8 +30,8 @@ struct TensorView {
     std::size_t bytes = 0;
     bool on_device = false;
   };
-  ElementType type = ElementType::kOther;
-  std::string type_name;  // for messages
+  std::optional<DataType> type;  // empty: a Triton type lstmrt has none for
+  std::string type_name;         // Triton's name ("FP32"), for messages
   std::vector<std::int64_t> shape;
   std::vector<Chunk> chunks;
   std::size_t bytes() const;

@@ -9,6 +9,7 @@
 #include "common/elements.hpp"
 #include "executor_item.hpp"
 #include "lstmrt/error.hpp"
+#include "triton_types.hpp"
 
 namespace lstmrt::serving {
 namespace {
@@ -21,13 +22,6 @@ std::string shape_string(const std::vector<std::int64_t>& s) {
 
 [[noreturn]] void bad_request(const ExecRequest& r, const std::string& what) {
   throw Error(ErrorCode::kInvalidArgument, fmt::format("request {}: {}", r.label, what));
-}
-
-float element_value(const std::uint8_t* p, ElementType t) {
-  const DataType d = t == ElementType::kFloat16    ? DataType::kFloat16
-                     : t == ElementType::kBFloat16 ? DataType::kBFloat16
-                                                   : DataType::kFloat32;
-  return detail::load_element(p, d);
 }
 
 }  // namespace
@@ -51,7 +45,7 @@ Executor::Item Executor::check(const ExecRequest& r, std::size_t index, std::uin
     item.skip = true;
     return item;
   }
-  const ElementType data = element_type_for(config_.options.data_type);
+  const DataType data = config_.options.data_type;
   const std::size_t e = element_bytes_;
   auto check_memory = [&](const TensorView& t, const char* name) {
     if (device_->is_host())
@@ -62,7 +56,7 @@ Executor::Item Executor::check(const ExecRequest& r, std::size_t index, std::uin
   if (!r.x) bad_request(r, "no input 'x': expected x of shape [B, T, input_size]");
   const TensorView& x = *r.x;
   const int I = served_.input_size();
-  if (x.type != data) bad_request(r, fmt::format("input 'x' is {}: expected {}", x.type_name, to_string(data)));
+  if (x.type != data) bad_request(r, fmt::format("input 'x' is {}: expected {}", x.type_name, triton_name(data)));
   if (x.shape.size() != 3 || x.shape[0] < 1 || x.shape[1] < 1 || x.shape[2] != I)
     bad_request(r, fmt::format("input 'x' has shape {}: expected [B, T, {}] with B, T >= 1", shape_string(x.shape), I));
   if (x.shape[0] > (1 << 24) || x.shape[1] > (1 << 24))
@@ -78,16 +72,16 @@ Executor::Item Executor::check(const ExecRequest& r, std::size_t index, std::uin
     const TensorView& l = *r.lengths;
     if (served_.model.masking)
       bad_request(r, "input 'lengths': the model's Masking layer sets the lengths from x: expected no lengths");
-    if (l.type != ElementType::kInt32 && l.type != ElementType::kInt64)
+    if (l.type != DataType::kInt32 && l.type != DataType::kInt64)
       bad_request(r, fmt::format("input 'lengths' is {}: expected INT32 or INT64", l.type_name));
-    if (l.numel() != item.B || l.bytes() != static_cast<std::size_t>(item.B) * element_size(l.type))
+    if (l.numel() != item.B || l.bytes() != static_cast<std::size_t>(item.B) * detail::element_bytes(*l.type))
       bad_request(r, fmt::format("input 'lengths' has shape {}: expected {} values, one per row of x",
                                  shape_string(l.shape), item.B));
     check_memory(l, "lengths");
     const std::vector<std::uint8_t> raw = read_to_host(l);
     for (int b = 0; b < item.B; ++b) {
       std::int64_t v;
-      if (l.type == ElementType::kInt32) {
+      if (l.type == DataType::kInt32) {
         std::int32_t v32;
         std::memcpy(&v32, raw.data() + 4 * b, 4);
         v = v32;
@@ -107,7 +101,7 @@ Executor::Item Executor::check(const ExecRequest& r, std::size_t index, std::uin
       for (int t = 0; t < item.T; ++t) {
         const std::uint8_t* step = raw.data() + (static_cast<std::size_t>(b) * item.T + t) * I * e;
         bool valid = false;
-        for (int i = 0; i < I && !valid; ++i) valid = element_value(step + i * e, x.type) != served_.model.mask_value;
+        for (int i = 0; i < I && !valid; ++i) valid = detail::load_element(step + i * e, data) != served_.model.mask_value;
         if (valid && length != t)
           bad_request(r, fmt::format("input 'x': row {} has a valid step {} after masked step {}: expected "
                                      "right-padded rows (the Masking layer's valid steps a prefix of each row)",
@@ -125,7 +119,7 @@ Executor::Item Executor::check(const ExecRequest& r, std::size_t index, std::uin
     if (served_.stages.size() != 1)
       bad_request(r, fmt::format("input '{}': the model has {} stages: initial states are taken by one-stage models",
                                  name, served_.stages.size()));
-    if (t->type != data) bad_request(r, fmt::format("input '{}' is {}: expected {}", name, t->type_name, to_string(data)));
+    if (t->type != data) bad_request(r, fmt::format("input '{}' is {}: expected {}", name, t->type_name, triton_name(data)));
     if (t->shape != std::vector<std::int64_t>{item.B, g.state_rows, width} ||
         t->bytes() != static_cast<std::size_t>(t->numel()) * e)
       bad_request(r, fmt::format("input '{}' has shape {}: expected [{}, {}, {}] (B, L·D, {})", name,

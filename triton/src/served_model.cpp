@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "lstmrt/error.hpp"
+#include "triton_types.hpp"
 
 namespace lstmrt::serving {
 namespace {
@@ -32,10 +33,10 @@ void check_dims(const ServingConfig& c, const TensorConfig& t, const std::vector
                                     : ", batch dimension included as max_batch_size is 0"));
 }
 
-void check_type(const ServingConfig& c, const TensorConfig& t, ElementType expected) {
+void check_type(const ServingConfig& c, const TensorConfig& t, DataType expected) {
   if (t.type != expected)
     bad(c, fmt::format("tensor '{}' is {}: expected TYPE_{} (parameter dtype {})", t.name, t.type_name,
-                       to_string(expected), lstmrt::to_string(c.options.data_type)));
+                       triton_name(expected), lstmrt::to_string(c.options.data_type)));
 }
 
 }  // namespace
@@ -89,7 +90,7 @@ std::string ServedModel::describe() const {
 }
 
 void check_tensors(const ServingConfig& c, const ServedModel& s) {
-  const ElementType data = element_type_for(c.options.data_type);
+  const DataType data = c.options.data_type;
   const StageGeometry& first = s.stages.front();
   const StageGeometry& last = s.last();
   for (const auto& [name, t] : c.inputs) {
@@ -97,7 +98,7 @@ void check_tensors(const ServingConfig& c, const ServedModel& s) {
       check_type(c, t, data);
       check_dims(c, t, {-1, s.input_size()}, fmt::format("T steps of input_size {}", s.input_size()));
     } else if (name == "lengths") {
-      if (t.type != ElementType::kInt32 && t.type != ElementType::kInt64)
+      if (t.type != DataType::kInt32 && t.type != DataType::kInt64)
         bad(c, fmt::format("tensor 'lengths' is {}: expected TYPE_INT32 or TYPE_INT64", t.type_name));
       // Batched: dims [1] (the client sends (B, 1); with reshape { shape: [ ] } the backend sees
       // (B)). Unbatched: dims [N] or [-1]. Either way one length per row.

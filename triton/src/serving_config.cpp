@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lstmrt/error.hpp"
+#include "triton_types.hpp"
 
 namespace lstmrt::serving {
 namespace {
@@ -30,15 +31,6 @@ std::int64_t to_int(const json& v, const std::string& model, const std::string& 
   bad(model, fmt::format("{} is {}: expected an integer", field, v.dump()));
 }
 
-ElementType parse_type(const std::string& name) {
-  if (name == "TYPE_FP32") return ElementType::kFloat32;
-  if (name == "TYPE_FP16") return ElementType::kFloat16;
-  if (name == "TYPE_BF16") return ElementType::kBFloat16;
-  if (name == "TYPE_INT32") return ElementType::kInt32;
-  if (name == "TYPE_INT64") return ElementType::kInt64;
-  return ElementType::kOther;
-}
-
 std::map<std::string, TensorConfig> parse_tensors(const json& config, const char* key, const std::string& model) {
   std::map<std::string, TensorConfig> tensors;
   if (!config.contains(key)) return tensors;
@@ -46,7 +38,7 @@ std::map<std::string, TensorConfig> parse_tensors(const json& config, const char
     TensorConfig tc;
     tc.name = t.value("name", "");
     tc.type_name = t.value("data_type", "TYPE_INVALID");
-    tc.type = parse_type(tc.type_name);
+    tc.type = data_type_from_triton(tc.type_name);
     if (t.contains("dims"))
       for (const json& d : t.at("dims")) tc.dims.push_back(to_int(d, model, fmt::format("{} '{}' dims", key, tc.name)));
     tc.optional = t.value("optional", false);
@@ -103,40 +95,6 @@ void apply_parameter(ServingConfig& c, const std::string& key, const std::string
 }
 
 }  // namespace
-
-std::size_t element_size(ElementType t) {
-  switch (t) {
-    case ElementType::kFloat32:
-    case ElementType::kInt32: return 4;
-    case ElementType::kFloat16:
-    case ElementType::kBFloat16: return 2;
-    case ElementType::kInt64: return 8;
-    case ElementType::kOther: break;
-  }
-  return 0;
-}
-
-std::string to_string(ElementType t) {
-  switch (t) {
-    case ElementType::kFloat32: return "FP32";
-    case ElementType::kFloat16: return "FP16";
-    case ElementType::kBFloat16: return "BF16";
-    case ElementType::kInt32: return "INT32";
-    case ElementType::kInt64: return "INT64";
-    case ElementType::kOther: break;
-  }
-  return "other";
-}
-
-ElementType element_type_for(DataType t) {
-  switch (t) {
-    case DataType::kFloat32: return ElementType::kFloat32;
-    case DataType::kFloat16: return ElementType::kFloat16;
-    case DataType::kBFloat16: return ElementType::kBFloat16;
-    default: break;  // not a storage type
-  }
-  return ElementType::kOther;
-}
 
 std::string known_parameters() {
   return "model_file, backend, dtype, fused_kernel, math, cudnn_algo, reserve_steps";

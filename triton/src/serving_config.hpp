@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,16 +26,10 @@
 
 namespace lstmrt::serving {
 
-// Tensor element types the backend reads or writes (Triton's TYPE_* names).
-enum class ElementType { kFloat32, kFloat16, kBFloat16, kInt32, kInt64, kOther };
-std::size_t element_size(ElementType t);        // bytes; 0 for kOther
-std::string to_string(ElementType t);           // Triton's name without TYPE_: "FP32", "INT64", ...
-ElementType element_type_for(DataType t);       // the tensor type that carries lstmrt data of type t
-
 struct TensorConfig {
   std::string name;
-  ElementType type = ElementType::kOther;
-  std::string type_name;                        // as written in the config, for messages
+  std::optional<DataType> type;                 // empty: a Triton type lstmrt has none for
+  std::string type_name;                        // as written in the config ("TYPE_FP32"), for messages
   std::vector<std::int64_t> dims;               // -1 = any; batch dimension excluded when batching
   bool optional = false;
 };

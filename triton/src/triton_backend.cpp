@@ -15,6 +15,7 @@
 #include "served_model.hpp"
 #include "serving_config.hpp"
 #include "triton_api.hpp"
+#include "triton_types.hpp"
 
 namespace lstmrt::serving {
 namespace {
@@ -61,34 +62,6 @@ TRITONSERVER_Error* guarded(Body body) {
   }
 }
 
-ElementType element_type(TRITONSERVER_DataType t) {
-  switch (t) {
-    case TRITONSERVER_TYPE_FP32: return ElementType::kFloat32;
-    case TRITONSERVER_TYPE_FP16: return ElementType::kFloat16;
-    case TRITONSERVER_TYPE_BF16: return ElementType::kBFloat16;
-    case TRITONSERVER_TYPE_INT32: return ElementType::kInt32;
-    case TRITONSERVER_TYPE_INT64: return ElementType::kInt64;
-    default: return ElementType::kOther;
-  }
-}
-
-TRITONSERVER_DataType triton_type(DataType t) {
-  switch (t) {
-    case DataType::kFloat32: return TRITONSERVER_TYPE_FP32;
-    case DataType::kFloat16: return TRITONSERVER_TYPE_FP16;
-    case DataType::kBFloat16: return TRITONSERVER_TYPE_BF16;
-    default: break;  // not a storage type
-  }
-  return TRITONSERVER_TYPE_INVALID;
-}
-
-const char* type_name(TRITONSERVER_DataType t) {
-  static const char* const names[] = {"INVALID", "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16",
-                                      "INT32",   "INT64", "FP16", "FP32",   "FP64",   "BYTES",  "BF16"};
-  const int i = static_cast<int>(t);
-  return i >= 0 && i < 15 ? names[i] : "unknown";
-}
-
 struct ModelState {
   ServingConfig config;
   ServedModel served;
@@ -128,8 +101,8 @@ void parse_request(TRITONBACKEND_Request* request, std::size_t index, const Serv
     const std::string n = name;
     TensorView* view = n == "x" ? &p.x : n == "lengths" ? &p.lengths : n == "h0" ? &p.h0 : n == "c0" ? &p.c0 : nullptr;
     if (!view) continue;  // a sequence batcher control input: START/END/CORRID come from the request itself
-    view->type = element_type(type);
-    view->type_name = type_name(type);
+    view->type = data_type_from_triton(type);
+    view->type_name = triton_name(type);
     view->shape.assign(shape, shape + dims);
     for (std::uint32_t b = 0; b < buffers; ++b) {
       const void* data = nullptr;

@@ -74,7 +74,7 @@ inline std::unique_ptr<OwnedTensor> float_tensor(std::vector<float> values, std:
                                                  std::mt19937_64& rng) {
   auto t = std::make_unique<OwnedTensor>();
   t->values = std::move(values);
-  t->view.type = ElementType::kFloat32;
+  t->view.type = DataType::kFloat32;
   t->view.type_name = "FP32";
   t->view.shape = std::move(shape);
   split_chunks(t->view, t->values.data(), t->values.size() * 4, rng);
@@ -87,12 +87,12 @@ inline std::unique_ptr<OwnedTensor> int_tensor(const std::vector<std::int32_t>& 
   t->view.shape = {static_cast<std::int64_t>(values.size())};
   if (as_int64) {
     t->longs.assign(values.begin(), values.end());
-    t->view.type = ElementType::kInt64;
+    t->view.type = DataType::kInt64;
     t->view.type_name = "INT64";
     split_chunks(t->view, t->longs.data(), t->longs.size() * 8, rng);
   } else {
     t->ints = values;
-    t->view.type = ElementType::kInt32;
+    t->view.type = DataType::kInt32;
     t->view.type_name = "INT32";
     split_chunks(t->view, t->ints.data(), t->ints.size() * 4, rng);
   }

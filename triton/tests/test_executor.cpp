@@ -139,13 +139,13 @@ TEST(Executor, BadRequestsFailAloneAndTheirBatchIsServed) {
   Lstm reference = lstmrt::test::reference_lstm(d, w);
 
   std::vector<Case> cases;
-  for (int k = 0; k < 9; ++k) {
+  for (int k = 0; k < 10; ++k) {
     cases.push_back(random_case(d, rng, 2, 3 + k % 3, false, false, false));
     cases.back().exec.want_y = cases.back().exec.want_h_n = true;
     cases.back().exec.label = fmt::format("'r{}'", k);
   }
   cases[1].x->view.shape = {2, 3, 4};                      // wrong input size
-  cases[2].x->view.type = ElementType::kOther;             // wrong dtype
+  cases[2].x->view.type = DataType::kFloat64;              // wrong dtype
   cases[2].x->view.type_name = "FP64";
   cases[3].exec.x = nullptr;                               // no x
   auto long_lengths = int_tensor({1, 9}, false, rng);      // longer than T
@@ -156,6 +156,8 @@ TEST(Executor, BadRequestsFailAloneAndTheirBatchIsServed) {
   cases[6].exec.lengths = &short_lengths->view;
   cases[7].x->view.chunks.pop_back();                      // fewer bytes than the shape
   if (cases[7].x->view.chunks.empty()) cases[7].x->view.chunks.push_back({cases[7].x->values.data(), 4, false});
+  cases[8].x->view.type = std::nullopt;                    // a Triton type lstmrt has none for
+  cases[8].x->view.type_name = "UINT16";
 
   std::vector<ExecRequest> requests;
   for (const Case& c : cases) requests.push_back(c.exec);
@@ -170,6 +172,7 @@ TEST(Executor, BadRequestsFailAloneAndTheirBatchIsServed) {
       {"request 'r5'", "input 'h0' has shape [2, 3, 4]", "expected [2, 2, 4]"},
       {"request 'r6'", "input 'lengths' has shape [1]", "expected 2 values"},
       {"request 'r7'", "input 'x' holds", "bytes: expected 96"},
+      {"request 'r8'", "input 'x' is UINT16", "expected FP32"},
       {}};
   for (std::size_t k = 0; k < cases.size(); ++k) {
     if (expected[k].empty()) {

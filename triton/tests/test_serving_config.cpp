@@ -60,7 +60,9 @@ TEST(ServingConfig, ParsesParametersTensorsAndSequenceBatching) {
   EXPECT_EQ(c.reserve_steps, 64);
   ASSERT_NE(c.input("x"), nullptr);
   EXPECT_EQ(c.input("x")->dims, (std::vector<std::int64_t>{-1, 3}));
-  EXPECT_EQ(c.input("lengths")->type, ElementType::kInt64);
+  EXPECT_EQ(c.input("lengths")->type, DataType::kInt64);
+  EXPECT_EQ(c.input("x")->type, DataType::kFloat32);
+  EXPECT_EQ(c.input("x")->type_name, "TYPE_FP32");
   EXPECT_TRUE(c.input("h0")->optional);
   EXPECT_EQ(c.output("h_n")->dims, (std::vector<std::int64_t>{2, 5}));
   EXPECT_TRUE(c.sequence.enabled);
@@ -125,10 +127,16 @@ TEST(ServingConfig, TensorsNotMatchingTheModelAreNamed) {
                ErrorCode::kInvalidArgument, {"tensor 'x' has dims [-1, 3]", "expected [-1, -1, 3]", "batch dimension included"});
   expect_error(check(R"([{"name": "x", "data_type": "TYPE_FP64", "dims": [-1, 3]}])", y), ErrorCode::kInvalidArgument,
                {"tensor 'x' is TYPE_FP64", "expected TYPE_FP32"});
+  expect_error(check(R"([{"name": "x", "data_type": "TYPE_UINT16", "dims": [-1, 3]}])", y), ErrorCode::kInvalidArgument,
+               {"tensor 'x' is TYPE_UINT16", "expected TYPE_FP32"});
+  expect_error(check(R"([{"name": "x", "dims": [-1, 3]}])", y), ErrorCode::kInvalidArgument,
+               {"tensor 'x' is TYPE_INVALID", "expected TYPE_FP32"});
   expect_error(check("[" + x + R"(, {"name": "mask", "data_type": "TYPE_FP32", "dims": [1]}])", y),
                ErrorCode::kInvalidArgument, {"unknown input 'mask'", "x, lengths, h0 or c0"});
   expect_error(check("[" + x + R"(, {"name": "lengths", "data_type": "TYPE_FP32", "dims": [1]}])", y),
                ErrorCode::kInvalidArgument, {"tensor 'lengths' is TYPE_FP32", "TYPE_INT32 or TYPE_INT64"});
+  expect_error(check("[" + x + R"(, {"name": "lengths", "data_type": "TYPE_UINT64", "dims": [1]}])", y),
+               ErrorCode::kInvalidArgument, {"tensor 'lengths' is TYPE_UINT64", "TYPE_INT32 or TYPE_INT64"});
   expect_error(check("[" + x + R"(, {"name": "lengths", "data_type": "TYPE_INT32", "dims": [2]}])", y),
                ErrorCode::kInvalidArgument, {"tensor 'lengths' has dims [2]", "one length per batch row"});
   expect_error(check("[" + x + R"(, {"name": "h0", "data_type": "TYPE_FP32", "dims": [1, 5]}])", y),
