@@ -43,7 +43,10 @@
 
 // Shared-memory declarations inside a kernel: dynamic = the launch's dynamicSmemBytes, `align`
 // bytes aligned; static = `count` elements of `type`. `name` is then usable as a SharedPtr.
+// (clang-format would split this declaration over three lines)
+// clang-format off
 #define LSTMRT_DYNAMIC_SHARED(type, name, align) extern __shared__ __align__(align) type name[]
+// clang-format on
 #define LSTMRT_STATIC_SHARED(type, name, count) __shared__ type name[count]
 
 namespace lstmrt::kernels::dev {

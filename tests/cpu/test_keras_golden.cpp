@@ -53,6 +53,8 @@ struct KerasCase {
   bool per_step_mask = false;  // the mask (CASE.mask.npy) goes in as ForwardRequest::mask, not lengths
 };
 
+// One case a row, columns aligned under the header comment (clang-format would undo that).
+// clang-format off
 const KerasCase kCases[] = {
     // name                                I  H  L  bidir  go_back bias   act     rec_act         T  N  mask          h0/c0
     {"go_backwards",                       5, 7, 1, false, true,   true,  "tanh", "sigmoid",      6, 3, Mask::kNone,  false},
@@ -71,6 +73,7 @@ const KerasCase kCases[] = {
     {"mask_stack_zero_output",             3, 4, 2, false, false,  true,  "tanh", "sigmoid",      6, 4, Mask::kZero,  false, true},
     {"leaky_relu",                         4, 5, 1, false, false,  true,  "leaky_relu", "sigmoid", 5, 3, Mask::kNone, false},
 };
+// clang-format on
 
 void PrintTo(const KerasCase& c, std::ostream* os) { *os << c.name; }
 

@@ -32,6 +32,8 @@ struct TorchCase {
   bool lengths, initial_state;
 };
 
+// One case a row, columns aligned under the header comment (clang-format would undo that).
+// clang-format off
 const TorchCase kCases[] = {
     // name                           I  H  P  L  bidir  batch_first bias   T  N  lengths initial_state
     {"single",                        5, 7, 0, 1, false, false,      true,  6, 3, false,  false},
@@ -47,6 +49,7 @@ const TorchCase kCases[] = {
     {"initial_state_proj_lengths",    4, 6, 5, 1, false, false,      true,  5, 3, true,   true},
     {"no_bias",                       5, 7, 0, 1, false, false,      false, 6, 3, false,  false},
 };
+// clang-format on
 
 void PrintTo(const TorchCase& c, std::ostream* os) { *os << c.name; }
 
