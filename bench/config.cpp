@@ -41,7 +41,8 @@ int parse_positive(const std::string& where, const std::string& text, int minimu
 // A JSON scalar as the string a flag would carry; integers only for the numeric fields.
 std::string scalar_text(const json& v, const std::string& where, const std::string& field) {
   if (field == "precision") {
-    if (!v.is_string()) detail::invalid("{}: expected a precision name (fp32, tf32, fp16, bf16), got {}", where, v.dump());
+    if (!v.is_string())
+      detail::invalid("{}: expected a precision name (fp32, tf32, fp16, bf16), got {}", where, v.dump());
     return v.get<std::string>();
   }
   if (!v.is_number_integer()) detail::invalid("{}: expected an integer, got {}", where, v.dump());
@@ -123,8 +124,8 @@ Tolerance tolerance(const Numerics& n) {
 }
 
 bool operator==(const Shape& a, const Shape& b) {
-  return a.batch == b.batch && a.steps == b.steps && a.input == b.input && a.hidden == b.hidden &&
-         a.proj == b.proj && a.layers == b.layers && a.directions == b.directions && a.numerics == b.numerics;
+  return a.batch == b.batch && a.steps == b.steps && a.input == b.input && a.hidden == b.hidden && a.proj == b.proj &&
+         a.layers == b.layers && a.directions == b.directions && a.numerics == b.numerics;
 }
 
 std::string describe(const Shape& s) {
@@ -150,8 +151,8 @@ void validate(const Shape& s) {
 }
 
 const std::vector<std::string>& sweep_fields() {
-  static const std::vector<std::string> fields = {"batch",  "steps",  "input",      "hidden",
-                                                  "proj",   "layers", "directions", "precision"};
+  static const std::vector<std::string> fields = {"batch", "steps",  "input",      "hidden",
+                                                  "proj",  "layers", "directions", "precision"};
   return fields;
 }
 
@@ -226,7 +227,8 @@ std::vector<std::string> split_list(const std::string& flag, const std::string& 
   while (std::getline(stream, item, ',')) {
     item.erase(0, item.find_first_not_of(" \t"));
     item.erase(item.find_last_not_of(" \t") + 1);
-    if (item.empty()) detail::invalid("{} \"{}\": empty item: expected a comma-separated list like 1,8,64", flag, value);
+    if (item.empty())
+      detail::invalid("{} \"{}\": empty item: expected a comma-separated list like 1,8,64", flag, value);
     items.push_back(item);
   }
   if (items.empty() || value.back() == ',')

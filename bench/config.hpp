@@ -28,9 +28,9 @@ struct Numerics {
 };
 bool operator==(const Numerics& a, const Numerics& b);
 bool operator!=(const Numerics& a, const Numerics& b);
-bool operator<(const Numerics& a, const Numerics& b);  // a map key (ceilings per numerics)
+bool operator<(const Numerics& a, const Numerics& b);    // a map key (ceilings per numerics)
 Numerics numerics_from_string(const std::string& name);  // fp32 tf32 fp16 bf16; throws naming the valid choices
-std::string to_string(const Numerics& n);                 // the name numerics_from_string takes back
+std::string to_string(const Numerics& n);                // the name numerics_from_string takes back
 
 // Output check against the reference: |got − expected| <= atol + rtol·|expected| element-wise.
 struct Tolerance {
@@ -46,7 +46,7 @@ struct Shape {
   int proj = 0;        // P (0 = none)
   int layers = 1;      // L
   int directions = 1;  // D
-  Numerics numerics;  // fp32 by default
+  Numerics numerics;   // fp32 by default
 };
 bool operator==(const Shape& a, const Shape& b);
 std::string describe(const Shape& s);  // "N=64 T=100 I=1024 H=1024 P=0 L=1 D=1 bf16"

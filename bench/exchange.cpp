@@ -16,8 +16,7 @@ std::string number(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v
 }  // namespace
 
 bool operator==(const ExchangeShape& a, const ExchangeShape& b) {
-  return a.variant == b.variant && a.type == b.type && a.batch == b.batch && a.hidden == b.hidden &&
-         a.steps == b.steps;
+  return a.variant == b.variant && a.type == b.type && a.batch == b.batch && a.hidden == b.hidden && a.steps == b.steps;
 }
 
 std::string describe(const ExchangeShape& s) {
@@ -26,8 +25,8 @@ std::string describe(const ExchangeShape& s) {
 
 std::vector<ExchangeShape> default_exchange_shapes(int steps) {
   constexpr DataType f32 = DataType::kFloat32, bf16 = DataType::kBFloat16;
-  return {{"grid", f32, 1, 256, steps},    {"grid", f32, 1, 1024, steps},    {"grid", bf16, 1, 1024, steps},
-          {"grid", f32, 8, 1024, steps},   {"cluster", f32, 1, 128, steps},  {"cluster", f32, 1, 512, steps},
+  return {{"grid", f32, 1, 256, steps},    {"grid", f32, 1, 1024, steps},   {"grid", bf16, 1, 1024, steps},
+          {"grid", f32, 8, 1024, steps},   {"cluster", f32, 1, 128, steps}, {"cluster", f32, 1, 512, steps},
           {"cluster", f32, 64, 256, steps}};
 }
 
@@ -57,9 +56,20 @@ std::vector<ExchangeShape> exchange_shapes(const std::vector<std::string>& varia
 }
 
 const std::vector<std::string>& exchange_csv_columns() {
-  static const std::vector<std::string> columns = {
-      "variant", "precision", "batch", "hidden", "steps", "status", "blocks", "runs", "exchange_us_per_step",
-      "exchange_p10_us", "exchange_p90_us", "full_us_per_step", "exchange_fraction", "note"};
+  static const std::vector<std::string> columns = {"variant",
+                                                   "precision",
+                                                   "batch",
+                                                   "hidden",
+                                                   "steps",
+                                                   "status",
+                                                   "blocks",
+                                                   "runs",
+                                                   "exchange_us_per_step",
+                                                   "exchange_p10_us",
+                                                   "exchange_p90_us",
+                                                   "full_us_per_step",
+                                                   "exchange_fraction",
+                                                   "note"};
   return columns;
 }
 
@@ -88,8 +98,8 @@ void write_exchange_csv(std::ostream& out, const std::vector<ExchangeResult>& re
 }
 
 void print_exchange_table(std::ostream& out, const std::vector<ExchangeResult>& results) {
-  out << fmt::format("{:<34} {:<11} {:>6} {:>14} {:>17} {:>14} {:>9}\n", "shape", "status", "blocks",
-                     "exchange us/st", "p10..p90 us/st", "full us/step", "exch/full");
+  out << fmt::format("{:<34} {:<11} {:>6} {:>14} {:>17} {:>14} {:>9}\n", "shape", "status", "blocks", "exchange us/st",
+                     "p10..p90 us/st", "full us/step", "exch/full");
   for (const ExchangeResult& r : results) {
     const bool timed = r.status == "ok" && r.runs > 0;
     auto cell = [&](double v, const char* f) {

@@ -15,7 +15,7 @@
 namespace lstmrt::bench {
 
 struct ExchangeShape {
-  std::string variant;  // "grid" or "cluster"
+  std::string variant;                 // "grid" or "cluster"
   DataType type = DataType::kFloat32;  // float32 (fp32) or bfloat16 (bf16)
   int batch = 1, hidden = 0, steps = 256;
 };

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "common/cuda_check.hpp"
 #include "config.hpp"
@@ -97,8 +97,9 @@ std::vector<T> list(const std::string& flag, const std::string& text, Parse pars
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"lstmrt-exchange-bench: the persistent kernels' per-step exchange cost alone (exchange_only), "
-               "beside the same launch with its arithmetic"};
+  CLI::App app{
+      "lstmrt-exchange-bench: the persistent kernels' per-step exchange cost alone (exchange_only), "
+      "beside the same launch with its arithmetic"};
   std::string variants, precisions, batches, hiddens, csv_path;
   int steps = 256, warmup = 3, runs = 30, device = 0;
   app.add_option("--variants", variants, "grid,cluster (with --hidden/--batch: the cartesian product)");

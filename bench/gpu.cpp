@@ -13,12 +13,12 @@
 #include "common/elements.hpp"
 #include "stats.hpp"
 
-#define BENCH_CUBLAS_CHECK(call)                                                                         \
-  do {                                                                                                   \
-    const cublasStatus_t bench_status_ = (call);                                                         \
-    if (bench_status_ != CUBLAS_STATUS_SUCCESS)                                                          \
-      ::lstmrt::detail::fail(::lstmrt::ErrorCode::kCudaError, "{} failed: {} at {}:{}", #call,          \
-                             cublasGetStatusName(bench_status_), __FILE__, __LINE__);                    \
+#define BENCH_CUBLAS_CHECK(call)                                                               \
+  do {                                                                                         \
+    const cublasStatus_t bench_status_ = (call);                                               \
+    if (bench_status_ != CUBLAS_STATUS_SUCCESS)                                                \
+      ::lstmrt::detail::fail(::lstmrt::ErrorCode::kCudaError, "{} failed: {} at {}:{}", #call, \
+                             cublasGetStatusName(bench_status_), __FILE__, __LINE__);          \
   } while (0)
 
 namespace lstmrt::bench {
@@ -96,8 +96,8 @@ void fill_random(const DeviceBuffer& buffer, std::size_t count, DataType type, s
   }
   for (std::size_t done = 0; done < count; done += block) {
     const std::size_t n = std::min(block, count - done);
-    LSTMRT_CUDA_CHECK(cudaMemcpy(buffer.as<unsigned char>() + done * elem, host.data(), n * elem,
-                                 cudaMemcpyHostToDevice));
+    LSTMRT_CUDA_CHECK(
+        cudaMemcpy(buffer.as<unsigned char>() + done * elem, host.data(), n * elem, cudaMemcpyHostToDevice));
   }
 }
 
@@ -122,8 +122,8 @@ double gemm_rate(Cublas& cublas, cudaStream_t stream, const Numerics& numerics, 
   const float alpha = 1.0f, beta = 0.0f;
   BENCH_CUBLAS_CHECK(cublasSetStream(cublas.handle, stream));
   const std::vector<double> ms = time_events(stream, 2, 5, [&](int) {
-    BENCH_CUBLAS_CHECK(cublasGemmEx(cublas.handle, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &alpha, a.get(), type, n,
-                                    b.get(), type, n, &beta, c.get(), type, n, compute, CUBLAS_GEMM_DEFAULT));
+    BENCH_CUBLAS_CHECK(cublasGemmEx(cublas.handle, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &alpha, a.get(), type, n, b.get(),
+                                    type, n, &beta, c.get(), type, n, compute, CUBLAS_GEMM_DEFAULT));
   });
   return 2.0 * n * static_cast<double>(n) * n / (summarize(ms).median * 1e-3);
 }

@@ -4,8 +4,8 @@
 #include <iostream>
 #include <map>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "config.hpp"
 #include "report.hpp"
@@ -51,7 +51,8 @@ int run(int argc, char** argv) {
   app.add_option("--cudnn-algos", algos_text, "comma-separated cuDNN algorithms (default: all four explicit ones)");
   app.add_option("--csv", csv_path, "write the rows as CSV");
   app.add_option("--json", json_path, "write the run info and rows as JSON");
-  app.add_option("--targets-csv", targets_csv_path, "write the persistent kernels' target verdicts (met/missed/owed) as CSV");
+  app.add_option("--targets-csv", targets_csv_path,
+                 "write the persistent kernels' target verdicts (met/missed/owed) as CSV");
   app.add_option("--targets-from", targets_from_text,
                  "comma-separated CSVs of earlier runs (lstmrt-bench --csv, torch_compare.py --csv): evaluate "
                  "the persistent kernels' targets over their rows together, run nothing");
@@ -127,9 +128,10 @@ int run(int argc, char** argv) {
 
     const std::string absence = gpu_absence_reason(options);
     if (!absence.empty())
-      std::cout << fmt::format("lstmrt-bench: no GPU usable here ({}): timing the reference backend on the CPU "
-                               "only (shapes over --cpu-max-flops {:.3g} are skipped)\n",
-                               absence, options.cpu_max_flops);
+      std::cout << fmt::format(
+          "lstmrt-bench: no GPU usable here ({}): timing the reference backend on the CPU "
+          "only (shapes over --cpu-max-flops {:.3g} are skipped)\n",
+          absence, options.cpu_max_flops);
     const BenchResult result = run_benchmark(shapes, options, std::cerr);
     if (result.gpu) {
       std::cout << fmt::format("GPU {}: measured ceilings: copy {:.0f} GB/s", result.info.gpu,
@@ -147,7 +149,8 @@ int run(int argc, char** argv) {
     if (!targets_csv_path.empty())
       write_file(targets_csv_path, [&](std::ostream& out) { write_targets_csv(out, targets); });
     if (!csv_path.empty()) write_file(csv_path, [&](std::ostream& out) { write_csv(out, result.rows); });
-    if (!json_path.empty()) write_file(json_path, [&](std::ostream& out) { write_json(out, result.info, result.rows); });
+    if (!json_path.empty())
+      write_file(json_path, [&](std::ostream& out) { write_json(out, result.info, result.rows); });
     if (result.failures > 0) {
       std::cerr << fmt::format("lstmrt-bench: {} row(s) with status mismatch or error\n", result.failures);
       return 1;

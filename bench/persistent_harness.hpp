@@ -50,7 +50,8 @@ class PersistentHarness {
     const fused::DeviceFacts facts = fused::query_device_facts(device, type);
     const fused::VariantCandidate candidate = fused::variant_candidate(desc, type, seq_len, batch, facts, variant);
     if (!candidate.plan.fits)
-      detail::unsupported("persistent harness: the {} plan does not fit: {}", to_string(variant), candidate.plan.reason);
+      detail::unsupported("persistent harness: the {} plan does not fit: {}", to_string(variant),
+                          candidate.plan.reason);
     fused::PlanKey key;
     key.seq_len = seq_len;
     key.batch = batch;
@@ -127,9 +128,7 @@ class PersistentHarness {
     status_.host()->code = kernels::kPersistentOk;
   }
   // Enqueues the launch alone (after clear()).
-  void enqueue(cudaStream_t stream) {
-    executor_.enqueue(launch_, nullptr, type_, stream);
-  }
+  void enqueue(cudaStream_t stream) { executor_.enqueue(launch_, nullptr, type_, stream); }
   void launch(cudaStream_t stream) {
     clear(stream);
     enqueue(stream);

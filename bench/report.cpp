@@ -30,13 +30,36 @@ std::vector<std::string> csv_fields(const Row& r) {
   const Shape& s = r.shape;
   const bool t = timed(r);
   auto when_timed = [&](double v) { return t ? number(v) : std::string(); };
-  return {r.source, r.backend, r.variant, std::to_string(s.batch), std::to_string(s.steps), std::to_string(s.input),
-          std::to_string(s.hidden), std::to_string(s.proj), std::to_string(s.layers), std::to_string(s.directions),
-          to_string(s.numerics), r.status, number(r.max_abs_err), r.check_steps ? std::to_string(r.check_steps) : "",
-          t ? std::to_string(r.time_ms.count) : "", when_timed(r.time_ms.median), when_timed(r.time_ms.p10),
-          when_timed(r.time_ms.p90), when_timed(r.us_per_step), when_timed(r.tflops), when_timed(r.gbps),
-          number(r.gflop), number(r.mbytes), number(r.floor_ms), when_timed(r.floor_fraction),
-          when_timed(r.vs_cudnn_best), r.timer, r.device, r.note, r.plan};
+  return {r.source,
+          r.backend,
+          r.variant,
+          std::to_string(s.batch),
+          std::to_string(s.steps),
+          std::to_string(s.input),
+          std::to_string(s.hidden),
+          std::to_string(s.proj),
+          std::to_string(s.layers),
+          std::to_string(s.directions),
+          to_string(s.numerics),
+          r.status,
+          number(r.max_abs_err),
+          r.check_steps ? std::to_string(r.check_steps) : "",
+          t ? std::to_string(r.time_ms.count) : "",
+          when_timed(r.time_ms.median),
+          when_timed(r.time_ms.p10),
+          when_timed(r.time_ms.p90),
+          when_timed(r.us_per_step),
+          when_timed(r.tflops),
+          when_timed(r.gbps),
+          number(r.gflop),
+          number(r.mbytes),
+          number(r.floor_ms),
+          when_timed(r.floor_fraction),
+          when_timed(r.vs_cudnn_best),
+          r.timer,
+          r.device,
+          r.note,
+          r.plan};
 }
 
 }  // namespace
@@ -71,10 +94,10 @@ void fill_derived(std::vector<Row>& rows, const Ceilings& ceilings) {
 
 const std::vector<std::string>& csv_columns() {
   static const std::vector<std::string> columns = {
-      "source",     "backend",     "variant",   "batch",     "steps",  "input",  "hidden",    "proj",
-      "layers",     "directions",  "precision", "status",    "max_abs_err", "check_steps", "runs",
-      "median_ms",  "p10_ms",      "p90_ms",    "us_per_step", "tflops", "gbps", "gflop",     "mbytes",
-      "floor_ms",   "floor_fraction", "vs_cudnn_best", "timer", "device", "note", "plan"};
+      "source",         "backend",       "variant",     "batch",  "steps",       "input",       "hidden", "proj",
+      "layers",         "directions",    "precision",   "status", "max_abs_err", "check_steps", "runs",   "median_ms",
+      "p10_ms",         "p90_ms",        "us_per_step", "tflops", "gbps",        "gflop",       "mbytes", "floor_ms",
+      "floor_fraction", "vs_cudnn_best", "timer",       "device", "note",        "plan"};
   return columns;
 }
 
@@ -110,8 +133,10 @@ bool read_record(std::istream& in, std::vector<std::string>& fields) {
     any = true;
     if (quoted) {
       if (c == '"') {
-        if (in.peek() == '"') field += static_cast<char>(in.get());
-        else quoted = false;
+        if (in.peek() == '"')
+          field += static_cast<char>(in.get());
+        else
+          quoted = false;
       } else {
         field += static_cast<char>(c);
       }
@@ -134,7 +159,8 @@ bool read_record(std::istream& in, std::vector<std::string>& fields) {
 
 std::vector<Row> read_csv(std::istream& in, const std::string& origin) {
   std::vector<std::string> header, fields;
-  if (!read_record(in, header)) detail::invalid("{}: empty file: expected a CSV header ({}, ...)", origin, csv_columns()[0]);
+  if (!read_record(in, header))
+    detail::invalid("{}: empty file: expected a CSV header ({}, ...)", origin, csv_columns()[0]);
   std::map<std::string, std::size_t> column;
   for (std::size_t i = 0; i < header.size(); ++i) column[header[i]] = i;
   for (const std::string& name : csv_columns())
@@ -161,14 +187,15 @@ std::vector<Row> read_csv(std::istream& in, const std::string& origin) {
     auto integer = [&](const std::string& name) {
       const double v = real(name);
       if (std::isnan(v)) return 0;
-      if (v != std::floor(v)) detail::invalid("{}: line {}: {}: expected an integer, got \"{}\"", origin, line, name, text(name));
+      if (v != std::floor(v))
+        detail::invalid("{}: line {}: {}: expected an integer, got \"{}\"", origin, line, name, text(name));
       return static_cast<int>(v);
     };
     Row r;
     r.source = text("source");
     r.backend = text("backend");
     r.variant = text("variant");
-    r.shape = Shape{integer("batch"), integer("steps"), integer("input"), integer("hidden"),
+    r.shape = Shape{integer("batch"), integer("steps"),  integer("input"),     integer("hidden"),
                     integer("proj"),  integer("layers"), integer("directions")};
     try {
       r.shape.numerics = numerics_from_string(text("precision"));
@@ -218,9 +245,12 @@ void write_json(std::ostream& out, const RunInfo& info, const std::vector<Row>& 
       const std::string& key = columns[i];
       const bool text = key == "source" || key == "backend" || key == "variant" || key == "precision" ||
                         key == "status" || key == "timer" || key == "device" || key == "note" || key == "plan";
-      if (text) object[key] = fields[i];
-      else if (fields[i].empty()) object[key] = nullptr;
-      else object[key] = std::stod(fields[i]);
+      if (text)
+        object[key] = fields[i];
+      else if (fields[i].empty())
+        object[key] = nullptr;
+      else
+        object[key] = std::stod(fields[i]);
     }
     list.push_back(object);
   }

@@ -25,12 +25,12 @@ struct Row {
   Shape shape;
   std::string status;
   double max_abs_err = std::numeric_limits<double>::quiet_NaN();  // against the reference; NaN: not checked
-  int check_steps = 0;       // steps the check ran (the check may truncate long sequences)
-  Summary time_ms;           // per forward pass; count 0 = not timed
-  std::string timer;         // cuda_events | chrono
-  std::string device;        // GPU name or "cpu"
+  int check_steps = 0;  // steps the check ran (the check may truncate long sequences)
+  Summary time_ms;      // per forward pass; count 0 = not timed
+  std::string timer;    // cuda_events | chrono
+  std::string device;   // GPU name or "cpu"
   std::string note;
-  std::string plan;          // fused: Lstm::execution_plan's summary (what ran); empty otherwise
+  std::string plan;  // fused: Lstm::execution_plan's summary (what ran); empty otherwise
   // Derived from the shape, the timing and the run's ceilings (fill_derived):
   double gflop = 0, mbytes = 0, us_per_step = 0, tflops = 0, gbps = 0, floor_ms = 0, floor_fraction = 0;
   double vs_cudnn_best = 0;  // median / best cudnn algorithm's median for the same shape

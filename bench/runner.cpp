@@ -214,7 +214,8 @@ BenchResult run_benchmark(const std::vector<Shape>& shapes, const BenchOptions& 
           row.note = fmt::format("{:.3g} FLOPs is over --cpu-max-flops {:.3g}", shape_flops(s), options.cpu_max_flops);
         } else {
           Lstm lstm = Lstm::create(desc, weights, candidate.options);
-          if (candidate.options.kind == BackendKind::kFused) row.plan = plan_summary(lstm.execution_plan(s.steps, s.batch));
+          if (candidate.options.kind == BackendKind::kFused)
+            row.plan = plan_summary(lstm.execution_plan(s.steps, s.batch));
           if (on_gpu) {
             if (!expected) {
               progress.line(index, s, fmt::format("reference check on {} of {} steps", check_steps, s.steps));
@@ -230,9 +231,10 @@ BenchResult run_benchmark(const std::vector<Shape>& shapes, const BenchOptions& 
             row.status = ok ? "ok" : "mismatch";
             if (!ok) {
               const Tolerance tol = tolerance(s.numerics);
-              row.note = fmt::format("output differs from the reference: max |diff| {:.3g} over atol {:.3g} + rtol "
-                                     "{:.3g}·|expected|",
-                                     worst, tol.atol, tol.rtol);
+              row.note = fmt::format(
+                  "output differs from the reference: max |diff| {:.3g} over atol {:.3g} + rtol "
+                  "{:.3g}·|expected|",
+                  worst, tol.atol, tol.rtol);
             }
             const GpuTiming timing = time_on_gpu(lstm, s, options.gpu_timing, gpu, seed + 17);
             row.time_ms = summarize(timing.samples_ms);

@@ -74,7 +74,7 @@ std::vector<TargetResult> evaluate_targets(const std::vector<Target>& targets, c
       const Row *fused = nullptr, *cudnn = nullptr, *torch = nullptr;
       for (const Row* r : by_shape[describe(s)]) {
         if (!timed_ok(*r)) continue;
-        const Row** best = r->source == "torch" ? &torch
+        const Row** best = r->source == "torch"    ? &torch
                            : r->backend == "fused" ? &fused
                            : r->backend == "cudnn" ? &cudnn
                                                    : nullptr;
@@ -99,16 +99,18 @@ std::vector<TargetResult> evaluate_targets(const std::vector<Target>& targets, c
         if (t.max_us_per_step > 0 && res.fused_us_per_step > t.max_us_per_step)
           missed.push_back(fmt::format("{:.3g} us/step > {:.3g}", res.fused_us_per_step, t.max_us_per_step));
         if (t.min_vs_cudnn > 0) {
-          if (!cudnn) owed.push_back("no cudnn row to compare with");
+          if (!cudnn)
+            owed.push_back("no cudnn row to compare with");
           else if (res.vs_cudnn < t.min_vs_cudnn)
-            missed.push_back(fmt::format("{:.2f}x cuDNN's best ({}) < {:.3g}x", res.vs_cudnn, cudnn->variant,
-                                         t.min_vs_cudnn));
+            missed.push_back(
+                fmt::format("{:.2f}x cuDNN's best ({}) < {:.3g}x", res.vs_cudnn, cudnn->variant, t.min_vs_cudnn));
         }
         if (t.min_vs_torch > 0) {
-          if (!torch) owed.push_back("no torch row (torch_compare.py CSV) to compare with");
+          if (!torch)
+            owed.push_back("no torch row (torch_compare.py CSV) to compare with");
           else if (res.vs_torch < t.min_vs_torch)
-            missed.push_back(fmt::format("{:.2f}x torch's best ({}) < {:.3g}x", res.vs_torch, torch->variant,
-                                         t.min_vs_torch));
+            missed.push_back(
+                fmt::format("{:.2f}x torch's best ({}) < {:.3g}x", res.vs_torch, torch->variant, t.min_vs_torch));
         }
       }
       res.verdict = !missed.empty() ? "missed" : !owed.empty() ? "owed" : "met";
@@ -136,8 +138,10 @@ void print_targets(std::ostream& out, const std::vector<TargetResult>& results) 
     auto us = [](double v) { return std::isfinite(v) ? fmt::format("{:.3f}", v) : std::string("-"); };
     auto ratio = [](double v) { return std::isfinite(v) ? fmt::format("{:.2f}x", v) : std::string("-"); };
     out << fmt::format("    {:<6} {:<38} fused {} {} us/step | cudnn best {} {} us/step ({}) | torch best {} ({})\n",
-                       r.verdict == "met" ? "MET" : r.verdict == "missed" ? "MISSED" : "OWED", describe(r.shape),
-                       r.fused_variant.empty() ? "-" : r.fused_variant, us(r.fused_us_per_step),
+                       r.verdict == "met"      ? "MET"
+                       : r.verdict == "missed" ? "MISSED"
+                                               : "OWED",
+                       describe(r.shape), r.fused_variant.empty() ? "-" : r.fused_variant, us(r.fused_us_per_step),
                        r.cudnn_best_algo.empty() ? "-" : r.cudnn_best_algo, us(r.cudnn_best_us_per_step),
                        ratio(r.vs_cudnn), us(r.torch_best_us_per_step), ratio(r.vs_torch));
     if (!r.note.empty()) out << fmt::format("           {}\n", r.note);
@@ -146,10 +150,22 @@ void print_targets(std::ostream& out, const std::vector<TargetResult>& results) 
 }
 
 const std::vector<std::string>& target_csv_columns() {
-  static const std::vector<std::string> columns = {
-      "target",    "batch",         "steps",           "input",           "hidden",       "precision",
-      "verdict",   "fused_variant", "fused_us_per_step", "cudnn_best_algo", "cudnn_best_us_per_step",
-      "vs_cudnn",  "torch_best_us_per_step", "vs_torch", "note",            "fused_plan"};
+  static const std::vector<std::string> columns = {"target",
+                                                   "batch",
+                                                   "steps",
+                                                   "input",
+                                                   "hidden",
+                                                   "precision",
+                                                   "verdict",
+                                                   "fused_variant",
+                                                   "fused_us_per_step",
+                                                   "cudnn_best_algo",
+                                                   "cudnn_best_us_per_step",
+                                                   "vs_cudnn",
+                                                   "torch_best_us_per_step",
+                                                   "vs_torch",
+                                                   "note",
+                                                   "fused_plan"};
   return columns;
 }
 

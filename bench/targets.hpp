@@ -25,11 +25,11 @@ struct Target {
   std::string goal;  // what the target asks, in words, for the report
   int batch_min = 1, batch_max = 1 << 30;
   int hidden_min = 1, hidden_max = 1 << 30;
-  int steps = 0;                      // 0: any
+  int steps = 0;                   // 0: any
   std::vector<Numerics> numerics;  // empty: any
-  double max_us_per_step = 0;         // 0: no time criterion
-  double min_vs_cudnn = 0;            // 0: no cuDNN criterion
-  double min_vs_torch = 0;            // 0: no torch criterion
+  double max_us_per_step = 0;      // 0: no time criterion
+  double min_vs_cudnn = 0;         // 0: no cuDNN criterion
+  double min_vs_torch = 0;         // 0: no torch criterion
   bool covers(const Shape& s) const;
 };
 
@@ -37,16 +37,16 @@ struct Target {
 const std::vector<Target>& persistent_targets();
 
 struct TargetResult {
-  std::string target;      // Target::name
+  std::string target;  // Target::name
   Shape shape;
-  std::string verdict;     // "met", "missed", "owed"
+  std::string verdict;                    // "met", "missed", "owed"
   std::string fused_variant, fused_plan;  // the fastest fused row (empty: none timed)
   double fused_us_per_step = 0;           // NaN when there is no fused row
   double cudnn_best_us_per_step = 0;      // NaN: no cudnn row
   std::string cudnn_best_algo;
-  double torch_best_us_per_step = 0;      // NaN: no torch row
-  double vs_cudnn = 0, vs_torch = 0;      // speed-ups (> 1: fused faster); NaN when not measurable
-  std::string note;                       // which criterion missed or is owed, and why
+  double torch_best_us_per_step = 0;  // NaN: no torch row
+  double vs_cudnn = 0, vs_torch = 0;  // speed-ups (> 1: fused faster); NaN when not measurable
+  std::string note;                   // which criterion missed or is owed, and why
 };
 
 // One result per (target, covered shape that occurs in `rows`), in target then row order.

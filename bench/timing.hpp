@@ -10,10 +10,10 @@
 namespace lstmrt::bench {
 
 struct TimingSettings {
-  int warmup = 5;             // untimed runs first
-  int min_runs = 10;          // timed runs: at least this many ...
-  int max_runs = 200;         // ... at most this many ...
-  double budget_ms = 300.0;   // ... aiming to spend about this long per backend and shape
+  int warmup = 5;            // untimed runs first
+  int min_runs = 10;         // timed runs: at least this many ...
+  int max_runs = 200;        // ... at most this many ...
+  double budget_ms = 300.0;  // ... aiming to spend about this long per backend and shape
 };
 
 // How many timed runs fit the budget given one run's estimated time, clamped to [min, max].

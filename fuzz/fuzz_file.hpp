@@ -13,7 +13,8 @@ namespace lstmrt::fuzz {
 
 inline std::string write_input(const std::uint8_t* data, std::size_t size, const char* suffix) {
   static const std::string path = [&] {
-    const std::filesystem::path dir = std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
+    const std::filesystem::path dir =
+        std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
     return (dir / ("lstmrt-fuzz-" + std::to_string(::getpid()) + suffix)).string();
   }();
   if (FILE* f = std::fopen(path.c_str(), "wb")) {

@@ -47,8 +47,8 @@ ActParams to_act_params(const Activation& activation) {
 
 CellMathParams make_cell_math_params(const ModelDesc& desc, int slot) {
   if (slot < 0 || slot >= desc.num_directions())
-    detail::invalid("cell math: direction slot {} out of range: expected 0..{} for a model with {} direction(s)",
-                    slot, desc.num_directions() - 1, desc.num_directions());
+    detail::invalid("cell math: direction slot {} out of range: expected 0..{} for a model with {} direction(s)", slot,
+                    desc.num_directions() - 1, desc.num_directions());
   const CellActivations& a = desc.activations[static_cast<std::size_t>(slot)];
   CellMathParams p{};
   p.gate = to_act_params(a.gate);

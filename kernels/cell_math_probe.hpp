@@ -13,7 +13,7 @@ namespace lstmrt::kernels {
 struct CellProbeInput {
   float z_i, z_f, z_g, z_o;  // gate pre-activations, biases added
   float c_prev;
-  float p_i, p_f, p_o;       // peephole weights
+  float p_i, p_f, p_o;  // peephole weights
 };
 
 // out[k] = cell_step(params, in[k]...) for k in [0, count). `in` and `out` are DEVICE arrays of

@@ -60,15 +60,17 @@ void launch_shift_rows(const ShiftRowsParams& p, cudaStream_t stream) {
   if (!p.src || !p.dst || !p.lengths) detail::invalid("shift_rows: src, dst and lengths must be device pointers");
   if (p.src == p.dst) detail::invalid("shift_rows: a gather cannot run in place: expected src != dst");
   const dev::LaunchShape shape = shape_for(static_cast<std::int64_t>(p.steps) * p.rows * p.width, stream);
-  if (p.element_bytes == 4) dev::launch("shift_rows_kernel<uint32>", shift_rows_kernel<std::uint32_t>, shape, p);
-  else dev::launch("shift_rows_kernel<uint16>", shift_rows_kernel<std::uint16_t>, shape, p);
+  if (p.element_bytes == 4)
+    dev::launch("shift_rows_kernel<uint32>", shift_rows_kernel<std::uint32_t>, shape, p);
+  else
+    dev::launch("shift_rows_kernel<uint16>", shift_rows_kernel<std::uint16_t>, shape, p);
 }
 
 void launch_finish_shifted_outputs(const FinishOutputsParams& p, cudaStream_t stream) {
   check_element_bytes(p.element_bytes, "finish_shifted_outputs");
   if (p.steps < 1 || p.rows < 1 || p.width < 1 || p.directions < 1 || p.directions > 2)
-    detail::invalid("finish_shifted_outputs: shape ({}, {}, {}×{}): expected sizes >= 1 and 1 or 2 directions",
-                    p.steps, p.rows, p.directions, p.width);
+    detail::invalid("finish_shifted_outputs: shape ({}, {}, {}×{}): expected sizes >= 1 and 1 or 2 directions", p.steps,
+                    p.rows, p.directions, p.width);
   if (!p.src || !p.dst || !p.lengths)
     detail::invalid("finish_shifted_outputs: src, dst and lengths must be device pointers");
   if (p.src == p.dst) detail::invalid("finish_shifted_outputs: a gather cannot run in place: expected src != dst");

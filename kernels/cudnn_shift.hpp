@@ -48,7 +48,7 @@ struct ShiftRowsParams {
   int steps, rows, width;       // T, N, C
   bool batch_major;
   bool reversed_run;
-  int element_bytes;            // 2 or 4
+  int element_bytes;  // 2 or 4
 };
 void launch_shift_rows(const ShiftRowsParams& p, cudaStream_t stream);
 

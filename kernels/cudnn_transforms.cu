@@ -45,8 +45,8 @@ __global__ void __launch_bounds__(kThreads) finish_outputs_kernel(FinishOutputsP
     // A select, not p.slot_reverse[d]: indexing the parameter array at run time would copy the
     // whole struct to the stack.
     const bool slot_reverse = d == 0 ? p.slot_reverse[0] : p.slot_reverse[1];
-    const int s = output_source_step(t, p.lengths[b], p.steps, p.reversed_run, p.processing,
-                                     p.carry_last && !slot_reverse);
+    const int s =
+        output_source_step(t, p.lengths[b], p.steps, p.reversed_run, p.processing, p.carry_last && !slot_reverse);
     if (s < 0) {
       dst[k] = E(0);
     } else if (s != t || src != dst) {
@@ -86,22 +86,26 @@ void launch_reverse_rows(const ReverseRowsParams& p, cudaStream_t stream) {
     detail::invalid("reverse_rows: shape ({}, {}, {}): expected every size >= 1", p.steps, p.rows, p.width);
   if (!p.src || !p.dst || !p.lengths) detail::invalid("reverse_rows: src, dst and lengths must be device pointers");
   const dev::LaunchShape shape = shape_for(static_cast<std::int64_t>(p.steps) * p.rows * p.width, stream);
-  if (p.element_bytes == 4) dev::launch("reverse_rows_kernel<uint32>", reverse_rows_kernel<std::uint32_t>, shape, p);
-  else dev::launch("reverse_rows_kernel<uint16>", reverse_rows_kernel<std::uint16_t>, shape, p);
+  if (p.element_bytes == 4)
+    dev::launch("reverse_rows_kernel<uint32>", reverse_rows_kernel<std::uint32_t>, shape, p);
+  else
+    dev::launch("reverse_rows_kernel<uint16>", reverse_rows_kernel<std::uint16_t>, shape, p);
 }
 
 void launch_finish_outputs(const FinishOutputsParams& p, cudaStream_t stream) {
   check_element_bytes(p.element_bytes, "finish_outputs");
   if (p.steps < 1 || p.rows < 1 || p.width < 1 || p.directions < 1 || p.directions > 2)
-    detail::invalid("finish_outputs: shape ({}, {}, {}×{}): expected sizes >= 1 and 1 or 2 directions", p.steps,
-                    p.rows, p.directions, p.width);
+    detail::invalid("finish_outputs: shape ({}, {}, {}×{}): expected sizes >= 1 and 1 or 2 directions", p.steps, p.rows,
+                    p.directions, p.width);
   if (!p.src || !p.dst || !p.lengths) detail::invalid("finish_outputs: src, dst and lengths must be device pointers");
   if (p.src == p.dst && (p.reversed_run || p.processing))
     detail::invalid("finish_outputs: a reversed or go_backwards gather cannot run in place: expected src != dst");
   const dev::LaunchShape shape =
       shape_for(static_cast<std::int64_t>(p.steps) * p.rows * p.directions * p.width, stream);
-  if (p.element_bytes == 4) dev::launch("finish_outputs_kernel<uint32>", finish_outputs_kernel<std::uint32_t>, shape, p);
-  else dev::launch("finish_outputs_kernel<uint16>", finish_outputs_kernel<std::uint16_t>, shape, p);
+  if (p.element_bytes == 4)
+    dev::launch("finish_outputs_kernel<uint32>", finish_outputs_kernel<std::uint32_t>, shape, p);
+  else
+    dev::launch("finish_outputs_kernel<uint16>", finish_outputs_kernel<std::uint16_t>, shape, p);
 }
 
 void launch_restore_states(const RestoreStatesParams& p, cudaStream_t stream) {
@@ -114,8 +118,10 @@ void launch_restore_states(const RestoreStatesParams& p, cudaStream_t stream) {
   if (!p.h_n && !p.c_n) return;
   const dev::LaunchShape shape =
       shape_for(static_cast<std::int64_t>(p.slots) * p.rows * (p.h_width + p.c_width), stream);
-  if (p.element_bytes == 4) dev::launch("restore_states_kernel<uint32>", restore_states_kernel<std::uint32_t>, shape, p);
-  else dev::launch("restore_states_kernel<uint16>", restore_states_kernel<std::uint16_t>, shape, p);
+  if (p.element_bytes == 4)
+    dev::launch("restore_states_kernel<uint32>", restore_states_kernel<std::uint32_t>, shape, p);
+  else
+    dev::launch("restore_states_kernel<uint16>", restore_states_kernel<std::uint16_t>, shape, p);
 }
 
 }  // namespace lstmrt::kernels

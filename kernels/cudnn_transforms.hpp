@@ -55,7 +55,7 @@ struct ReverseRowsParams {
   const std::int32_t* lengths;  // DEVICE (N), each in [1, T]
   int steps, rows, width;       // T, N, C
   bool batch_major;
-  int element_bytes;            // 2 or 4
+  int element_bytes;  // 2 or 4
 };
 void launch_reverse_rows(const ReverseRowsParams& p, cudaStream_t stream);
 
@@ -72,8 +72,8 @@ struct FinishOutputsParams {
   bool batch_major;
   bool reversed_run;
   bool processing;
-  bool carry_last;              // Keras carry-over padding requested
-  bool slot_reverse[2];         // slot d runs backwards in time (no carry there)
+  bool carry_last;       // Keras carry-over padding requested
+  bool slot_reverse[2];  // slot d runs backwards in time (no carry there)
   int element_bytes;
 };
 void launch_finish_outputs(const FinishOutputsParams& p, cudaStream_t stream);

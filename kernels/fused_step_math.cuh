@@ -52,7 +52,7 @@ struct GateStepParams {
   int has_recurrent;  // 0: gates_h is not read (zero h at s = 0, or W_hh·h already in gates_x)
   int emit_previous;  // projected models: write step s−1's h (now in h_state) to out / h_n
   int projected;
-  int carry_last;     // PaddingMode::kCarryLast
+  int carry_last;  // PaddingMode::kCarryLast
   int reverse[2];
   int gates_time_base[2];
   int64_t gates_time_stride, gates_row_stride;
@@ -62,13 +62,13 @@ struct GateStepParams {
   const float* peephole;  // null without peepholes
   float* c_state;
   void* h_state;
-  void* m_state;          // null without projection
-  void* out;              // null: no per-step output (top layer without y)
+  void* m_state;  // null without projection
+  void* out;      // null: no per-step output (top layer without y)
   int64_t out_time_stride, out_row_stride;
   int out_flip;
-  void* h_n;              // null: not requested
-  void* c_n;              // null: not requested
-  const int32_t* lengths; // device (N); null: every row runs seq_len steps
+  void* h_n;               // null: not requested
+  void* c_n;               // null: not requested
+  const int32_t* lengths;  // device (N); null: every row runs seq_len steps
   // Per-step mask on the device (src/request_mask.hpp's packed form), or null: step t of row b is
   // valid when bit t%32 of mask_bits[b·mask_words + t/32] is set; mask_first / mask_last (N) hold
   // each row's first and last valid input times (−1: none).
@@ -87,7 +87,7 @@ struct InitStateParams {
   const void* c0;  // (D, N, H) storage
   void* h_state;
   float* c_state;
-  void* m_state;   // null without projection; zeroed otherwise
+  void* m_state;  // null without projection; zeroed otherwise
 };
 
 LSTMRT_HD inline float to_float(float v) { return v; }
@@ -189,8 +189,8 @@ LSTMRT_HD inline void gate_step_element(const GateStepParams& p, int d, int b, i
   }
   const int t = r.t;
   const int64_t gates = 4 * static_cast<int64_t>(H);
-  const float* gx = p.gates_x + (t - p.gates_time_base[d]) * p.gates_time_stride + b * p.gates_row_stride +
-                    d * gates + j;
+  const float* gx =
+      p.gates_x + (t - p.gates_time_base[d]) * p.gates_time_stride + b * p.gates_row_stride + d * gates + j;
   const bool from_h0 = p.gates_h0 && r.first;  // h_state no longer holds h0 (see the header)
   const float* gh = (from_h0 ? p.gates_h0 : p.gates_h) + state * gates + j;
   const bool recurrent = p.has_recurrent || from_h0;

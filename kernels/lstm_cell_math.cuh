@@ -211,13 +211,15 @@ LSTMRT_HD inline float clip_value(float v, float clip) {
 // kClassic: only the kinds persistent_evaluates() accepts (the persistent kernels).
 template <bool kClassic>
 LSTMRT_HD inline float activate_as(const ActParams& a, float x) {
-  if constexpr (kClassic) return activate_classic(a, x);
-  else return activate(a, x);
+  if constexpr (kClassic)
+    return activate_classic(a, x);
+  else
+    return activate(a, x);
 }
 
 template <bool kClassic = false>
-LSTMRT_HD inline CellResult cell_step(const CellMathParams& p, float z_i, float z_f, float z_g, float z_o,
-                                      float c_prev, float p_i, float p_f, float p_o) {
+LSTMRT_HD inline CellResult cell_step(const CellMathParams& p, float z_i, float z_f, float z_g, float z_o, float c_prev,
+                                      float p_i, float p_f, float p_o) {
   const float peep_i = p.peepholes ? p_i * c_prev : 0.0f;
   const float i = activate_as<kClassic>(p.gate, clip_value(z_i + peep_i, p.clip));
   float f;

@@ -192,7 +192,7 @@ __device__ void publish_tags(const PersistentParams& p, const PersistentBlock& b
   if (stalled || dev::thread_x() >= p.blocks_per_direction) return;
   const dev::SharedPtr<int32_t> local = x.tags + persistent_slot(ls) * p.blocks_per_direction + blk.rank;
   dev::store_release_cluster(dev::map_shared_rank(local, static_cast<int>(dev::thread_x())),
-                        persistent_tag(p.tag_base, ls));
+                             persistent_tag(p.tag_base, ls));
 }
 
 template <typename W, int kSlots>
@@ -281,7 +281,8 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __gr
   }
   for (int i = dev::thread_x(); i < rows * Ho; i += kThreads) {
     const int lb = i / Ho, k = i - lb * Ho;
-    h_stage[i] = to_float(static_cast<const W*>(g.h_state)[(static_cast<int64_t>(d) * N + blk.row_first + lb) * Ho + k]);
+    h_stage[i] =
+        to_float(static_cast<const W*>(g.h_state)[(static_cast<int64_t>(d) * N + blk.row_first + lb) * Ho + k]);
   }
   if (dev::thread_x() == 0) *block_abort = 0;
   if (!grid_mode) {
@@ -364,7 +365,7 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __gr
           z[gate] = gx[gate * H] + gates_sm[lb * 4 * U + gate * U + u] + vec_sm[gate * U + u];
         const bool peep = g.peephole != nullptr;
         const CellResult r = cell_step<true>(g.cell[d], z[0], z[1], z[2], z[3], *c, peep ? vec_sm[4 * U + u] : 0.0f,
-                                       peep ? vec_sm[5 * U + u] : 0.0f, peep ? vec_sm[6 * U + u] : 0.0f);
+                                             peep ? vec_sm[5 * U + u] : 0.0f, peep ? vec_sm[6 * U + u] : 0.0f);
         *c = r.c;
         if (s == len - 1 && g.c_n) store_float(static_cast<W*>(g.c_n) + state * H + j, r.c);
         W h;
@@ -385,8 +386,10 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __gr
         if (s == 0 && len == 0 && g.c_n) store_float(static_cast<W*>(g.c_n) + state * H + j, *c);
       }
       if (!stalled) {
-        if (projected) publish(p, blk, mx, ls, lb, j, value);
-        else publish(p, blk, hx, ls + 1, lb, j, value);
+        if (projected)
+          publish(p, blk, mx, ls, lb, j, value);
+        else
+          publish(p, blk, hx, ls + 1, lb, j, value);
       }
     }
     if (projected) {
@@ -488,19 +491,19 @@ KernelFn checked_kernel(const PersistentParams& p, DataType type, int blocks, bo
   const int D = p.g.directions, B = p.blocks_per_direction, C = p.clusters_per_direction;
   if (D < 1 || D > 2 || B < 1 || C < 1 || p.units_per_block < 1 || p.rows_per_cluster < 1 || p.g.batch < 1 ||
       p.g.hidden < 1 || p.g.out_size < 1 || p.smem.total == 0)
-    detail::invalid("{}: D={} blocks/direction={} clusters={} U={} rows={} N={} H={} H_out={} shared memory {}: "
-                    "expected D in 1..2 and the rest >= 1",
-                    what, D, B, C, p.units_per_block, p.rows_per_cluster, p.g.batch, p.g.hidden, p.g.out_size,
-                    p.smem.total);
+    detail::invalid(
+        "{}: D={} blocks/direction={} clusters={} U={} rows={} N={} H={} H_out={} shared memory {}: "
+        "expected D in 1..2 and the rest >= 1",
+        what, D, B, C, p.units_per_block, p.rows_per_cluster, p.g.batch, p.g.hidden, p.g.out_size, p.smem.total);
   const int described = persistent_block_count(persistent_partition(p));
   if (blocks != described) detail::invalid("{}: {} blocks; the parameters describe {}", what, blocks, described);
   const int columns = persistent_register_columns(p.register_slots, per_register);
   if ((p.register_slots > 0 && p.cols_per_lane > columns) || p.cols_per_lane * 32 < p.g.out_size)
-    detail::invalid("{}: {} column slots (H_out={}) with {} register row slots: expected at most {} and at least "
-                    "H_out / 32",
-                    what, p.cols_per_lane, p.g.out_size, p.register_slots, columns);
-  if (p.cluster && B > 16)
-    detail::invalid("{}: {} blocks per cluster; expected at most 16", what, B);
+    detail::invalid(
+        "{}: {} column slots (H_out={}) with {} register row slots: expected at most {} and at least "
+        "H_out / 32",
+        what, p.cols_per_lane, p.g.out_size, p.register_slots, columns);
+  if (p.cluster && B > 16) detail::invalid("{}: {} blocks per cluster; expected at most 16", what, B);
   if (!launch) return kernel;
   if (p.step_count < 1) detail::invalid("{}: step_count {}; expected >= 1", what, p.step_count);
   if (!p.cluster && (!p.h_exchange || (p.g.projected && !p.m_exchange)))
@@ -510,9 +513,10 @@ KernelFn checked_kernel(const PersistentParams& p, DataType type, int blocks, bo
   for (int d = 0; d < D; ++d)
     for (const ActParams* a : {&p.g.cell[d].gate, &p.g.cell[d].cell, &p.g.cell[d].hidden})
       if (!persistent_evaluates(a->kind))
-        detail::invalid("{}: activation kind {} of direction {}: the persistent kernels evaluate the classic kinds "
-                        "only (persistent_evaluates)",
-                        what, static_cast<int>(a->kind), d);
+        detail::invalid(
+            "{}: activation kind {} of direction {}: the persistent kernels evaluate the classic kinds "
+            "only (persistent_evaluates)",
+            what, static_cast<int>(a->kind), d);
   return kernel;
 }
 
@@ -543,7 +547,8 @@ void set_attributes(KernelFn kernel, const PersistentParams& p) {
   const std::lock_guard<std::mutex> lock(mutex);
   auto it = most.find({device, kernel});
   if (it == most.end()) {
-    const int bytes = dev::device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin, device) - dev::func_static_smem(kernel);
+    const int bytes =
+        dev::device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin, device) - dev::func_static_smem(kernel);
     dev::func_set_attribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
     if (dev::device_attribute(cudaDevAttrClusterLaunch, device))
       dev::func_set_attribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);

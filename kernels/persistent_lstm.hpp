@@ -107,14 +107,14 @@ struct PersistentParams {
   void* h_exchange;
   void* m_exchange;
   int64_t h_exchange_bytes, m_exchange_bytes;
-  int32_t tag_base;         // > every tag already in the exchange buffers (zeroed per forward)
-  int32_t* abort_flag;      // device word, 0 at the start of the forward
-  PersistentStatus* status; // host-mapped report; may be null
-  int layer;                // for the report
+  int32_t tag_base;          // > every tag already in the exchange buffers (zeroed per forward)
+  int32_t* abort_flag;       // device word, 0 at the start of the forward
+  PersistentStatus* status;  // host-mapped report; may be null
+  int layer;                 // for the report
   int64_t timeout_ns;
-  int exchange_only;        // benchmark: skip the arithmetic, keep every exchange (the floor)
-  int debug_stall_block;    // tests: this block publishes nothing at local step debug_stall_step
-  int debug_stall_step;     // (−1: never)
+  int exchange_only;      // benchmark: skip the arithmetic, keep every exchange (the floor)
+  int debug_stall_block;  // tests: this block publishes nothing at local step debug_stall_step
+  int debug_stall_step;   // (−1: never)
 };
 
 // How a layer is cut among blocks (the header comment's B, C, R, U, PB), with the sizes the slices
@@ -164,8 +164,15 @@ LSTMRT_HD inline PersistentBlock persistent_block(const PersistentPartition& s, 
 // The partition launch parameters `p` describe.
 LSTMRT_HD inline PersistentPartition persistent_partition(const PersistentParams& p) {
   const int proj = p.g.projected ? p.g.out_size : 0;
-  return {p.g.directions, p.g.hidden, proj, p.g.batch, p.blocks_per_direction, p.clusters_per_direction,
-          p.rows_per_cluster, p.units_per_block, p.proj_per_block};
+  return {p.g.directions,
+          p.g.hidden,
+          proj,
+          p.g.batch,
+          p.blocks_per_direction,
+          p.clusters_per_direction,
+          p.rows_per_cluster,
+          p.units_per_block,
+          p.proj_per_block};
 }
 // (Straight from the fields rather than through persistent_partition: the kernel's prologue then
 // compiles as it did before the partition struct, which keeps ptxas's allocation free of spills.)
@@ -218,10 +225,10 @@ LSTMRT_HD inline bool persistent_slot_choice(int slots) {
 // Device facts the planner and the dispatcher need, for `type` (float32 or bfloat16 weights).
 struct PersistentDeviceInfo {
   int sm_count;
-  int registers_per_sm;        // 32-bit registers per multiprocessor
-  int max_smem_per_block;      // opt-in dynamic bytes left beside the kernels' static shared memory
-  int max_cluster_size;        // with the non-portable attribute; 0 without cluster support
-  int cooperative_launch;      // 1 when the device supports cooperative launches
+  int registers_per_sm;    // 32-bit registers per multiprocessor
+  int max_smem_per_block;  // opt-in dynamic bytes left beside the kernels' static shared memory
+  int max_cluster_size;    // with the non-portable attribute; 0 without cluster support
+  int cooperative_launch;  // 1 when the device supports cooperative launches
 };
 // Queries `device`. Throws Error(kCudaError) when a query fails.
 PersistentDeviceInfo persistent_device_info(int device);

@@ -28,8 +28,8 @@ void upload_lengths(const std::int32_t* h_lengths, int count, std::int32_t* d_le
   const int chunks = length_chunk_count(count);  // validates count
   if (chunks == 0) return;
   if (!h_lengths || !d_lengths)
-    detail::invalid("upload_lengths: {} is null: expected an array of {} lengths", !h_lengths ? "h_lengths" : "d_lengths",
-                    count);
+    detail::invalid("upload_lengths: {} is null: expected an array of {} lengths",
+                    !h_lengths ? "h_lengths" : "d_lengths", count);
   LengthsParams params;
   dev::LaunchShape shape;
   shape.block = kUploadThreads;

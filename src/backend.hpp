@@ -49,8 +49,10 @@ std::unique_ptr<Backend> make_reference_backend(const ModelDesc& desc, const Wei
 // backend there; the module calls the backend's own factory (src/cudnn, src/fused).
 std::unique_ptr<Backend> make_gpu_backend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options);
 // In the GPU module (and in tests of its internals) only:
-std::unique_ptr<Backend> make_cudnn_backend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options);
-std::unique_ptr<Backend> make_fused_backend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options);
+std::unique_ptr<Backend> make_cudnn_backend(const ModelDesc& desc, const Weights& weights,
+                                            const BackendOptions& options);
+std::unique_ptr<Backend> make_fused_backend(const ModelDesc& desc, const Weights& weights,
+                                            const BackendOptions& options);
 
 // Runs `req` (host pointers) through a device-memory backend: uploads inputs, runs, downloads the
 // requested outputs, synchronises. The GPU module's forward_host (src/device_staging.cpp).

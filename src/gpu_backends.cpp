@@ -46,14 +46,14 @@ class ModuleBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_gpu_backend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options) {
+std::unique_ptr<Backend> make_gpu_backend(const ModelDesc& desc, const Weights& weights,
+                                          const BackendOptions& options) {
   const std::string name = to_string(options.kind);
   if (options.kind != BackendKind::kCudnn && options.kind != BackendKind::kFused)
     detail::invalid("backend {} is not a GPU backend", name);
   const GpuProbe& probe = probe_gpus();
   if (probe.device_count == 0)
-    detail::fail(ErrorCode::kNoDevice, "backend {} needs a CUDA GPU and none is usable here ({})", name,
-                 probe.status);
+    detail::fail(ErrorCode::kNoDevice, "backend {} needs a CUDA GPU and none is usable here ({})", name, probe.status);
   if (options.device < 0 || options.device >= probe.device_count)
     detail::invalid("device is {}: expected 0..{} ({} GPU(s) present)", options.device, probe.device_count - 1,
                     probe.device_count);

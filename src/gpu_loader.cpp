@@ -6,10 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <dirent.h>
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
-#include <dirent.h>
 #include <functional>
 #include <mutex>
 
@@ -41,7 +41,7 @@ std::vector<std::string> split_path(const std::string& list) {
 }
 
 bool is_file(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
@@ -68,7 +68,7 @@ std::vector<std::string> pip_library_dirs(const std::vector<std::string>& roots)
     while (const dirent* e = ::readdir(d)) {
       const std::string name = e->d_name;
       if (name == "." || name == "..") continue;
-      struct stat st{};
+      struct stat st {};
       const std::string lib = nvidia + "/" + name + "/lib";
       if (::stat(lib.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) found.push_back(lib);
     }
@@ -89,8 +89,10 @@ struct SearchPlan {
   std::string describe() const {
     if (exclusive) return fmt::format("LSTMRT_GPU_LIBRARY_PATH={}", fmt::join(env_dirs, ":"));
     std::vector<std::string> places{"the libraries already loaded"};
-    if (!pip_dirs.empty()) places.push_back(fmt::format("{}", fmt::join(pip_dirs, ", ")));
-    else places.push_back("nvidia/*/lib of the Python package folders (none found)");
+    if (!pip_dirs.empty())
+      places.push_back(fmt::format("{}", fmt::join(pip_dirs, ", ")));
+    else
+      places.push_back("nvidia/*/lib of the Python package folders (none found)");
     places.push_back("the system search path (LD_LIBRARY_PATH, RUNPATH, ld.so.cache)");
     for (const std::string& d : build_dirs) places.push_back(d);
     return fmt::format("{}", fmt::join(places, ", "));
@@ -149,7 +151,8 @@ Loaded load_library(const std::string& what, const std::string& soname, const Se
     const std::string path = loaded_from(h, soname);
     const std::string why = accept(h);
     if (why.empty()) return {h, path};
-    *problem = fmt::format("{} ({}) already loaded in this process from {} cannot be used: {}", what, soname, path, why);
+    *problem =
+        fmt::format("{} ({}) already loaded in this process from {} cannot be used: {}", what, soname, path, why);
     dlclose(h);
     return {};
   }
@@ -163,10 +166,9 @@ Loaded load_library(const std::string& what, const std::string& soname, const Se
     for (const std::string& d : plan.build_dirs)
       if (Loaded l = try_open(d + "/" + soname, true); l.handle) return l;
   }
-  *problem = refusals.empty()
-                 ? fmt::format("{} ({}) not found; looked in {}", what, soname, plan.describe())
-                 : fmt::format("{} ({}) could not be loaded: {}; looked in {}", what, soname,
-                               fmt::join(refusals, "; "), plan.describe());
+  *problem = refusals.empty() ? fmt::format("{} ({}) not found; looked in {}", what, soname, plan.describe())
+                              : fmt::format("{} ({}) could not be loaded: {}; looked in {}", what, soname,
+                                            fmt::join(refusals, "; "), plan.describe());
   return {};
 }
 

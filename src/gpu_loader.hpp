@@ -24,10 +24,10 @@
 namespace lstmrt::detail {
 
 struct GpuLibraries {
-  const gpu_module::GpuModuleApi* api = nullptr;  // null when anything could not be loaded
-  std::string problem;                             // why api is null (one line)
+  const gpu_module::GpuModuleApi* api = nullptr;                    // null when anything could not be loaded
+  std::string problem;                                              // why api is null (one line)
   std::string cudnn_path, cublas_path, cublaslt_path, module_path;  // what was loaded
-  gpu_module::GpuModuleVersions versions;          // valid when api is set
+  gpu_module::GpuModuleVersions versions;                           // valid when api is set
 };
 
 // Loads everything the first time it is called (thread-safe); later calls return the same result.

@@ -35,9 +35,10 @@ std::unique_ptr<Backend> make_auto_backend(const ModelDesc& desc, const Weights&
   }
   options.kind = BackendKind::kReference;
   if (options.data_type != DataType::kFloat32) {
-    detail::unsupported("backend auto: no GPU backend can serve {} data here and the reference backend computes "
-                        "float32 only",
-                        to_string(options.data_type));
+    detail::unsupported(
+        "backend auto: no GPU backend can serve {} data here and the reference backend computes "
+        "float32 only",
+        to_string(options.data_type));
   }
   return make_reference_backend(desc, weights, options);
 }
@@ -62,7 +63,8 @@ std::string Lstm::backend_name() const { return impl_->name(); }
 MemorySpace Lstm::memory_space() const { return impl_->memory_space(); }
 
 std::size_t Lstm::workspace_size(int seq_len, int batch) const {
-  if (seq_len < 1 || batch < 1) detail::invalid("workspace_size({}, {}): expected seq_len >= 1 and batch >= 1", seq_len, batch);
+  if (seq_len < 1 || batch < 1)
+    detail::invalid("workspace_size({}, {}): expected seq_len >= 1 and batch >= 1", seq_len, batch);
   return impl_->workspace_size(seq_len, batch);
 }
 
@@ -81,12 +83,14 @@ std::size_t Lstm::host_workspace_size(int seq_len, int batch) const {
 }
 
 void Lstm::reserve(int seq_len, int batch) {
-  if (seq_len < 1 || batch < 1) detail::invalid("reserve({}, {}): expected seq_len >= 1 and batch >= 1", seq_len, batch);
+  if (seq_len < 1 || batch < 1)
+    detail::invalid("reserve({}, {}): expected seq_len >= 1 and batch >= 1", seq_len, batch);
   impl_->reserve(seq_len, batch);
 }
 
 std::string Lstm::execution_plan(int seq_len, int batch) const {
-  if (seq_len < 1 || batch < 1) detail::invalid("execution_plan({}, {}): expected seq_len >= 1 and batch >= 1", seq_len, batch);
+  if (seq_len < 1 || batch < 1)
+    detail::invalid("execution_plan({}, {}): expected seq_len >= 1 and batch >= 1", seq_len, batch);
   return impl_->execution_plan(seq_len, batch, false);
 }
 

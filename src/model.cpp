@@ -43,7 +43,7 @@ const KerasName kKerasNames[] = {
     {"tanh", Activation::tanh()},
     {"relu", Activation::relu()},
     {"linear", Activation::affine(1.0f, 0.0f)},
-    {"leaky_relu", Activation::leaky_relu(0.2f)},        // negative_slope=0.2
+    {"leaky_relu", Activation::leaky_relu(0.2f)},         // negative_slope=0.2
     {"hard_sigmoid", Activation::hard_sigmoid_keras3()},  // relu6(x + 3) / 6
     {"elu", Activation::elu(1.0f)},
     {"softsign", Activation::softsign()},

@@ -9,8 +9,8 @@ void validate(const ModelDesc& desc, const ForwardRequest& req) {
   if (req.batch < 1) detail::invalid("batch is {}: expected >= 1", req.batch);
   if (req.layout != TensorLayout::kTimeMajor && req.layout != TensorLayout::kBatchMajor)
     detail::invalid("layout is {}: expected time-major or batch-major", static_cast<int>(req.layout));
-  if (!req.x) detail::invalid("x is null: expected the input ({} × {} × input_size {})", req.seq_len, req.batch,
-                              desc.input_size);
+  if (!req.x)
+    detail::invalid("x is null: expected the input ({} × {} × input_size {})", req.seq_len, req.batch, desc.input_size);
   if (!req.y && !req.h_n && !req.c_n)
     detail::invalid("no output requested: expected y (return_sequences) and/or h_n, c_n (return_state)");
   if ((req.h0 == nullptr) != (req.c0 == nullptr))

@@ -27,7 +27,7 @@ MaskAnalysis analyse_mask(const std::uint8_t* mask, int seq_len, int batch, std:
     if (!(contiguous && (r.count == 0 || r.first == 0)) && a.not_prefix_row < 0) a.not_prefix_row = b;
     if (!(contiguous && (r.count == 0 || r.last == seq_len - 1)) && a.not_suffix_row < 0) a.not_suffix_row = b;
   }
-  a.pattern = a.not_prefix_row < 0 ? MaskPattern::kPrefix
+  a.pattern = a.not_prefix_row < 0   ? MaskPattern::kPrefix
               : a.not_suffix_row < 0 ? MaskPattern::kSuffix
                                      : MaskPattern::kGeneral;
   return a;

@@ -77,10 +77,10 @@ DriverProbe probe_driver() {
     return out;
   }
   if (out.driver_version > 0 && out.driver_version < CUDA_VERSION) {
-    p.status = fmt::format("the NVIDIA driver supports CUDA {}.{}; lstmrt's GPU backends are built with CUDA {}.{} "
-                           "and need a newer driver",
-                           out.driver_version / 1000, out.driver_version % 1000 / 10, CUDA_VERSION / 1000,
-                           CUDA_VERSION % 1000 / 10);
+    p.status = fmt::format(
+        "the NVIDIA driver supports CUDA {}.{}; lstmrt's GPU backends are built with CUDA {}.{} "
+        "and need a newer driver",
+        out.driver_version / 1000, out.driver_version % 1000 / 10, CUDA_VERSION / 1000, CUDA_VERSION % 1000 / 10);
     return out;
   }
   int count = 0;

@@ -51,7 +51,8 @@ void validate(const ModelDesc& desc, const Weights& weights) {
       expect_size(w.w_hh, 4 * h * h_out, l, d, "w_hh", fmt::format("(4H={}, H_out={})", 4 * h, h_out));
       expect_size(w.b_ih, 4 * h, l, d, "b_ih", fmt::format("(4H={})", 4 * h));
       expect_size(w.b_hh, 4 * h, l, d, "b_hh", fmt::format("(4H={})", 4 * h));
-      expect_size(w.w_hr, p * h, l, d, "w_hr", p ? fmt::format("(P={}, H={})", p, h) : std::string("empty (no projection)"));
+      expect_size(w.w_hr, p * h, l, d, "w_hr",
+                  p ? fmt::format("(P={}, H={})", p, h) : std::string("empty (no projection)"));
       expect_size(w.peephole, desc.peepholes ? 3 * h : 0, l, d, "peephole",
                   desc.peepholes ? fmt::format("(3H={})", 3 * h) : std::string("empty (no peepholes)"));
     }

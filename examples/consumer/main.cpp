@@ -42,7 +42,8 @@ int main() {
   for (int t = 0; t < seq_len; ++t)
     for (int n = 0; n < batch; ++n) {
       std::printf("  t=%d n=%d:", t, n);
-      for (int c = 0; c < out_width; ++c) std::printf(" %+.6f", y[(static_cast<size_t>(t) * batch + n) * out_width + c]);
+      for (int c = 0; c < out_width; ++c)
+        std::printf(" %+.6f", y[(static_cast<size_t>(t) * batch + n) * out_width + c]);
       std::printf("\n");
     }
   std::printf("h_n (%d, N=%d, H=%d):\n", state_rows, batch, desc.hidden_size);

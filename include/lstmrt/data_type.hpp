@@ -23,10 +23,9 @@ enum class DataType {
 };
 
 // Every value, in the enum's order; the storage types are the first kStorageTypeCount.
-constexpr DataType kAllDataTypes[] = {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16,
-                                      DataType::kBool,    DataType::kUint8,   DataType::kInt8,
-                                      DataType::kInt16,   DataType::kInt32,   DataType::kInt64,
-                                      DataType::kFloat64};
+constexpr DataType kAllDataTypes[] = {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kBool,
+                                      DataType::kUint8,   DataType::kInt8,    DataType::kInt16,    DataType::kInt32,
+                                      DataType::kInt64,   DataType::kFloat64};
 constexpr int kStorageTypeCount = 3;
 constexpr DataType kStorageTypes[kStorageTypeCount] = {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16};
 

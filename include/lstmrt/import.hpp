@@ -95,7 +95,13 @@ LoadedWeights load_onnx_weights(const std::string& path, const ArrayMap& feeds);
 // Bidirectional encoder's states are concatenated. An imported model is therefore a list of nodes
 // in evaluation order, each reading model inputs and earlier nodes' outputs.
 
-enum class MergeMode { kConcat, kSum, kAverage, kMultiply, kNone };  // Keras Bidirectional merge_mode (None: two outputs)
+enum class MergeMode {
+  kConcat,
+  kSum,
+  kAverage,
+  kMultiply,
+  kNone
+};  // Keras Bidirectional merge_mode (None: two outputs)
 
 // A value of the graph: model input `index` (node = −1) or output `index` of node `node`.
 struct ValueRef {
@@ -123,13 +129,13 @@ struct ImportedNode {
   std::string name;              // the framework's layer name, for errors and logs
   std::vector<ValueRef> inputs;  // kLstm, kMasking, kIdentity: the sequence; kConcatenate: the parts
   // kLstm only ----------------------------------------------------------------------------------
-  ModelDesc desc;                // one layer (num_layers 1), forward / reverse / bidirectional
+  ModelDesc desc;  // one layer (num_layers 1), forward / reverse / bidirectional
   Weights weights;
   ReverseOutputOrder reverse_order = ReverseOutputOrder::kOriginal;  // kProcessing: Keras go_backwards
-  PaddingMode padding = PaddingMode::kZero;  // kCarryLast: Keras zero_output_for_mask=False
-  MergeMode merge = MergeMode::kConcat;      // how a bidirectional node's halves form its output
-  bool return_sequences = true;  // output(s) 0 (and 1 for kNone): the sequence, or the last output only
-  bool return_state = false;     // then the final states follow as outputs
+  PaddingMode padding = PaddingMode::kZero;                          // kCarryLast: Keras zero_output_for_mask=False
+  MergeMode merge = MergeMode::kConcat;  // how a bidirectional node's halves form its output
+  bool return_sequences = true;          // output(s) 0 (and 1 for kNone): the sequence, or the last output only
+  bool return_state = false;             // then the final states follow as outputs
   // Keras initial_state: none, or h, c (one direction) / fwd h, fwd c, bwd h, bwd c: (N, H) each.
   std::vector<ValueRef> initial_state;
   std::optional<MaskSource> mask;  // the layer's mask, or none
@@ -145,16 +151,16 @@ struct ImportedNode {
 
 struct ModelInput {
   std::string name;
-  int rank = 3;    // 3: a sequence (N, T, width) as Keras takes it; 2: (N, width), e.g. an initial state
+  int rank = 3;  // 3: a sequence (N, T, width) as Keras takes it; 2: (N, width), e.g. an initial state
   int width = 0;
 };
 
 struct ImportedModel {
-  std::string format;  // "keras"
-  std::string source;  // the file
-  std::vector<ModelInput> inputs;  // model.inputs order
-  std::vector<ImportedNode> nodes; // evaluation order: a node reads inputs and earlier nodes only
-  std::vector<ValueRef> outputs;   // model.outputs order
+  std::string format;               // "keras"
+  std::string source;               // the file
+  std::vector<ModelInput> inputs;   // model.inputs order
+  std::vector<ImportedNode> nodes;  // evaluation order: a node reads inputs and earlier nodes only
+  std::vector<ValueRef> outputs;    // model.outputs order
   // One sequence input through a path of nodes (Masking, LSTM layers, no-ops), each reading the
   // previous one's sequence, no initial states from elsewhere, and the outputs the last LSTM's own
   // (a prefix of its output list): run with optional lengths, written by `lstmrt run` as y (y_fwd,
@@ -199,9 +205,9 @@ enum class Hdf5Reader { kInProcess, kChildProcess };
 // when the config records none, the mask its input carries — but only if the call has no other
 // tensor argument: Keras fills `mask` for one-tensor calls only, so an LSTM called with
 // initial_state tensors runs unmasked unless it is given mask= explicitly (as
-// ops.any(ops.not_equal(x, v), axis=-1), which is recognised). Other layers (Dense, Embedding, TimeDistributed, nested models, ...)
-// are kUnsupported naming the layer: lstmrt runs the recurrent part; cut the model at the LSTM
-// outputs (keras.Model(model.inputs, lstm_layer.output)) and apply such heads outside.
+// ops.any(ops.not_equal(x, v), axis=-1), which is recognised). Other layers (Dense, Embedding, TimeDistributed, nested
+// models, ...) are kUnsupported naming the layer: lstmrt runs the recurrent part; cut the model at the LSTM outputs
+// (keras.Model(model.inputs, lstm_layer.output)) and apply such heads outside.
 //   load_keras_model("m.keras")                           the archive (config.json + model.weights.h5)
 //   load_keras_model("m.weights.h5")                      with m.config.json (model.to_json()) or
 //                                                         config.json beside it
@@ -226,8 +232,8 @@ struct ImportedStage {
   ModelDesc desc;
   Weights weights;
   ReverseOutputOrder reverse_order = ReverseOutputOrder::kOriginal;  // kProcessing: Keras go_backwards
-  PaddingMode padding = PaddingMode::kZero;  // kCarryLast: Keras zero_output_for_mask=False
-  MergeMode merge = MergeMode::kConcat;      // never kNone here
+  PaddingMode padding = PaddingMode::kZero;                          // kCarryLast: Keras zero_output_for_mask=False
+  MergeMode merge = MergeMode::kConcat;                              // never kNone here
   int output_width() const;  // D·H_out for kConcat, H_out when the halves are merged elementwise
 };
 

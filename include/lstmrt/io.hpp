@@ -32,7 +32,8 @@ namespace lstmrt {
 // lstm.hpp; .npy descr beside each value there). .npy / .npz hold every DataType but bfloat16,
 // which NumPy has no descr for: saving a bfloat16 Array is refused, and so is reading a file whose
 // descr is a 2-byte void ('|V2', how ml_dtypes' bfloat16 saves).
-std::string supported_dtypes();  // what .npy / .npz hold: "bool, uint8, int8, int16, int32, int64, float16, float32, float64"
+std::string
+supported_dtypes();  // what .npy / .npz hold: "bool, uint8, int8, int16, int32, int64, float16, float32, float64"
 
 // A dense, C-ordered (row-major) n-d array: `data` holds numel()·(bytes per element of dtype) bytes,
 // little-endian. A 0-d array (shape {}) holds one element; a shape with a 0 holds none.

@@ -31,7 +31,7 @@ enum class BackendKind {
   kFused,      // lstmrt's own CUDA kernels
   kAuto,       // the fastest backend that can serve the model on this machine
 };
-enum class MathMode { kStrict, kTF32 };                 // fp32 data: exact FMA math, or TF32 tensor cores
+enum class MathMode { kStrict, kTF32 };  // fp32 data: exact FMA math, or TF32 tensor cores
 enum class CudnnAlgo { kAuto, kStandard, kPersistStatic, kPersistStaticSmallH, kPersistDynamic };
 enum class MemorySpace { kHost, kDevice };
 
@@ -78,8 +78,8 @@ struct ForwardRequest {
   int seq_len = 0;  // T >= 1
   int batch = 0;    // N >= 1
   TensorLayout layout = TensorLayout::kTimeMajor;
-  const void* x = nullptr;              // (T, N, I) or (N, T, I); required
-  const std::int32_t* lengths = nullptr;// HOST (N), each in [0, T]; null = every row runs T steps
+  const void* x = nullptr;                // (T, N, I) or (N, T, I); required
+  const std::int32_t* lengths = nullptr;  // HOST (N), each in [0, T]; null = every row runs T steps
   // Per-step mask, Keras's semantics: HOST (N, T) row-major bytes, whatever `layout` is: mask[b·T + t]
   // != 0 when step t of row b is valid; null = every step valid. A masked step leaves the row's h
   // and c as they are; its y position follows `padding` (zero, or the most recent output in
@@ -91,11 +91,11 @@ struct ForwardRequest {
   // (fused: the stepwise kernels; Lstm::execution_plan(req) says so), cudnn a right-padded
   // (lengths) or left-padded (shifted) one, and it refuses others naming the row.
   const std::uint8_t* mask = nullptr;
-  const void* h0 = nullptr;             // (L·D, N, H_out); null = zeros
-  const void* c0 = nullptr;             // (L·D, N, H);     null = zeros
-  void* y = nullptr;                    // return_sequences: (T, N, D·H_out) or (N, T, D·H_out)
-  void* h_n = nullptr;                  // return_state: (L·D, N, H_out) state after each row's last step
-  void* c_n = nullptr;                  // return_state: (L·D, N, H)
+  const void* h0 = nullptr;  // (L·D, N, H_out); null = zeros
+  const void* c0 = nullptr;  // (L·D, N, H);     null = zeros
+  void* y = nullptr;         // return_sequences: (T, N, D·H_out) or (N, T, D·H_out)
+  void* h_n = nullptr;       // return_state: (L·D, N, H_out) state after each row's last step
+  void* c_n = nullptr;       // return_state: (L·D, N, H)
   PaddingMode padding = PaddingMode::kZero;
   ReverseOutputOrder reverse_order = ReverseOutputOrder::kOriginal;
   // Device scratch for GPU backends: at least Lstm::workspace_size(T, N) bytes, 256-byte aligned,
@@ -214,18 +214,18 @@ struct GpuInfo {
 // LSTMRT_GPU_MODULE names the module file explicitly. Nothing CUDA is loaded before that, so
 // the reference backend, the file readers and the CLI run on machines without them.
 struct SystemInfo {
-  std::string version;                        // lstmrt version
-  std::vector<std::string> backends_built;    // compiled in
-  std::vector<std::string> backends_usable;   // usable on this machine now
-  int cuda_runtime_version = 0;               // the CUDA the GPU backends are built with, e.g. 13000
-  int cuda_driver_version = 0;                // 0 when no driver
-  std::size_t cudnn_version = 0;              // e.g. 91900; 0 when not loadable
-  int cudnn_cuda_version = 0;                 // the CUDA that cuDNN was built for, e.g. 13000
-  int cublas_version = 0;                     // e.g. 130000; 0 when not loadable
-  std::vector<GpuInfo> gpus;                  // empty is a normal answer
-  std::string gpu_status;                     // "ok", or why there are no GPUs (e.g. no driver)
-  std::string gpu_libraries_status;           // "ok", or which library could not be loaded and where
-                                              // lstmrt looked for it
+  std::string version;                                   // lstmrt version
+  std::vector<std::string> backends_built;               // compiled in
+  std::vector<std::string> backends_usable;              // usable on this machine now
+  int cuda_runtime_version = 0;                          // the CUDA the GPU backends are built with, e.g. 13000
+  int cuda_driver_version = 0;                           // 0 when no driver
+  std::size_t cudnn_version = 0;                         // e.g. 91900; 0 when not loadable
+  int cudnn_cuda_version = 0;                            // the CUDA that cuDNN was built for, e.g. 13000
+  int cublas_version = 0;                                // e.g. 130000; 0 when not loadable
+  std::vector<GpuInfo> gpus;                             // empty is a normal answer
+  std::string gpu_status;                                // "ok", or why there are no GPUs (e.g. no driver)
+  std::string gpu_libraries_status;                      // "ok", or which library could not be loaded and where
+                                                         // lstmrt looked for it
   std::string cudnn_path, cublas_path, gpu_module_path;  // the files loaded ("" when not)
 };
 

@@ -7,5 +7,5 @@
 #include "lstmrt/keras_run.hpp"
 #include "lstmrt/lstm.hpp"
 #include "lstmrt/model.hpp"
-#include "lstmrt/weights.hpp"
 #include "lstmrt/version.hpp"
+#include "lstmrt/weights.hpp"

@@ -33,35 +33,35 @@ enum class Direction { kForward, kReverse, kBidirectional };
 // source format has one, the default that format's name implies (from_onnx / from_keras apply them;
 // the factories below take the value explicitly where the formats disagree).
 enum class ActivationKind {
-  kSigmoid,          // 1 / (1 + e^-x)
-  kTanh,             // tanh(x)
-  kRelu,             // max(0, x)
-  kAffine,           // alpha·x + beta                (ONNX Affine defaults 1, 0; Keras "linear" = Affine(1, 0))
-  kLeakyRelu,        // x if x >= 0 else alpha·x      (ONNX LeakyRelu alpha 0.01; Keras leaky_relu 0.2)
-  kThresholdedRelu,  // x if x > alpha else 0         (ONNX alpha 1)
-  kScaledTanh,       // alpha·tanh(beta·x)            (ONNX defaults 1, 1)
-  kHardSigmoid,      // clamp(alpha·x + beta, 0, 1)   ONNX / Keras 2 (defaults 0.2, 0.5)
-  kHardSigmoidKeras3,// clamp(x/6 + 1/2, 0, 1)        Keras 3's "hard_sigmoid" (no parameters)
-  kElu,              // x if x > 0 else alpha·(e^x − 1)   (alpha 1 in both formats)
-  kSoftsign,         // x / (1 + |x|)
-  kSoftplus,         // log(1 + e^x)
+  kSigmoid,            // 1 / (1 + e^-x)
+  kTanh,               // tanh(x)
+  kRelu,               // max(0, x)
+  kAffine,             // alpha·x + beta                (ONNX Affine defaults 1, 0; Keras "linear" = Affine(1, 0))
+  kLeakyRelu,          // x if x >= 0 else alpha·x      (ONNX LeakyRelu alpha 0.01; Keras leaky_relu 0.2)
+  kThresholdedRelu,    // x if x > alpha else 0         (ONNX alpha 1)
+  kScaledTanh,         // alpha·tanh(beta·x)            (ONNX defaults 1, 1)
+  kHardSigmoid,        // clamp(alpha·x + beta, 0, 1)   ONNX / Keras 2 (defaults 0.2, 0.5)
+  kHardSigmoidKeras3,  // clamp(x/6 + 1/2, 0, 1)        Keras 3's "hard_sigmoid" (no parameters)
+  kElu,                // x if x > 0 else alpha·(e^x − 1)   (alpha 1 in both formats)
+  kSoftsign,           // x / (1 + |x|)
+  kSoftplus,           // log(1 + e^x)
   // Keras 3's other elementwise activations (keras.activations; names in from_keras):
-  kGelu,             // x·Φ(x) = x/2·(1 + erf(x/√2))  exact form ("gelu": approximate=False)
-  kSilu,             // x·σ(x)                          ("silu", "swish")
-  kSelu,             // λ·(x if x > 0 else α·(e^x − 1)), α = 1.6732632423543772, λ = 1.0507009873554805
-  kCelu,             // x if x >= 0 else alpha·(e^(x/alpha) − 1)  (alpha 1; alpha > 0)
-  kExponential,      // e^x
-  kHardSilu,         // x·clamp(x/6 + 1/2, 0, 1)        ("hard_silu", "hard_swish")
-  kHardTanh,         // clamp(x, −1, 1)
-  kHardShrink,       // x if |x| > alpha else 0          (alpha = Keras threshold, 0.5)
-  kSoftShrink,       // x − alpha if x > alpha, x + alpha if x < −alpha, else 0  (alpha 0.5)
-  kTanhShrink,       // x − tanh(x)
-  kLogSigmoid,       // log σ(x) = −log(1 + e^−x)
-  kMish,             // x·tanh(log(1 + e^x))
-  kRelu6,            // clamp(x, 0, 6)
-  kSparsePlus,       // 0 if x <= −1, (x + 1)²/4 if x < 1, else x
-  kSparseSigmoid,    // 0 if x <= −1, (x + 1)/2 if x < 1, else 1
-  kSquareplus,       // (x + √(x² + alpha)) / 2         (alpha = Keras b, 4; alpha >= 0)
+  kGelu,           // x·Φ(x) = x/2·(1 + erf(x/√2))  exact form ("gelu": approximate=False)
+  kSilu,           // x·σ(x)                          ("silu", "swish")
+  kSelu,           // λ·(x if x > 0 else α·(e^x − 1)), α = 1.6732632423543772, λ = 1.0507009873554805
+  kCelu,           // x if x >= 0 else alpha·(e^(x/alpha) − 1)  (alpha 1; alpha > 0)
+  kExponential,    // e^x
+  kHardSilu,       // x·clamp(x/6 + 1/2, 0, 1)        ("hard_silu", "hard_swish")
+  kHardTanh,       // clamp(x, −1, 1)
+  kHardShrink,     // x if |x| > alpha else 0          (alpha = Keras threshold, 0.5)
+  kSoftShrink,     // x − alpha if x > alpha, x + alpha if x < −alpha, else 0  (alpha 0.5)
+  kTanhShrink,     // x − tanh(x)
+  kLogSigmoid,     // log σ(x) = −log(1 + e^−x)
+  kMish,           // x·tanh(log(1 + e^x))
+  kRelu6,          // clamp(x, 0, 6)
+  kSparsePlus,     // 0 if x <= −1, (x + 1)²/4 if x < 1, else x
+  kSparseSigmoid,  // 0 if x <= −1, (x + 1)/2 if x < 1, else 1
+  kSquareplus,     // (x + √(x² + alpha)) / 2         (alpha = Keras b, 4; alpha >= 0)
 };
 
 struct Activation {
@@ -76,8 +76,12 @@ struct Activation {
   // No default: ONNX's LeakyRelu (0.01) and Keras's leaky_relu (0.2) disagree.
   static Activation leaky_relu(float alpha) { return {ActivationKind::kLeakyRelu, alpha}; }
   static Activation thresholded_relu(float alpha = 1.0f) { return {ActivationKind::kThresholdedRelu, alpha}; }
-  static Activation scaled_tanh(float alpha = 1.0f, float beta = 1.0f) { return {ActivationKind::kScaledTanh, alpha, beta}; }
-  static Activation hard_sigmoid(float alpha = 0.2f, float beta = 0.5f) { return {ActivationKind::kHardSigmoid, alpha, beta}; }
+  static Activation scaled_tanh(float alpha = 1.0f, float beta = 1.0f) {
+    return {ActivationKind::kScaledTanh, alpha, beta};
+  }
+  static Activation hard_sigmoid(float alpha = 0.2f, float beta = 0.5f) {
+    return {ActivationKind::kHardSigmoid, alpha, beta};
+  }
   static Activation hard_sigmoid_keras3() { return {ActivationKind::kHardSigmoidKeras3}; }
   static Activation elu(float alpha = 1.0f) { return {ActivationKind::kElu, alpha}; }
   static Activation softsign() { return {ActivationKind::kSoftsign}; }

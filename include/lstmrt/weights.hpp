@@ -75,9 +75,9 @@ TensorMap to_pytorch(const ModelDesc& desc, const Weights& weights);
 
 // ---- Keras 3 (one LSTM layer, one direction) ---------------------------------------------------
 struct KerasLstmWeights {
-  Tensor kernel;                // (I_l, 4H), gates i f c o
-  Tensor recurrent_kernel;      // (H, 4H)
-  std::optional<Tensor> bias;   // (4H); absent when use_bias=False
+  Tensor kernel;               // (I_l, 4H), gates i f c o
+  Tensor recurrent_kernel;     // (H, 4H)
+  std::optional<Tensor> bias;  // (4H); absent when use_bias=False
 };
 LayerWeights from_keras(const KerasLstmWeights& keras, int input_size, int hidden_size);
 KerasLstmWeights to_keras(const LayerWeights& weights, int input_size, int hidden_size);

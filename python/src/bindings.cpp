@@ -31,7 +31,7 @@ using namespace nb::literals;
 namespace lstmrt::python {
 namespace {
 
-using InArray = nb::ndarray<nb::ro>;   // any dtype, device, shape: checked by check_array
+using InArray = nb::ndarray<nb::ro>;  // any dtype, device, shape: checked by check_array
 using OutArray = nb::ndarray<>;
 
 // ---- errors: lstmrt::Error -> the lstmrt._errors class for its code ----------------------------------
@@ -87,7 +87,11 @@ std::string dtype_name(nb::dlpack::dtype t) {
   if (t.code == static_cast<std::uint8_t>(nb::dlpack::dtype_code::Bfloat) && t.bits == 16) return "bfloat16";
   if (t == nb::dtype<std::int32_t>()) return "int32";
   if (t == nb::dtype<std::int64_t>()) return "int64";
-  const char* kind = t.code == 0 ? "int" : t.code == 1 ? "uint" : t.code == 2 ? "float" : t.code == 6 ? "bool" : "other";
+  const char* kind = t.code == 0   ? "int"
+                     : t.code == 1 ? "uint"
+                     : t.code == 2 ? "float"
+                     : t.code == 6 ? "bool"
+                                   : "other";
   return fmt::format("{}{}", kind, t.bits);
 }
 
@@ -137,7 +141,7 @@ void check_array(const char* name, const A& a, nb::dlpack::dtype dtype, const st
   const bool on_host = type == nb::device::cpu::value || type == nb::device::cuda_host::value;
   if (place.device ? !(on_device && a.device_id() == place.ordinal) : !on_host)
     wrong_device(fmt::format("{} is on {}: expected {} ({})", name, device_name(type, a.device_id()), place.describe(),
-                        why_place));
+                             why_place));
   if (a.dtype() != dtype) {
     const bool numpy_float64 = a.dtype() == nb::dtype<double>() && !place.device;
     wrong_type(fmt::format("{} has dtype {}: expected {}{}", name, dtype_name(a.dtype()), dtype_name(dtype),
@@ -150,7 +154,8 @@ void check_array(const char* name, const A& a, nb::dlpack::dtype dtype, const st
 
 // ---- options and descriptions ---------------------------------------------------------------------------
 template <typename E>
-E parse_choice(const std::string& what, const std::string& value, std::initializer_list<std::pair<const char*, E>> choices) {
+E parse_choice(const std::string& what, const std::string& value,
+               std::initializer_list<std::pair<const char*, E>> choices) {
   std::vector<std::string> names;
   for (const auto& [n, e] : choices) {
     if (value == n) return e;
@@ -175,10 +180,12 @@ BackendOptions parse_options(const std::string& backend, const std::string& dtyp
   o.kind = backend_from_string(backend);
   o.data_type = parse_storage_type(dtype);
   o.math = parse_choice<MathMode>("math", math, {{"strict", MathMode::kStrict}, {"tf32", MathMode::kTF32}});
-  o.cudnn_algo = parse_choice<CudnnAlgo>(
-      "cudnn_algo", cudnn_algo,
-      {{"auto", CudnnAlgo::kAuto}, {"standard", CudnnAlgo::kStandard}, {"persist_static", CudnnAlgo::kPersistStatic},
-       {"persist_static_small_h", CudnnAlgo::kPersistStaticSmallH}, {"persist_dynamic", CudnnAlgo::kPersistDynamic}});
+  o.cudnn_algo = parse_choice<CudnnAlgo>("cudnn_algo", cudnn_algo,
+                                         {{"auto", CudnnAlgo::kAuto},
+                                          {"standard", CudnnAlgo::kStandard},
+                                          {"persist_static", CudnnAlgo::kPersistStatic},
+                                          {"persist_static_small_h", CudnnAlgo::kPersistStaticSmallH},
+                                          {"persist_dynamic", CudnnAlgo::kPersistDynamic}});
   o.fused_kernel = fused_kernel_from_string(fused_kernel);
   if (device < 0) invalid(fmt::format("device is {}: expected a CUDA device ordinal >= 0", device));
   o.device = device;
@@ -187,7 +194,8 @@ BackendOptions parse_options(const std::string& backend, const std::string& dtyp
 
 Direction parse_direction(const std::string& d) {
   return parse_choice<Direction>("direction", d,
-                                 {{"forward", Direction::kForward}, {"reverse", Direction::kReverse},
+                                 {{"forward", Direction::kForward},
+                                  {"reverse", Direction::kReverse},
                                   {"bidirectional", Direction::kBidirectional}});
 }
 
@@ -292,8 +300,10 @@ ModelDesc make_desc(int input_size, int hidden_size, int num_layers, const std::
 // ---- weights ----------------------------------------------------------------------------------------------
 std::vector<float> host_floats(const char* what, const InArray& a, const std::vector<std::int64_t>* shape = nullptr) {
   if (a.device_type() != nb::device::cpu::value)
-    wrong_device(fmt::format("{} is on {}: weights are read from host arrays", what, device_name(a.device_type(), a.device_id())));
-  if (a.dtype() != nb::dtype<float>()) wrong_type(fmt::format("{} has dtype {}: expected float32", what, dtype_name(a.dtype())));
+    wrong_device(fmt::format("{} is on {}: weights are read from host arrays", what,
+                             device_name(a.device_type(), a.device_id())));
+  if (a.dtype() != nb::dtype<float>())
+    wrong_type(fmt::format("{} has dtype {}: expected float32", what, dtype_name(a.dtype())));
   if (shape && shape_vector(a) != *shape)
     invalid(fmt::format("{} has shape {}: expected {}", what, shape_of(shape_vector(a)), shape_of(*shape)));
   if (!c_contiguous(a)) invalid(fmt::format("{} is not C-contiguous", what));
@@ -304,15 +314,21 @@ std::vector<float> host_floats(const char* what, const InArray& a, const std::ve
 // Any-dtype host array -> lstmrt::Array (float16/bfloat16 are not numpy dtypes lstmrt reads).
 Array to_array(const std::string& name, const InArray& a) {
   if (a.device_type() != nb::device::cpu::value)
-    wrong_device(fmt::format("{} is on {}: weights are read from host arrays", name, device_name(a.device_type(), a.device_id())));
+    wrong_device(fmt::format("{} is on {}: weights are read from host arrays", name,
+                             device_name(a.device_type(), a.device_id())));
   if (!c_contiguous(a)) invalid(fmt::format("{} is not C-contiguous", name));
   Array out;
   const nb::dlpack::dtype t = a.dtype();
-  if (t == nb::dtype<float>()) out.dtype = DataType::kFloat32;
-  else if (t == nb::dtype<double>()) out.dtype = DataType::kFloat64;
-  else if (t == nb::dtype<std::int32_t>()) out.dtype = DataType::kInt32;
-  else if (t == nb::dtype<std::int64_t>()) out.dtype = DataType::kInt64;
-  else wrong_type(fmt::format("{} has dtype {}: expected float32 (or float64, int32, int64)", name, dtype_name(t)));
+  if (t == nb::dtype<float>())
+    out.dtype = DataType::kFloat32;
+  else if (t == nb::dtype<double>())
+    out.dtype = DataType::kFloat64;
+  else if (t == nb::dtype<std::int32_t>())
+    out.dtype = DataType::kInt32;
+  else if (t == nb::dtype<std::int64_t>())
+    out.dtype = DataType::kInt64;
+  else
+    wrong_type(fmt::format("{} has dtype {}: expected float32 (or float64, int32, int64)", name, dtype_name(t)));
   out.shape = shape_vector(a);
   out.data.resize(a.nbytes());
   if (a.nbytes()) std::memcpy(out.data.data(), a.data(), a.nbytes());
@@ -329,8 +345,8 @@ ArrayMap to_array_map(const std::map<std::string, InArray>& arrays) {
 Weights canonical_weights(const ModelDesc& d, const std::vector<std::map<std::string, InArray>>& slots) {
   const int D = d.num_directions(), H = d.hidden_size, H_out = d.output_size();
   if (static_cast<int>(slots.size()) != d.num_layers * D)
-    invalid(fmt::format("weights has {} entries: expected num_layers·D = {} (one per layer and direction)", slots.size(),
-                        d.num_layers * D));
+    invalid(fmt::format("weights has {} entries: expected num_layers·D = {} (one per layer and direction)",
+                        slots.size(), d.num_layers * D));
   Weights w;
   for (int l = 0; l < d.num_layers; ++l)
     for (int dir = 0; dir < D; ++dir) {
@@ -378,10 +394,9 @@ class Model {
 
   // All arrays already allocated by the caller (Python); None = not requested / not given.
   void forward(const InArray& x, const std::optional<InArray>& lengths, const std::optional<InArray>& mask,
-               const std::optional<InArray>& h0,
-               const std::optional<InArray>& c0, const std::optional<OutArray>& y, const std::optional<OutArray>& h_n,
-               const std::optional<OutArray>& c_n, bool batch_major, const std::string& padding,
-               const std::string& reverse_order, std::uintptr_t stream) {
+               const std::optional<InArray>& h0, const std::optional<InArray>& c0, const std::optional<OutArray>& y,
+               const std::optional<OutArray>& h_n, const std::optional<OutArray>& c_n, bool batch_major,
+               const std::string& padding, const std::string& reverse_order, std::uintptr_t stream) {
     const ModelDesc& d = lstm_.desc();
     const Place where = place();
     const std::string why = where.device ? fmt::format("backend {} computes on the GPU", lstm_.backend_name())
@@ -407,7 +422,7 @@ class Model {
     if (lengths) {
       if (lengths->device_type() != nb::device::cpu::value)
         wrong_device(fmt::format("lengths is on {}: expected a host array (lstmrt reads lengths on the host)",
-                            device_name(lengths->device_type(), lengths->device_id())));
+                                 device_name(lengths->device_type(), lengths->device_id())));
       check_array("lengths", *lengths, nb::dtype<std::int32_t>(), {N}, Place{}, "lengths are read on the host");
     }
     if (mask) {
@@ -430,7 +445,8 @@ class Model {
     req.y = y ? y->data() : nullptr;
     req.h_n = h_n ? h_n->data() : nullptr;
     req.c_n = c_n ? c_n->data() : nullptr;
-    req.padding = parse_choice<PaddingMode>("padding", padding, {{"zero", PaddingMode::kZero}, {"carry", PaddingMode::kCarryLast}});
+    req.padding = parse_choice<PaddingMode>("padding", padding,
+                                            {{"zero", PaddingMode::kZero}, {"carry", PaddingMode::kCarryLast}});
     req.reverse_order = parse_choice<ReverseOutputOrder>(
         "reverse_order", reverse_order,
         {{"original", ReverseOutputOrder::kOriginal}, {"processing", ReverseOutputOrder::kProcessing}});
@@ -461,7 +477,8 @@ class Model {
   mutable std::mutex mutex_;
 };
 
-std::unique_ptr<Model> model_from_loaded(LoadedWeights loaded, const BackendOptions& options, const std::string& source) {
+std::unique_ptr<Model> model_from_loaded(LoadedWeights loaded, const BackendOptions& options,
+                                         const std::string& source) {
   Lstm lstm = Lstm::create(loaded.desc, loaded.weights, options);
   return std::make_unique<Model>(std::move(lstm), loaded.input_layout, loaded.format, source);
 }
@@ -499,7 +516,8 @@ class KerasChain {
   explicit KerasChain(ImportedModel m) : model_(std::move(m)) {}
   const ImportedModel& model() const { return model_; }
 
-  nb::tuple run(const InArray& x, const std::optional<InArray>& lengths, bool batch_major, const BackendOptions& options) {
+  nb::tuple run(const InArray& x, const std::optional<InArray>& lengths, bool batch_major,
+                const BackendOptions& options) {
     if (!model_.is_chain())
       throw Error(ErrorCode::kUnsupported,
                   fmt::format("{}: not one chain of layers (several inputs or a graph): use run_all", model_.source));
@@ -508,9 +526,11 @@ class KerasChain {
     const std::int64_t T = static_cast<std::int64_t>(batch_major ? x.shape(1) : x.shape(0));
     const std::int64_t N = static_cast<std::int64_t>(batch_major ? x.shape(0) : x.shape(1));
     const std::int64_t I = model_.inputs.front().width;
-    const std::vector<std::int64_t> shape = batch_major ? std::vector<std::int64_t>{N, T, I} : std::vector<std::int64_t>{T, N, I};
+    const std::vector<std::int64_t> shape =
+        batch_major ? std::vector<std::int64_t>{N, T, I} : std::vector<std::int64_t>{T, N, I};
     check_array("x", x, nb::dtype<float>(), shape, Place{}, "Keras models run on host arrays");
-    if (lengths) check_array("lengths", *lengths, nb::dtype<std::int32_t>(), {N}, Place{}, "lengths are read on the host");
+    if (lengths)
+      check_array("lengths", *lengths, nb::dtype<std::int32_t>(), {N}, Place{}, "lengths are read on the host");
     auto out = std::make_unique<ModelOutputs>();
     {
       nb::gil_scoped_release release;
@@ -532,7 +552,8 @@ class KerasChain {
       const InArray& a = inputs[k];
       std::vector<std::int64_t> shape;
       for (std::size_t d = 0; d < a.ndim(); ++d) shape.push_back(static_cast<std::int64_t>(a.shape(d)));
-      check_array(fmt::format("inputs[{}]", k).c_str(), a, nb::dtype<float>(), shape, Place{}, "Keras models run on host arrays");
+      check_array(fmt::format("inputs[{}]", k).c_str(), a, nb::dtype<float>(), shape, Place{},
+                  "Keras models run on host arrays");
       views.push_back({shape, static_cast<const float*>(a.data())});
     }
     auto out = std::make_unique<ModelOutputs>();
@@ -566,8 +587,8 @@ nb::ndarray<> device_empty(const std::vector<std::size_t>& shape, const std::str
   std::size_t count = 1;
   for (std::size_t d : shape) count *= d;
   void* ptr = nullptr;
-  const gpu_module::Status st = api.device_alloc(device, count * lstmrt::detail::element_bytes(t),
-                                                 reinterpret_cast<cudaStream_t>(stream), &ptr);
+  const gpu_module::Status st =
+      api.device_alloc(device, count * lstmrt::detail::element_bytes(t), reinterpret_cast<cudaStream_t>(stream), &ptr);
   if (!st.ok) throw Error(st.code, st.message);
   struct Owner {
     const gpu_module::GpuModuleApi* api;
@@ -664,7 +685,8 @@ NB_MODULE(_lstmrt, m) {
             const ModelDesc& f = loaded.desc;
             if (f.input_size != d.input_size || f.hidden_size != d.hidden_size || f.proj_size != d.proj_size ||
                 f.num_layers != d.num_layers || f.num_directions() != d.num_directions() || f.peepholes != d.peepholes)
-              invalid(fmt::format("weights ({} naming) describe {}: expected {}", loaded.format, describe(f), describe(d)));
+              invalid(
+                  fmt::format("weights ({} naming) describe {}: expected {}", loaded.format, describe(f), describe(d)));
             return std::make_unique<Model>(Lstm::create(d, loaded.weights, o), std::nullopt, loaded.format, "arrays");
           },
           "input_size"_a, "hidden_size"_a, "num_layers"_a, "direction"_a, "proj_size"_a, "activations"_a.none(),
@@ -678,8 +700,8 @@ NB_MODULE(_lstmrt, m) {
           },
           "arrays"_a, "prefix"_a.none(), "source"_a, "options"_a)
       .def_static("load", &load_model, "path"_a, "prefix"_a.none(), "options"_a)
-      .def("forward", &Model::forward, "x"_a, "lengths"_a.none(), "mask"_a.none(), "h0"_a.none(), "c0"_a.none(), "y"_a.none(),
-           "h_n"_a.none(), "c_n"_a.none(), "batch_major"_a, "padding"_a, "reverse_order"_a, "stream"_a)
+      .def("forward", &Model::forward, "x"_a, "lengths"_a.none(), "mask"_a.none(), "h0"_a.none(), "c0"_a.none(),
+           "y"_a.none(), "h_n"_a.none(), "c_n"_a.none(), "batch_major"_a, "padding"_a, "reverse_order"_a, "stream"_a)
       .def("execution_plan", &Model::execution_plan, "seq_len"_a, "batch"_a)
       .def("workspace_size", &Model::workspace_size, "seq_len"_a, "batch"_a)
       .def_prop_ro("desc", [](const Model& m) { return desc_dict(m.lstm().desc()); })
@@ -714,20 +736,23 @@ NB_MODULE(_lstmrt, m) {
       .def("run_all", &KerasChain::run_all, "inputs"_a, "batch_major"_a, "options"_a)
       .def_prop_ro("is_chain", [](const KerasChain& k) { return k.model().is_chain(); })
       .def_prop_ro("num_outputs", [](const KerasChain& k) { return k.model().outputs.size(); })
-      .def_prop_ro("input_names", [](const KerasChain& k) {
-        nb::list out;
-        for (const ModelInput& in : k.model().inputs) out.append(in.name);
-        return out;
-      })
-      .def_prop_ro("return_sequences", [](const KerasChain& k) {
-        const int last = k.model().last_lstm();
-        return last < 0 || k.model().nodes[last].return_sequences;
-      })
-      .def_prop_ro("masking", [](const KerasChain& k) {
-        for (const ImportedNode& n : k.model().nodes)
-          if (n.kind == NodeKind::kMasking || n.mask) return true;
-        return false;
-      })
+      .def_prop_ro("input_names",
+                   [](const KerasChain& k) {
+                     nb::list out;
+                     for (const ModelInput& in : k.model().inputs) out.append(in.name);
+                     return out;
+                   })
+      .def_prop_ro("return_sequences",
+                   [](const KerasChain& k) {
+                     const int last = k.model().last_lstm();
+                     return last < 0 || k.model().nodes[last].return_sequences;
+                   })
+      .def_prop_ro("masking",
+                   [](const KerasChain& k) {
+                     for (const ImportedNode& n : k.model().nodes)
+                       if (n.kind == NodeKind::kMasking || n.mask) return true;
+                     return false;
+                   })
       .def_prop_ro("source", [](const KerasChain& k) { return k.model().source; })
       .def_prop_ro("stages", [](const KerasChain& k) {  // the LSTM layers in evaluation order
         nb::list out;

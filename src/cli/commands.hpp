@@ -22,7 +22,7 @@ struct RunOptions {
   std::string h0, c0;   // --h0 (L·D, B, H_out), --c0 (L·D, B, H)
   std::string backend = "auto";
   std::string fused_kernel = "auto";  // --fused-kernel: auto | stepwise | persistent | cluster
-  std::string padding = "zero";  // zero | carry
+  std::string padding = "zero";       // zero | carry
   bool batch_first = false;
   bool time_major = false;    // --time-major: (T, B, ...) for a Keras model, whose default is (B, T, ...)
   bool sequences = false;     // --sequences: write y
@@ -30,8 +30,8 @@ struct RunOptions {
   bool reverse = false;       // --reverse: one-direction weights run as a reverse layer
   bool go_backwards = false;  // --go-backwards: reverse layer, y in processing order (Keras)
   bool verbose = false;
-  bool quiet = false;         // -q: no summary line after a successful run
-  std::string memory_limit;   // --memory-limit SIZE: refuse runs needing more host memory
+  bool quiet = false;        // -q: no summary line after a successful run
+  std::string memory_limit;  // --memory-limit SIZE: refuse runs needing more host memory
 };
 
 // The exit statuses of every subcommand, for --help and the README.

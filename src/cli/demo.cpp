@@ -46,8 +46,7 @@ void demo_on(BackendKind kind, std::ostream& out) {
   req.h_n = h.data();
   req.c_n = c.data();
   lstm.forward_host(req);
-  out << fmt::format("  return_state=True                   -> output {}, state_h {}, state_c {}\n", h[0], h[0],
-                     c[0]);
+  out << fmt::format("  return_state=True                   -> output {}, state_h {}, state_c {}\n", h[0], h[0], c[0]);
 
   std::fill(y.begin(), y.end(), 0.0f);
   req.y = y.data();  // both

@@ -33,15 +33,16 @@ int info_command(std::ostream& out) {
   out << fmt::format("CUDA runtime: {}\n", cuda_version(info.cuda_runtime_version));
   out << fmt::format("CUDA driver: {}\n", info.cuda_driver_version ? cuda_version(info.cuda_driver_version)
                                                                    : std::string("none (no NVIDIA driver loaded)"));
-  out << fmt::format("cuDNN: {}\n", info.cudnn_version ? fmt::format("{} ({}, built for CUDA {})",
-                                                                     decimal_version(info.cudnn_version),
-                                                                     info.cudnn_path, cuda_version(info.cudnn_cuda_version))
-                                                       : "not loadable");
-  out << fmt::format("cuBLAS: {}\n", info.cublas_version
-                                         ? fmt::format("{} ({})", decimal_version(info.cublas_version), info.cublas_path)
-                                         : "not loadable");
-  out << fmt::format("GPU module: {}\n", info.gpu_libraries_status == "ok" ? info.gpu_module_path
-                                                                           : "not loaded: " + info.gpu_libraries_status);
+  out << fmt::format("cuDNN: {}\n", info.cudnn_version
+                                        ? fmt::format("{} ({}, built for CUDA {})", decimal_version(info.cudnn_version),
+                                                      info.cudnn_path, cuda_version(info.cudnn_cuda_version))
+                                        : "not loadable");
+  out << fmt::format("cuBLAS: {}\n", info.cublas_version ? fmt::format("{} ({})", decimal_version(info.cublas_version),
+                                                                       info.cublas_path)
+                                                         : "not loadable");
+  out << fmt::format("GPU module: {}\n", info.gpu_libraries_status == "ok"
+                                             ? info.gpu_module_path
+                                             : "not loaded: " + info.gpu_libraries_status);
   return 0;
 }
 

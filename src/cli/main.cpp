@@ -86,9 +86,10 @@ int main(int argc, char** argv) {
   } catch (const lstmrt::Error& e) {
     return report(e.what(), exit_status(e.code()));
   } catch (const std::bad_alloc&) {
-    return report("out of memory: the run needs more host memory than the system could allocate (see --memory-limit "
-                  "and -v for the sizes)",
-                  3);
+    return report(
+        "out of memory: the run needs more host memory than the system could allocate (see --memory-limit "
+        "and -v for the sizes)",
+        3);
   } catch (const std::length_error& e) {
     return report(std::string("out of memory: a buffer larger than this system can hold (") + e.what() + ")", 3);
   } catch (const std::exception& e) {

@@ -179,18 +179,19 @@ int run_command(const RunOptions& o, std::ostream& log) {
       batch_first ? std::vector<std::int64_t>{B64, T64, C} : std::vector<std::int64_t>{T64, B64, C};
   const std::vector<std::int64_t> h_shape{L * D, B64, H_out}, c_shape{L * D, B64, H};
   if (o.verbose)
-    log << fmt::format("lstmrt: {} weights, {}; backend {}; T={} B={}; layout {}\nlstmrt: --input {} {} read as {}; "
-                       "writes{}{}\nlstmrt: {}\n",
-                       loaded.format, describe(desc), lstm.backend_name(), T, B,
-                       !batch_first    ? "(T, B, I) time-major"
-                       : o.batch_first ? "(B, T, I) batch-first (--batch-first)"
-                                       : "(B, T, I) batch-first (the ONNX model's layout=1)",
-                       input, shape_string(x_shape),
-                       batch_first ? fmt::format("(B={}, T={}, I={})", B, T, desc.input_size)
-                                   : fmt::format("(T={}, B={}, I={})", T, B, desc.input_size),
-                       want_y ? fmt::format(" y {}", shape_string(y_shape)) : "",
-                       want_state ? fmt::format(" h_n {} c_n {}", shape_string(h_shape), shape_string(c_shape)) : "",
-                       lstm.execution_plan(T, B));
+    log << fmt::format(
+        "lstmrt: {} weights, {}; backend {}; T={} B={}; layout {}\nlstmrt: --input {} {} read as {}; "
+        "writes{}{}\nlstmrt: {}\n",
+        loaded.format, describe(desc), lstm.backend_name(), T, B,
+        !batch_first    ? "(T, B, I) time-major"
+        : o.batch_first ? "(B, T, I) batch-first (--batch-first)"
+                        : "(B, T, I) batch-first (the ONNX model's layout=1)",
+        input, shape_string(x_shape),
+        batch_first ? fmt::format("(B={}, T={}, I={})", B, T, desc.input_size)
+                    : fmt::format("(T={}, B={}, I={})", T, B, desc.input_size),
+        want_y ? fmt::format(" y {}", shape_string(y_shape)) : "",
+        want_state ? fmt::format(" h_n {} c_n {}", shape_string(h_shape), shape_string(c_shape)) : "",
+        lstm.execution_plan(T, B));
   check_host_memory(o, fmt::format("--input {} (T={}, B={}) with --weights {}", input, T, B, o.weights),
                     {{fmt::format("y {}", shape_string(y_shape)), want_y ? float32_bytes(y_shape) : 0},
                      {"h_n and c_n", want_state ? float32_bytes(h_shape) + float32_bytes(c_shape) : 0},

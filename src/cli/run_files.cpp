@@ -121,9 +121,10 @@ void check_host_memory(const RunOptions& o, const std::string& cause, const std:
   else
     limit = available_memory(&source);
   if (!limit || total <= *limit) return;
-  detail::unsupported("{} needs {} of host memory ({}) but {} is available ({}): use a shorter or smaller batch of "
-                      "input, --state to skip y, or --memory-limit",
-                      cause, byte_string(total), items, byte_string(*limit), source);
+  detail::unsupported(
+      "{} needs {} of host memory ({}) but {} is available ({}): use a shorter or smaller batch of "
+      "input, --state to skip y, or --memory-limit",
+      cause, byte_string(total), items, byte_string(*limit), source);
 }
 
 std::vector<MemoryNeed> model_memory_needs(const ImportedModel& model, const BackendOptions& options, int T, int B) {
@@ -158,7 +159,8 @@ std::vector<MemoryNeed> model_memory_needs(const ImportedModel& model, const Bac
 
 std::string shapes_string(const ArrayViewMap& arrays) {
   std::string out;
-  for (const auto& [name, view] : arrays) out += fmt::format("{}{} {}", out.empty() ? "" : ", ", name, shape_string(view.shape));
+  for (const auto& [name, view] : arrays)
+    out += fmt::format("{}{} {}", out.empty() ? "" : ", ", name, shape_string(view.shape));
   return out;
 }
 

@@ -9,8 +9,8 @@
 
 #include "cli/commands.hpp"
 #include "lstmrt/import.hpp"
-#include "lstmrt/keras_run.hpp"
 #include "lstmrt/io.hpp"
+#include "lstmrt/keras_run.hpp"
 
 namespace lstmrt::cli {
 

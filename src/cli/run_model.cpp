@@ -11,8 +11,8 @@
 #include "cli/run_files.hpp"
 #include "common/check.hpp"
 #include "lstmrt/import.hpp"
-#include "lstmrt/keras_run.hpp"
 #include "lstmrt/io.hpp"
+#include "lstmrt/keras_run.hpp"
 
 namespace lstmrt::cli {
 namespace {
@@ -24,7 +24,8 @@ std::string layout_text(TensorLayout layout) {
 
 std::string expected_shape(const ModelInput& in, TensorLayout layout) {
   if (in.rank == 2) return fmt::format("(B, {})", in.width);
-  return layout == TensorLayout::kBatchMajor ? fmt::format("(B, T, {})", in.width) : fmt::format("(T, B, {})", in.width);
+  return layout == TensorLayout::kBatchMajor ? fmt::format("(B, T, {})", in.width)
+                                             : fmt::format("(T, B, {})", in.width);
 }
 
 // The LSTM node whose initial_state comes from model inputs only, for --h0/--c0.
@@ -36,15 +37,17 @@ const ImportedNode& state_node(const ImportedModel& model, const std::string& we
     for (const ValueRef& v : n.initial_state) from_inputs = from_inputs && v.node < 0;
     if (!from_inputs) continue;
     if (found)
-      detail::invalid("--h0/--c0: layers '{}' and '{}' of {} both take initial states from model inputs: give every "
-                      "input with --input instead",
-                      found->name, n.name, weights);
+      detail::invalid(
+          "--h0/--c0: layers '{}' and '{}' of {} both take initial states from model inputs: give every "
+          "input with --input instead",
+          found->name, n.name, weights);
     found = &n;
   }
   if (!found)
-    detail::invalid("--h0/--c0: no LSTM of {} takes its initial_state from model inputs (its initial states, if any, "
-                    "come from other layers)",
-                    weights);
+    detail::invalid(
+        "--h0/--c0: no LSTM of {} takes its initial_state from model inputs (its initial states, if any, "
+        "come from other layers)",
+        weights);
   return *found;
 }
 
@@ -57,8 +60,8 @@ void describe_model(const ImportedModel& m, TensorLayout layout, const BackendOp
     log << fmt::format("lstmrt:   input {} '{}': {}\n", k, m.inputs[k].name, expected_shape(m.inputs[k], layout));
   for (const ImportedNode& n : m.nodes)
     if (n.kind == NodeKind::kLstm)
-      log << fmt::format("lstmrt:   layer '{}': {}{}{}{}\n", n.name, describe(n.desc),
-                         n.mask ? "; masked" : "", n.initial_state.empty() ? "" : "; initial state from the graph",
+      log << fmt::format("lstmrt:   layer '{}': {}{}{}{}\n", n.name, describe(n.desc), n.mask ? "; masked" : "",
+                         n.initial_state.empty() ? "" : "; initial state from the graph",
                          n.return_sequences ? "" : "; last output");
 }
 
@@ -82,16 +85,18 @@ int run_imported_model(const RunOptions& o, std::ostream& log) {
                                   {"--go-backwards", o.go_backwards},
                                   {"--padding", o.padding != "zero"}})
     if (set)
-      detail::invalid("{} does not apply to --weights {}: a Keras model sets directions, output order and padding "
-                      "itself",
-                      flag, o.weights);
+      detail::invalid(
+          "{} does not apply to --weights {}: a Keras model sets directions, output order and padding "
+          "itself",
+          flag, o.weights);
   if (o.batch_first && o.time_major) detail::invalid("--batch-first and --time-major contradict each other");
   const TensorLayout layout = o.time_major ? TensorLayout::kTimeMajor : TensorLayout::kBatchMajor;
   const bool chain = model.is_chain();
   if (!chain && (o.sequences || o.state))
-    detail::invalid("--sequences/--state select y or h_n, c_n of a chain of layers; --weights {} is a graph whose "
-                    "outputs are all written as out0, out1, ...",
-                    o.weights);
+    detail::invalid(
+        "--sequences/--state select y or h_n, c_n of a chain of layers; --weights {} is a graph whose "
+        "outputs are all written as out0, out1, ...",
+        o.weights);
 
   // Which model inputs --h0/--c0 feed (per direction: h, c), the rest come from --input in order.
   if (o.h0.empty() != o.c0.empty())
@@ -104,14 +109,13 @@ int run_imported_model(const RunOptions& o, std::ostream& log) {
     const ImportedNode& n = state_node(model, o.weights);
     const int D = n.desc.num_directions(), H = n.desc.hidden_size;
     const Array h = load_npy(o.h0), c = load_npy(o.c0);
-    for (const auto& [flag, a, path] : {std::tuple<const char*, const Array&, const std::string&>{"--h0", h, o.h0},
-                                        {"--c0", c, o.c0}})
+    for (const auto& [flag, a, path] :
+         {std::tuple<const char*, const Array&, const std::string&>{"--h0", h, o.h0}, {"--c0", c, o.c0}})
       if (a.ndim() != 3 || a.shape[0] != D || a.shape[2] != H || a.shape[1] < 1)
         detail::invalid("{} {} has shape {} but expected (directions={}, B, H={}) for layer '{}' of {}", flag, path,
                         shape_string(a.shape), D, H, n.name, o.weights);
     const std::int64_t B = h.shape[1];
-    if (c.shape[1] != B)
-      detail::invalid("--c0 {} has batch {} but --h0 {} has {}", o.c0, c.shape[1], o.h0, B);
+    if (c.shape[1] != B) detail::invalid("--c0 {} has batch {} but --h0 {} has {}", o.c0, c.shape[1], o.h0, B);
     const std::vector<float> hv = h.to_float32("--h0 " + o.h0), cv = c.to_float32("--c0 " + o.c0);
     for (int d = 0; d < D; ++d)
       for (int which = 0; which < 2; ++which) {
@@ -128,8 +132,9 @@ int run_imported_model(const RunOptions& o, std::ostream& log) {
   if (o.inputs.size() != wanted) {
     std::string names;
     for (std::size_t k = 0; k < model.inputs.size(); ++k)
-      if (!fed[k]) names += fmt::format("{}'{}' {}", names.empty() ? "" : ", ", model.inputs[k].name,
-                                        expected_shape(model.inputs[k], layout));
+      if (!fed[k])
+        names += fmt::format("{}'{}' {}", names.empty() ? "" : ", ", model.inputs[k].name,
+                             expected_shape(model.inputs[k], layout));
     detail::invalid("--input is given {} time(s) but --weights {} takes {} input(s){}: {}", o.inputs.size(), o.weights,
                     wanted, o.h0.empty() ? "" : " besides --h0/--c0", names);
   }
@@ -176,7 +181,9 @@ int run_imported_model(const RunOptions& o, std::ostream& log) {
   const ModelOutputs out = run_model(model, options, layout, views, lengths.empty() ? nullptr : lengths.data());
 
   ArrayViewMap written;  // written from `out` itself: no copy of the outputs
-  auto add = [&](const std::string& name, const HostTensor& t) { written[name] = ArrayView::of_float32(t.shape, t.values); };
+  auto add = [&](const std::string& name, const HostTensor& t) {
+    written[name] = ArrayView::of_float32(t.shape, t.values);
+  };
   if (chain) {
     const ImportedNode& last = model.nodes[model.last_lstm()];
     const bool split = last.desc.num_directions() == 2 && last.merge == MergeMode::kNone;

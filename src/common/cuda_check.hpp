@@ -6,14 +6,14 @@
 
 #include "common/check.hpp"
 
-#define LSTMRT_CUDA_CHECK(call)                                                                   \
-  do {                                                                                            \
-    const cudaError_t lstmrt_status_ = (call);                                                    \
-    if (lstmrt_status_ != cudaSuccess) {                                                          \
-      ::lstmrt::detail::fail(::lstmrt::ErrorCode::kCudaError, "{} failed: {} ({}) at {}:{}",     \
-                             #call, cudaGetErrorName(lstmrt_status_),                             \
-                             cudaGetErrorString(lstmrt_status_), __FILE__, __LINE__);             \
-    }                                                                                             \
+#define LSTMRT_CUDA_CHECK(call)                                                                              \
+  do {                                                                                                       \
+    const cudaError_t lstmrt_status_ = (call);                                                               \
+    if (lstmrt_status_ != cudaSuccess) {                                                                     \
+      ::lstmrt::detail::fail(::lstmrt::ErrorCode::kCudaError, "{} failed: {} ({}) at {}:{}", #call,          \
+                             cudaGetErrorName(lstmrt_status_), cudaGetErrorString(lstmrt_status_), __FILE__, \
+                             __LINE__);                                                                      \
+    }                                                                                                        \
   } while (0)
 
 // After every kernel launch: a launch-configuration error is reported at once; with

@@ -20,7 +20,9 @@ float float_of(std::uint32_t u) {
   return f;
 }
 
-[[noreturn]] void not_a_value(DataType type) { invalid("data type {} is not a DataType value", static_cast<int>(type)); }
+[[noreturn]] void not_a_value(DataType type) {
+  invalid("data type {} is not a DataType value", static_cast<int>(type));
+}
 
 // A conversion's refusal: a value outside the enum, or a file-only type.
 [[noreturn]] void bad_type(DataType type) {

@@ -1,7 +1,7 @@
 // Internal: element types on the host — bytes per element of every DataType, and for the storage
-// types the float32 ↔ float16 (IEEE binary16) / bfloat16 conversions. Plain C++ (no CUDA headers): the core library, the GPU
-// module, the benchmark and the Triton backend all convert through these; the kernels keep their
-// own __device__ conversions (kernels/device.cuh).
+// types the float32 ↔ float16 (IEEE binary16) / bfloat16 conversions. Plain C++ (no CUDA headers): the core library,
+// the GPU module, the benchmark and the Triton backend all convert through these; the kernels keep their own __device__
+// conversions (kernels/device.cuh).
 //
 // Bit layouts:  float32  s eeeeeeee mmmmmmmmmmmmmmmmmmmmmmm  (bias 127)
 //               float16  s eeeee mmmmmmmmmm                 (bias 15; e = 0: subnormal m·2^-24)

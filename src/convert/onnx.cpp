@@ -13,8 +13,8 @@
 namespace lstmrt {
 namespace {
 
-constexpr std::array<int, 4> kFromOnnx = {0, 2, 3, 1};  // i<-i, f<-f(2), g<-c(3), o<-o(1)
-constexpr std::array<int, 4> kToOnnx = {0, 3, 1, 2};    // i<-i, o<-o(3), f<-f(1), c<-g(2)
+constexpr std::array<int, 4> kFromOnnx = {0, 2, 3, 1};       // i<-i, f<-f(2), g<-c(3), o<-o(1)
+constexpr std::array<int, 4> kToOnnx = {0, 3, 1, 2};         // i<-i, o<-o(3), f<-f(1), c<-g(2)
 constexpr std::array<int, 3> kPeepholeFromOnnx = {0, 2, 1};  // i f o <- i o f
 constexpr std::array<int, 3> kPeepholeToOnnx = {0, 2, 1};    // i o f <- i f o (the swap is its own inverse)
 

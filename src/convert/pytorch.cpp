@@ -51,7 +51,8 @@ ParsedStateDict parse(const TensorMap& state_dict) {
   std::set<std::string> prefixes;
   for (const auto& [key, tensor] : state_dict) {
     const std::size_t n = std::char_traits<char>::length(kFirstTensor);
-    if (key.size() >= n && key.compare(key.size() - n, n, kFirstTensor) == 0) prefixes.insert(key.substr(0, key.size() - n));
+    if (key.size() >= n && key.compare(key.size() - n, n, kFirstTensor) == 0)
+      prefixes.insert(key.substr(0, key.size() - n));
   }
   if (prefixes.empty()) {
     std::vector<std::string> keys;
@@ -69,11 +70,14 @@ ParsedStateDict parse(const TensorMap& state_dict) {
     const bool prefixed = key.compare(0, parsed.prefix.size(), parsed.prefix) == 0;
     const std::string rest = prefixed ? key.substr(parsed.prefix.size()) : key;
     if (!prefixed || !std::regex_match(rest, m, kName) || m[2].length() > 6)
-      detail::invalid("unexpected tensor '{}' in an nn.LSTM state_dict: expected names {}weight_ih_l{{k}}[_reverse], "
-                      "weight_hh_l{{k}}, bias_ih_l{{k}}, bias_hh_l{{k}}, weight_hr_l{{k}}",
-                      key, parsed.prefix);
-    const auto kind_index = std::find(std::begin(kKindNames), std::end(kKindNames), m[1].str()) - std::begin(kKindNames);
-    parsed.entries.push_back({static_cast<Kind>(kind_index), std::stoi(m[2].str()), m[3].matched ? 1 : 0, &key, &tensor});
+      detail::invalid(
+          "unexpected tensor '{}' in an nn.LSTM state_dict: expected names {}weight_ih_l{{k}}[_reverse], "
+          "weight_hh_l{{k}}, bias_ih_l{{k}}, bias_hh_l{{k}}, weight_hr_l{{k}}",
+          key, parsed.prefix);
+    const auto kind_index =
+        std::find(std::begin(kKindNames), std::end(kKindNames), m[1].str()) - std::begin(kKindNames);
+    parsed.entries.push_back(
+        {static_cast<Kind>(kind_index), std::stoi(m[2].str()), m[3].matched ? 1 : 0, &key, &tensor});
   }
   return parsed;
 }
@@ -121,7 +125,8 @@ void check_state_dict(const ModelDesc& desc, const ParsedStateDict& parsed) {
 // nn.LSTM has none of the extended cell features: refuse a description that uses one.
 void check_expressible(const ModelDesc& desc, const char* who) {
   if (desc.peepholes) detail::invalid("{}: PyTorch's nn.LSTM has no peepholes (the model asks for them)", who);
-  if (desc.clip != 0.0f) detail::invalid("{}: PyTorch's nn.LSTM has no clip (the model asks for clip={})", who, desc.clip);
+  if (desc.clip != 0.0f)
+    detail::invalid("{}: PyTorch's nn.LSTM has no clip (the model asks for clip={})", who, desc.clip);
   if (desc.coupled_input_forget)
     detail::invalid("{}: PyTorch's nn.LSTM has no coupled input-forget gate (the model asks for it)", who);
   for (int d = 0; d < desc.num_directions(); ++d) {
@@ -151,7 +156,8 @@ ModelDesc pytorch_desc(const TensorMap& state_dict) {
   desc.direction = reverse ? Direction::kBidirectional : Direction::kForward;
   if (const Entry* hr = parsed.find(Kind::kWeightHr, 0, 0)) {
     if (hr->tensor->shape.size() != 2)
-      detail::invalid("{} has shape {}, expected (P, H={})", *hr->key, shape_string(hr->tensor->shape), desc.hidden_size);
+      detail::invalid("{} has shape {}, expected (P, H={})", *hr->key, shape_string(hr->tensor->shape),
+                      desc.hidden_size);
     desc.proj_size = static_cast<int>(hr->tensor->shape[0]);
   }
   validate(desc);

@@ -64,7 +64,8 @@ CudnnBackend::CudnnBackend(const ModelDesc& desc, const Weights& weights, const 
     }
     if (status != CUDNN_STATUS_SUCCESS || !failure.empty()) {
       if (failure.empty()) {
-        if (status_action(status, droppable) == StatusAction::kFail) detail::fail_cudnn(status, call, __FILE__, __LINE__);
+        if (status_action(status, droppable) == StatusAction::kFail)
+          detail::fail_cudnn(status, call, __FILE__, __LINE__);
         failure = fmt::format("{}: {}", call, detail::cudnn_status_text(status));
       }
       refusals += fmt::format("{}{}: {}", refusals.empty() ? "" : "; ", to_string(algo), failure);
@@ -125,15 +126,17 @@ void CudnnBackend::check_request(const ForwardRequest& req) const {
   auto seen = [&](int b) { return length(b) == 0 ? 1 : length(b); };
   for (int b = 1; b < req.batch; ++b) {
     if (seen(b) != seen(0))
-      detail::unsupported("backend cudnn with algorithm {} cannot serve unequal lengths within a batch "
-                          "({}[0] = {}, [{}] = {}): use algorithm standard or auto",
-                          to_string(algo), req.lengths ? "lengths" : "valid steps of mask row", length(0), b, length(b));
+      detail::unsupported(
+          "backend cudnn with algorithm {} cannot serve unequal lengths within a batch "
+          "({}[0] = {}, [{}] = {}): use algorithm standard or auto",
+          to_string(algo), req.lengths ? "lengths" : "valid steps of mask row", length(0), b, length(b));
   }
 }
 
 }  // namespace cudnn
 
-std::unique_ptr<Backend> make_cudnn_backend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options) {
+std::unique_ptr<Backend> make_cudnn_backend(const ModelDesc& desc, const Weights& weights,
+                                            const BackendOptions& options) {
   return std::make_unique<cudnn::CudnnBackend>(desc, weights, options);
 }
 

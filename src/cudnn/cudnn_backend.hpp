@@ -24,9 +24,9 @@ namespace lstmrt::cudnn {
 // One cuDNN algorithm set up for the model.
 struct AlgoState {
   CudnnAlgo algo = CudnnAlgo::kStandard;
-  RnnDesc rnn;                       // every algorithm but PERSIST_DYNAMIC
-  std::map<int, RnnDesc> built;      // PERSIST_DYNAMIC: one descriptor built per batch size
-  int weights = 0;                   // index into CudnnBackend::weight_spaces_
+  RnnDesc rnn;                   // every algorithm but PERSIST_DYNAMIC
+  std::map<int, RnnDesc> built;  // PERSIST_DYNAMIC: one descriptor built per batch size
+  int weights = 0;               // index into CudnnBackend::weight_spaces_
 };
 
 // cudnnSetRNNDescriptor_v8 with `p`; returns cuDNN's status.

@@ -28,9 +28,9 @@ inline std::string cudnn_status_text(cudnnStatus_t status) {
 
 }  // namespace lstmrt::detail
 
-#define LSTMRT_CUDNN_CHECK(call)                                                                   \
-  do {                                                                                             \
-    const cudnnStatus_t lstmrt_cudnn_status_ = (call);                                             \
-    if (lstmrt_cudnn_status_ != CUDNN_STATUS_SUCCESS)                                              \
-      ::lstmrt::detail::fail_cudnn(lstmrt_cudnn_status_, #call, __FILE__, __LINE__);               \
+#define LSTMRT_CUDNN_CHECK(call)                                                     \
+  do {                                                                               \
+    const cudnnStatus_t lstmrt_cudnn_status_ = (call);                               \
+    if (lstmrt_cudnn_status_ != CUDNN_STATUS_SUCCESS)                                \
+      ::lstmrt::detail::fail_cudnn(lstmrt_cudnn_status_, #call, __FILE__, __LINE__); \
   } while (0)

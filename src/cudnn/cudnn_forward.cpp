@@ -126,9 +126,10 @@ void CudnnBackend::enqueue(const ForwardRequest& req, cudaStream_t stream) {
     const bool covered = std::any_of(reserved_.begin(), reserved_.end(),
                                      [&](const std::pair<int, int>& r) { return T <= r.first && N <= r.second; });
     if (!covered)
-      detail::invalid("backend cudnn: no workspace given and seq_len {} batch {} exceeds every reserved shape: "
-                      "call reserve({}, {}) first or pass ForwardRequest::workspace",
-                      T, N, T, N);
+      detail::invalid(
+          "backend cudnn: no workspace given and seq_len {} batch {} exceeds every reserved shape: "
+          "call reserve({}, {}) first or pass ForwardRequest::workspace",
+          T, N, T, N);
     workspace = workspace_.get();
     workspace_bytes = workspace_.bytes();
   }
@@ -189,9 +190,10 @@ void CudnnBackend::enqueue(const ForwardRequest& req, cudaStream_t stream) {
     const cudnnRNNDescriptor_t rnn = descriptor_for(*state, N);
     if (!rnn) {
       if (options().cudnn_algo != CudnnAlgo::kAuto)
-        detail::invalid("backend cudnn: algorithm persist_dynamic is built per batch size and batch {} was not: "
-                        "call reserve({}, {}) first",
-                        N, T, N);
+        detail::invalid(
+            "backend cudnn: algorithm persist_dynamic is built per batch size and batch {} was not: "
+            "call reserve({}, {}) first",
+            N, T, N);
       continue;
     }
     std::size_t work_bytes = 0;
@@ -202,27 +204,27 @@ void CudnnBackend::enqueue(const ForwardRequest& req, cudaStream_t stream) {
       if (workspace_bytes < layout.total && options().cudnn_algo == CudnnAlgo::kAuto && algo != CudnnAlgo::kStandard) {
         // auto: a workspace sized before this algorithm was set up (e.g. a persist_dynamic built
         // later) is no error; the next algorithm in the ranking serves.
-        refusals += fmt::format("{}{}: needs {} workspace bytes", refusals.empty() ? "" : "; ", to_string(algo),
-                                layout.total);
+        refusals +=
+            fmt::format("{}{}: needs {} workspace bytes", refusals.empty() ? "" : "; ", to_string(algo), layout.total);
         continue;
       }
       if (workspace_bytes < layout.total)
         detail::invalid("workspace_bytes is {}: algorithm {} needs {} for seq_len {} batch {}{}", workspace_bytes,
-                        to_string(algo), layout.total, T, N,
-                        req.workspace ? "" : " (call reserve with this shape)");
+                        to_string(algo), layout.total, T, N, req.workspace ? "" : " (call reserve with this shape)");
       const WeightSpace& w = weight_spaces_[state->weights];
       call = "cudnnRNNForward";
-      status = cudnnRNNForward(handle_.get(), rnn, CUDNN_FWD_MODE_INFERENCE, d_cudnn_lengths, x_desc_.get(), x,
-                               y_desc_.get(), y, h_desc_.get(), req.h0, req.h_n, c_desc_.get(), req.c0, req.c_n,
-                               w.bytes(), w.buffer.get(), layout.cudnn_bytes, at(workspace, layout.cudnn_offset), 0,
-                               nullptr);
+      status =
+          cudnnRNNForward(handle_.get(), rnn, CUDNN_FWD_MODE_INFERENCE, d_cudnn_lengths, x_desc_.get(), x,
+                          y_desc_.get(), y, h_desc_.get(), req.h0, req.h_n, c_desc_.get(), req.c0, req.c_n, w.bytes(),
+                          w.buffer.get(), layout.cudnn_bytes, at(workspace, layout.cudnn_offset), 0, nullptr);
     }
     if (status == CUDNN_STATUS_SUCCESS) {
       done = true;
       break;
     }
     // A refusal (or, under auto, any status of an algorithm but STANDARD): the next one is tried.
-    if (status_action(status, droppable(algo)) == StatusAction::kFail) detail::fail_cudnn(status, call, __FILE__, __LINE__);
+    if (status_action(status, droppable(algo)) == StatusAction::kFail)
+      detail::fail_cudnn(status, call, __FILE__, __LINE__);
     refusals += fmt::format("{}{}: {}: {}", refusals.empty() ? "" : "; ", to_string(algo), call,
                             detail::cudnn_status_text(status));
   }

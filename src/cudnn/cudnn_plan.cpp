@@ -1,7 +1,6 @@
 // Host planning for the cudnn backend (see cudnn_plan.hpp). No cuDNN calls here.
 #include "cudnn/cudnn_plan.hpp"
 
-
 #include <algorithm>
 #include <cstring>
 #include <set>
@@ -48,9 +47,10 @@ cudnnRNNAlgo_t to_cudnn_algo(CudnnAlgo algo) {
     case CudnnAlgo::kPersistDynamic: return CUDNN_RNN_ALGO_PERSIST_DYNAMIC;
     case CudnnAlgo::kAuto: break;
   }
-  detail::invalid("cudnn algorithm {} is not a cuDNN algorithm: expected standard, persist_static, "
-                  "persist_static_small_h or persist_dynamic",
-                  to_string(algo));
+  detail::invalid(
+      "cudnn algorithm {} is not a cuDNN algorithm: expected standard, persist_static, "
+      "persist_static_small_h or persist_dynamic",
+      to_string(algo));
 }
 
 std::vector<CudnnAlgo> candidate_algos(const ModelDesc& desc, CudnnAlgo requested) {
@@ -59,8 +59,7 @@ std::vector<CudnnAlgo> candidate_algos(const ModelDesc& desc, CudnnAlgo requeste
     return {requested};
   }
   if (desc.proj_size > 0) return {CudnnAlgo::kStandard};  // cuDNN: projection needs STANDARD
-  return {CudnnAlgo::kStandard, CudnnAlgo::kPersistStatic, CudnnAlgo::kPersistStaticSmallH,
-          CudnnAlgo::kPersistDynamic};
+  return {CudnnAlgo::kStandard, CudnnAlgo::kPersistStatic, CudnnAlgo::kPersistStaticSmallH, CudnnAlgo::kPersistDynamic};
 }
 
 bool algo_accepts_unequal_lengths(CudnnAlgo algo) { return algo != CudnnAlgo::kPersistStaticSmallH; }
@@ -89,9 +88,10 @@ std::string describe_shape(int seq_len, int batch, bool uniform_lengths, TensorL
 std::string bf16_refusal(std::size_t cudnn_version, int compute_major) {
   auto text = [](std::size_t v) { return fmt::format("{}.{}.{}", v / 10000, v / 100 % 100, v % 100); };
   if (cudnn_version < kCudnnMinBFloat16Version)
-    return fmt::format("cuDNN {} has no bfloat16 RNN: expected cuDNN {} or newer (or float16/float32 data, or "
-                       "backend fused)",
-                       text(cudnn_version), text(kCudnnMinBFloat16Version));
+    return fmt::format(
+        "cuDNN {} has no bfloat16 RNN: expected cuDNN {} or newer (or float16/float32 data, or "
+        "backend fused)",
+        text(cudnn_version), text(kCudnnMinBFloat16Version));
   if (compute_major < kCudnnMinBFloat16ComputeMajor)
     return fmt::format("compute capability {}.x has no bfloat16 tensor cores for cuDNN's RNN: expected {}.0 or newer",
                        compute_major, kCudnnMinBFloat16ComputeMajor);
@@ -192,15 +192,17 @@ bool dims_match(const std::vector<int>& dims, int rows, int cols) {
   return dims[dims.size() - 2] == rows && dims[dims.size() - 1] == cols;
 }
 
-void copy_block(const float* src, std::size_t count, DataType type, std::ptrdiff_t offset, std::vector<unsigned char>& image,
-                const WeightPlacement& p, const char* what) {
+void copy_block(const float* src, std::size_t count, DataType type, std::ptrdiff_t offset,
+                std::vector<unsigned char>& image, const WeightPlacement& p, const char* what) {
   const std::size_t bytes = count * detail::element_bytes(type);
-  if (offset < 0 || static_cast<std::size_t>(offset) + bytes > image.size() || offset % detail::element_bytes(type) != 0)
+  if (offset < 0 || static_cast<std::size_t>(offset) + bytes > image.size() ||
+      offset % detail::element_bytes(type) != 0)
     detail::fail(ErrorCode::kInternal,
                  "cudnn weight space: pseudo-layer {} linLayerID {} {} at byte {} ({} bytes) does not fit a "
                  "{}-byte space aligned to {}",
                  p.pseudo_layer, p.lin_id, what, offset, bytes, image.size(), detail::element_bytes(type));
-  for (std::size_t k = 0; k < count; ++k) detail::store_element(src[k], type, image.data() + offset + k * detail::element_bytes(type));
+  for (std::size_t k = 0; k < count; ++k)
+    detail::store_element(src[k], type, image.data() + offset + k * detail::element_bytes(type));
 }
 
 }  // namespace
@@ -217,19 +219,22 @@ void pack_weight_image(const ModelDesc& desc, const Weights& weights, DataType t
     const LinLayerShape shape = lin_layer_shape(desc, p.pseudo_layer, p.lin_id);
     const CanonicalBlock src = canonical_block(desc, weights, p.pseudo_layer, p.lin_id);
     if (p.matrix_offset < 0)
-      detail::fail(ErrorCode::kInternal, "cudnn weight space: pseudo-layer {} linLayerID {} has no matrix, expected ({}, {})",
-                   p.pseudo_layer, p.lin_id, shape.rows, shape.cols);
+      detail::fail(ErrorCode::kInternal,
+                   "cudnn weight space: pseudo-layer {} linLayerID {} has no matrix, expected ({}, {})", p.pseudo_layer,
+                   p.lin_id, shape.rows, shape.cols);
     if (!dims_match(p.matrix_dims, shape.rows, shape.cols))
       detail::fail(ErrorCode::kInternal,
                    "cudnn weight space: pseudo-layer {} linLayerID {} matrix dims {}, expected {{1, {}, {}}}",
                    p.pseudo_layer, p.lin_id, dims_string(p.matrix_dims), shape.rows, shape.cols);
-    copy_block(src.matrix, static_cast<std::size_t>(shape.rows) * shape.cols, type, p.matrix_offset, image, p, "matrix");
+    copy_block(src.matrix, static_cast<std::size_t>(shape.rows) * shape.cols, type, p.matrix_offset, image, p,
+               "matrix");
     if (shape.has_bias != (p.bias_offset >= 0))
       detail::fail(ErrorCode::kInternal, "cudnn weight space: pseudo-layer {} linLayerID {} {} a bias, expected {}",
                    p.pseudo_layer, p.lin_id, p.bias_offset >= 0 ? "has" : "lacks", shape.has_bias ? "one" : "none");
     if (!shape.has_bias) continue;
     if (!dims_match(p.bias_dims, shape.rows, 1))
-      detail::fail(ErrorCode::kInternal, "cudnn weight space: pseudo-layer {} linLayerID {} bias dims {}, expected {{1, {}, 1}}",
+      detail::fail(ErrorCode::kInternal,
+                   "cudnn weight space: pseudo-layer {} linLayerID {} bias dims {}, expected {{1, {}, 1}}",
                    p.pseudo_layer, p.lin_id, dims_string(p.bias_dims), shape.rows);
     copy_block(src.bias, static_cast<std::size_t>(shape.rows), type, p.bias_offset, image, p, "bias");
   }
@@ -256,9 +261,10 @@ void check_mask_supported(const ForwardRequest& req) {
   if (!req.mask) return;
   const MaskAnalysis a = analyse_mask(req.mask, req.seq_len, req.batch, nullptr);
   if (a.pattern == MaskPattern::kGeneral)
-    detail::unsupported("backend cudnn cannot serve this per-step mask: {}: cuDNN runs right-padded rows (and "
-                        "lstmrt shifts left-padded ones); the fused and reference backends take any mask",
-                        describe_general_mask(a));
+    detail::unsupported(
+        "backend cudnn cannot serve this per-step mask: {}: cuDNN runs right-padded rows (and "
+        "lstmrt shifts left-padded ones); the fused and reference backends take any mask",
+        describe_general_mask(a));
 }
 
 void plan_forward(const ModelDesc& desc, const BackendOptions& options, const ForwardRequest& req, DataPlan& plan) {
@@ -307,7 +313,9 @@ void plan_forward(const ModelDesc& desc, const BackendOptions& options, const Fo
 }
 
 namespace {
-std::size_t align_up(std::size_t v) { return (v + kWorkspaceAlignment - 1) / kWorkspaceAlignment * kWorkspaceAlignment; }
+std::size_t align_up(std::size_t v) {
+  return (v + kWorkspaceAlignment - 1) / kWorkspaceAlignment * kWorkspaceAlignment;
+}
 }  // namespace
 
 WorkspaceLayout workspace_layout(const ModelDesc& desc, DataType type, int seq_len, int batch,

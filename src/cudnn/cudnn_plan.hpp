@@ -70,18 +70,18 @@ std::string bf16_refusal(std::size_t cudnn_version, int compute_major);
 // The arguments of cudnnSetRNNDescriptor_v8, in its order.
 struct RnnDescParams {
   cudnnRNNAlgo_t algo;
-  cudnnRNNMode_t cell_mode;          // CUDNN_LSTM
-  cudnnRNNBiasMode_t bias_mode;      // CUDNN_RNN_DOUBLE_BIAS (b_ih and b_hh, as PyTorch)
-  cudnnDirectionMode_t dir_mode;     // BIDIRECTIONAL, or UNIDIRECTIONAL for forward and reverse
-  cudnnRNNInputMode_t input_mode;    // CUDNN_LINEAR_INPUT
-  cudnnDataType_t data_type;         // storage of x, y, h, c and weights
-  cudnnDataType_t math_prec;         // always CUDNN_DATA_FLOAT
-  cudnnMathType_t math_type;         // FMA (strict fp32), DEFAULT (TF32 allowed), TENSOR_OP (16-bit)
+  cudnnRNNMode_t cell_mode;        // CUDNN_LSTM
+  cudnnRNNBiasMode_t bias_mode;    // CUDNN_RNN_DOUBLE_BIAS (b_ih and b_hh, as PyTorch)
+  cudnnDirectionMode_t dir_mode;   // BIDIRECTIONAL, or UNIDIRECTIONAL for forward and reverse
+  cudnnRNNInputMode_t input_mode;  // CUDNN_LINEAR_INPUT
+  cudnnDataType_t data_type;       // storage of x, y, h, c and weights
+  cudnnDataType_t math_prec;       // always CUDNN_DATA_FLOAT
+  cudnnMathType_t math_type;       // FMA (strict fp32), DEFAULT (TF32 allowed), TENSOR_OP (16-bit)
   int input_size;
   int hidden_size;
-  int proj_size;                     // == hidden_size when there is no projection (cuDNN's rule)
+  int proj_size;  // == hidden_size when there is no projection (cuDNN's rule)
   int num_layers;
-  std::uint32_t aux_flags;           // CUDNN_RNN_PADDED_IO_ENABLED
+  std::uint32_t aux_flags;  // CUDNN_RNN_PADDED_IO_ENABLED
 };
 cudnnDataType_t to_cudnn_data_type(DataType t);
 RnnDescParams rnn_desc_params(const ModelDesc& desc, const BackendOptions& options, CudnnAlgo algo);
@@ -147,14 +147,14 @@ struct DataPlan {
   std::vector<int> cudnn_lengths;
   // Each row's true length: the request's lengths, or the valid steps of its mask, or T. Reused.
   std::vector<std::int32_t> true_lengths;
-  bool uniform_lengths = true;  // every row has the same length (some algorithms require it)
-  bool has_zero_length = false; // some row has length 0 (run as 1, then masked and restored)
-  bool has_padding = false;     // some row is shorter than T
-  bool reversed_run = false;    // reverse model: x reversed per row into scratch, y gathered back
-  bool left_padded = false;     // a left-padded mask: x shifted per row into scratch, y gathered back
-  bool y_to_scratch = false;    // cuDNN's y goes to the workspace (y not asked, or gathered back)
-  bool finish_y = false;        // run the y transform kernel (scratch → y, or in place on y)
-  bool restore_states = false;  // zero-length rows get h_n/c_n = h0/c0 (or zeros)
+  bool uniform_lengths = true;   // every row has the same length (some algorithms require it)
+  bool has_zero_length = false;  // some row has length 0 (run as 1, then masked and restored)
+  bool has_padding = false;      // some row is shorter than T
+  bool reversed_run = false;     // reverse model: x reversed per row into scratch, y gathered back
+  bool left_padded = false;      // a left-padded mask: x shifted per row into scratch, y gathered back
+  bool y_to_scratch = false;     // cuDNN's y goes to the workspace (y not asked, or gathered back)
+  bool finish_y = false;         // run the y transform kernel (scratch → y, or in place on y)
+  bool restore_states = false;   // zero-length rows get h_n/c_n = h0/c0 (or zeros)
 };
 // Plans one request (validated by Lstm already). `plan` is reused between calls. A mask that is
 // neither right- nor left-padded is Error(kUnsupported) naming the row.
@@ -164,10 +164,10 @@ void check_mask_supported(const ForwardRequest& req);
 
 // The workspace of one forward, carved from one caller or owned buffer; each part 256-byte aligned.
 struct WorkspaceLayout {
-  std::size_t lengths_offset = 0;     // 2N int32: true lengths, then cuDNN's (zeros raised to 1)
-  std::size_t y_scratch_offset = 0;   // T·N·D·H_out elements
-  std::size_t x_scratch_offset = 0;   // T·N·I elements: x reversed (reverse models) or shifted (left padding)
-  std::size_t cudnn_offset = 0;       // cuDNN's work space
+  std::size_t lengths_offset = 0;    // 2N int32: true lengths, then cuDNN's (zeros raised to 1)
+  std::size_t y_scratch_offset = 0;  // T·N·D·H_out elements
+  std::size_t x_scratch_offset = 0;  // T·N·I elements: x reversed (reverse models) or shifted (left padding)
+  std::size_t cudnn_offset = 0;      // cuDNN's work space
   std::size_t cudnn_bytes = 0;
   std::size_t total = 0;
 };

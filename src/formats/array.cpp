@@ -101,7 +101,8 @@ std::vector<std::int32_t> Array::to_int32(const std::string& name) const {
     case DataType::kUint8: return narrowed<std::uint8_t>(*this, name);
     default: break;
   }
-  detail::invalid("{} has dtype {}: expected int32 or int64 (or another integer dtype whose values fit int32)", name, to_string(dtype));
+  detail::invalid("{} has dtype {}: expected int32 or int64 (or another integer dtype whose values fit int32)", name,
+                  to_string(dtype));
 }
 
 ArrayView ArrayView::of(const Array& array) {

@@ -90,7 +90,8 @@ int wait_for(pid_t pid) {
 std::vector<std::uint8_t> run_in_child(const std::function<std::vector<std::uint8_t>()>& work, const std::string& what,
                                        const ChildLimits& limits) {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) detail::fail(ErrorCode::kIoError, "{}: cannot create a pipe: {}", what, std::strerror(errno));
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    detail::fail(ErrorCode::kIoError, "{}: cannot create a pipe: {}", what, std::strerror(errno));
   const pid_t pid = ::fork();
   if (pid < 0) {
     ::close(fds[0]), ::close(fds[1]);
@@ -107,7 +108,8 @@ std::vector<std::uint8_t> run_in_child(const std::function<std::vector<std::uint
   std::string failure;
   std::uint8_t chunk[1 << 16];
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       failure = fmt::format("did not finish within {} s", limits.timeout.count() / 1000.0);
       break;
@@ -143,7 +145,8 @@ std::vector<std::uint8_t> run_in_child(const std::function<std::vector<std::uint
   if (length != answer.size() - kHeaderBytes || answer[0] > 1 || (answer[0] == 1 && length < 1))
     detail::fail(ErrorCode::kIoError, "{} sent a malformed answer", what);
   if (answer[0] == 1) {
-    const auto code = static_cast<ErrorCode>(std::min<int>(answer[kHeaderBytes], static_cast<int>(ErrorCode::kInternal)));
+    const auto code =
+        static_cast<ErrorCode>(std::min<int>(answer[kHeaderBytes], static_cast<int>(ErrorCode::kInternal)));
     throw Error(code, std::string(answer.begin() + kHeaderBytes + 1, answer.end()));
   }
   answer.erase(answer.begin(), answer.begin() + kHeaderBytes);

@@ -11,8 +11,8 @@
 namespace lstmrt::formats_detail {
 
 struct ChildLimits {
-  std::chrono::milliseconds timeout{120000};     // the child is killed after this long
-  std::uint64_t max_result_bytes = 1ull << 34;   // a longer answer is refused (the child is killed)
+  std::chrono::milliseconds timeout{120000};    // the child is killed after this long
+  std::uint64_t max_result_bytes = 1ull << 34;  // a longer answer is refused (the child is killed)
 };
 
 // Forks; the child runs `work`, sends what it returned (or the lstmrt::Error it threw, code and
@@ -21,7 +21,7 @@ struct ChildLimits {
 // child's Error; a child that died from a signal, ran past the timeout, sent too much or exited
 // without an answer is Error(kIoError) "WHAT: ..." saying which. POSIX only. fork() must be safe
 // here: no other thread of the calling process may be inside the code `work` runs.
-std::vector<std::uint8_t> run_in_child(const std::function<std::vector<std::uint8_t>()>& work,
-                                       const std::string& what, const ChildLimits& limits = {});
+std::vector<std::uint8_t> run_in_child(const std::function<std::vector<std::uint8_t>()>& work, const std::string& what,
+                                       const ChildLimits& limits = {});
 
 }  // namespace lstmrt::formats_detail

@@ -149,8 +149,7 @@ Cursor Cursor::sub(std::uint64_t bytes, const std::string& what) {
   return c;
 }
 
-std::uint64_t Checker::locate(std::uint64_t address, std::uint64_t length, std::uint64_t from,
-                              const char* what) const {
+std::uint64_t Checker::locate(std::uint64_t address, std::uint64_t length, std::uint64_t from, const char* what) const {
   if (address == kUndefined) fail(from, "{} has an undefined address", what);
   if (address > end_ - base_ || length > end_ - base_ - address)
     fail(from, "{} at address {} ({} bytes) lies beyond the end of the file ({} bytes)", what, address, length,
@@ -166,8 +165,10 @@ void Checker::run() {
   Cursor c(*this, at + 8, n_, "the superblock");
   const auto version = c.u(1);
   if (version == 2 || version == 3)
-    fail(at, "superblock version {} (the HDF5 1.8+ file format, h5py libver='latest'): lstmrt checks and reads "
-             "superblock version 0 or 1, the format Keras and h5py write by default", version);
+    fail(at,
+         "superblock version {} (the HDF5 1.8+ file format, h5py libver='latest'): lstmrt checks and reads "
+         "superblock version 0 or 1, the format Keras and h5py write by default",
+         version);
   if (version > 1) fail(at, "superblock version {}: expected 0 or 1", version);
   if (c.u(1) != 0 || c.u(1) != 0) fail(at, "free-space or root entry version not 0");
   c.skip(1);
@@ -178,7 +179,7 @@ void Checker::run() {
   leaf_k_ = static_cast<unsigned>(c.u(2));
   internal_k_ = static_cast<unsigned>(c.u(2));
   if (leaf_k_ == 0 || internal_k_ == 0) fail(at, "a group B-tree K of 0");
-  c.skip(4);                  // file consistency flags
+  c.skip(4);                    // file consistency flags
   if (version == 1) c.skip(4);  // indexed storage K, reserved
   const auto base = c.u(8), free_space = c.u(8), eof = c.u(8), driver = c.u(8);
   if (base != at) fail(at, "base address {} but the superblock is at byte {}", base, at);
@@ -198,8 +199,7 @@ void Checker::run() {
   visit_object(root, "/", c.pos(), cache == 1 ? cached : nullptr);
 }
 
-std::vector<std::pair<std::uint16_t, Cursor>> Checker::header_messages(std::uint64_t address,
-                                                                      const std::string& path) {
+std::vector<std::pair<std::uint16_t, Cursor>> Checker::header_messages(std::uint64_t address, const std::string& path) {
   const std::string what = fmt::format("the object header of '{}'", path);
   const std::uint64_t at = locate(address, 16, address, what.c_str());
   if (signature(at, "OHDR"))
@@ -233,8 +233,7 @@ std::vector<std::pair<std::uint16_t, Cursor>> Checker::header_messages(std::uint
       if (messages.size() > count) fail(m, "{}: more messages than the {} it declares", what, count);
     }
   }
-  if (messages.size() != count)
-    fail(at, "{}: {} messages but it declares {}", what, messages.size(), count);
+  if (messages.size() != count) fail(at, "{}: {} messages but it declares {}", what, messages.size(), count);
   return messages;
 }
 
@@ -247,20 +246,16 @@ void Checker::visit_object(std::uint64_t address, const std::string& path, std::
   for (auto& [type, body] : messages) {
     switch (type) {
       case kNil:
-      case kContinuation:
-        break;
+      case kContinuation: break;
       case kDataspace:
       case kDatatype:
       case kFillValueOld:
       case kFillValue:
       case kLayout:
       case kSymbolTable:
-        if (!first.emplace(type, &body).second)
-          fail(body.pos(), "'{}' has two messages of type {:#06x}", path, type);
+        if (!first.emplace(type, &body).second) fail(body.pos(), "'{}' has two messages of type {:#06x}", path, type);
         break;
-      case kAttribute:
-        attribute(body);
-        break;
+      case kAttribute: attribute(body); break;
       case kComment: {
         bool terminated = false;
         for (std::uint64_t i = body.pos(); i < body.pos() + body.left() && !terminated; ++i) terminated = !byte(i);
@@ -282,14 +277,14 @@ void Checker::visit_object(std::uint64_t address, const std::string& path, std::
       case kLink:
       case kGroupInfo:
       case kAttributeInfo:
-        fail(body.pos(), "'{}' is stored in the HDF5 1.8+ format (message type {:#06x}): expected symbol tables and "
-                         "version 1 headers, as Keras and h5py write by default", path, type);
-      case kExternalFiles:
-        fail(body.pos(), "dataset '{}' keeps its data in external files", path);
+        fail(body.pos(),
+             "'{}' is stored in the HDF5 1.8+ format (message type {:#06x}): expected symbol tables and "
+             "version 1 headers, as Keras and h5py write by default",
+             path, type);
+      case kExternalFiles: fail(body.pos(), "dataset '{}' keeps its data in external files", path);
       case kFilterPipeline:
         fail(body.pos(), "dataset '{}' is filtered (compressed): Keras writes contiguous, unfiltered datasets", path);
-      default:
-        fail(body.pos(), "'{}' has a message of type {:#06x}, which lstmrt does not read", path, type);
+      default: fail(body.pos(), "'{}' has a message of type {:#06x}, which lstmrt does not read", path, type);
     }
   }
   const bool is_group = first.count(kSymbolTable) > 0;
@@ -392,8 +387,7 @@ Datatype Checker::datatype(Cursor& c, int depth) const {
       t.vlen_string = true;
       break;
     }
-    default:
-      fail(at, "datatype class {} (Keras files hold floats, integers and strings)", t.cls);
+    default: fail(at, "datatype class {} (Keras files hold floats, integers and strings)", t.cls);
   }
   return t;
 }
@@ -429,7 +423,7 @@ void Checker::layout(Cursor c, const Datatype& dtype, const Dataspace& space) co
   if (version != 3) fail(at, "data layout version {}: expected 3", version);
   const auto cls = c.u(1);
   const std::uint64_t bytes = space.numel * dtype.size;  // numel < 2^62, size <= 8: no overflow
-  if (cls == 0) {  // compact: the data is in the message
+  if (cls == 0) {                                        // compact: the data is in the message
     const auto size = c.u(2);
     if (size != bytes) fail(at, "compact data of {} bytes for {} elements of {} bytes", size, space.numel, dtype.size);
     c.skip(size);
@@ -561,7 +555,8 @@ void Checker::btree_node(std::uint64_t address, int level, const Heap& heap, con
   if (type != 0) fail(at, "a B-tree node of type {} in group '{}': expected 0 (group)", type, path);
   if (level >= 0 ? node_level != static_cast<std::uint64_t>(level) : node_level > 32)
     fail(at, "B-tree node level {} in group '{}'", node_level, path);
-  if (entries > 2 * std::uint64_t{internal_k_}) fail(at, "a B-tree node with {} entries (at most {})", entries, 2 * internal_k_);
+  if (entries > 2 * std::uint64_t{internal_k_})
+    fail(at, "a B-tree node with {} entries (at most {})", entries, 2 * internal_k_);
   for (int side = 0; side < 2; ++side) {
     const auto sibling = c.u(8);
     if (sibling != kUndefined) locate(sibling, node_size, at, "a B-tree sibling");
@@ -588,7 +583,8 @@ void Checker::symbol_node(std::uint64_t address, const Heap& heap, const std::st
   if (c.u(1) != 1) fail(at, "symbol table node version not 1");
   c.skip(1);
   const auto count = c.u(2);
-  if (count > 2 * std::uint64_t{leaf_k_}) fail(at, "a symbol table node with {} entries (at most {})", count, 2 * leaf_k_);
+  if (count > 2 * std::uint64_t{leaf_k_})
+    fail(at, "a symbol table node with {} entries (at most {})", count, 2 * leaf_k_);
   for (std::uint64_t i = 0; i < count; ++i) {
     const std::uint64_t entry = c.pos();
     std::string name;

@@ -17,7 +17,7 @@ namespace lstmrt::formats_detail {
 namespace {
 
 constexpr std::uint64_t kMaxImageBytes = std::uint64_t{1} << 34;
-constexpr std::size_t kMaxName = 4096;         // a member or attribute name
+constexpr std::size_t kMaxName = 4096;          // a member or attribute name
 constexpr std::size_t kMaxAttribute = 1 << 20;  // a string attribute's value
 constexpr int kMaxRank = 32;
 
@@ -35,7 +35,9 @@ struct Handle {
   }
 };
 
-std::string join(const std::string& group, const std::string& name) { return group.empty() ? name : group + "/" + name; }
+std::string join(const std::string& group, const std::string& name) {
+  return group.empty() ? name : group + "/" + name;
+}
 std::string h5_path(const std::string& path) { return path.empty() ? "/" : path; }
 
 // ---- reading with libhdf5 (in this process or in the child) ------------------------------------------
@@ -53,7 +55,8 @@ class Reader {
     std::vector<std::string>& names = out.groups[path];
     for (hsize_t i = 0; i < info.nlinks; ++i) {
       const ssize_t len = H5Lget_name_by_idx(g.id, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
-      if (len <= 0 || static_cast<std::size_t>(len) > kMaxName) bad("{}: cannot read member {} of group '{}'", source_, i, path);
+      if (len <= 0 || static_cast<std::size_t>(len) > kMaxName)
+        bad("{}: cannot read member {} of group '{}'", source_, i, path);
       std::string name(static_cast<std::size_t>(len) + 1, '\0');
       if (H5Lget_name_by_idx(g.id, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT) != len)
         bad("{}: cannot read member {} of group '{}'", source_, i, path);
@@ -85,7 +88,8 @@ class Reader {
     Handle type{H5Dget_type(set.id), H5Tclose};
     Handle space{H5Dget_space(set.id), H5Sclose};
     const int rank = space.id < 0 ? -1 : H5Sget_simple_extent_ndims(space.id);
-    if (type.id < 0 || rank < 0 || rank > kMaxRank) bad("{}: cannot read the type and shape of dataset '{}'", source_, path);
+    if (type.id < 0 || rank < 0 || rank > kMaxRank)
+      bad("{}: cannot read the type and shape of dataset '{}'", source_, path);
     hsize_t dims[kMaxRank] = {};
     H5Sget_simple_extent_dims(space.id, dims, nullptr);
     Hdf5Contents::Dataset d;
@@ -116,7 +120,8 @@ class Reader {
       Handle attr{H5Aopen_by_idx(object, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
       if (attr.id < 0) bad("{}: cannot open attribute {} of '{}'", source_, i, path);
       const ssize_t len = H5Aget_name(attr.id, 0, nullptr);
-      if (len <= 0 || static_cast<std::size_t>(len) > kMaxName) bad("{}: attribute {} of '{}' has no name", source_, i, path);
+      if (len <= 0 || static_cast<std::size_t>(len) > kMaxName)
+        bad("{}: attribute {} of '{}' has no name", source_, i, path);
       std::string name(static_cast<std::size_t>(len) + 1, '\0');
       H5Aget_name(attr.id, name.size(), name.data());
       name.resize(static_cast<std::size_t>(len));
@@ -134,14 +139,17 @@ class Reader {
       H5Tset_size(mem.id, H5T_VARIABLE);
       H5Tset_cset(mem.id, H5Tget_cset(type));
       char* value = nullptr;
-      if (H5Aread(attr, mem.id, &value) < 0 || !value) bad("{}: cannot read attribute '{}' of '{}'", source_, name, path);
+      if (H5Aread(attr, mem.id, &value) < 0 || !value)
+        bad("{}: cannot read attribute '{}' of '{}'", source_, name, path);
       std::unique_ptr<char, herr_t (*)(void*)> owned(value, H5free_memory);
       const std::size_t n = strnlen(value, kMaxAttribute + 1);
-      if (n > kMaxAttribute) bad("{}: attribute '{}' of '{}' is longer than {} bytes", source_, name, path, kMaxAttribute);
+      if (n > kMaxAttribute)
+        bad("{}: attribute '{}' of '{}' is longer than {} bytes", source_, name, path, kMaxAttribute);
       return std::string(value, n);
     }
     const std::size_t size = H5Tget_size(type);
-    if (size == 0 || size > kMaxAttribute) bad("{}: attribute '{}' of '{}' has a {}-byte string", source_, name, path, size);
+    if (size == 0 || size > kMaxAttribute)
+      bad("{}: attribute '{}' of '{}' has a {}-byte string", source_, name, path, size);
     std::string value(size, '\0');
     if (H5Aread(attr, type, value.data()) < 0) bad("{}: cannot read attribute '{}' of '{}'", source_, name, path);
     value.resize(std::min(value.find('\0'), size));
@@ -295,10 +303,9 @@ Hdf5File Hdf5File::open_image(const std::vector<std::uint8_t>& image, const std:
   ChildLimits limits;
   limits.max_result_bytes = 2 * image.size() + (64u << 20);
   limits.timeout = std::chrono::milliseconds(120000 + image.size() / (1u << 20) * 100);
-  const std::vector<std::uint8_t> answer =
-      run_in_child([&] { return encode_contents(read_hdf5_image(image, source)); },
-                   fmt::format("{}: corrupt HDF5 file: the HDF5 library (run in a child process to read it)", source),
-                   limits);
+  const std::vector<std::uint8_t> answer = run_in_child(
+      [&] { return encode_contents(read_hdf5_image(image, source)); },
+      fmt::format("{}: corrupt HDF5 file: the HDF5 library (run in a child process to read it)", source), limits);
   return Hdf5File(decode_contents(answer, source), source);
 }
 

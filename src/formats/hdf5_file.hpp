@@ -27,7 +27,7 @@ struct Hdf5Contents {
     std::vector<std::int64_t> shape;
     bool is_float = false;
     std::uint64_t element_size = 0, stored_bytes = 0;  // the file's element size; bytes it stores
-    std::vector<float> values;                          // float datasets storing all their values
+    std::vector<float> values;                         // float datasets storing all their values
   };
   std::map<std::string, std::vector<std::string>> groups;  // group path -> member names, sorted
   std::map<std::string, Dataset> datasets;
@@ -65,6 +65,7 @@ class Hdf5File {
 
 // The bytes of one member of a zip archive (a .keras file), at most max_bytes. Throws
 // Error(kIoError) naming the archive and member when it is absent, too large or unreadable.
-std::vector<std::uint8_t> read_zip_member(const std::string& archive, const std::string& member, std::uint64_t max_bytes);
+std::vector<std::uint8_t> read_zip_member(const std::string& archive, const std::string& member,
+                                          std::uint64_t max_bytes);
 
 }  // namespace lstmrt::formats_detail

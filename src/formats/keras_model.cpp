@@ -12,9 +12,9 @@
 
 #include "common/check.hpp"
 #include "formats/file_bytes.hpp"
+#include "formats/file_format.hpp"
 #include "formats/hdf5_file.hpp"
 #include "formats/keras_layers.hpp"
-#include "formats/file_format.hpp"
 #include "lstmrt/import.hpp"
 
 namespace lstmrt {
@@ -33,11 +33,11 @@ constexpr std::uint64_t kMaxWeightsBytes = std::uint64_t{1} << 34;
 constexpr int kMaxWidth = 1 << 24;
 
 // Keras layers that are the identity at inference.
-const std::set<std::string> kIdentityLayers = {"Dropout", "SpatialDropout1D", "GaussianDropout", "GaussianNoise",
-                                               "AlphaDropout", "ActivityRegularization"};
+const std::set<std::string> kIdentityLayers = {"Dropout",       "SpatialDropout1D", "GaussianDropout",
+                                               "GaussianNoise", "AlphaDropout",     "ActivityRegularization"};
 
 struct ValueInfo {
-  int rank = 3;   // 3: a sequence, 2: (N, width)
+  int rank = 3;  // 3: a sequence, 2: (N, width)
   int width = 0;
 };
 
@@ -178,11 +178,13 @@ struct Builder {
     const json* shape = nullptr;
     for (const char* key : {"batch_shape", "batch_input_shape"})
       if (config.contains(key)) shape = &config[key];
-    if (!shape || !shape->is_array() || (shape->size() != 2 && shape->size() != 3) || !shape->back().is_number_integer() ||
-        shape->back().get<std::int64_t>() < 1 || shape->back().get<std::int64_t>() > kMaxWidth)
-      keras_unsupported("{}: batch_shape is {}: lstmrt takes (batch, steps, features) sequences and (batch, features) "
-                        "inputs such as initial states",
-                        c.where, shape ? shape->dump() : "absent");
+    if (!shape || !shape->is_array() || (shape->size() != 2 && shape->size() != 3) ||
+        !shape->back().is_number_integer() || shape->back().get<std::int64_t>() < 1 ||
+        shape->back().get<std::int64_t>() > kMaxWidth)
+      keras_unsupported(
+          "{}: batch_shape is {}: lstmrt takes (batch, steps, features) sequences and (batch, features) "
+          "inputs such as initial states",
+          c.where, shape ? shape->dump() : "absent");
     ModelInput in;
     in.name = c.name;
     in.rank = static_cast<int>(shape->size());
@@ -323,9 +325,10 @@ struct Builder {
       else
         bwd.go_backwards = !fwd.go_backwards;
       if (fwd.go_backwards || !bwd.go_backwards)
-        keras_unsupported("{}: a forward layer with go_backwards=True (or a backward one without): lstmrt runs "
-                          "Bidirectional as forward + reverse halves",
-                          c.where);
+        keras_unsupported(
+            "{}: a forward layer with go_backwards=True (or a backward one without): lstmrt runs "
+            "Bidirectional as forward + reverse halves",
+            c.where);
       if (fwd.units != bwd.units || fwd.use_bias != bwd.use_bias || fwd.return_sequences != bwd.return_sequences ||
           fwd.return_state != bwd.return_state)
         keras_unsupported("{}: forward and backward layers differ in units, use_bias, return_sequences or return_state",
@@ -373,10 +376,11 @@ struct Builder {
     if (cls == "Bidirectional") return add_lstm(c, true);
     if (cls == "Concatenate") return add_concatenate(c);
     if (kIdentityLayers.count(cls)) return add_identity(c);
-    keras_unsupported("{}: lstmrt runs InputLayer, Masking, LSTM, Bidirectional(LSTM), Concatenate and Dropout-like "
-                      "layers; cut the model at its LSTM outputs (keras.Model(model.inputs, lstm.output)) and apply "
-                      "other layers outside",
-                      c.where);
+    keras_unsupported(
+        "{}: lstmrt runs InputLayer, Masking, LSTM, Bidirectional(LSTM), Concatenate and Dropout-like "
+        "layers; cut the model at its LSTM outputs (keras.Model(model.inputs, lstm.output)) and apply "
+        "other layers outside",
+        c.where);
   }
 };
 
@@ -386,7 +390,8 @@ std::vector<KerasTensor> references(const json& list, const std::string& where) 
     out.push_back(formats_detail::layer_reference(list, where));
     return out;
   }
-  if (!list.is_array()) keras_unsupported("{}: inputs or outputs given as {}: expected a list", where, list.dump().substr(0, 60));
+  if (!list.is_array())
+    keras_unsupported("{}: inputs or outputs given as {}: expected a list", where, list.dump().substr(0, 60));
   for (const json& item : list) out.push_back(formats_detail::layer_reference(item, where));
   return out;
 }
@@ -595,9 +600,10 @@ int ImportedStage::output_width() const {
 
 ImportedChain chain_of(const ImportedModel& model) {
   if (!model.is_chain())
-    keras_unsupported("{}: not one chain of layers (several inputs, initial states from the graph, or a graph): run "
-                      "it with run_model",
-                      model.source);
+    keras_unsupported(
+        "{}: not one chain of layers (several inputs, initial states from the graph, or a graph): run "
+        "it with run_model",
+        model.source);
   ImportedChain chain;
   chain.format = model.format;
   chain.source = model.source;
@@ -637,7 +643,8 @@ bool is_keras_model_file(const std::string& path) {
 }
 
 ImportedModel load_keras_model(const std::string& weights_h5, const std::string& config_json, Hdf5Reader reader) {
-  formats_detail::choose_reader(weights_h5, {FileFormat::kHdf5}, "an HDF5 file (Keras .weights.h5)", "Keras weights file");
+  formats_detail::choose_reader(weights_h5, {FileFormat::kHdf5}, "an HDF5 file (Keras .weights.h5)",
+                                "Keras weights file");
   const std::vector<std::uint8_t> config = formats_detail::read_file_bytes(config_json, kMaxConfigBytes);
   const Hdf5File h5 = Hdf5File::open_path(weights_h5, reader);
   return build_checked(parse_config(config.data(), config.size(), config_json), h5, weights_h5);
@@ -647,7 +654,8 @@ ImportedModel load_keras_model(const std::string& path, Hdf5Reader reader) {
   const std::string config_json = keras_config_path(path);
   if (config_json.empty()) {  // a .keras archive
     const std::vector<std::uint8_t> config = formats_detail::read_zip_member(path, "config.json", kMaxConfigBytes);
-    const std::vector<std::uint8_t> weights = formats_detail::read_zip_member(path, "model.weights.h5", kMaxWeightsBytes);
+    const std::vector<std::uint8_t> weights =
+        formats_detail::read_zip_member(path, "model.weights.h5", kMaxWeightsBytes);
     const Hdf5File h5 = Hdf5File::open_image(weights, path + " member model.weights.h5", reader);
     return build_checked(parse_config(config.data(), config.size(), path + " member config.json"), h5, path);
   }
@@ -658,8 +666,8 @@ std::string keras_config_path(const std::string& weights_h5) {
   const std::string& path = weights_h5;
   // An HDF5 file is a .weights.h5, its config beside it; a zip (or unrecognised content named
   // .keras, whose archive reader says what is wrong with it) a .keras archive holding its config.
-  if (formats_detail::choose_reader(path, {FileFormat::kKeras, FileFormat::kHdf5}, kKerasFormats,
-                                    "Keras model file") == FileFormat::kKeras)
+  if (formats_detail::choose_reader(path, {FileFormat::kKeras, FileFormat::kHdf5}, kKerasFormats, "Keras model file") ==
+      FileFormat::kKeras)
     return "";
   // m.weights.h5 -> m.config.json, else config.json in the same folder.
   std::string stem = formats_detail::ends_with(path, ".h5") ? path.substr(0, path.size() - 3) : path;

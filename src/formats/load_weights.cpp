@@ -13,8 +13,7 @@ namespace {
 
 using formats_detail::FileFormat;
 
-constexpr char kWeightFormats[] =
-    "an .npz (numpy.savez), .safetensors, .onnx, .keras or .weights.h5 (Keras) file";
+constexpr char kWeightFormats[] = "an .npz (numpy.savez), .safetensors, .onnx, .keras or .weights.h5 (Keras) file";
 
 FileFormat weights_reader(const std::string& path) {
   return formats_detail::choose_reader(

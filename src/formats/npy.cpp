@@ -7,9 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "common/elements.hpp"
 #include "formats/file_bytes.hpp"
 #include "formats/file_format.hpp"
-#include "common/elements.hpp"
 #include "formats/npy_format.hpp"
 
 namespace lstmrt {
@@ -29,35 +29,24 @@ struct TypeCode {
   const char* code;
 };
 constexpr TypeCode kTypeCodes[] = {
-    {DataType::kBool, "b1"},  {DataType::kUint8, "u1"}, {DataType::kInt8, "i1"},    {DataType::kInt16, "i2"},
-    {DataType::kInt32, "i4"}, {DataType::kInt64, "i8"}, {DataType::kFloat16, "f2"}, {DataType::kFloat32, "f4"},
-    {DataType::kFloat64, "f8"},
+    {DataType::kBool, "b1"},    {DataType::kUint8, "u1"},   {DataType::kInt8, "i1"},
+    {DataType::kInt16, "i2"},   {DataType::kInt32, "i4"},   {DataType::kInt64, "i8"},
+    {DataType::kFloat16, "f2"}, {DataType::kFloat32, "f4"}, {DataType::kFloat64, "f8"},
 };
 
 std::string kind_name(char kind) {
   switch (kind) {
-    case 'b':
-      return "bool";
-    case 'i':
-      return "signed integer";
-    case 'u':
-      return "unsigned integer";
-    case 'f':
-      return "floating point";
-    case 'c':
-      return "complex";
-    case 'U':
-      return "unicode string";
-    case 'S':
-      return "byte string";
-    case 'O':
-      return "Python object";
-    case 'M':
-      return "datetime";
-    case 'm':
-      return "timedelta";
-    case 'V':
-      return "void/structured";
+    case 'b': return "bool";
+    case 'i': return "signed integer";
+    case 'u': return "unsigned integer";
+    case 'f': return "floating point";
+    case 'c': return "complex";
+    case 'U': return "unicode string";
+    case 'S': return "byte string";
+    case 'O': return "Python object";
+    case 'M': return "datetime";
+    case 'm': return "timedelta";
+    case 'V': return "void/structured";
   }
   return "unknown kind";
 }
@@ -87,9 +76,10 @@ DataType parse_descr(const std::string& descr, const std::string& name) {
     return c.dtype;
   }
   if (code == "V2")  // ml_dtypes' bfloat16 saves as two raw bytes
-    io_error("{}: dtype '{}' is 2 raw bytes (how ml_dtypes saves bfloat16): NumPy has no bfloat16 type, so .npy "
-             "bfloat16 is not read: save it as float32 (arr.astype(numpy.float32)); expected one of {}",
-             name, printable(descr), supported_dtypes());
+    io_error(
+        "{}: dtype '{}' is 2 raw bytes (how ml_dtypes saves bfloat16): NumPy has no bfloat16 type, so .npy "
+        "bfloat16 is not read: save it as float32 (arr.astype(numpy.float32)); expected one of {}",
+        name, printable(descr), supported_dtypes());
   io_error("{}: unsupported dtype '{}' ({}): expected one of {}", name, printable(descr),
            code.empty() ? std::string("empty") : kind_name(code[0]), supported_dtypes());
 }
@@ -319,9 +309,10 @@ std::string npy_header(const ArrayView& array, const std::string& name) {
   for (const TypeCode& c : kTypeCodes)
     if (c.dtype == array.dtype) code = c.code;
   if (!code)
-    detail::invalid("{}: a {} array cannot be saved as .npy: NumPy has no {} type (convert it to float32 first); "
-                    ".npy holds {}",
-                    name, to_string(array.dtype), to_string(array.dtype), supported_dtypes());
+    detail::invalid(
+        "{}: a {} array cannot be saved as .npy: NumPy has no {} type (convert it to float32 first); "
+        ".npy holds {}",
+        name, to_string(array.dtype), to_string(array.dtype), supported_dtypes());
   const std::string shape = array.shape.empty() ? "()" : shape_string(array.shape);
   std::string dict = fmt::format("{{'descr': '{}{}', 'fortran_order': False, 'shape': {}, }}",
                                  detail::element_bytes(array.dtype) == 1 ? '|' : '<', code, shape);
@@ -343,7 +334,8 @@ std::string npy_header(const ArrayView& array, const std::string& name) {
 
 std::string supported_dtypes() {
   std::string names;
-  for (const formats_detail::TypeCode& c : formats_detail::kTypeCodes) names += (names.empty() ? "" : ", ") + to_string(c.dtype);
+  for (const formats_detail::TypeCode& c : formats_detail::kTypeCodes)
+    names += (names.empty() ? "" : ", ") + to_string(c.dtype);
   return names;
 }
 

@@ -45,10 +45,10 @@ std::string npy_header(const ArrayView& array, const std::string& name);
 // What an output path leads to (symbolic links followed; see io.hpp "output files").
 struct OutputTarget {
   enum class Kind { kNew, kRegular, kStream };  // absent; regular file; character device or FIFO
-  std::string path;                       // the file itself, after the links
+  std::string path;                             // the file itself, after the links
   Kind kind = Kind::kNew;
-  std::optional<FileIdentity> identity;   // of an existing file
-  unsigned mode = 0;                      // a regular file's permission bits
+  std::optional<FileIdentity> identity;  // of an existing file
+  unsigned mode = 0;                     // a regular file's permission bits
 };
 // Throws Error(kIoError) naming `path` for a directory, block device, socket, missing parent
 // directory or link loop.
@@ -75,7 +75,7 @@ class OutputFile {
   OutputTarget target_;
   std::string temp_path_;  // empty when writing the target directly
   int fd_ = -1;
-  int slot_ = -1;          // in the signal handler's table
+  int slot_ = -1;  // in the signal handler's table
   bool committed_ = false;
 };
 

@@ -80,17 +80,15 @@ struct FdSink {
 zip_int64_t fd_sink(void* state, void* data, zip_uint64_t len, zip_source_cmd_t cmd) {
   FdSink& s = *static_cast<FdSink*>(state);
   switch (cmd) {
-    case ZIP_SOURCE_STAT:  // no archive yet: libzip starts a new one
+    case ZIP_SOURCE_STAT:                            // no archive yet: libzip starts a new one
       zip_error_set(&s.error, ZIP_ER_READ, ENOENT);  // how libzip recognises a file that does not exist
       return -1;
-    case ZIP_SOURCE_ERROR:
-      return zip_error_to_data(&s.error, data, len);
+    case ZIP_SOURCE_ERROR: return zip_error_to_data(&s.error, data, len);
     case ZIP_SOURCE_BEGIN_WRITE:
     case ZIP_SOURCE_COMMIT_WRITE:
     case ZIP_SOURCE_ROLLBACK_WRITE:
     case ZIP_SOURCE_REMOVE:
-    case ZIP_SOURCE_FREE:
-      return 0;
+    case ZIP_SOURCE_FREE: return 0;
     case ZIP_SOURCE_WRITE: {
       const char* p = static_cast<const char*>(data);
       for (zip_uint64_t done = 0; done < len;) {
@@ -119,12 +117,10 @@ zip_int64_t fd_sink(void* state, void* data, zip_uint64_t len, zip_source_cmd_t 
       return at;
     }
     case ZIP_SOURCE_SUPPORTS:
-      return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT,
-                                            ZIP_SOURCE_SEEK, ZIP_SOURCE_TELL,
-                                            ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, ZIP_SOURCE_BEGIN_WRITE,
-                                            ZIP_SOURCE_COMMIT_WRITE, ZIP_SOURCE_ROLLBACK_WRITE, ZIP_SOURCE_WRITE,
-                                            ZIP_SOURCE_SEEK_WRITE, ZIP_SOURCE_TELL_WRITE, ZIP_SOURCE_SUPPORTS,
-                                            ZIP_SOURCE_REMOVE, -1);
+      return zip_source_make_command_bitmap(
+          ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT, ZIP_SOURCE_SEEK, ZIP_SOURCE_TELL,
+          ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, ZIP_SOURCE_BEGIN_WRITE, ZIP_SOURCE_COMMIT_WRITE, ZIP_SOURCE_ROLLBACK_WRITE,
+          ZIP_SOURCE_WRITE, ZIP_SOURCE_SEEK_WRITE, ZIP_SOURCE_TELL_WRITE, ZIP_SOURCE_SUPPORTS, ZIP_SOURCE_REMOVE, -1);
     default:  // reading: there is nothing to read
       zip_error_set(&s.error, ZIP_ER_OPNOTSUPP, 0);
       return -1;
@@ -197,8 +193,9 @@ void save_npz_views(const std::string& path, const ArrayViewMap& arrays, bool co
   std::size_t m = 0;
   for (const auto& [key, array] : arrays) {
     const std::string& header = headers[m++];
-    const zip_buffer_fragment_t fragments[2] = {{reinterpret_cast<zip_uint8_t*>(const_cast<char*>(header.data())), header.size()},
-                                                {static_cast<zip_uint8_t*>(const_cast<void*>(array.data)), array.bytes}};
+    const zip_buffer_fragment_t fragments[2] = {
+        {reinterpret_cast<zip_uint8_t*>(const_cast<char*>(header.data())), header.size()},
+        {static_cast<zip_uint8_t*>(const_cast<void*>(array.data)), array.bytes}};
     zip_source_t* source = zip_source_buffer_fragment(zip.get(), fragments, array.bytes ? 2 : 1, 0);
     if (!source) io_error("{}: cannot add array '{}': {}", path, key, zip_strerror(zip.get()));
     const std::string member = key + kMemberSuffix;

@@ -21,8 +21,8 @@
 #include <functional>
 #include <set>
 
-#include "formats/file_format.hpp"
 #include "common/check.hpp"
+#include "formats/file_format.hpp"
 #include "formats/onnx_join.hpp"
 #include "formats/onnx_lstm.hpp"
 #include "lstmrt/import.hpp"
@@ -30,9 +30,9 @@
 namespace lstmrt {
 namespace {
 
-const std::set<std::string> kAllowedOps = {"LSTM",   "Squeeze", "Unsqueeze", "Transpose",       "Reshape", "Concat",
-                                           "Shape",  "Gather",  "Expand",    "ConstantOfShape", "Constant", "Slice",
-                                           "Identity", "Cast",     "Mul"};
+const std::set<std::string> kAllowedOps = {"LSTM",     "Squeeze", "Unsqueeze", "Transpose", "Reshape",
+                                           "Concat",   "Shape",   "Gather",    "Expand",    "ConstantOfShape",
+                                           "Constant", "Slice",   "Identity",  "Cast",      "Mul"};
 [[noreturn]] void unsupported(const std::string& message) { throw Error(ErrorCode::kUnsupported, message); }
 
 std::string label(const onnx::NodeProto& n) {
@@ -43,7 +43,7 @@ struct Graph {
   const onnx::GraphProto& proto;
   std::string source;
   formats_detail::ProtoMap tensors;  // initializers and Constant values
-  std::set<std::string> inputs;  // graph inputs that are not initializers
+  std::set<std::string> inputs;      // graph inputs that are not initializers
   std::map<std::string, const onnx::NodeProto*> producer;
 
   // Where a state or length input comes from: does it reach a graph input, and does it use a
@@ -110,8 +110,8 @@ onnx::TensorProto proto_from_feed(const std::string& name, const Array& a, const
     case DataType::kInt32: proto.set_data_type(onnx::TensorProto::INT32); break;
     case DataType::kInt64: proto.set_data_type(onnx::TensorProto::INT64); break;
     default:
-      detail::invalid("{}: feed '{}' is {}: expected float32 (W, R, B, P) or int32/int64 (sequence_lens)", source,
-                      name, to_string(a.dtype));
+      detail::invalid("{}: feed '{}' is {}: expected float32 (W, R, B, P) or int32/int64 (sequence_lens)", source, name,
+                      to_string(a.dtype));
   }
   proto.set_raw_data(a.data.data(), a.data.size());  // little-endian, as ONNX's raw_data
   return proto;
@@ -125,9 +125,10 @@ void check_same(const ModelDesc& a, const ModelDesc& b, const std::string& where
       a.coupled_input_forget != b.coupled_input_forget || a.peepholes != b.peepholes ||
       !same_acts(a.activations[0], b.activations[0]) ||
       (a.num_directions() == 2 && !same_acts(a.activations[1], b.activations[1])))
-    unsupported(fmt::format("{}: differs from the first LSTM node in direction, hidden_size, activations, clip, "
-                            "input_forget or peepholes: lstmrt runs a stack of like layers",
-                            where));
+    unsupported(
+        fmt::format("{}: differs from the first LSTM node in direction, hidden_size, activations, clip, "
+                    "input_forget or peepholes: lstmrt runs a stack of like layers",
+                    where));
 }
 
 }  // namespace
@@ -157,8 +158,10 @@ LoadedWeights load_onnx_weights(const std::string& path, const ArrayMap& feeds) 
     for (const auto& [index, what] : {std::pair{1, "W"}, {2, "R"}, {3, "B"}, {7, "P"}}) {
       const std::string name = index < n.input_size() ? n.input(index) : std::string();
       if (!name.empty() && graph.inputs.count(name) && !graph.tensors.count(name))
-        detail::invalid("{}: input {} is the graph input '{}', which has no value: pass it in the feeds of "
-                        "load_onnx_weights(path, feeds)", where, what, name);
+        detail::invalid(
+            "{}: input {} is the graph input '{}', which has no value: pass it in the feeds of "
+            "load_onnx_weights(path, feeds)",
+            where, what, name);
     }
     formats_detail::OnnxLstmNode node;
     try {
@@ -169,20 +172,23 @@ LoadedWeights load_onnx_weights(const std::string& path, const ArrayMap& feeds) 
     if (layer == 0) {
       out.input_layout = node.layout;
     } else if (node.layout != *out.input_layout) {
-      unsupported(fmt::format("{}: attribute layout is {} but the first LSTM node's is {}: lstmrt runs a stack in "
-                              "one layout", where, node.layout == TensorLayout::kBatchMajor ? 1 : 0,
-                              *out.input_layout == TensorLayout::kBatchMajor ? 1 : 0));
+      unsupported(
+          fmt::format("{}: attribute layout is {} but the first LSTM node's is {}: lstmrt runs a stack in "
+                      "one layout",
+                      where, node.layout == TensorLayout::kBatchMajor ? 1 : 0,
+                      *out.input_layout == TensorLayout::kBatchMajor ? 1 : 0));
     }
     // The chain (X from a graph input, then each node's X from the previous node's Y) is checked
     // once every node is read: check_stack_joins below. The top node may return Y_h/Y_c only.
     ends.push_back(formats_detail::OnnxLstmEnds{label(n), node.x, node.y, node.desc.num_directions(),
-                                               node.desc.hidden_size, node.desc.input_size, node.layout});
+                                                node.desc.hidden_size, node.desc.input_size, node.layout});
     for (const auto& [input, what] : {std::pair{node.initial_h, "initial_h"}, {node.initial_c, "initial_c"}}) {
       const Graph::Provenance p = graph.provenance(input);
       if (!p.nonzero_constant.empty() && !p.graph_input)
-        unsupported(fmt::format("{}: {} is built from the non-zero constant '{}': lstmrt takes initial states as "
-                                "inputs (--h0/--c0) or zeros",
-                                where, what, p.nonzero_constant));
+        unsupported(
+            fmt::format("{}: {} is built from the non-zero constant '{}': lstmrt takes initial states as "
+                        "inputs (--h0/--c0) or zeros",
+                        where, what, p.nonzero_constant));
     }
     if (!node.sequence_lens.empty() && !graph.provenance(node.sequence_lens).graph_input)
       unsupported(fmt::format("{}: sequence_lens is a constant: lstmrt takes lengths as an input (--lengths)", where));
@@ -193,14 +199,15 @@ LoadedWeights load_onnx_weights(const std::string& path, const ArrayMap& feeds) 
       check_same(out.desc, node.desc, where);
       const int expected = out.desc.num_directions() * out.desc.hidden_size;
       if (node.desc.input_size != expected)
-        detail::fail(ErrorCode::kIoError, "{}: input size {} (W dim 2): expected D·H = {} from the node before",
-                     where, node.desc.input_size, expected);
+        detail::fail(ErrorCode::kIoError, "{}: input size {} (W dim 2): expected D·H = {} from the node before", where,
+                     node.desc.input_size, expected);
     }
     for (LayerWeights& w : node.weights.layers) out.weights.layers.push_back(std::move(w));
     ++layer;
   }
   if (layer == 0) detail::fail(ErrorCode::kIoError, "{}: the graph has no LSTM node", path);
-  formats_detail::check_stack_joins(formats_detail::OnnxGraphView{path, graph.tensors, graph.inputs, graph.producer}, ends);
+  formats_detail::check_stack_joins(formats_detail::OnnxGraphView{path, graph.tensors, graph.inputs, graph.producer},
+                                    ends);
   out.desc.num_layers = layer;
   // layout=0 stacks leave the layout to the caller (a batch_first export's Transposes are skipped).
   if (out.input_layout == TensorLayout::kTimeMajor) out.input_layout.reset();

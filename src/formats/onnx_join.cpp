@@ -15,9 +15,9 @@
 namespace lstmrt::formats_detail {
 namespace {
 
-constexpr int kMaxDepth = 256;        // ops followed from one value back to its source
+constexpr int kMaxDepth = 256;           // ops followed from one value back to its source
 constexpr int kMaxEvaluations = 100000;  // values visited for one join: a graph that reuses values
-                                       // in a fan-out (Mul(a, a) ...) cannot make the walk explode
+                                         // in a fan-out (Mul(a, a) ...) cannot make the walk explode
 
 struct Factor {
   char label;
@@ -31,8 +31,8 @@ using Value = std::vector<Axis>;
 // symbols it holds and the product of the known sizes.
 struct Dim {
   bool literal = true;
-  std::int64_t constant = 1;     // the literal's value, or the product of the known sizes
-  std::vector<char> symbols;     // sorted
+  std::int64_t constant = 1;  // the literal's value, or the product of the known sizes
+  std::vector<char> symbols;  // sorted
 };
 using Shape = std::vector<Dim>;
 
@@ -137,7 +137,8 @@ class Evaluator {
     }
     if (op == "Squeeze" || op == "Unsqueeze") {
       std::vector<std::int64_t> axes = axes_of(n);
-      const int out_rank = op == "Squeeze" ? rank - static_cast<int>(axes.size()) : rank + static_cast<int>(axes.size());
+      const int out_rank =
+          op == "Squeeze" ? rank - static_cast<int>(axes.size()) : rank + static_cast<int>(axes.size());
       const int range = op == "Squeeze" ? rank : out_rank;
       for (std::int64_t& a : axes) {
         if (a < -range || a >= range) fail(n, fmt::format("has axis {} for rank {}", a, range));
@@ -172,10 +173,11 @@ class Evaluator {
   }
 
   [[noreturn]] void fail(const onnx::NodeProto& n, const std::string& what) const {
-    detail::unsupported("{}: {} {}: lstmrt joins stacked layers as Y transposed to (T, N, D, H) and merged to (T, N, "
-                        "D·H) (PyTorch: Transpose(perm=[0, 2, 1, 3]) + Reshape([0, 0, -1]), or Squeeze of the D axis "
-                        "when D = 1)",
-                        where_, node_label(n), what);
+    detail::unsupported(
+        "{}: {} {}: lstmrt joins stacked layers as Y transposed to (T, N, D, H) and merged to (T, N, "
+        "D·H) (PyTorch: Transpose(perm=[0, 2, 1, 3]) + Reshape([0, 0, -1]), or Squeeze of the D axis "
+        "when D = 1)",
+        where_, node_label(n), what);
   }
 
  private:
@@ -185,9 +187,10 @@ class Evaluator {
       detail::unsupported("{}: more than {} values to follow for one join", where_, kMaxEvaluations);
     const auto it = g_.producer.find(name);
     if (it == g_.producer.end())
-      detail::unsupported("{}: the {} value '{}' comes from neither an LSTM node, a graph input nor an op lstmrt "
-                          "follows",
-                          where_, kind, name);
+      detail::unsupported(
+          "{}: the {} value '{}' comes from neither an LSTM node, a graph input nor an op lstmrt "
+          "follows",
+          where_, kind, name);
     return *it->second;
   }
 
@@ -211,7 +214,8 @@ class Evaluator {
       if (proto.data_type() != onnx::TensorProto::INT64 && proto.data_type() != onnx::TensorProto::INT32)
         detail::unsupported("{}: the shape value '{}' is not an integer tensor", where_, name);
       const formats_detail::IntTensor ints = formats_detail::int_tensor_from_proto(proto);
-      if (ints.data.size() > 64) detail::unsupported("{}: the shape value '{}' has {} entries", where_, name, ints.data.size());
+      if (ints.data.size() > 64)
+        detail::unsupported("{}: the shape value '{}' has {} entries", where_, name, ints.data.size());
       Shape out;
       for (std::int64_t v : ints.data) out.push_back(Dim{true, v, {}});
       return out;
@@ -245,7 +249,8 @@ class Evaluator {
         std::int64_t k = i.constant;
         if (!i.literal) fail(n, "has indices that are not constants");
         if (k < 0) k += static_cast<std::int64_t>(data.size());
-        if (k < 0 || k >= static_cast<std::int64_t>(data.size())) fail(n, fmt::format("has index {} out of range", i.constant));
+        if (k < 0 || k >= static_cast<std::int64_t>(data.size()))
+          fail(n, fmt::format("has index {} out of range", i.constant));
         out.push_back(data[k]);
       }
       return out;
@@ -316,7 +321,8 @@ class Evaluator {
       Axis& axis = out[j];
       while (have.constant != want.constant || have.symbols != want.symbols) {
         if (lo == hi)
-          fail(n, fmt::format("makes an axis of {} from {}: the sizes do not match", spec_string(spec), value_string(in)));
+          fail(n,
+               fmt::format("makes an axis of {} from {}: the sizes do not match", spec_string(spec), value_string(in)));
         const Factor f = from_left ? stream[lo++] : stream[--hi];
         if (f.size < 0) {
           const auto left = std::count(want.symbols.begin(), want.symbols.end(), f.label) -
@@ -392,21 +398,25 @@ void check_stack_joins(const OnnxGraphView& graph, const std::vector<OnnxLstmEnd
   Value x;
   {
     Evaluator e(graph, where0);
-    for (const std::string& in : graph.inputs) e.roots[in] = Value{factor('P', -1), factor('Q', -1), factor('I', first.input_size)};
+    for (const std::string& in : graph.inputs)
+      e.roots[in] = Value{factor('P', -1), factor('Q', -1), factor('I', first.input_size)};
     x = e.value(first.x, &input);
     const Axis features = factor('I', first.input_size);
     const Value direct{factor('P', -1), factor('Q', -1), features}, swapped{factor('Q', -1), factor('P', -1), features};
     if (x != direct && x != swapped)
-      detail::unsupported("{}: X is the graph input '{}' rearranged by {} as {}: lstmrt takes (T, N, I) or (N, T, I) "
-                          "as given, at most with its first two axes swapped (a batch_first Transpose)",
-                          where0, input, e.path(), value_string(x));
+      detail::unsupported(
+          "{}: X is the graph input '{}' rearranged by {} as {}: lstmrt takes (T, N, I) or (N, T, I) "
+          "as given, at most with its first two axes swapped (a batch_first Transpose)",
+          where0, input, e.path(), value_string(x));
     if (x == swapped && first.layout == TensorLayout::kBatchMajor)
-      detail::unsupported("{}: attribute layout is 1 but X passes through {}: lstmrt does not run the Transpose, so "
-                          "the graph input's layout is not the node's",
-                          where0, e.path());
+      detail::unsupported(
+          "{}: attribute layout is 1 but X passes through {}: lstmrt does not run the Transpose, so "
+          "the graph input's layout is not the node's",
+          where0, e.path());
     // P is time when X is time-major as given, batch when a Transpose swapped them in.
     const bool p_is_time = (x == direct) == (first.layout == TensorLayout::kTimeMajor);
-    x = p_is_time ? Value{factor('T', -1), factor('N', -1), features} : Value{factor('N', -1), factor('T', -1), features};
+    x = p_is_time ? Value{factor('T', -1), factor('N', -1), features}
+                  : Value{factor('N', -1), factor('T', -1), features};
   }
   for (std::size_t k = 1; k < nodes.size(); ++k) {
     const OnnxLstmEnds& prev = nodes[k - 1];
@@ -426,10 +436,11 @@ void check_stack_joins(const OnnxGraphView& graph, const std::vector<OnnxLstmEnd
     features.push_back(Factor{'H', prev.hidden_size});
     const Value want = lstmrt_x(next, features);
     if (got != want)
-      detail::unsupported("{}: X is the previous LSTM node's Y rearranged by {} as {}, not {}: lstmrt joins stacked "
-                          "layers as Y transposed to (T, N, D, H) and merged to (T, N, D·H) (PyTorch: "
-                          "Transpose(perm=[0, 2, 1, 3]) + Reshape([0, 0, -1]), or Squeeze of the D axis when D = 1)",
-                          where, e.path(), value_string(got), value_string(want));
+      detail::unsupported(
+          "{}: X is the previous LSTM node's Y rearranged by {} as {}, not {}: lstmrt joins stacked "
+          "layers as Y transposed to (T, N, D, H) and merged to (T, N, D·H) (PyTorch: "
+          "Transpose(perm=[0, 2, 1, 3]) + Reshape([0, 0, -1]), or Squeeze of the D axis when D = 1)",
+          where, e.path(), value_string(got), value_string(want));
   }
 }
 

@@ -30,9 +30,9 @@
 namespace lstmrt::formats_detail {
 
 struct OnnxGraphView {
-  std::string source;                                        // the file, for messages
-  const formats_detail::ProtoMap& tensors;                               // initializers and Constant values
-  const std::set<std::string>& inputs;                       // graph inputs without a value
+  std::string source;                       // the file, for messages
+  const formats_detail::ProtoMap& tensors;  // initializers and Constant values
+  const std::set<std::string>& inputs;      // graph inputs without a value
   const std::map<std::string, const onnx::NodeProto*>& producer;
 };
 

@@ -20,10 +20,10 @@ struct OnnxActivation {
   bool takes_beta;
 };
 constexpr OnnxActivation kOnnxActivations[] = {
-    {"Sigmoid", false, false},   {"Tanh", false, false},        {"Relu", false, false},
-    {"Affine", true, true},      {"LeakyRelu", true, false},    {"ThresholdedRelu", true, false},
-    {"ScaledTanh", true, true},  {"HardSigmoid", true, true},   {"Elu", true, false},
-    {"Softsign", false, false},  {"Softplus", false, false},
+    {"Sigmoid", false, false},  {"Tanh", false, false},      {"Relu", false, false},
+    {"Affine", true, true},     {"LeakyRelu", true, false},  {"ThresholdedRelu", true, false},
+    {"ScaledTanh", true, true}, {"HardSigmoid", true, true}, {"Elu", true, false},
+    {"Softsign", false, false}, {"Softplus", false, false},
 };
 
 bool equal_ignoring_case(const std::string& a, const char* b) {
@@ -94,9 +94,10 @@ LstmAttributes read_attributes(const onnx::NodeProto& node) {
       if (attr.i() != 0 && attr.i() != 1)
         detail::invalid("{}: attribute output_sequence is {}, expected 0 or 1", node_label(node), attr.i());
     } else {
-      detail::invalid("{}: unknown attribute '{}': expected activation_alpha, activation_beta, activations, clip, "
-                      "direction, hidden_size, input_forget, layout (or LSTM-1's output_sequence)",
-                      node_label(node), name);
+      detail::invalid(
+          "{}: unknown attribute '{}': expected activation_alpha, activation_beta, activations, clip, "
+          "direction, hidden_size, input_forget, layout (or LSTM-1's output_sequence)",
+          node_label(node), name);
     }
   }
   return a;
@@ -128,9 +129,10 @@ std::array<CellActivations, 2> parse_activations(const onnx::NodeProto& node, co
     const auto* known = std::find_if(std::begin(kOnnxActivations), std::end(kOnnxActivations),
                                      [&](const OnnxActivation& x) { return equal_ignoring_case(name, x.name); });
     if (known == std::end(kOnnxActivations))
-      detail::invalid("{}: attribute activations[{}] is '{}', expected one of Sigmoid, Tanh, Relu, Affine, LeakyRelu, "
-                      "ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign, Softplus",
-                      node_label(node), k, name);
+      detail::invalid(
+          "{}: attribute activations[{}] is '{}', expected one of Sigmoid, Tanh, Relu, Affine, LeakyRelu, "
+          "ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign, Softplus",
+          node_label(node), k, name);
     float alpha = Activation::kDefault, beta = Activation::kDefault;
     if (known->takes_alpha && next_alpha < a.alpha.size()) alpha = a.alpha[next_alpha++];
     if (known->takes_beta && next_beta < a.beta.size()) beta = a.beta[next_beta++];
@@ -193,8 +195,8 @@ std::vector<float> swap_middle_axes(const std::vector<float>& src, std::size_t o
 
 OnnxLstmNode read_lstm_node(const onnx::NodeProto& node, const ProtoMap& tensors) {
   if (node.op_type() != "LSTM" || !(node.domain().empty() || node.domain() == "ai.onnx"))
-    detail::invalid("node '{}' is {}{}{}, expected an LSTM", node.name(), node.domain(), node.domain().empty() ? "" : ".",
-                    node.op_type());
+    detail::invalid("node '{}' is {}{}{}, expected an LSTM", node.name(), node.domain(),
+                    node.domain().empty() ? "" : ".", node.op_type());
   if (node.input_size() > 8 || node.output_size() > 3)
     detail::invalid("{} has {} inputs and {} outputs, expected at most 8 and 3", node_label(node), node.input_size(),
                     node.output_size());
@@ -213,7 +215,8 @@ OnnxLstmNode read_lstm_node(const onnx::NodeProto& node, const ProtoMap& tensors
     detail::invalid("{}: attribute input_forget is {}, expected 0 or 1", node_label(node), a.input_forget);
   desc.coupled_input_forget = a.input_forget == 1;
   if (a.layout != 0 && a.layout != 1)
-    detail::invalid("{}: attribute layout is {}, expected 0 (time-major) or 1 (batch-major)", node_label(node), a.layout);
+    detail::invalid("{}: attribute layout is {}, expected 0 (time-major) or 1 (batch-major)", node_label(node),
+                    a.layout);
   out.layout = a.layout == 1 ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor;
 
   // Inputs: X W R B sequence_lens initial_h initial_c P; outputs: Y Y_h Y_c.
@@ -233,9 +236,11 @@ OnnxLstmNode read_lstm_node(const onnx::NodeProto& node, const ProtoMap& tensors
   onnx_weights.P = weight_input(node, tensors, 7, "P", false);
   // I comes from W (D, 4H, I); H from hidden_size, else from R (D, 4H, H).
   if (onnx_weights.W.shape.size() != 3)
-    detail::invalid("{}: input W has shape {}, expected (D, 4H, I)", node_label(node), shape_string(onnx_weights.W.shape));
+    detail::invalid("{}: input W has shape {}, expected (D, 4H, I)", node_label(node),
+                    shape_string(onnx_weights.W.shape));
   if (onnx_weights.R.shape.size() != 3)
-    detail::invalid("{}: input R has shape {}, expected (D, 4H, H)", node_label(node), shape_string(onnx_weights.R.shape));
+    detail::invalid("{}: input R has shape {}, expected (D, 4H, H)", node_label(node),
+                    shape_string(onnx_weights.R.shape));
   if (a.hidden_size == 0 || a.hidden_size < -1 || a.hidden_size > (1 << 24))
     detail::invalid("{}: attribute hidden_size is {}, expected a positive size", node_label(node), a.hidden_size);
   desc.hidden_size = static_cast<int>(a.hidden_size > 0 ? a.hidden_size : onnx_weights.R.shape[2]);

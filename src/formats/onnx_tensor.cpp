@@ -31,9 +31,12 @@ std::vector<std::int64_t> checked_shape(const onnx::TensorProto& proto, std::int
   std::vector<std::int64_t> shape(proto.dims().begin(), proto.dims().end());
   numel = 1;
   for (std::int64_t d : shape) {
-    if (d < 0) detail::fail(ErrorCode::kIoError, "{} has negative dimension in shape {}", proto_label(proto), shape_string(shape));
+    if (d < 0)
+      detail::fail(ErrorCode::kIoError, "{} has negative dimension in shape {}", proto_label(proto),
+                   shape_string(shape));
     if (d > 0 && numel > (std::int64_t{1} << 40) / d)
-      detail::fail(ErrorCode::kIoError, "{} has shape {}: more than 2^40 elements", proto_label(proto), shape_string(shape));
+      detail::fail(ErrorCode::kIoError, "{} has shape {}: more than 2^40 elements", proto_label(proto),
+                   shape_string(shape));
     numel *= d;
   }
   return shape;

@@ -91,7 +91,9 @@ OutputTarget resolve_output(const std::string& path) {
     const FileIdentity id{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
     if (S_ISREG(st.st_mode)) return OutputTarget{current, OutputTarget::Kind::kRegular, id, st.st_mode & 07777};
     if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) return OutputTarget{current, OutputTarget::Kind::kStream, id};
-    const char* what = S_ISDIR(st.st_mode) ? "it is a directory" : S_ISBLK(st.st_mode) ? "it is a block device" : "it is a socket";
+    const char* what = S_ISDIR(st.st_mode)   ? "it is a directory"
+                       : S_ISBLK(st.st_mode) ? "it is a block device"
+                                             : "it is a socket";
     io_error("{}: cannot write: {}{} (lstmrt writes regular files, character devices and pipes)", path, what,
              current == path ? "" : fmt::format(" ({} is where the link leads)", current));
   }
@@ -105,7 +107,8 @@ OutputFile::OutputFile(const std::string& path, bool seekable) : path_(path), ta
   }
   // A temporary beside a (new or regular) file, in $TMPDIR for a stream that needs seeking.
   const fs::path final_path(target_.path);
-  const fs::path dir = target_.kind == OutputTarget::Kind::kStream ? fs::temp_directory_path() : final_path.parent_path();
+  const fs::path dir =
+      target_.kind == OutputTarget::Kind::kStream ? fs::temp_directory_path() : final_path.parent_path();
   temp_path_ = (dir / temporary_name(final_path.filename().string())).string();
   slot_ = register_temporary(temp_path_);  // before the file exists: a signal now unlinks nothing
   fd_ = ::open(temp_path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
@@ -164,7 +167,9 @@ void OutputFile::commit() {
 
 }  // namespace formats_detail
 
-std::optional<FileIdentity> check_output_path(const std::string& path) { return formats_detail::resolve_output(path).identity; }
+std::optional<FileIdentity> check_output_path(const std::string& path) {
+  return formats_detail::resolve_output(path).identity;
+}
 
 std::optional<FileIdentity> file_identity(const std::string& path) {
   struct stat st;

@@ -8,10 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "formats/file_format.hpp"
 #include "common/check.hpp"
 #include "common/elements.hpp"
 #include "formats/file_bytes.hpp"
+#include "formats/file_format.hpp"
 #include "lstmrt/import.hpp"
 
 namespace lstmrt {
@@ -19,7 +19,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::uint64_t kMaxHeaderBytes = 100u << 20;      // the reference implementation's limit
+constexpr std::uint64_t kMaxHeaderBytes = 100u << 20;            // the reference implementation's limit
 constexpr std::uint64_t kMaxFileBytes = std::uint64_t{1} << 36;  // 64 GiB
 
 template <typename... Args>
@@ -118,8 +118,7 @@ ArrayMap parse_safetensors(const std::uint8_t* data, std::size_t size, const std
   std::uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = header_len << 8 | data[i];
   if (header_len > kMaxHeaderBytes || header_len > size - 8)
-    bad("{}: header length {} exceeds the {} bytes after it (limit {})", source, header_len, size - 8,
-        kMaxHeaderBytes);
+    bad("{}: header length {} exceeds the {} bytes after it (limit {})", source, header_len, size - 8, kMaxHeaderBytes);
   const char* header_begin = reinterpret_cast<const char*>(data + 8);
   json header = json::parse(header_begin, header_begin + header_len, nullptr, /*allow_exceptions=*/false);
   if (header.is_discarded()) bad("{}: the {}-byte header is not valid JSON", source, header_len);
@@ -155,7 +154,8 @@ ArrayMap parse_safetensors(const std::uint8_t* data, std::size_t size, const std
 }
 
 ArrayMap load_safetensors(const std::string& path) {
-  formats_detail::choose_reader(path, {formats_detail::FileFormat::kSafetensors}, "a .safetensors file", "weights file");
+  formats_detail::choose_reader(path, {formats_detail::FileFormat::kSafetensors}, "a .safetensors file",
+                                "weights file");
   const std::vector<std::uint8_t> bytes = formats_detail::read_file_bytes(path, kMaxFileBytes);
   return parse_safetensors(bytes.data(), bytes.size(), path);
 }

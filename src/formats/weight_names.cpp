@@ -178,11 +178,16 @@ void refuse_other_cell(const ArrayMap& arrays, const std::string& source, const 
     if (a.ndim() <= std::max(gates_axis, hidden_axis) || a.shape[hidden_axis] < 1) return;
     const std::int64_t h = a.shape[hidden_axis], gates = a.shape[gates_axis] / h;
     if (a.shape[gates_axis] % h != 0 || (gates != 3 && gates != 1)) return;
-    io_error("{}: '{}' has shape {}, {} gate block{} of H={} as in {}: {} weights, not an LSTM's (4 blocks: i, f, g, o); "
-             "lstmrt runs LSTM layers only",
-             source, key, shape_string(a.shape), gates, gates == 1 ? "" : "s", h, tensor,
-             gates == 3 ? (scheme == "keras" ? "Keras GRU" : scheme == "onnx" ? "ONNX GRU" : "PyTorch nn.GRU")
-                        : (scheme == "keras" ? "Keras SimpleRNN" : scheme == "onnx" ? "ONNX RNN" : "PyTorch nn.RNN"));
+    io_error(
+        "{}: '{}' has shape {}, {} gate block{} of H={} as in {}: {} weights, not an LSTM's (4 blocks: i, f, g, o); "
+        "lstmrt runs LSTM layers only",
+        source, key, shape_string(a.shape), gates, gates == 1 ? "" : "s", h, tensor,
+        gates == 3 ? (scheme == "keras"  ? "Keras GRU"
+                      : scheme == "onnx" ? "ONNX GRU"
+                                         : "PyTorch nn.GRU")
+                   : (scheme == "keras"  ? "Keras SimpleRNN"
+                      : scheme == "onnx" ? "ONNX RNN"
+                                         : "PyTorch nn.RNN"));
   }
 }
 

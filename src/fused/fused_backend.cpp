@@ -74,8 +74,7 @@ struct TimingBuffers {
 
 class FusedBackend final : public Backend {
  public:
-  FusedBackend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options)
-      : Backend(desc, options) {
+  FusedBackend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options) : Backend(desc, options) {
     const detail::DeviceGuard guard(options.device);
     gemm_ = std::make_unique<fused::GemmRunner>();
     device_weights_ = fused::upload_weights(desc, weights, options.data_type);
@@ -134,10 +133,11 @@ class FusedBackend final : public Backend {
     if (code == kernels::kPersistentOk) return;
     const std::int32_t layer = st->layer, block = st->block, step = st->step;
     st->code = kernels::kPersistentOk;
-    detail::fail(ErrorCode::kCudaError,
-                 "fused backend: the persistent kernel of layer {} gave up at block {}, processing step {}: {} (code {}); "
-                 "the outputs of that forward are invalid",
-                 layer, block, step, status_meaning(code), code);
+    detail::fail(
+        ErrorCode::kCudaError,
+        "fused backend: the persistent kernel of layer {} gave up at block {}, processing step {}: {} (code {}); "
+        "the outputs of that forward are invalid",
+        layer, block, step, status_meaning(code), code);
   }
 
   void forward(const ForwardRequest& req, cudaStream_t stream) override {
@@ -181,9 +181,10 @@ class FusedBackend final : public Backend {
     void* workspace = req.workspace ? req.workspace : own_workspace_.get();
     const std::size_t workspace_bytes = req.workspace ? req.workspace_bytes : own_workspace_.bytes();
     if (!req.workspace && workspace_bytes < p->plan.workspace.total_bytes)
-      detail::invalid("backend fused has {} workspace bytes and T={} N={} needs {}: call Lstm::reserve({}, {}) first or "
-                      "pass a workspace",
-                      workspace_bytes, req.seq_len, req.batch, p->plan.workspace.total_bytes, req.seq_len, req.batch);
+      detail::invalid(
+          "backend fused has {} workspace bytes and T={} N={} needs {}: call Lstm::reserve({}, {}) first or "
+          "pass a workspace",
+          workspace_bytes, req.seq_len, req.batch, p->plan.workspace.total_bytes, req.seq_len, req.batch);
     if (p->call.addresses != fused::call_addresses(req, workspace, workspace_bytes) || p->call.ops.empty()) {
       fused::BindInputs in;
       in.workspace = workspace;
@@ -256,7 +257,7 @@ class FusedBackend final : public Backend {
   std::vector<fused::DeviceLayer> device_weights_;
   std::vector<fused::LayerWeights> weights_;  // device_weights_' addresses
   std::array<kernels::CellMathParams, 2> cell_{};
-  fused::DeviceFacts facts_;  // this device, for choose and plan
+  fused::DeviceFacts facts_;                              // this device, for choose and plan
   detail::MappedHost<kernels::PersistentStatus> status_;  // the persistent kernels' report
   std::unique_ptr<fused::Executor> executor_;
   detail::DeviceBuffer own_workspace_;
@@ -268,7 +269,8 @@ class FusedBackend final : public Backend {
 }  // namespace
 
 // Serves every model and data type (MathMode::kTF32 only changes float32 GEMMs).
-std::unique_ptr<Backend> make_fused_backend(const ModelDesc& desc, const Weights& weights, const BackendOptions& options) {
+std::unique_ptr<Backend> make_fused_backend(const ModelDesc& desc, const Weights& weights,
+                                            const BackendOptions& options) {
   return std::make_unique<FusedBackend>(desc, weights, options);
 }
 

@@ -11,8 +11,8 @@
 namespace lstmrt::fused {
 
 bool CallAddresses::operator==(const CallAddresses& o) const {
-  return x == o.x && y == o.y && h0 == o.h0 && c0 == o.c0 && h_n == o.h_n && c_n == o.c_n &&
-         workspace == o.workspace && workspace_bytes == o.workspace_bytes;
+  return x == o.x && y == o.y && h0 == o.h0 && c0 == o.c0 && h_n == o.h_n && c_n == o.c_n && workspace == o.workspace &&
+         workspace_bytes == o.workspace_bytes;
 }
 
 CallAddresses call_addresses(const ForwardRequest& req, void* workspace, std::size_t workspace_bytes) {
@@ -22,7 +22,8 @@ CallAddresses call_addresses(const ForwardRequest& req, void* workspace, std::si
 BoundCall bind(const ModelDesc& desc, DataType type, const FusedPlan& plan, const ForwardRequest& req,
                const BindInputs& in) {
   const std::size_t need = plan.workspace.total_bytes;
-  if (!in.workspace) detail::invalid("fused backend: no workspace: T={} N={} needs {} bytes", req.seq_len, req.batch, need);
+  if (!in.workspace)
+    detail::invalid("fused backend: no workspace: T={} N={} needs {} bytes", req.seq_len, req.batch, need);
   if (in.workspace_bytes < need)
     detail::invalid("workspace_bytes is {}: backend fused needs at least {} for T={} N={} (Lstm::workspace_size)",
                     in.workspace_bytes, need, req.seq_len, req.batch);
@@ -34,7 +35,8 @@ BoundCall bind(const ModelDesc& desc, DataType type, const FusedPlan& plan, cons
       k.has_initial_state != (req.h0 != nullptr) || k.want_y != (req.y != nullptr) ||
       k.want_h_n != (req.h_n != nullptr) || k.want_c_n != (req.c_n != nullptr) || k.padding != req.padding ||
       k.reverse_order != req.reverse_order)
-    detail::fail(ErrorCode::kInternal, "fused bind: a plan for T={} N={} bound to a request with T={} N={} or other "
+    detail::fail(ErrorCode::kInternal,
+                 "fused bind: a plan for T={} N={} bound to a request with T={} N={} or other "
                  "inputs, outputs or options (the plan is made for the request's key)",
                  k.seq_len, k.batch, req.seq_len, req.batch);
   const int L = desc.num_layers;

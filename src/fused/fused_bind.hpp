@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "fused/fused_params.hpp"
-#include "fused/gemm_call.hpp"
 #include "fused/fused_plan.hpp"
+#include "fused/gemm_call.hpp"
 #include "kernels/fused_step_math.cuh"
 #include "kernels/persistent_lstm.hpp"
 
@@ -23,10 +23,10 @@ namespace lstmrt::fused {
 
 // One layer's packed weights (fused_weights.hpp), wherever they live (device or host memory).
 struct LayerWeights {
-  const void* w_ih = nullptr;   // (D·4H, I_l) data type
-  const void* w_hh = nullptr;   // (D, 4H, H_out) data type
-  const void* w_hr = nullptr;   // (D, P, H) data type; null without a projection
-  const float* bias = nullptr;  // (D, 4H)
+  const void* w_ih = nullptr;       // (D·4H, I_l) data type
+  const void* w_hh = nullptr;       // (D, 4H, H_out) data type
+  const void* w_hr = nullptr;       // (D, P, H) data type; null without a projection
+  const float* bias = nullptr;      // (D, 4H)
   const float* peephole = nullptr;  // (D, 3H); null without peepholes
 };
 
@@ -62,9 +62,9 @@ struct BoundOp {
   // other streams, kWaitEvent's record, kJoin's last op of each stream). The GPU executor gets the
   // same order from its events; the CPU executor schedules by it.
   std::vector<int> after;
-  int wait_stream = 0;  // kWaitEvent: the stream whose recorded event this op waits for
-  kernels::InitStateParams init{};        // kInitState
-  kernels::GateStepParams gate{};         // kGateStep
+  int wait_stream = 0;                     // kWaitEvent: the stream whose recorded event this op waits for
+  kernels::InitStateParams init{};         // kInitState
+  kernels::GateStepParams gate{};          // kGateStep
   kernels::PersistentParams persistent{};  // kPersistent
   int blocks = 0;                          // kPersistent: blocks of the launch
   GemmOp gemm;                             // kGemm: the plan's GEMM,
@@ -72,8 +72,8 @@ struct BoundOp {
   const void* gemm_act = nullptr;
   const void* gemm_weight = nullptr;
   void* gemm_out = nullptr;
-  void* gemm_workspace = nullptr;          // the stream's cuBLASLt scratch (kCublasWorkspaceBytes)
-  void* clear = nullptr;                   // kClearPersistent: zero [clear, clear + clear_bytes)
+  void* gemm_workspace = nullptr;  // the stream's cuBLASLt scratch (kCublasWorkspaceBytes)
+  void* clear = nullptr;           // kClearPersistent: zero [clear, clear + clear_bytes)
   std::size_t clear_bytes = 0;
   const std::int32_t* upload_source = nullptr;  // kUploadLengths / kUploadMask: count values
   std::int32_t* upload_target = nullptr;        //   from host staging into the workspace
@@ -84,7 +84,7 @@ struct BoundCall {
   CallAddresses addresses;
   std::uint64_t generation = 0;  // unique per bind() (a graph captured from it remembers which)
   int streams = 0;
-  std::vector<BoundOp> ops;      // issue order
+  std::vector<BoundOp> ops;  // issue order
 };
 
 // Everything bind reads besides the plan.

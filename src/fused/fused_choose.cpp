@@ -94,9 +94,10 @@ LayerChoice choose_layer_kernel(FusedKernel requested, bool measured, DataType t
       const VariantCandidate& c = want_cluster ? cluster : grid;
       const char* name = want_cluster ? "cluster" : "persistent";
       if (type == DataType::kFloat16)
-        return stepwise_choice(fmt::format("{} requested: float16 data: the persistent kernels take float32 or "
-                                           "bfloat16",
-                                           name));
+        return stepwise_choice(
+            fmt::format("{} requested: float16 data: the persistent kernels take float32 or "
+                        "bfloat16",
+                        name));
       if (!c.usable()) return stepwise_choice(fmt::format("{} requested: {}", name, c.why_not()));
       return persistent_choice(c, measured ? "measured fastest" : "");
     }
@@ -114,8 +115,10 @@ std::vector<LayerChoice> choose(const ModelDesc& desc, DataType type, const Plan
                                 const DeviceFacts& facts) {
   LayerChoice choice;
   if (request.kernel != FusedKernel::kStepwise) {
-    const VariantCandidate grid = variant_candidate(desc, type, key.seq_len, key.batch, facts, FusedKernel::kPersistent);
-    const VariantCandidate cluster = variant_candidate(desc, type, key.seq_len, key.batch, facts, FusedKernel::kCluster);
+    const VariantCandidate grid =
+        variant_candidate(desc, type, key.seq_len, key.batch, facts, FusedKernel::kPersistent);
+    const VariantCandidate cluster =
+        variant_candidate(desc, type, key.seq_len, key.batch, facts, FusedKernel::kCluster);
     choice = choose_layer_kernel(request.kernel, request.measured, type, desc.hidden_size, key.batch,
                                  facts.limits.sm_count, grid, cluster);
   } else if (request.measured) {

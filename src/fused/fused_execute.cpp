@@ -110,7 +110,9 @@ void Executor::enqueue_op(const BoundOp& op, GemmRunner* gemm, DataType type, cu
   const cudaStream_t s = stream_of(op.stream, caller);
   switch (op.kind) {
     case OpKind::kUploadLengths:
-    case OpKind::kUploadMask: kernels::upload_lengths(op.upload_source, op.upload_count, op.upload_target, caller); break;
+    case OpKind::kUploadMask:
+      kernels::upload_lengths(op.upload_source, op.upload_count, op.upload_target, caller);
+      break;
     case OpKind::kFork:
       LSTMRT_CUDA_CHECK(cudaEventRecord(events_[0], caller));
       for (cudaStream_t side : streams_) LSTMRT_CUDA_CHECK(cudaStreamWaitEvent(side, events_[0], 0));

@@ -40,7 +40,8 @@ cublasLtMatrixLayout_t make_layout(const GemmMatrix& m) {
   LSTMRT_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&layout, cuda_type(m.type), m.rows, m.cols, m.ld));
   if (m.batch > 1) {
     const std::int32_t count = m.batch;
-    LSTMRT_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
+    LSTMRT_CUBLAS_CHECK(
+        cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
     LSTMRT_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
                                                          &m.batch_stride, sizeof(m.batch_stride)));
   }
@@ -49,16 +50,15 @@ cublasLtMatrixLayout_t make_layout(const GemmMatrix& m) {
 
 }  // namespace
 
-std::size_t common_alignment(const void* address, std::size_t element_bytes, std::int64_t ld, std::int64_t batch_stride) {
+std::size_t common_alignment(const void* address, std::size_t element_bytes, std::int64_t ld,
+                             std::int64_t batch_stride) {
   std::uint64_t bits = reinterpret_cast<std::uintptr_t>(address) | 256u;
   bits |= static_cast<std::uint64_t>(ld) * element_bytes;
   if (batch_stride) bits |= static_cast<std::uint64_t>(batch_stride) * element_bytes;
   return static_cast<std::size_t>(bits & (~bits + 1));  // lowest set bit
 }
 
-GemmRunner::GemmRunner() {
-  LSTMRT_CUBLAS_CHECK(cublasLtCreate(&handle_));
-}
+GemmRunner::GemmRunner() { LSTMRT_CUBLAS_CHECK(cublasLtCreate(&handle_)); }
 
 GemmRunner::~GemmRunner() {
   for (auto& [key, e] : cache_) delete e;
@@ -70,11 +70,27 @@ GemmRunner::Entry& GemmRunner::entry(const GemmCall& call, const void* act, cons
   auto alignment = [](const void* p, const GemmMatrix& m) {
     return static_cast<std::int64_t>(common_alignment(p, detail::element_bytes(m.type), m.ld, m.batch_stride));
   };
-  const Key key{static_cast<std::int64_t>(call.trans_a), static_cast<std::int64_t>(call.trans_b),
-                static_cast<std::int64_t>(call.compute), static_cast<std::int64_t>(call.a.type),
-                static_cast<std::int64_t>(call.c.type), call.a.rows, call.a.cols, call.a.ld, call.b.rows, call.b.cols,
-                call.b.ld, call.c.rows, call.c.cols, call.c.ld, call.a.batch, call.a.batch_stride, call.b.batch_stride,
-                call.c.batch_stride, alignment(weight, call.a), alignment(act, call.b), alignment(out, call.c)};
+  const Key key{static_cast<std::int64_t>(call.trans_a),
+                static_cast<std::int64_t>(call.trans_b),
+                static_cast<std::int64_t>(call.compute),
+                static_cast<std::int64_t>(call.a.type),
+                static_cast<std::int64_t>(call.c.type),
+                call.a.rows,
+                call.a.cols,
+                call.a.ld,
+                call.b.rows,
+                call.b.cols,
+                call.b.ld,
+                call.c.rows,
+                call.c.cols,
+                call.c.ld,
+                call.a.batch,
+                call.a.batch_stride,
+                call.b.batch_stride,
+                call.c.batch_stride,
+                alignment(weight, call.a),
+                alignment(act, call.b),
+                alignment(out, call.c)};
   if (auto it = cache_.find(key); it != cache_.end()) return *it->second;
 
   auto e = std::make_unique<Entry>();

@@ -41,6 +41,7 @@ class GemmRunner {
 
 // Alignment in bytes (1 .. 256) that an address and a set of element strides share: what cuBLASLt
 // may assume about every row of a matrix.
-std::size_t common_alignment(const void* address, std::size_t element_bytes, std::int64_t ld, std::int64_t batch_stride);
+std::size_t common_alignment(const void* address, std::size_t element_bytes, std::int64_t ld,
+                             std::int64_t batch_stride);
 
 }  // namespace lstmrt::fused

@@ -7,8 +7,8 @@ namespace lstmrt::fused {
 
 bool PlanKey::operator==(const PlanKey& o) const {
   return seq_len == o.seq_len && batch == o.batch && layout == o.layout && has_lengths == o.has_lengths &&
-         has_mask == o.has_mask && has_initial_state == o.has_initial_state && want_y == o.want_y && want_h_n == o.want_h_n &&
-         want_c_n == o.want_c_n && padding == o.padding && reverse_order == o.reverse_order;
+         has_mask == o.has_mask && has_initial_state == o.has_initial_state && want_y == o.want_y &&
+         want_h_n == o.want_h_n && want_c_n == o.want_c_n && padding == o.padding && reverse_order == o.reverse_order;
 }
 
 PlanKey plan_key(const ForwardRequest& req) {

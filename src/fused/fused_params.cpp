@@ -84,14 +84,17 @@ std::size_t buffer_element_bytes(BufferKind kind, DataType type) {
 
 const void* matrix_address(const CallBuffers& buffers, const MatrixRef& ref, DataType type) {
   const void* base = base_of(buffers, ref.buffer, ref.layer);
-  if (!base) detail::fail(ErrorCode::kInternal, "fused: buffer {} of layer {} is not set", to_string(ref.buffer), ref.layer);
-  return static_cast<const char*>(base) + ref.offset * static_cast<std::int64_t>(buffer_element_bytes(ref.buffer, type));
+  if (!base)
+    detail::fail(ErrorCode::kInternal, "fused: buffer {} of layer {} is not set", to_string(ref.buffer), ref.layer);
+  return static_cast<const char*>(base) +
+         ref.offset * static_cast<std::int64_t>(buffer_element_bytes(ref.buffer, type));
 }
 
 kernels::GateStepParams gate_step_params(const ModelDesc& desc, const FusedPlan& plan, const Op& op,
-                                         const CallBuffers& buffers,
-                                         const std::array<kernels::CellMathParams, 2>& cell, DataType type) {
-  if (op.kind != OpKind::kGateStep) detail::fail(ErrorCode::kInternal, "fused: gate_step_params for a {} op", to_string(op.kind));
+                                         const CallBuffers& buffers, const std::array<kernels::CellMathParams, 2>& cell,
+                                         DataType type) {
+  if (op.kind != OpKind::kGateStep)
+    detail::fail(ErrorCode::kInternal, "fused: gate_step_params for a {} op", to_string(op.kind));
   const int l = op.layer, D = desc.num_directions();
   const LayerBuffers& lb = buffers.layers.at(l);
   kernels::GateStepParams p{};

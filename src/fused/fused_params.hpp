@@ -56,8 +56,8 @@ const void* matrix_address(const CallBuffers& buffers, const MatrixRef& ref, Dat
 
 // Parameters of a kGateStep op of `plan`.
 kernels::GateStepParams gate_step_params(const ModelDesc& desc, const FusedPlan& plan, const Op& op,
-                                         const CallBuffers& buffers,
-                                         const std::array<kernels::CellMathParams, 2>& cell, DataType type);
+                                         const CallBuffers& buffers, const std::array<kernels::CellMathParams, 2>& cell,
+                                         DataType type);
 // Parameters of layer l's kInitState op.
 kernels::InitStateParams init_state_params(const ModelDesc& desc, const FusedPlan& plan, int layer,
                                            const CallBuffers& buffers, DataType type);

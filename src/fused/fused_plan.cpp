@@ -113,7 +113,9 @@ Op make_op(OpKind kind, int layer, int chunk = 0, int step = 0) {
   return op;
 }
 
-std::size_t align_up(std::size_t v) { return (v + kWorkspaceAlignment - 1) / kWorkspaceAlignment * kWorkspaceAlignment; }
+std::size_t align_up(std::size_t v) {
+  return (v + kWorkspaceAlignment - 1) / kWorkspaceAlignment * kWorkspaceAlignment;
+}
 
 // Appends regions back to back, each aligned; zero-byte regions take no space.
 struct RegionAllocator {
@@ -185,7 +187,11 @@ Op recurrent_gemm(const ModelDesc& desc, const PlanKey& key, int l, int c, int s
   const int D = desc.num_directions(), H4 = 4 * desc.hidden_size, N = key.batch;
   const std::int64_t Ho = desc.output_size();
   Op op = make_op(OpKind::kGemm, l, c, s);
-  op.gemm = {GemmRole::kRecurrent, N, H4, static_cast<int>(Ho), D,
+  op.gemm = {GemmRole::kRecurrent,
+             N,
+             H4,
+             static_cast<int>(Ho),
+             D,
              {BufferKind::kHState, l, 0, Ho, N * Ho},
              {BufferKind::kWeightHh, l, 0, Ho, H4 * Ho},
              {BufferKind::kGatesH, l, 0, H4, static_cast<std::int64_t>(N) * H4}};
@@ -200,7 +206,11 @@ Op projection_gemm(const ModelDesc& desc, const PlanKey& key, int l, int c, int 
   const int D = desc.num_directions(), N = key.batch, P = desc.proj_size;
   const std::int64_t H = desc.hidden_size;
   Op op = make_op(OpKind::kGemm, l, c, s);
-  op.gemm = {GemmRole::kProjection, N, P, static_cast<int>(H), D,
+  op.gemm = {GemmRole::kProjection,
+             N,
+             P,
+             static_cast<int>(H),
+             D,
              {BufferKind::kMState, l, 0, H, N * H},
              {BufferKind::kWeightHr, l, 0, H, P * H},
              {BufferKind::kHState, l, 0, P, static_cast<std::int64_t>(N) * P}};
@@ -344,10 +354,9 @@ std::size_t workspace_bytes(const ModelDesc& desc, DataType type, int seq_len, i
   for (bool has_lengths : {false, true})
     for (bool overlap : {false, true}) {
       if (!overlap && !persistent) continue;
-      bytes = std::max(
-          bytes,
-          plan_workspace(desc, type, seq_len, batch, plan_chunk_steps(desc, seq_len, batch, has_lengths, overlap))
-              .total_bytes);
+      bytes = std::max(bytes, plan_workspace(desc, type, seq_len, batch,
+                                             plan_chunk_steps(desc, seq_len, batch, has_lengths, overlap))
+                                  .total_bytes);
     }
   return bytes;
 }
@@ -363,12 +372,14 @@ FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, co
   plan.choices = choices.empty() ? std::vector<LayerChoice>(desc.num_layers) : choices;
   const bool persistent = plan.any_persistent();
   if (persistent && type == DataType::kFloat16)
-    detail::invalid("fused plan: a persistent layer with float16 data: the persistent kernels take float32 or bfloat16");
+    detail::invalid(
+        "fused plan: a persistent layer with float16 data: the persistent kernels take float32 or bfloat16");
   if (persistent && !persistent_possible(desc, type, key.batch, limits))
-    detail::invalid("fused plan: a persistent layer with N={} rows of H_out={}: their staged h ({} bytes) exceeds the "
-                    "device's {} bytes of shared memory per block",
-                    key.batch, desc.output_size(), static_cast<std::size_t>(key.batch) * desc.output_size() * 4,
-                    limits.smem_per_block);
+    detail::invalid(
+        "fused plan: a persistent layer with N={} rows of H_out={}: their staged h ({} bytes) exceeds the "
+        "device's {} bytes of shared memory per block",
+        key.batch, desc.output_size(), static_cast<std::size_t>(key.batch) * desc.output_size() * 4,
+        limits.smem_per_block);
   if (persistent) {
     if (std::string why = persistent_activation_refusal(desc); !why.empty())
       detail::invalid("fused plan: a persistent layer: {}", why);
@@ -383,10 +394,11 @@ FusedPlan make_plan(const ModelDesc& desc, DataType type, const PlanKey& key, co
     const PersistentPlan& p = c.persistent;
     if (!p.fits || p.variant != c.kernel || p.batch != key.batch || p.weight_type != type ||
         p.directions != desc.num_directions() || p.hidden != desc.hidden_size || p.out_size != desc.output_size())
-      detail::invalid("fused plan: layer {}'s {} choice carries a persistent plan ({}, {} rows, H={}{}) that does not "
-                      "serve N={} H={} of this model",
-                      l, to_string(c.kernel), to_string(p.variant), p.batch, p.hidden, p.fits ? "" : ", not fitting",
-                      key.batch, desc.hidden_size);
+      detail::invalid(
+          "fused plan: layer {}'s {} choice carries a persistent plan ({}, {} rows, H={}{}) that does not "
+          "serve N={} H={} of this model",
+          l, to_string(c.kernel), to_string(p.variant), p.batch, p.hidden, p.fits ? "" : ", not fitting", key.batch,
+          desc.hidden_size);
   }
   plan.key = key;
   plan.layers = desc.num_layers;

@@ -84,21 +84,20 @@ struct LayerChoice {
 // Bytes at the start of the workspace's persistent region for the persistent kernels' abort word.
 constexpr std::size_t kPersistentStatusBytes = 256;
 
-
 // Buffers a GEMM or kernel touches. Caller buffers: kX (layer 0's input). Workspace buffers are
 // per layer. Weight buffers are per layer, packed at create (fused_weights.hpp).
 enum class BufferKind {
-  kX,          // the request's x, (T, N, I) or (N, T, I), data type
-  kLayerOut,   // (T, N, D·H_out) data type, time-major: layer l's output when l < L−1
-  kGatesX,     // (chunk_steps, N, D·4H) float32: input projections of one time chunk
-  kGatesH,     // (D, N, 4H) float32: recurrent GEMM output of the current step
-  kGatesH0,    // (D, N, 4H) float32: W_hh·h0 (masked, projected, with h0; P > 0 layouts only)
-  kHState,     // (D, N, H_out) data type: h, the next step's recurrent GEMM input
-  kMState,     // (D, N, H) data type: o⊙act(c) before projection (P > 0 only)
-  kCState,     // (D, N, H) float32: the cell state
-  kWeightIh,   // (D·4H, I_l) data type
-  kWeightHh,   // (D, 4H, H_out) data type
-  kWeightHr,   // (D, P, H) data type
+  kX,         // the request's x, (T, N, I) or (N, T, I), data type
+  kLayerOut,  // (T, N, D·H_out) data type, time-major: layer l's output when l < L−1
+  kGatesX,    // (chunk_steps, N, D·4H) float32: input projections of one time chunk
+  kGatesH,    // (D, N, 4H) float32: recurrent GEMM output of the current step
+  kGatesH0,   // (D, N, 4H) float32: W_hh·h0 (masked, projected, with h0; P > 0 layouts only)
+  kHState,    // (D, N, H_out) data type: h, the next step's recurrent GEMM input
+  kMState,    // (D, N, H) data type: o⊙act(c) before projection (P > 0 only)
+  kCState,    // (D, N, H) float32: the cell state
+  kWeightIh,  // (D·4H, I_l) data type
+  kWeightHh,  // (D, 4H, H_out) data type
+  kWeightHr,  // (D, P, H) data type
 };
 const char* to_string(BufferKind kind);
 
@@ -121,17 +120,17 @@ struct GemmOp {
 };
 
 enum class OpKind {
-  kUploadLengths,  // the request's host lengths into the workspace (caller's stream, before kFork)
-  kUploadMask,     // the request's host mask, packed (src/request_mask.hpp), into the workspace (likewise)
-  kFork,           // every layer stream > 0 waits for the caller's stream (start of the call)
-  kInitState,      // layer's h/c/m state from h0/c0 or zeros
-  kGemm,           // see GemmOp
-  kGateStep,       // the fused per-step kernel (compute = false: the final projected emit only)
-  kRecordEvent,    // layer's event recorded on its stream (after chunk `chunk`)
-  kWaitEvent,      // layer waits for the event of layer `wait_layer` recorded after chunk `chunk`
-  kJoin,           // the caller's stream waits for every layer stream (end of the call)
-  kClearPersistent,// zero the workspace's persistent region (caller's stream, before kFork)
-  kPersistent,     // one persistent launch: steps [step, step + step_count) of the layer, chunk `chunk`
+  kUploadLengths,    // the request's host lengths into the workspace (caller's stream, before kFork)
+  kUploadMask,       // the request's host mask, packed (src/request_mask.hpp), into the workspace (likewise)
+  kFork,             // every layer stream > 0 waits for the caller's stream (start of the call)
+  kInitState,        // layer's h/c/m state from h0/c0 or zeros
+  kGemm,             // see GemmOp
+  kGateStep,         // the fused per-step kernel (compute = false: the final projected emit only)
+  kRecordEvent,      // layer's event recorded on its stream (after chunk `chunk`)
+  kWaitEvent,        // layer waits for the event of layer `wait_layer` recorded after chunk `chunk`
+  kJoin,             // the caller's stream waits for every layer stream (end of the call)
+  kClearPersistent,  // zero the workspace's persistent region (caller's stream, before kFork)
+  kPersistent,       // one persistent launch: steps [step, step + step_count) of the layer, chunk `chunk`
 };
 const char* to_string(OpKind kind);
 
@@ -139,21 +138,21 @@ struct Op {
   OpKind kind = OpKind::kFork;
   int layer = 0;  // also the stream: layer l runs on stream l (stream 0 is the caller's)
   int chunk = 0;
-  int step = 0;   // processing step s (kGateStep; the chunk's end for the emit-only launch;
-                  // kPersistent: the launch's first step)
+  int step = 0;        // processing step s (kGateStep; the chunk's end for the emit-only launch;
+                       // kPersistent: the launch's first step)
   int step_count = 0;  // kPersistent: processing steps of the launch
-  GemmOp gemm;    // kGemm
+  GemmOp gemm;         // kGemm
   // kGateStep, kPersistent: time of gates_x's first row block for each direction slot in this chunk.
   std::array<int, 2> gates_time_base{0, 0};
   // kGateStep, kPersistent: elements between gates_x's time blocks and rows: (N·D·4H, D·4H) time-major, or
   // (D·4H, T·D·4H) when a batch-major x was projected in one GEMM (rows b·T + t).
   std::int64_t gates_time_stride = 0, gates_row_stride = 0;
-  bool compute = true;        // kGateStep: false = emit-only (projected, end of a chunk)
+  bool compute = true;  // kGateStep: false = emit-only (projected, end of a chunk)
   // kGateStep: add gates_h. False when the recurrent GEMM was skipped (zero h at s = 0) or
   // accumulated straight into gates_x (recurrent_into_gates).
   bool has_recurrent = true;
-  bool emit_previous = false; // kGateStep: write step s−1's projected h (P > 0, not a chunk's first step)
-  int wait_layer = 0;         // kWaitEvent
+  bool emit_previous = false;  // kGateStep: write step s−1's projected h (P > 0, not a chunk's first step)
+  int wait_layer = 0;          // kWaitEvent
 };
 
 struct Region {
@@ -181,12 +180,12 @@ struct WorkspaceLayout {
 struct FusedPlan {
   PlanKey key;
   int layers = 0, directions = 0, hidden = 0, out_size = 0, proj = 0;
-  int chunk_steps = 0;   // processing steps per time chunk (T when unchunked)
+  int chunk_steps = 0;  // processing steps per time chunk (T when unchunked)
   int chunk_count = 0;
-  bool wavefront = false;  // layer l+1 chunk c overlaps layer l chunk c+1
+  bool wavefront = false;            // layer l+1 chunk c overlaps layer l chunk c+1
   std::vector<LayerChoice> choices;  // per layer
   bool any_persistent() const;
-  std::vector<Op> ops;     // issue order (each op runs on stream op.layer)
+  std::vector<Op> ops;  // issue order (each op runs on stream op.layer)
   WorkspaceLayout workspace;
 };
 

@@ -28,8 +28,7 @@ namespace {
 
 detail::DeviceBuffer upload_bytes(const std::vector<std::uint8_t>& bytes) {
   detail::DeviceBuffer buffer(bytes.size());
-  if (!bytes.empty())
-    LSTMRT_CUDA_CHECK(cudaMemcpy(buffer.get(), bytes.data(), bytes.size(), cudaMemcpyHostToDevice));
+  if (!bytes.empty()) LSTMRT_CUDA_CHECK(cudaMemcpy(buffer.get(), bytes.data(), bytes.size(), cudaMemcpyHostToDevice));
   return buffer;
 }
 

@@ -23,8 +23,8 @@ GemmCall gemm_call(const GemmOp& g, DataType type, MathMode math) {
   GemmCall call;
   call.trans_a = GemmOperation::kT;
   call.trans_b = GemmOperation::kN;
-  call.compute = type == DataType::kFloat32 && math == MathMode::kTF32 ? GemmCompute::kFloat32FastTF32
-                                                                       : GemmCompute::kFloat32;
+  call.compute =
+      type == DataType::kFloat32 && math == MathMode::kTF32 ? GemmCompute::kFloat32FastTF32 : GemmCompute::kFloat32;
   const DataType out_type = buffer_element_bytes(g.out.buffer, type) == 4 ? DataType::kFloat32 : type;
   // Column-major views: weight (depth × cols), act (depth × rows), out (cols × rows).
   call.a = matrix(type, g.depth, g.cols, g.weight, g.batch);

@@ -10,7 +10,8 @@ namespace {
 
 std::uint32_t smem_offset(std::size_t bytes, const char* what) {
   if (bytes > std::numeric_limits<std::uint32_t>::max())
-    detail::fail(ErrorCode::kInternal, "persistent params: shared-memory {} offset {} does not fit 32 bits", what, bytes);
+    detail::fail(ErrorCode::kInternal, "persistent params: shared-memory {} offset {} does not fit 32 bits", what,
+                 bytes);
   return static_cast<std::uint32_t>(bytes);
 }
 
@@ -23,8 +24,8 @@ void check_matches(const ModelDesc& desc, const FusedPlan& plan, const Op& op, c
   if (!pp.fits) detail::invalid("persistent params: layer {}'s persistent plan does not fit: {}", l, pp.reason);
   const FusedKernel k = plan.choices.at(l).kernel;
   if (!is_persistent(k) || pp.variant != k)
-    detail::fail(ErrorCode::kInternal, "persistent params: layer {} runs {} but the persistent plan is the {} variant", l,
-                 to_string(k), to_string(pp.variant));
+    detail::fail(ErrorCode::kInternal, "persistent params: layer {} runs {} but the persistent plan is the {} variant",
+                 l, to_string(k), to_string(pp.variant));
   if (pp.weight_type != type || pp.directions != desc.num_directions() || pp.hidden != desc.hidden_size ||
       pp.out_size != desc.output_size() || pp.proj != desc.proj_size || pp.batch != plan.key.batch)
     detail::fail(ErrorCode::kInternal,
@@ -33,7 +34,8 @@ void check_matches(const ModelDesc& desc, const FusedPlan& plan, const Op& op, c
                  l, pp.directions, pp.hidden, pp.out_size, pp.proj, pp.batch, desc.num_directions(), desc.hidden_size,
                  desc.output_size(), desc.proj_size, plan.key.batch);
   if (plan.key.has_mask)  // the kernel reads lengths only: a mask would be ignored
-    detail::fail(ErrorCode::kInternal, "persistent params: layer {} of a masked request: the persistent kernels take no mask", l);
+    detail::fail(ErrorCode::kInternal,
+                 "persistent params: layer {} of a masked request: the persistent kernels take no mask", l);
   if (op.step_count < 1 || op.step < 0 || op.step + op.step_count > plan.key.seq_len)
     detail::fail(ErrorCode::kInternal, "persistent params: steps [{}, {}) outside T={}", op.step,
                  op.step + op.step_count, plan.key.seq_len);
@@ -112,10 +114,11 @@ kernels::PersistentParams persistent_params(const ModelDesc& desc, const FusedPl
   if (cluster) {
     // The receive buffers as the kernel places them: h (values, then per-slice tags), m right after.
     if (pp.h_exchange.total_bytes + pp.m_exchange.total_bytes > s.exchange.bytes)
-      detail::fail(ErrorCode::kInternal,
-                   "persistent params: layer {}'s cluster exchange (h {} + m {} bytes) overruns its {}-byte shared-memory "
-                   "region",
-                   l, pp.h_exchange.total_bytes, pp.m_exchange.total_bytes, s.exchange.bytes);
+      detail::fail(
+          ErrorCode::kInternal,
+          "persistent params: layer {}'s cluster exchange (h {} + m {} bytes) overruns its {}-byte shared-memory "
+          "region",
+          l, pp.h_exchange.total_bytes, pp.m_exchange.total_bytes, s.exchange.bytes);
   } else {
     const Region& hx = plan.workspace.layers.at(l).h_exchange;
     const Region& mx = plan.workspace.layers.at(l).m_exchange;

@@ -6,10 +6,10 @@
 // addressing, outputs, h_n / c_n, lengths, cell math identical to the stepwise kernel), with
 // g.step = the launch's first processing step. Shared memory offsets are the plan's SmemLayout;
 // cluster mode receives h in smem.exchange (values then per-slice tags, ExchangeLayout kPerSlice)
-// and m right after h's tags (where kernels/persistent_lstm.cu looks for it). Grid mode exchanges through the workspace's
-// persistent region: direction d's h at h_exchange + d·h_exchange_bytes, m likewise. The step tags
-// of chunk c start above c·(chunk_steps + 1): every launch of a forward awaits tags no earlier
-// launch wrote, and the buffers (zeroed by kClearPersistent) never match.
+// and m right after h's tags (where kernels/persistent_lstm.cu looks for it). Grid mode exchanges through the
+// workspace's persistent region: direction d's h at h_exchange + d·h_exchange_bytes, m likewise. The step tags of chunk
+// c start above c·(chunk_steps + 1): every launch of a forward awaits tags no earlier launch wrote, and the buffers
+// (zeroed by kClearPersistent) never match.
 #pragma once
 
 #include <array>

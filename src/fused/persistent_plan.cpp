@@ -60,10 +60,11 @@ std::string persistent_activation_refusal(const ModelDesc& desc) {
     const CellActivations& a = desc.activations[d];
     for (const Activation* act : {&a.gate, &a.cell, &a.hidden})
       if (!kernels::persistent_evaluates(kernels::to_act_params(*act).kind))
-        return fmt::format("activation {}: the persistent kernels evaluate ONNX's and Keras's classic activations "
-                           "(sigmoid, tanh, relu, hard_sigmoid, elu, softsign, softplus, ...); the stepwise kernels "
-                           "every one",
-                           to_string(*act));
+        return fmt::format(
+            "activation {}: the persistent kernels evaluate ONNX's and Keras's classic activations "
+            "(sigmoid, tanh, relu, hard_sigmoid, elu, softsign, softplus, ...); the stepwise kernels "
+            "every one",
+            to_string(*act));
   }
   return {};
 }
@@ -79,8 +80,8 @@ DeviceLimits device_limits(const kernels::PersistentDeviceInfo& info) {
 }
 
 kernels::PersistentPartition PersistentPlan::partition() const {
-  return {directions, hidden, proj, batch, blocks_per_direction, clusters_per_direction, rows_per_cluster,
-          units_per_block, proj_per_block};
+  return {directions,       hidden,          proj,          batch, blocks_per_direction, clusters_per_direction,
+          rows_per_cluster, units_per_block, proj_per_block};
 }
 
 std::size_t ExchangeLayout::value_offset(int slot, int row, int unit) const {
@@ -95,12 +96,14 @@ std::size_t ExchangeLayout::tag_offset(int slot, int row, int unit, int block) c
 
 PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type, int batch, int seq_len,
                                     const DeviceLimits& limits, FusedKernel variant) {
-  if (batch < 1 || seq_len < 1) detail::invalid("persistent plan: batch {} and seq_len {} must be >= 1", batch, seq_len);
+  if (batch < 1 || seq_len < 1)
+    detail::invalid("persistent plan: batch {} and seq_len {} must be >= 1", batch, seq_len);
   if (limits.sm_count < 1 || limits.registers_per_sm < 1 || limits.max_registers_per_thread < 1 ||
       limits.smem_per_block == 0)
-    detail::invalid("persistent plan: device limits must be positive (SMs {}, registers/SM {}, registers/thread {}, "
-                    "shared memory/block {})",
-                    limits.sm_count, limits.registers_per_sm, limits.max_registers_per_thread, limits.smem_per_block);
+    detail::invalid(
+        "persistent plan: device limits must be positive (SMs {}, registers/SM {}, registers/thread {}, "
+        "shared memory/block {})",
+        limits.sm_count, limits.registers_per_sm, limits.max_registers_per_thread, limits.smem_per_block);
   PersistentPlan p;
   p.variant = variant;
   p.weight_type = weight_type;
@@ -110,7 +113,8 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
   p.proj = desc.proj_size;
   p.batch = batch;
   p.tags_per_launch = kernels::persistent_tags_per_launch(seq_len);
-  if (weight_type == DataType::kFloat16) return no_fit(p, "float16 weights: the persistent kernels take float32 or bfloat16");
+  if (weight_type == DataType::kFloat16)
+    return no_fit(p, "float16 weights: the persistent kernels take float32 or bfloat16");
   if (std::string why = persistent_activation_refusal(desc); !why.empty()) return no_fit(p, why);
   const std::size_t elem = detail::element_bytes(weight_type);
   const int per_register = static_cast<int>(4 / elem);
@@ -146,9 +150,9 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
   // of kRegisterTileStep (a device with fewer registers: a plan for the CPU SIMT tests only).
   const int regs_cap =
       std::min(limits.max_registers_per_thread, limits.registers_per_sm / kernels::kPersistentBlockThreads);
-  const int max_weight_regs = std::min(
-      kernels::kPersistentWeightRegisters,
-      std::max(0, (regs_cap - kReservedRegistersPerThread) / kRegisterTileStep * kRegisterTileStep));
+  const int max_weight_regs =
+      std::min(kernels::kPersistentWeightRegisters,
+               std::max(0, (regs_cap - kReservedRegistersPerThread) / kRegisterTileStep * kRegisterTileStep));
   // Row slots per warp (header): the fewest instantiated slots covering all 4U rows, fewer while
   // slots · cols_per_lane elements exceed the register budget.
   const int warps = kernels::kPersistentWarps;
@@ -182,7 +186,8 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
   s.gates = place(cursor, static_cast<std::size_t>(rows) * 4 * U * sizeof(float));
   s.c_state = place(cursor, static_cast<std::size_t>(rows) * U * sizeof(float));
   s.vectors = place(cursor, static_cast<std::size_t>(7) * U * sizeof(float));
-  const TagGranularity tags = variant == FusedKernel::kPersistent ? TagGranularity::kPerValue : TagGranularity::kPerSlice;
+  const TagGranularity tags =
+      variant == FusedKernel::kPersistent ? TagGranularity::kPerValue : TagGranularity::kPerSlice;
   p.h_exchange = exchange_layout(tags, rows, Hout, B);
   if (P > 0) p.m_exchange = exchange_layout(tags, rows, H, B);
   if (variant == FusedKernel::kCluster)
@@ -193,10 +198,11 @@ PersistentPlan make_persistent_plan(const ModelDesc& desc, DataType weight_type,
     return no_fit(p, fmt::format("{} weight registers per thread + {} reserved exceed the {} available",
                                  p.weight_registers, kReservedRegistersPerThread, regs_cap));
   if (s.total_bytes > limits.smem_per_block)
-    return no_fit(p, fmt::format("{} variant, {} weights, H={} H_out={} N={}: {} blocks of {} units need {} bytes of "
-                                 "shared memory per block ({} for W_hh rows beyond the {} in registers), the limit is {}",
-                                 to_string(variant), elem == 4 ? "float32" : "bfloat16", H, Hout, batch, B, U,
-                                 s.total_bytes, s.w_hh.bytes, p.register_rows, limits.smem_per_block));
+    return no_fit(
+        p, fmt::format("{} variant, {} weights, H={} H_out={} N={}: {} blocks of {} units need {} bytes of "
+                       "shared memory per block ({} for W_hh rows beyond the {} in registers), the limit is {}",
+                       to_string(variant), elem == 4 ? "float32" : "bfloat16", H, Hout, batch, B, U, s.total_bytes,
+                       s.w_hh.bytes, p.register_rows, limits.smem_per_block));
 
   const kernels::PersistentPartition partition = p.partition();
   for (int id = 0; id < kernels::persistent_block_count(partition); ++id)

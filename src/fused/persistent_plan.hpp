@@ -50,10 +50,10 @@ namespace lstmrt::fused {
 // planner is CPU-testable).
 struct DeviceLimits {
   int sm_count = 0;
-  int registers_per_sm = 0;          // 32-bit registers
+  int registers_per_sm = 0;  // 32-bit registers
   int max_registers_per_thread = 0;
-  std::size_t smem_per_block = 0;    // opt-in dynamic shared memory limit per block (bytes)
-  int max_cluster_size = 0;          // blocks per cluster with the non-portable attribute
+  std::size_t smem_per_block = 0;  // opt-in dynamic shared memory limit per block (bytes)
+  int max_cluster_size = 0;        // blocks per cluster with the non-portable attribute
 };
 // Registers one thread may address: 255 on every architecture the kernels are built for (an ISA
 // limit, not a device property: no attribute reports it).
@@ -65,10 +65,9 @@ DeviceLimits device_limits(const kernels::PersistentDeviceInfo& info);
 // Register and shared-memory budgeting the planner assumes (threads per block, one block per SM:
 // kernels::kPersistentBlockThreads).
 constexpr int kReservedRegistersPerThread = 64;  // addresses, accumulators, loop state
-constexpr int kRegisterTileStep = 32;          // weight registers per thread come in steps of 32
-constexpr std::size_t kSmemAlignment = 16;     // every shared region and row starts 16-byte aligned
-constexpr std::size_t kSmemRowPadBytes = 16;   // one 16-byte vector of padding per row (banks)
-
+constexpr int kRegisterTileStep = 32;            // weight registers per thread come in steps of 32
+constexpr std::size_t kSmemAlignment = 16;       // every shared region and row starts 16-byte aligned
+constexpr std::size_t kSmemRowPadBytes = 16;     // one 16-byte vector of padding per row (banks)
 
 enum class TagGranularity { kPerValue, kPerSlice };
 
@@ -92,14 +91,14 @@ struct SmemRegion {
 };
 struct SmemLayout {
   std::int64_t w_hh_ld = 0, w_hr_ld = 0;  // elements between rows (padded)
-  SmemRegion w_hh;     // local rows [register_rows, 4U) × H_out, weight type
-  SmemRegion w_hr;     // proj_per_block rows × H, weight type (P > 0)
-  SmemRegion h_stage;  // rows × H_out float: the gathered h of the step
-  SmemRegion m_stage;  // rows × H float: the gathered m (P > 0)
-  SmemRegion gates;    // rows × 4U float: gate pre-activations (cross-thread reduction target)
-  SmemRegion c_state;  // rows × U float
-  SmemRegion vectors;  // bias 4U + peepholes 3U float
-  SmemRegion exchange; // cluster variant: the block's receive buffers (h, then m), else empty
+  SmemRegion w_hh;                        // local rows [register_rows, 4U) × H_out, weight type
+  SmemRegion w_hr;                        // proj_per_block rows × H, weight type (P > 0)
+  SmemRegion h_stage;                     // rows × H_out float: the gathered h of the step
+  SmemRegion m_stage;                     // rows × H float: the gathered m (P > 0)
+  SmemRegion gates;                       // rows × 4U float: gate pre-activations (cross-thread reduction target)
+  SmemRegion c_state;                     // rows × U float
+  SmemRegion vectors;                     // bias 4U + peepholes 3U float
+  SmemRegion exchange;                    // cluster variant: the block's receive buffers (h, then m), else empty
   std::size_t total_bytes = 0;
 };
 
@@ -121,8 +120,8 @@ struct PersistentPlan {
   int cols_per_lane = 0;         // ceil(H_out / 32): column slots per lane
   int per_thread_elements = 0;   // register_slots · cols_per_lane
   SmemLayout smem;
-  ExchangeLayout h_exchange, m_exchange;  // m_exchange only with a projection
-  std::int32_t tags_per_launch = 0;       // T + 1: tag_base advance per launch
+  ExchangeLayout h_exchange, m_exchange;         // m_exchange only with a projection
+  std::int32_t tags_per_launch = 0;              // T + 1: tag_base advance per launch
   std::vector<kernels::PersistentBlock> blocks;  // every block of the launch, by block id
   int total_blocks() const { return static_cast<int>(blocks.size()); }
   kernels::PersistentPartition partition() const;  // the sizes and per-block counts above

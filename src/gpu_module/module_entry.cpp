@@ -99,9 +99,12 @@ Status create(const ModelDesc& desc, const Weights& weights, const BackendOption
   return guarded([&] {
     std::unique_ptr<Backend> impl;
     detail::require_storage_type(options.data_type, "GPU module: data type");
-    if (options.kind == BackendKind::kCudnn) impl = make_cudnn_backend(desc, weights, options);
-    else if (options.kind == BackendKind::kFused) impl = make_fused_backend(desc, weights, options);
-    else detail::invalid("GPU module: backend {} is not a GPU backend", to_string(options.kind));
+    if (options.kind == BackendKind::kCudnn)
+      impl = make_cudnn_backend(desc, weights, options);
+    else if (options.kind == BackendKind::kFused)
+      impl = make_fused_backend(desc, weights, options);
+    else
+      detail::invalid("GPU module: backend {} is not a GPU backend", to_string(options.kind));
     *out = new ModuleBackend(std::move(impl));
   });
 }

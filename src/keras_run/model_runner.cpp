@@ -105,8 +105,10 @@ struct Run {
     const Value& x = value(n.inputs[0]);
     const int T = x.steps, N = batch, D = n.desc.num_directions(), Ho = n.desc.output_size(), H = n.desc.hidden_size;
     std::vector<std::uint8_t> mask;
-    if (n.mask) mask = mask_bytes(*n.mask, T, n.name);
-    else if (!chain_mask.empty()) mask = chain_mask;
+    if (n.mask)
+      mask = mask_bytes(*n.mask, T, n.name);
+    else if (!chain_mask.empty())
+      mask = chain_mask;
     std::vector<float> h0, c0;
     if (!n.initial_state.empty()) {  // Keras order: h, c per direction
       h0.resize(static_cast<std::size_t>(D) * N * Ho);
@@ -119,7 +121,8 @@ struct Run {
       }
     }
     const std::size_t steps = static_cast<std::size_t>(T) * N;
-    std::vector<float> y(steps * D * Ho), h_n(static_cast<std::size_t>(D) * N * Ho), c_n(static_cast<std::size_t>(D) * N * H);
+    std::vector<float> y(steps * D * Ho), h_n(static_cast<std::size_t>(D) * N * Ho),
+        c_n(static_cast<std::size_t>(D) * N * H);
     ForwardRequest req;
     req.seq_len = T;
     req.batch = N;
@@ -161,10 +164,12 @@ struct Run {
       outputs.push_back({rank, out_steps, D * Ho, std::move(out)});
     }
     for (int d = 0; d < D; ++d) {  // the final states, which later outputs and chains read
-      outputs.push_back({2, 0, Ho, std::vector<float>(h_n.begin() + static_cast<std::size_t>(d) * N * Ho,
-                                                      h_n.begin() + static_cast<std::size_t>(d + 1) * N * Ho)});
-      outputs.push_back({2, 0, H, std::vector<float>(c_n.begin() + static_cast<std::size_t>(d) * N * H,
-                                                     c_n.begin() + static_cast<std::size_t>(d + 1) * N * H)});
+      outputs.push_back({2, 0, Ho,
+                         std::vector<float>(h_n.begin() + static_cast<std::size_t>(d) * N * Ho,
+                                            h_n.begin() + static_cast<std::size_t>(d + 1) * N * Ho)});
+      outputs.push_back({2, 0, H,
+                         std::vector<float>(c_n.begin() + static_cast<std::size_t>(d) * N * H,
+                                            c_n.begin() + static_cast<std::size_t>(d + 1) * N * H)});
     }
     return outputs;
   }
@@ -173,7 +178,7 @@ struct Run {
     HostTensor t;
     t.name = std::move(name);
     const std::int64_t N = batch, T = v.steps, C = v.width;
-    t.shape = v.rank == 2 ? std::vector<std::int64_t>{N, C}
+    t.shape = v.rank == 2                          ? std::vector<std::int64_t>{N, C}
               : layout == TensorLayout::kTimeMajor ? std::vector<std::int64_t>{T, N, C}
                                                    : std::vector<std::int64_t>{N, T, C};
     t.values = v.data;
@@ -191,7 +196,8 @@ std::string input_shape(const ModelInput& in, TensorLayout layout) {
 
 ModelOutputs run_model(const ImportedModel& model, const BackendOptions& options, TensorLayout layout,
                        const std::vector<HostTensorView>& inputs, const std::int32_t* lengths) {
-  if (model.nodes.empty() || model.outputs.empty()) detail::invalid("run_model: {} has no nodes or outputs", model.source);
+  if (model.nodes.empty() || model.outputs.empty())
+    detail::invalid("run_model: {} has no nodes or outputs", model.source);
   if (inputs.size() != model.inputs.size())
     detail::invalid("run_model: {} takes {} input(s) (model.inputs order), got {}", model.source, model.inputs.size(),
                     inputs.size());

@@ -64,7 +64,7 @@ struct Sequence {
 // Offset of element (t, b, 0) of a (T, N, C) / (N, T, C) tensor.
 std::size_t sequence_offset(TensorLayout layout, int t, int b, int steps, int rows, int channels) {
   const std::size_t row_major_index = layout == TensorLayout::kTimeMajor ? static_cast<std::size_t>(t) * rows + b
-                                                                        : static_cast<std::size_t>(b) * steps + t;
+                                                                         : static_cast<std::size_t>(b) * steps + t;
   return row_major_index * channels;
 }
 
@@ -113,8 +113,9 @@ class ReferenceBackend final : public Backend {
     // The top layer writes y itself (zeros first: padded positions stay zero unless carried).
     LayerOutput top;
     if (req.y) {
-      top = LayerOutput{nullptr, static_cast<float*>(req.y), req.layout,
-                        req.reverse_order == ReverseOutputOrder::kProcessing, T, N, C};
+      top = LayerOutput{
+          nullptr, static_cast<float*>(req.y), req.layout, req.reverse_order == ReverseOutputOrder::kProcessing, T, N,
+          C};
       std::fill(top.y, top.y + static_cast<std::size_t>(T) * N * C, 0.0f);
     }
     for (int d = 0; d < D; ++d) run_direction(req, lengths, m.num_layers - 1, d, layer_input, top);
@@ -170,8 +171,7 @@ class ReferenceBackend final : public Backend {
             step(w, m.activations[d], m.layer_input_size(l), in.at(t, b), h, c);
             seen = true;
           }
-          if (row[t] || (req.padding == PaddingMode::kCarryLast && seen))
-            out.put(t, b, d * H_out, h);
+          if (row[t] || (req.padding == PaddingMode::kCarryLast && seen)) out.put(t, b, d * H_out, h);
         }
       } else {
         const int len = lengths[b];
@@ -193,8 +193,8 @@ class ReferenceBackend final : public Backend {
   }
 
   // One step of one row: h (H_out) and c (H) are updated in place from input x (I_l values).
-  void step(const LayerWeights& w, const CellActivations& act, int input_width, const double* x,
-            std::vector<double>& h, std::vector<double>& c) const {
+  void step(const LayerWeights& w, const CellActivations& act, int input_width, const double* x, std::vector<double>& h,
+            std::vector<double>& c) const {
     const ModelDesc& m = desc();
     const int H = m.hidden_size, H_out = m.output_size();
     std::vector<double> z(4 * H);
@@ -215,7 +215,8 @@ class ReferenceBackend final : public Backend {
     for (int j = 0; j < H; ++j) {
       const double c_prev = c[j];
       const double i = activate(act.gate, clipped(z[j] + peephole(0, j, c_prev)));
-      const double f = m.coupled_input_forget ? 1.0 - i : activate(act.gate, clipped(z[H + j] + peephole(1, j, c_prev)));
+      const double f =
+          m.coupled_input_forget ? 1.0 - i : activate(act.gate, clipped(z[H + j] + peephole(1, j, c_prev)));
       const double g = activate(act.cell, clipped(z[2 * H + j]));
       const double c_new = f * c_prev + i * g;
       const double o = activate(act.gate, clipped(z[3 * H + j] + peephole(2, j, c_new)));

@@ -29,8 +29,8 @@ struct ProcessResult {
 };
 
 struct ProcessOptions {
-  std::uint64_t address_space_limit = 0;     // RLIMIT_AS in bytes; 0: none
-  std::map<std::string, std::string> env;   // set in the child
+  std::uint64_t address_space_limit = 0;   // RLIMIT_AS in bytes; 0: none
+  std::map<std::string, std::string> env;  // set in the child
 };
 
 inline std::string slurp_file(const std::string& path) {
@@ -121,7 +121,8 @@ inline void expect_one_error_line(const ProcessResult& r, int status, const std:
   EXPECT_EQ(r.exit_code, status) << r.err;
   EXPECT_EQ(r.err.rfind("lstmrt: error: ", 0), 0u) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  for (const std::string& f : fragments) EXPECT_NE(r.err.find(f), std::string::npos) << "'" << f << "' not in " << r.err;
+  for (const std::string& f : fragments)
+    EXPECT_NE(r.err.find(f), std::string::npos) << "'" << f << "' not in " << r.err;
 }
 
 // Sanitizer builds: ASan reserves terabytes of address space and keeps freed memory in

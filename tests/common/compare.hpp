@@ -47,15 +47,16 @@ inline ::testing::AssertionResult all_close(const std::vector<float>& expected, 
   double worst_excess = -1.0;
   for (std::size_t i = 0; i < got.size(); ++i) {
     if (!std::isfinite(got[i]))
-      return ::testing::AssertionFailure() << what << "[" << i << "] = " << got[i]
-                                           << " (not written or not finite), expected " << expected[i];
+      return ::testing::AssertionFailure()
+             << what << "[" << i << "] = " << got[i] << " (not written or not finite), expected " << expected[i];
     const double err = std::fabs(static_cast<double>(got[i]) - expected[i]);
     const double excess = err - (atol + rtol * std::fabs(expected[i]));
     if (excess > worst_excess) worst_excess = excess, worst = i;
   }
   if (worst_excess > 0.0)
     return ::testing::AssertionFailure() << fmt::format(
-               "{}: worst element [{}] expected {:.9g} got {:.9g} (|diff| {:.3g} > atol {:.3g} + rtol {:.3g}·|expected|); "
+               "{}: worst element [{}] expected {:.9g} got {:.9g} (|diff| {:.3g} > atol {:.3g} + rtol "
+               "{:.3g}·|expected|); "
                "replay with LSTMRT_TEST_SEED={}",
                what, worst, expected[worst], got[worst], std::fabs(double(got[worst]) - expected[worst]), atol, rtol,
                test_seed());

@@ -68,7 +68,9 @@ inline std::string node_order(const fused::FusedPlan& plan) {
       case OpKind::kGateStep:
         s += (op.compute ? "gate" : "emit") + std::to_string(op.step) + (op.emit_previous ? "+e" : "");
         break;
-      case OpKind::kPersistent: s += "persistent" + std::to_string(op.step) + "+" + std::to_string(op.step_count); break;
+      case OpKind::kPersistent:
+        s += "persistent" + std::to_string(op.step) + "+" + std::to_string(op.step_count);
+        break;
       case OpKind::kWaitEvent: s += "wait" + std::to_string(op.wait_layer) + "@" + std::to_string(op.chunk); break;
       case OpKind::kRecordEvent: s += "record@" + std::to_string(op.chunk); break;
       default: s += to_string(op.kind);

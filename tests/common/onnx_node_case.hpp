@@ -52,7 +52,7 @@ struct OnnxNodeCase {
   formats_detail::ProtoMap inputs;    // test_data_set_0 inputs by value name, W/R/B/P included
   formats_detail::ProtoMap expected;  // test_data_set_0 outputs by value name
   formats_detail::OnnxLstmNode node;  // the node as the node reader sees it
-  HostInputs host;        // X, sequence_lens, initial_h/c in lstmrt's layouts
+  HostInputs host;                    // X, sequence_lens, initial_h/c in lstmrt's layouts
 };
 
 // Loads case `name` into `c` (fatal failures when the data is missing or malformed: call it
@@ -93,7 +93,8 @@ inline void load_onnx_node_case(const std::string& name, OnnxNodeCase& c) {
   // other is zeros.
   auto state = [&](const std::string& value) -> std::vector<float> {
     if (value.empty()) return std::vector<float>(static_cast<std::size_t>(D) * N * H, 0.0f);
-    return formats_detail::lstmrt_state_from_onnx(formats_detail::tensor_from_proto(tensors.at(value)).data, N, D, H, c.node.layout);
+    return formats_detail::lstmrt_state_from_onnx(formats_detail::tensor_from_proto(tensors.at(value)).data, N, D, H,
+                                                  c.node.layout);
   };
   if (!c.node.initial_h.empty() || !c.node.initial_c.empty()) {
     in.h0 = state(c.node.initial_h);
@@ -124,8 +125,8 @@ inline void expect_onnx_node_outputs(const OnnxNodeCase& c, const std::string& w
   const int D = desc.num_directions(), H = desc.hidden_size, T = c.host.seq_len, N = c.host.batch;
   const bool batch_major = node.layout == TensorLayout::kBatchMajor;
   EXPECT_EQ(static_cast<int>(c.expected.size()), expected_outputs) << what;
-  const std::vector<std::int64_t> state_shape = batch_major ? std::vector<std::int64_t>{N, D, H}
-                                                            : std::vector<std::int64_t>{D, N, H};
+  const std::vector<std::int64_t> state_shape =
+      batch_major ? std::vector<std::int64_t>{N, D, H} : std::vector<std::int64_t>{D, N, H};
   for (const auto& [value, proto] : c.expected) {
     const Tensor want = formats_detail::tensor_from_proto(proto);
     std::vector<float> got;

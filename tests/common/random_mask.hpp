@@ -19,9 +19,12 @@ inline std::vector<std::uint8_t> random_mask(int T, int N, std::mt19937_64& rng,
     const int len = count(rng);
     for (int t = 0; t < T; ++t) {
       std::uint8_t& m = mask[static_cast<std::size_t>(b) * T + t];
-      if (kind == MaskKind::kPrefix) m = t < len;
-      else if (kind == MaskKind::kSuffix) m = t >= T - len;
-      else m = bit(rng) != 0 ? static_cast<std::uint8_t>(1 + bit(rng)) : 0;  // any nonzero byte is valid
+      if (kind == MaskKind::kPrefix)
+        m = t < len;
+      else if (kind == MaskKind::kSuffix)
+        m = t >= T - len;
+      else
+        m = bit(rng) != 0 ? static_cast<std::uint8_t>(1 + bit(rng)) : 0;  // any nonzero byte is valid
     }
   }
   return mask;

@@ -118,10 +118,12 @@ inline std::vector<unsigned char> expected_restore_states(const kernels::Restore
 // got[0, want.size()) == want, and got[want.size(), got.size()) still 0xFF (guard bytes).
 inline ::testing::AssertionResult bytes_match(const std::vector<unsigned char>& want,
                                               const std::vector<unsigned char>& got, const std::string& what) {
-  if (got.size() < want.size()) return ::testing::AssertionFailure() << what << ": " << got.size() << " bytes, expected " << want.size();
+  if (got.size() < want.size())
+    return ::testing::AssertionFailure() << what << ": " << got.size() << " bytes, expected " << want.size();
   for (std::size_t i = 0; i < want.size(); ++i)
     if (got[i] != want[i])
-      return ::testing::AssertionFailure() << what << ": byte " << i << " is " << int(got[i]) << ", expected " << int(want[i]);
+      return ::testing::AssertionFailure()
+             << what << ": byte " << i << " is " << int(got[i]) << ", expected " << int(want[i]);
   for (std::size_t i = want.size(); i < got.size(); ++i)
     if (got[i] != 0xFF) return ::testing::AssertionFailure() << what << ": wrote past the end at byte " << i;
   return ::testing::AssertionSuccess();

@@ -21,8 +21,12 @@ inline ::testing::AssertionResult same_values(const std::vector<float>& a, const
 }
 
 inline ::testing::AssertionResult same_layer(const LayerWeights& a, const LayerWeights& b, const std::string& what) {
-  for (auto [x, y, name] : {std::tuple{&a.w_ih, &b.w_ih, "w_ih"}, {&a.w_hh, &b.w_hh, "w_hh"}, {&a.b_ih, &b.b_ih, "b_ih"},
-                            {&a.b_hh, &b.b_hh, "b_hh"}, {&a.w_hr, &b.w_hr, "w_hr"}, {&a.peephole, &b.peephole, "peephole"}}) {
+  for (auto [x, y, name] : {std::tuple{&a.w_ih, &b.w_ih, "w_ih"},
+                            {&a.w_hh, &b.w_hh, "w_hh"},
+                            {&a.b_ih, &b.b_ih, "b_ih"},
+                            {&a.b_hh, &b.b_hh, "b_hh"},
+                            {&a.w_hr, &b.w_hr, "w_hr"},
+                            {&a.peephole, &b.peephole, "peephole"}}) {
     auto r = same_values(*x, *y, what + " " + name);
     if (!r) return r;
   }
@@ -41,7 +45,8 @@ inline ::testing::AssertionResult same_weights(const Weights& a, const Weights& 
 
 inline ::testing::AssertionResult same_tensor(const Tensor& a, const Tensor& b, const std::string& what) {
   if (a.shape != b.shape)
-    return ::testing::AssertionFailure() << what << ": shape " << shape_string(a.shape) << " vs " << shape_string(b.shape);
+    return ::testing::AssertionFailure() << what << ": shape " << shape_string(a.shape) << " vs "
+                                         << shape_string(b.shape);
   return same_values(a.data, b.data, what);
 }
 

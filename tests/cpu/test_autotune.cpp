@@ -44,8 +44,11 @@ TEST(AutotuneStatistic, MedianOfAnEvenCountIsTheMeanOfTheMiddleTwo) {
 TEST(AutotuneStatistic, NoSamplesOrANonTimeIsAnInternalError) {
   expect_error([] { detail::median_milliseconds({}); }, ErrorCode::kInternal, {"no timed runs"});
   for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(), -0.5f})
-    expect_error([&] { detail::median_milliseconds({1.0f, bad, 2.0f}); }, ErrorCode::kInternal,
-                 {"a timed run measured", "expected a finite, non-negative time"});
+    expect_error(
+        [&] {
+          detail::median_milliseconds({1.0f, bad, 2.0f});
+        },
+        ErrorCode::kInternal, {"a timed run measured", "expected a finite, non-negative time"});
 }
 
 // ---- the selection -----------------------------------------------------------------------------------
@@ -86,11 +89,17 @@ TEST(AutotuneSelection, NoneTimedMeansNoFastest) {
 }
 
 TEST(AutotuneSelection, BadTimesOrMismatchedFailuresAreInternalErrors) {
-  expect_error([] { detail::select_fastest({1.0f, std::numeric_limits<float>::quiet_NaN()}); }, ErrorCode::kInternal,
-               {"candidate 1 measured nan ms", "expected a finite, non-negative time"});
+  expect_error(
+      [] {
+        detail::select_fastest({1.0f, std::numeric_limits<float>::quiet_NaN()});
+      },
+      ErrorCode::kInternal, {"candidate 1 measured nan ms", "expected a finite, non-negative time"});
   expect_error([] { detail::select_fastest({1.0f, -1.0f}); }, ErrorCode::kInternal, {"candidate 1 measured -1 ms"});
-  expect_error([] { detail::select_fastest({1.0f, 2.0f}, {"x"}); }, ErrorCode::kInternal,
-               {"1 failure messages for 2 candidates"});
+  expect_error(
+      [] {
+        detail::select_fastest({1.0f, 2.0f}, {"x"});
+      },
+      ErrorCode::kInternal, {"1 failure messages for 2 candidates"});
 }
 
 // ---- the loop ----------------------------------------------------------------------------------------

@@ -19,8 +19,9 @@ void expect_error(F&& f, ErrorCode code, std::initializer_list<std::string> part
     ADD_FAILURE() << "no error thrown; expected one mentioning " << *parts.begin();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), code) << e.what();
-    for (const std::string& part : parts) EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-                                              << "message \"" << e.what() << "\" lacks \"" << part << "\"";
+    for (const std::string& part : parts)
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
+          << "message \"" << e.what() << "\" lacks \"" << part << "\"";
   }
 }
 
@@ -150,7 +151,8 @@ TEST(BenchConfig, SweepIsTheCartesianProductWithoutDuplicates) {
 }
 
 TEST(BenchConfig, FlagListsExpandLikeConfigs) {
-  const Sweep sweep = {{"batch", split_list("--batch", "1, 4")}, {"steps", {"7"}}, {"hidden", split_list("--hidden", "16,24")}};
+  const Sweep sweep = {
+      {"batch", split_list("--batch", "1, 4")}, {"steps", {"7"}}, {"hidden", split_list("--hidden", "16,24")}};
   const std::vector<Shape> shapes = expand(sweep, "flags");
   ASSERT_EQ(shapes.size(), 4u);
   for (const Shape& s : shapes) {
@@ -162,10 +164,16 @@ TEST(BenchConfig, FlagListsExpandLikeConfigs) {
   }
   expect_error([] { split_list("--batch", "1,,4"); }, ErrorCode::kInvalidArgument, {"--batch", "empty item"});
   expect_error([] { split_list("--batch", "1,4,"); }, ErrorCode::kInvalidArgument, {"--batch", "empty item"});
-  expect_error([] { expand(Sweep{{"batch", {"1"}}, {"hidden", {"8"}}}, "flags"); }, ErrorCode::kInvalidArgument,
-               {"flags", "missing field 'steps'"});
-  expect_error([] { expand(Sweep{{"batch", {"1"}}, {"steps", {"2"}}, {"hidden", {"8"}}, {"heads", {"2"}}}, "flags"); },
-               ErrorCode::kInvalidArgument, {"unknown field 'heads'", "batch"});
+  expect_error(
+      [] {
+        expand(Sweep{{"batch", {"1"}}, {"hidden", {"8"}}}, "flags");
+      },
+      ErrorCode::kInvalidArgument, {"flags", "missing field 'steps'"});
+  expect_error(
+      [] {
+        expand(Sweep{{"batch", {"1"}}, {"steps", {"2"}}, {"hidden", {"8"}}, {"heads", {"2"}}}, "flags");
+      },
+      ErrorCode::kInvalidArgument, {"unknown field 'heads'", "batch"});
 }
 
 TEST(BenchConfig, ErrorsNameTheBadField) {
@@ -175,16 +183,16 @@ TEST(BenchConfig, ErrorsNameTheBadField) {
                ErrorCode::kInvalidArgument, {"cfg.json: sweeps[1].hidden[2]", "expected an integer", "\"big\""});
   expect_error(parse(R"({"sweeps": [{"batch": 0, "steps": 2, "hidden": 8}]})"), ErrorCode::kInvalidArgument,
                {"sweeps[0].batch", "expected an integer >= 1", "\"0\""});
-  expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2, "hidden": 8, "hiden": 4}]})"),
-               ErrorCode::kInvalidArgument, {"sweeps[0]", "unknown field 'hiden'", "hidden"});
+  expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2, "hidden": 8, "hiden": 4}]})"), ErrorCode::kInvalidArgument,
+               {"sweeps[0]", "unknown field 'hiden'", "hidden"});
   expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2, "hidden": 8, "precision": ["fp32", "int8"]}]})"),
                ErrorCode::kInvalidArgument, {"sweeps[0].precision[1]", "int8"});
   expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2, "hidden": 8, "precision": 16}]})"),
                ErrorCode::kInvalidArgument, {"sweeps[0].precision", "expected a precision name"});
   expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2, "hidden": 8, "directions": 3}]})"),
                ErrorCode::kInvalidArgument, {"sweeps[0]", "directions is 3", "1 or 2"});
-  expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2, "hidden": 8, "proj": 8}]})"),
-               ErrorCode::kInvalidArgument, {"sweeps[0]", "P=8", "proj"});
+  expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2, "hidden": 8, "proj": 8}]})"), ErrorCode::kInvalidArgument,
+               {"sweeps[0]", "P=8", "proj"});
   expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2.5, "hidden": 8}]})"), ErrorCode::kInvalidArgument,
                {"sweeps[0].steps", "expected an integer", "2.5"});
   expect_error(parse(R"({"sweeps": [{"batch": [], "steps": 2, "hidden": 8}]})"), ErrorCode::kInvalidArgument,
@@ -193,8 +201,8 @@ TEST(BenchConfig, ErrorsNameTheBadField) {
                {"sweeps[0]", "missing field 'steps'"});
   expect_error(parse(R"({"sweeps": []})"), ErrorCode::kInvalidArgument, {"cfg.json: sweeps", "non-empty list"});
   expect_error(parse(R"({"shapes": []})"), ErrorCode::kInvalidArgument, {"cfg.json", "\"sweeps\""});
-  expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2, "hidden": 8}], "runs": 3})"),
-               ErrorCode::kInvalidArgument, {"unknown key 'runs'"});
+  expect_error(parse(R"({"sweeps": [{"batch": 1, "steps": 2, "hidden": 8}], "runs": 3})"), ErrorCode::kInvalidArgument,
+               {"unknown key 'runs'"});
   expect_error(parse(R"({"sweeps": [{"batch": 1,)"), ErrorCode::kInvalidArgument, {"cfg.json", "not valid JSON"});
   expect_error(parse(R"({"sweeps": [[1, 2]]})"), ErrorCode::kInvalidArgument, {"sweeps[0]", "expected an object"});
 }

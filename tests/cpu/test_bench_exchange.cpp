@@ -38,9 +38,12 @@ TEST(BenchExchange, ShapeListsExpandAndBadItemsAreNamed) {
   test::expect_error([] { exchange_shapes({"grid"}, {"fp16"}, {1}, {8}, 4); }, ErrorCode::kInvalidArgument,
                      {"fp16 has no persistent kernel"});
   test::expect_error([] { exchange_shapes({"grid"}, {"fp64"}, {1}, {8}, 4); }, ErrorCode::kInvalidArgument, {"fp64"});
-  test::expect_error([] { exchange_shapes({"grid"}, {"fp32"}, {0}, {8}, 4); }, ErrorCode::kInvalidArgument, {"--batch 0"});
-  test::expect_error([] { exchange_shapes({"grid"}, {"fp32"}, {1}, {-3}, 4); }, ErrorCode::kInvalidArgument, {"--hidden -3"});
-  test::expect_error([] { exchange_shapes({"grid"}, {"fp32"}, {1}, {8}, 0); }, ErrorCode::kInvalidArgument, {"--steps 0"});
+  test::expect_error([] { exchange_shapes({"grid"}, {"fp32"}, {0}, {8}, 4); }, ErrorCode::kInvalidArgument,
+                     {"--batch 0"});
+  test::expect_error([] { exchange_shapes({"grid"}, {"fp32"}, {1}, {-3}, 4); }, ErrorCode::kInvalidArgument,
+                     {"--hidden -3"});
+  test::expect_error([] { exchange_shapes({"grid"}, {"fp32"}, {1}, {8}, 0); }, ErrorCode::kInvalidArgument,
+                     {"--steps 0"});
 }
 
 TEST(BenchExchange, CsvAndTableShowTheFloorBesideTheFullStep) {
@@ -55,7 +58,8 @@ TEST(BenchExchange, CsvAndTableShowTheFloorBesideTheFullStep) {
   EXPECT_EQ(header.rfind("variant,precision,batch,hidden,steps,status,blocks,runs,exchange_us_per_step,", 0), 0u);
   EXPECT_EQ(first, "grid,fp32,1,1024,256,ok,128,30,0.8,0.75,0.9,1.6,0.5,");
   // Not timed: the timing columns empty, the note quoted.
-  EXPECT_EQ(second, "cluster,bf16,64,512,256,unsupported,,,,,,,,\"the plan does not fit: H 512, N 64, \"\"too many\"\" rows\"");
+  EXPECT_EQ(second,
+            "cluster,bf16,64,512,256,unsupported,,,,,,,,\"the plan does not fit: H 512, N 64, \"\"too many\"\" rows\"");
   print_exchange_table(table, {ok, refused});
   EXPECT_NE(table.str().find("grid fp32 N=1 H=1024 T=256"), std::string::npos) << table.str();
   EXPECT_NE(table.str().find("0.800"), std::string::npos) << table.str();

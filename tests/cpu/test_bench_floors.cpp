@@ -118,10 +118,10 @@ TEST(BenchTiming, ReferenceCheckTruncatesLongSequencesToTheBudget) {
 
 TEST(BenchTiming, BufferRotationCoversTwiceTheL2WithinMemory) {
   const std::size_t MB = 1 << 20;
-  EXPECT_EQ(rotation_count(10 * MB, 50 * MB, 100000 * MB), 8);  // 10 needed, capped at 8
-  EXPECT_EQ(rotation_count(30 * MB, 50 * MB, 100000 * MB), 4);  // ceil(100 / 30)
-  EXPECT_EQ(rotation_count(500 * MB, 50 * MB, 100000 * MB), 2); // always at least 2
-  EXPECT_EQ(rotation_count(10 * MB, 50 * MB, 160 * MB), 4);     // a quarter of 160 MB holds 4
+  EXPECT_EQ(rotation_count(10 * MB, 50 * MB, 100000 * MB), 8);   // 10 needed, capped at 8
+  EXPECT_EQ(rotation_count(30 * MB, 50 * MB, 100000 * MB), 4);   // ceil(100 / 30)
+  EXPECT_EQ(rotation_count(500 * MB, 50 * MB, 100000 * MB), 2);  // always at least 2
+  EXPECT_EQ(rotation_count(10 * MB, 50 * MB, 160 * MB), 4);      // a quarter of 160 MB holds 4
 }
 
 }  // namespace

@@ -54,17 +54,17 @@ TEST(BenchReport, DerivedNumbersAndRatioToBestCudnn) {
 
   const Row& fused = rows[3];
   EXPECT_NEAR(fused.gflop, 429.4967, 1e-3);
-  EXPECT_DOUBLE_EQ(fused.us_per_step, 5.0);               // 0.5 ms / 100 steps
-  EXPECT_NEAR(fused.tflops, 429.4967 / 0.5, 1e-3);        // GFLOP per ms = TFLOP/s
+  EXPECT_DOUBLE_EQ(fused.us_per_step, 5.0);         // 0.5 ms / 100 steps
+  EXPECT_NEAR(fused.tflops, 429.4967 / 0.5, 1e-3);  // GFLOP per ms = TFLOP/s
   EXPECT_NEAR(fused.gbps, shape_min_bytes(kShape) / 0.5e-3 / 1e9, 1e-6);
   EXPECT_NEAR(fused.floor_ms, 0.43383, 1e-4);
   EXPECT_NEAR(fused.floor_fraction, 0.43383 / 0.5, 1e-4);
-  EXPECT_DOUBLE_EQ(fused.vs_cudnn_best, 0.5);             // best valid cudnn: persist_static 1.0 ms
+  EXPECT_DOUBLE_EQ(fused.vs_cudnn_best, 0.5);  // best valid cudnn: persist_static 1.0 ms
   EXPECT_DOUBLE_EQ(rows[0].vs_cudnn_best, 2.0);
   EXPECT_DOUBLE_EQ(rows[1].vs_cudnn_best, 1.0);
   EXPECT_TRUE(std::isnan(rows[4].us_per_step));
   EXPECT_TRUE(std::isnan(rows[4].vs_cudnn_best));
-  EXPECT_NEAR(rows[4].floor_ms, 0.43383, 1e-4);            // the floor belongs to the shape
+  EXPECT_NEAR(rows[4].floor_ms, 0.43383, 1e-4);  // the floor belongs to the shape
 }
 
 TEST(BenchReport, CsvHasTheColumnsAndQuotesNotes) {
@@ -88,7 +88,8 @@ TEST(BenchReport, CsvHasTheColumnsAndQuotesNotes) {
   EXPECT_EQ(lines[0], header);
   EXPECT_EQ(lines[1].rfind("lstmrt,fused,-,256,100,1024,1024,0,1,1,bf16,ok,,,3,0.6,0.52,0.68,6,", 0), 0u) << lines[1];
   // Untimed: every timing column empty; no ceilings: floor columns empty; the note quoted.
-  EXPECT_EQ(lines[2].rfind("lstmrt,cudnn,persist_static_small_h,256,100,1024,1024,0,1,1,bf16,unsupported,,,,,,,,,,429.497,", 0),
+  EXPECT_EQ(lines[2].rfind(
+                "lstmrt,cudnn,persist_static_small_h,256,100,1024,1024,0,1,1,bf16,unsupported,,,,,,,,,,429.497,", 0),
             0u)
       << lines[2];
   EXPECT_NE(lines[2].find(",,,,cuda_events,test gpu,\"cuDNN: hidden 1024 > 256, \"\"small H\"\" only\""),
@@ -164,7 +165,8 @@ TEST(BenchReport, PlanColumnAndPlanLineInTheTable) {
 }
 
 TEST(BenchReport, PlanSummaryJoinsLayerLines) {
-  EXPECT_EQ(plan_summary("layer 0: persistent grid\n  layer 1: stepwise\n"), "layer 0: persistent grid; layer 1: stepwise");
+  EXPECT_EQ(plan_summary("layer 0: persistent grid\n  layer 1: stepwise\n"),
+            "layer 0: persistent grid; layer 1: stepwise");
   EXPECT_EQ(plan_summary("cudnn"), "cudnn");
   EXPECT_EQ(plan_summary("\n\n"), "");
   EXPECT_EQ(plan_summary(""), "");
@@ -206,7 +208,8 @@ TEST(BenchReport, CsvReaderAcceptsTorchRowsWithoutPlanAndNamesBadInput) {
   std::string header;
   for (const std::string& c : csv_columns())
     if (c != "plan") header += (header.empty() ? "" : ",") + c;
-  std::string row = "torch,torch,cuda_graph,8,100,512,512,0,1,1,bf16,ok,0.01,100,50,1.5,1.4,1.6,15,,,,,,,,cuda_events,H200,";
+  std::string row =
+      "torch,torch,cuda_graph,8,100,512,512,0,1,1,bf16,ok,0.01,100,50,1.5,1.4,1.6,15,,,,,,,,cuda_events,H200,";
   std::stringstream in(header + "\n" + row + "\n\n");
   const std::vector<Row> rows = read_csv(in, "torch.csv");
   ASSERT_EQ(rows.size(), 1u);
@@ -240,9 +243,10 @@ TEST(BenchReport, CsvReaderAcceptsTorchRowsWithoutPlanAndNamesBadInput) {
 
 // Rows for one shape: fused variants, cudnn algorithms and (optionally) torch.
 std::vector<Row> target_rows(const Shape& s, double fused_ms, double cudnn_ms, double torch_ms) {
-  std::vector<Row> rows = {timed_row("fused", "stepwise", s, {fused_ms * 3}), timed_row("fused", "persistent", s, {fused_ms}),
-                           timed_row("fused", "cluster", s, {fused_ms / 10}, "mismatch"),  // wrong: never the best
-                           timed_row("cudnn", "standard", s, {cudnn_ms * 2}), timed_row("cudnn", "persist_static", s, {cudnn_ms})};
+  std::vector<Row> rows = {
+      timed_row("fused", "stepwise", s, {fused_ms * 3}), timed_row("fused", "persistent", s, {fused_ms}),
+      timed_row("fused", "cluster", s, {fused_ms / 10}, "mismatch"),  // wrong: never the best
+      timed_row("cudnn", "standard", s, {cudnn_ms * 2}), timed_row("cudnn", "persist_static", s, {cudnn_ms})};
   rows[1].plan = "layer 0: persistent grid";
   if (torch_ms > 0) {
     Row torch = timed_row("torch", "cuda_graph", s, {torch_ms});
@@ -257,7 +261,7 @@ TEST(BenchTargets, IssueSixTargetsCoverTheirShapes) {
   ASSERT_EQ(t.size(), 3u);
   EXPECT_TRUE(t[0].covers(Shape{1, 256, 1024, 1024, 0, 1, 1, {DataType::kFloat32}}));
   EXPECT_FALSE(t[0].covers(Shape{1, 100, 1024, 1024, 0, 1, 1, {DataType::kFloat32}}));   // T differs
-  EXPECT_FALSE(t[0].covers(Shape{1, 256, 1024, 1024, 0, 1, 1, {DataType::kBFloat16}}));   // precision
+  EXPECT_FALSE(t[0].covers(Shape{1, 256, 1024, 1024, 0, 1, 1, {DataType::kBFloat16}}));  // precision
   EXPECT_FALSE(t[0].covers(Shape{1, 256, 1024, 1024, 0, 2, 1, {DataType::kFloat32}}));   // stacked
   EXPECT_TRUE(t[1].covers(Shape{8, 100, 512, 512, 0, 1, 1, {DataType::kBFloat16}}));
   EXPECT_TRUE(t[1].covers(Shape{32, 100, 1024, 1024, 0, 1, 1, {DataType::kFloat32}}));
@@ -283,8 +287,8 @@ TEST(BenchTargets, VerdictsMetMissedAndOwed) {
   const Shape other{2, 10, 4096, 4096, 0, 1, 1, Numerics{DataType::kFloat32}};  // no target covers it
   std::vector<Row> rows;
   for (const auto& more : {target_rows(n1, 0.256 * 1.5, 0.256 * 7.5, 0),  // 1.5 us/step, 5x: met
-                           target_rows(n8, 0.1, 0.3, 0.15),  // 3x cuDNN, 1.5x torch: missed (torch)
-                           target_rows(n16, 0.1, 0.3, 0),    // 3x cuDNN, no torch row: owed
+                           target_rows(n8, 0.1, 0.3, 0.15),               // 3x cuDNN, 1.5x torch: missed (torch)
+                           target_rows(n16, 0.1, 0.3, 0),                 // 3x cuDNN, no torch row: owed
                            target_rows(other, 1.0, 1.0, 0)})
     rows.insert(rows.end(), more.begin(), more.end());
   fill_derived(rows, Ceilings{});
@@ -395,7 +399,7 @@ TEST(BenchRunner, WithoutAGpuTimesTheReferenceAndRefusesGpuBackends) {
   EXPECT_EQ(result.rows[3].status, "skipped");  // big: over cpu_max_flops
   EXPECT_NE(result.rows[3].note.find("--cpu-max-flops"), std::string::npos);
   EXPECT_EQ(result.rows[6].status, "unsupported");  // bf16: the reference computes float32 only
-  EXPECT_EQ(progress.str(), "");  // progress disabled: nothing written
+  EXPECT_EQ(progress.str(), "");                    // progress disabled: nothing written
 }
 
 }  // namespace

@@ -22,9 +22,9 @@ namespace {
 using kernels::activate;
 using kernels::ActKind;
 using kernels::ActParams;
+using kernels::cell_step;
 using kernels::CellMathParams;
 using kernels::CellResult;
-using kernels::cell_step;
 using kernels::clip_value;
 
 float act(const Activation& a, float x) { return activate(kernels::to_act_params(a), x); }
@@ -176,8 +176,10 @@ TEST(CellMathActivation, ClassicSubsetEqualsActivate) {
     for (int i = 0; i < 200; ++i) {
       const float x = i == 0 ? 0.0f : i == 1 ? std::nanf("") : xs(rng);
       const float want = activate(a, x), got = kernels::activate_classic(a, x);
-      if (std::isnan(want)) EXPECT_TRUE(std::isnan(got)) << "kind " << k;
-      else EXPECT_EQ(got, want) << "kind " << k << " x=" << x;
+      if (std::isnan(want))
+        EXPECT_TRUE(std::isnan(got)) << "kind " << k;
+      else
+        EXPECT_EQ(got, want) << "kind " << k << " x=" << x;
     }
   }
   EXPECT_EQ(classic, 12);
@@ -328,8 +330,8 @@ TEST(CellMathStep, OutputPeepholeSeesNewCellAndStoredCellIsNotClipped) {
   // c would give 4); h = o·hidden(c) = 6.25.
   const CellResult r = cell_step(p, 0.5f, 0.25f, 3.0f, 0.0f, /*c_prev=*/4.0f, 0.0f, 0.0f, 1.0f);
   EXPECT_FLOAT_EQ(r.c, 0.25f * 4.0f + 0.5f * 3.0f);  // 2.5
-  EXPECT_FLOAT_EQ(r.h, 2.5f * 2.5f);                  // o = p_o·c_new = 2.5, hidden(c) = 2.5
-  p.clip = 1.0f;  // every activation input clamped to [−1, 1]; c itself stays 2.5
+  EXPECT_FLOAT_EQ(r.h, 2.5f * 2.5f);                 // o = p_o·c_new = 2.5, hidden(c) = 2.5
+  p.clip = 1.0f;                                     // every activation input clamped to [−1, 1]; c itself stays 2.5
   const CellResult clipped = cell_step(p, 0.5f, 0.25f, 3.0f, 0.0f, 4.0f, 0.0f, 0.0f, 1.0f);
   EXPECT_FLOAT_EQ(clipped.c, 0.25f * 4.0f + 0.5f * 1.0f);  // g = clip(3) = 1 → c = 1.5
   EXPECT_FLOAT_EQ(clipped.h, 1.0f * 1.0f);                 // o = clip(1.5) = 1, hidden(clip(1.5)) = 1
@@ -414,20 +416,34 @@ double max_abs(const std::vector<float>& v) {
 
 // Every activation with parameters that keep a short sequence bounded.
 std::vector<Activation> all_activations() {
-  return {Activation::sigmoid(),          Activation::tanh(),
-          Activation::relu(),             Activation::affine(0.8f, 0.1f),
-          Activation::leaky_relu(0.2f),   Activation::thresholded_relu(0.1f),
-          Activation::scaled_tanh(1.3f, 0.7f), Activation::hard_sigmoid(0.25f, 0.45f),
-          Activation::hard_sigmoid_keras3(), Activation::elu(0.6f),
-          Activation::softsign(),         Activation::softplus(),
-          Activation::gelu(),             Activation::silu(),
-          Activation::selu(),             Activation::celu(0.7f),
-          Activation::exponential(),      Activation::hard_silu(),
-          Activation::hard_tanh(),        Activation::hard_shrink(0.3f),
-          Activation::soft_shrink(0.2f),  Activation::tanh_shrink(),
-          Activation::log_sigmoid(),      Activation::mish(),
-          Activation::relu6(),            Activation::sparse_plus(),
-          Activation::sparse_sigmoid(),   Activation::squareplus(2.0f)};
+  return {Activation::sigmoid(),
+          Activation::tanh(),
+          Activation::relu(),
+          Activation::affine(0.8f, 0.1f),
+          Activation::leaky_relu(0.2f),
+          Activation::thresholded_relu(0.1f),
+          Activation::scaled_tanh(1.3f, 0.7f),
+          Activation::hard_sigmoid(0.25f, 0.45f),
+          Activation::hard_sigmoid_keras3(),
+          Activation::elu(0.6f),
+          Activation::softsign(),
+          Activation::softplus(),
+          Activation::gelu(),
+          Activation::silu(),
+          Activation::selu(),
+          Activation::celu(0.7f),
+          Activation::exponential(),
+          Activation::hard_silu(),
+          Activation::hard_tanh(),
+          Activation::hard_shrink(0.3f),
+          Activation::soft_shrink(0.2f),
+          Activation::tanh_shrink(),
+          Activation::log_sigmoid(),
+          Activation::mish(),
+          Activation::relu6(),
+          Activation::sparse_plus(),
+          Activation::sparse_sigmoid(),
+          Activation::squareplus(2.0f)};
 }
 
 struct ModelCase {
@@ -445,7 +461,7 @@ TEST(CellMathVsReference, RandomModelsCoverEveryActivationAndCellOption) {
   std::mt19937_64 rng(seed);
   const std::vector<Activation> acts = all_activations();
   const ModelCase cases[] = {
-      {Direction::kForward, 1, 0, 0.0f, false, false},      {Direction::kReverse, 2, 0, 0.0f, true, false},
+      {Direction::kForward, 1, 0, 0.0f, false, false},       {Direction::kReverse, 2, 0, 0.0f, true, false},
       {Direction::kBidirectional, 2, 0, 1.5f, false, false}, {Direction::kForward, 1, 3, 0.0f, false, true},
       {Direction::kBidirectional, 1, 4, 2.0f, true, true},   {Direction::kForward, 2, 2, 0.7f, true, false},
   };
@@ -488,8 +504,7 @@ TEST(CellMathVsReference, RandomModelsCoverEveryActivationAndCellOption) {
     const std::vector<float>& h_n = want.h_n;
     const std::vector<float>& c_n = want.c_n;
 
-    SCOPED_TRACE(testing::Message() << "model " << model_index++ << ": " << describe(desc) << " T=" << T
-                                    << " N=" << N);
+    SCOPED_TRACE(testing::Message() << "model " << model_index++ << ": " << describe(desc) << " T=" << T << " N=" << N);
     // ~1e-5 relative to each output's scale.
     const double y_scale = std::max(max_abs(y), 1e-3), c_scale = std::max(max_abs(c_n), 1e-3);
     EXPECT_TRUE(test::all_close(y, got.y, 1e-5 * y_scale, 1e-5, "y"));

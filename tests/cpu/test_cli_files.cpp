@@ -12,8 +12,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -137,8 +137,9 @@ std::string read_fifo_while(const std::string& path, const std::function<void()>
 TEST_F(CliOutput, FifoIsWrittenDirectlyNotReplaced) {
   ASSERT_EQ(::mkfifo(file("out.fifo").c_str(), 0600), 0);
   ProcessResult r;
-  const std::string received = read_fifo_while(
-      file("out.fifo"), [&] { r = run_cli_process(args(file("out.fifo")), dir_, {0, {{"TMPDIR", file("")}}}); });
+  const std::string received = read_fifo_while(file("out.fifo"), [&] {
+    r = run_cli_process(args(file("out.fifo")), dir_, {0, {{"TMPDIR", file("")}}});
+  });
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(is_kind(file("out.fifo"), S_IFIFO)) << "the FIFO was replaced";
   std::ofstream(file("received.npz"), std::ios::binary) << received;
@@ -177,9 +178,9 @@ TEST_F(CliOutput, OutputThatIsAnInputIsRefused) {
   };
   expect_refused(with(file("x.npy")), {"--output", "same file as --input"});
   fs::create_directories(file("sub"));
-  expect_refused(with(file("sub/../x.npy")), {"same file as --input"});                 // another spelling
+  expect_refused(with(file("sub/../x.npy")), {"same file as --input"});  // another spelling
   fs::create_hard_link(file("w.npz"), file("hard.npz"));
-  expect_refused(with(file("hard.npz")), {"same file as --weights"});                   // a hard link
+  expect_refused(with(file("hard.npz")), {"same file as --weights"});  // a hard link
   fs::create_symlink(file("l.npy"), file("soft.npz"));
   expect_refused(with(file("soft.npz"), {"--lengths", file("l.npy")}), {"same file as --lengths"});  // a link
   save_npy(file("h0.npy"), Array::from_float32({2, kB, kH}, std::vector<float>(2 * kB * kH, 0.1f)));
@@ -216,7 +217,8 @@ void save_big_run(const std::string& dir, const test::ScratchDir& scratch, int T
   ModelDesc d;
   d.input_size = 1, d.hidden_size = 16, d.direction = Direction::kBidirectional;
   save_pytorch_weights(scratch.file("big_w.npz"), d, random_weights(d, 3, 0.3f));
-  save_npy(scratch.file("big_x.npy"), Array::from_float32({T, 500, 1}, std::vector<float>(std::size_t(T) * 500, 0.25f)));
+  save_npy(scratch.file("big_x.npy"),
+           Array::from_float32({T, 500, 1}, std::vector<float>(std::size_t(T) * 500, 0.25f)));
   (void)dir;
 }
 
@@ -232,7 +234,8 @@ TEST_F(CliOutput, SignalDuringTheWriteLeavesNoTemporary) {
       test::CliProcess cli({"run", "--weights", file("big_w.npz"), "--input", file("big_x.npy"), "--output",
                             file("out/y.npz"), "--backend", "reference"},
                            dir_);
-      while (!cli.finished() && !has_temporary(file("out"))) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      while (!cli.finished() && !has_temporary(file("out")))
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
       if (cli.finished()) {  // done before we saw it writing: a bigger run
         fs::remove_all(file("out"));
         continue;
@@ -275,8 +278,9 @@ TEST_F(CliOutput, OutputsThatDoNotFitAreRefusedNamingTheSizes) {
   d.input_size = 1, d.hidden_size = 64, d.direction = Direction::kBidirectional;
   save_pytorch_weights(file("wide.npz"), d, random_weights(d, 5, 0.2f));
   save_npy(file("long.npy"), Array::from_float32({4096, 16, 1}, std::vector<float>(4096 * 16, 0.5f)));
-  const std::vector<std::string> a = {"run", "--weights", file("wide.npz"), "--input", file("long.npy"), "--output",
-                                      file("o.npz"), "--backend", "reference", "--memory-limit", "8M"};
+  const std::vector<std::string> a = {"run",      "--weights",   file("wide.npz"), "--input",   file("long.npy"),
+                                      "--output", file("o.npz"), "--backend",      "reference", "--memory-limit",
+                                      "8M"};
   const ProcessResult r = run_cli_process(a, dir_);
   EXPECT_EQ(r.exit_code, 3) << r.err;
   for (const char* f : {"--input", "long.npy", "T=4096, B=16", "y (4096, 16, 128) 32.0 MiB", "h_n and c_n",
@@ -327,8 +331,7 @@ TEST_F(CliOutput, AllocationFailureIsOutOfMemory) {
   save_pytorch_weights(file("wide.npz"), d, random_weights(d, 5, 0.2f));
   save_npy(file("long.npy"), Array::from_float32({131072, 64, 1}, std::vector<float>(131072 * 64, 0.5f)));
   const ProcessResult r = run_cli_process({"run", "--weights", file("wide.npz"), "--input", file("long.npy"),
-                                           "--output", file("o.npz"), "--backend", "reference", "--memory-limit",
-                                           "1T"},
+                                           "--output", file("o.npz"), "--backend", "reference", "--memory-limit", "1T"},
                                           dir_, {std::uint64_t{3} << 30, {}});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("out of memory"), std::string::npos) << r.err;
@@ -345,8 +348,8 @@ TEST_F(CliOutput, OutputsAreHeldOnceWhileWritten) {
   save_pytorch_weights(file("w8.npz"), d, random_weights(d, 11, 0.3f));
   auto peak_kib = [&](int T) {
     save_npy(file("xt.npy"), Array::from_float32({T, 64, 1}, std::vector<float>(std::size_t(T) * 64, 0.5f)));
-    const ProcessResult r = run_cli_process({"run", "--weights", file("w8.npz"), "--input", file("xt.npy"),
-                                             "--output", file("o.npz"), "--backend", "reference", "--sequences"},
+    const ProcessResult r = run_cli_process({"run", "--weights", file("w8.npz"), "--input", file("xt.npy"), "--output",
+                                             file("o.npz"), "--backend", "reference", "--sequences"},
                                             dir_);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return r.max_rss_kib;
@@ -359,8 +362,8 @@ TEST_F(CliOutput, OutputsAreHeldOnceWhileWritten) {
   // x's float32 values (y/8). Holding y three times, or the top layer's output in double as well
   // (2·y), ends above the bound.
   const double expected = y_kib * (1.0 + 0.25 + 0.125);
-  EXPECT_LT(big - small, expected + 0.5 * y_kib) << "peak grew by " << (big - small) / 1024 << " MiB for y of "
-                                                 << y_kib / 1024 << " MiB";
+  EXPECT_LT(big - small, expected + 0.5 * y_kib)
+      << "peak grew by " << (big - small) / 1024 << " MiB for y of " << y_kib / 1024 << " MiB";
 }
 
 }  // namespace

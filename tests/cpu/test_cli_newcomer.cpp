@@ -16,8 +16,8 @@ namespace lstmrt {
 namespace {
 
 namespace fs = std::filesystem;
-using test::ProcessResult;
 using test::expect_one_error_line;
+using test::ProcessResult;
 using test::run_cli_process;
 
 class Newcomer : public ::testing::Test {
@@ -36,8 +36,8 @@ class Newcomer : public ::testing::Test {
   std::string file(const std::string& name) const { return dir_.file(name); }
   ProcessResult run(std::vector<std::string> args) const { return run_cli_process(args, dir_); }
   ProcessResult run_weights(const std::string& weights, std::vector<std::string> extra = {}) const {
-    std::vector<std::string> a = {"run", "--weights", weights, "--input", file("x.npy"), "--output", file("o.npz"),
-                                  "--backend", "reference"};
+    std::vector<std::string> a = {"run",      "--weights",   weights,     "--input",  file("x.npy"),
+                                  "--output", file("o.npz"), "--backend", "reference"};
     a.insert(a.end(), extra.begin(), extra.end());
     return run(a);
   }
@@ -74,9 +74,9 @@ TEST_F(Newcomer, VersionAndHelpWork) {
 TEST_F(Newcomer, RunHelpNamesEveryFormatAndTheExitStatuses) {
   const ProcessResult r = run({"run", "--help"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* f : {".npz", ".safetensors", ".onnx", ".keras", ".weights.h5", "float16", "by its content",
-                        "Exit status: 0 success; 1 ", "2 a bad command line", "3 a valid model", "--memory-limit",
-                        "symbolic link"})
+  for (const char* f :
+       {".npz", ".safetensors", ".onnx", ".keras", ".weights.h5", "float16", "by its content",
+        "Exit status: 0 success; 1 ", "2 a bad command line", "3 a valid model", "--memory-limit", "symbolic link"})
     EXPECT_NE(r.out.find(f), std::string::npos) << "'" << f << "' not in:\n" << r.out;
 }
 
@@ -114,8 +114,10 @@ TEST_F(Newcomer, GruAndRnnWeightsAreNamedAsSuch) {
     for (std::int64_t d : shape) n *= d;
     return Array::from_float32(shape, std::vector<float>(n, 0.1f));
   };
-  save_npz(file("gru.npz"), {{"gru.weight_ih_l0", f32({3 * H, I})}, {"gru.weight_hh_l0", f32({3 * H, H})},
-                             {"gru.bias_ih_l0", f32({3 * H})}, {"gru.bias_hh_l0", f32({3 * H})}});
+  save_npz(file("gru.npz"), {{"gru.weight_ih_l0", f32({3 * H, I})},
+                             {"gru.weight_hh_l0", f32({3 * H, H})},
+                             {"gru.bias_ih_l0", f32({3 * H})},
+                             {"gru.bias_hh_l0", f32({3 * H})}});
   expect_one_error_line(run_weights(file("gru.npz")), 1,
                         {"gru.weight_hh_l0", "(18, 6)", "3 gate blocks of H=6", "PyTorch nn.GRU", "LSTM"});
   save_npz(file("rnn.npz"), {{"weight_ih_l0", f32({H, I})}, {"weight_hh_l0", f32({H, H})}});
@@ -180,8 +182,8 @@ TEST_F(Newcomer, ModelFilesAreRecognisedByContentNotName) {
            "--backend", "reference"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   const ArrayMap want = load_npz(data + "/safetensors/stack_bidir_f32.expected.npz");
-  EXPECT_TRUE(test::all_close(want.at("y").to_float32("y"), load_npz(file("st_out.npz")).at("y").to_float32("y"),
-                              1e-5, 1e-4, "safetensors named .npz"));
+  EXPECT_TRUE(test::all_close(want.at("y").to_float32("y"), load_npz(file("st_out.npz")).at("y").to_float32("y"), 1e-5,
+                              1e-4, "safetensors named .npz"));
   fs::copy_file(data + "/onnx_import/torch_single.onnx", file("model.dat"));
   fs::copy_file(data + "/onnx_import/torch_single.x.npy", file("onnx_x.npy"));
   r = run({"run", "--weights", file("model.dat"), "--input", file("onnx_x.npy"), "--output", file("onnx_out.npz"),

@@ -18,7 +18,7 @@ struct Shape {
   int directions, input, hidden;
   bool bias, peepholes;
 };
-constexpr Shape kShapes[] = {{1, 3, 5, true, false}, {2, 4, 6, true, true}, {1, 1, 1, false, true},
+constexpr Shape kShapes[] = {{1, 3, 5, true, false},  {2, 4, 6, true, true}, {1, 1, 1, false, true},
                              {2, 7, 3, false, false}, {1, 9, 8, true, true}, {2, 2, 11, true, false}};
 
 OnnxLstmWeights random_onnx(const Shape& s, std::mt19937_64& rng) {
@@ -46,8 +46,10 @@ TEST(ConvertOnnx, ForeignRoundTripIsExact) {
     EXPECT_TRUE(same_tensor(o.W, back.W, "W"));
     EXPECT_TRUE(same_tensor(o.R, back.R, "R"));
     ASSERT_TRUE(back.B.has_value());  // always written; zeros when the input had none
-    if (s.bias) EXPECT_TRUE(same_tensor(*o.B, *back.B, "B"));
-    else EXPECT_EQ(back.B->data, std::vector<float>(8 * s.hidden * s.directions, 0.0f));
+    if (s.bias)
+      EXPECT_TRUE(same_tensor(*o.B, *back.B, "B"));
+    else
+      EXPECT_EQ(back.B->data, std::vector<float>(8 * s.hidden * s.directions, 0.0f));
     ASSERT_EQ(back.P.has_value(), s.peepholes);
     if (s.peepholes) EXPECT_TRUE(same_tensor(*o.P, *back.P, "P"));
   }

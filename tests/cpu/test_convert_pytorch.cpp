@@ -19,7 +19,7 @@ struct Shape {
   int input, hidden, proj, layers;
   bool bidirectional;
 };
-constexpr Shape kShapes[] = {{3, 5, 0, 1, false}, {4, 6, 0, 2, true}, {5, 7, 3, 3, true},
+constexpr Shape kShapes[] = {{3, 5, 0, 1, false}, {4, 6, 0, 2, true},  {5, 7, 3, 3, true},
                              {2, 4, 2, 1, false}, {6, 3, 0, 3, false}, {1, 9, 8, 2, true}};
 
 ModelDesc make_desc(const Shape& s) {
@@ -132,7 +132,9 @@ TEST(ConvertPytorch, MisshapenMissingAndExtraTensorsAreNamed) {
     return sd;
   };
   const ErrorCode bad = ErrorCode::kInvalidArgument;
-  const TensorMap hh = with([&](TensorMap& sd) { sd["weight_hh_l1"] = Tensor{{96, 20}, std::vector<float>(96 * 20, 1)}; });
+  const TensorMap hh = with([&](TensorMap& sd) {
+    sd["weight_hh_l1"] = Tensor{{96, 20}, std::vector<float>(96 * 20, 1)};
+  });
   expect_error([&] { from_pytorch(m, hh); }, bad, {"weight_hh_l1 has shape (96, 20), expected (4H=96, H_out=24)"});
   expect_error([&] { pytorch_desc(hh); }, bad, {"weight_hh_l1 has shape (96, 20), expected (4H=96, H_out=24)"});
   const TensorMap ih1 = with([&](TensorMap& sd) { sd["weight_ih_l1"] = Tensor{{96, 10}, std::vector<float>(960, 1)}; });
@@ -151,7 +153,9 @@ TEST(ConvertPytorch, MisshapenMissingAndExtraTensorsAreNamed) {
   expect_error([&] { pytorch_desc(extra_layer); }, bad, {"missing tensor 'weight_hh_l2'"});
   const TensorMap extra_dir = with([&](TensorMap& sd) { sd["weight_ih_l0_reverse"] = sd["weight_ih_l0"]; });
   expect_error([&] { from_pytorch(m, extra_dir); }, bad, {"unexpected tensor 'weight_ih_l0_reverse'", "forward"});
-  const TensorMap extra_proj = with([&](TensorMap& sd) { sd["weight_hr_l0"] = Tensor{{3, 24}, std::vector<float>(72, 1)}; });
+  const TensorMap extra_proj = with([&](TensorMap& sd) {
+    sd["weight_hr_l0"] = Tensor{{3, 24}, std::vector<float>(72, 1)};
+  });
   expect_error([&] { from_pytorch(m, extra_proj); }, bad, {"unexpected tensor 'weight_hr_l0'"});
   const TensorMap stranger = with([&](TensorMap& sd) { sd["weight_xx_l0"] = sd["weight_ih_l0"]; });
   expect_error([&] { pytorch_desc(stranger); }, bad, {"unexpected tensor 'weight_xx_l0'", "weight_ih_l{k}"});
@@ -165,10 +169,15 @@ TEST(ConvertPytorch, MisshapenMissingAndExtraTensorsAreNamed) {
   const TensorMap two_lstms = with([&](TensorMap& sd) { sd["other.weight_ih_l0"] = sd["weight_ih_l0"]; });
   expect_error([&] { pytorch_desc(two_lstms); }, bad, {"several prefixes", "other."});
   expect_error([&] { pytorch_desc(TensorMap{}); }, bad, {"no weight_ih_l0"});
-  expect_error([&] { pytorch_desc(TensorMap{{"weight_hh_l0", good.at("weight_hh_l0")}}); }, bad,
-               {"no weight_ih_l0", "weight_hh_l0"});
+  expect_error(
+      [&] {
+        pytorch_desc(TensorMap{{"weight_hh_l0", good.at("weight_hh_l0")}});
+      },
+      bad, {"no weight_ih_l0", "weight_hh_l0"});
   for (std::vector<std::int64_t> shape : {std::vector<std::int64_t>{95, 10}, {96}, {0, 10}, {96, 0}}) {
-    const TensorMap odd = with([&](TensorMap& sd) { sd["weight_ih_l0"] = Tensor{shape, std::vector<float>(96 * 10, 1)}; });
+    const TensorMap odd = with([&](TensorMap& sd) {
+      sd["weight_ih_l0"] = Tensor{shape, std::vector<float>(96 * 10, 1)};
+    });
     expect_error([&] { pytorch_desc(odd); }, bad, {"weight_ih_l0 has shape", "expected (4H, I)"});
   }
   const TensorMap flat_hr = with([&](TensorMap& sd) { sd["weight_hr_l0"] = Tensor{{24}, std::vector<float>(24, 1)}; });

@@ -25,8 +25,8 @@ namespace lstmrt {
 namespace {
 
 using cudnn::DataPlan;
-using test::expect_error;
 using cudnn::WeightPlacement;
+using test::expect_error;
 
 ModelDesc small_model(int I = 5, int H = 6, int P = 0, int L = 1, Direction dir = Direction::kForward) {
   ModelDesc d;
@@ -157,10 +157,11 @@ TEST(CudnnPlan, UnequalLengthsRuleAndChoice) {
 // ---- cuDNN statuses: refusal or failure ----------------------------------------------------------
 
 TEST(CudnnPlan, NotSupportedAndBadParamAreRefusalsWithEverySubCode) {
-  for (cudnnStatus_t s : {CUDNN_STATUS_NOT_SUPPORTED, CUDNN_STATUS_NOT_SUPPORTED_SHAPE, CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE,
-                          CUDNN_STATUS_NOT_SUPPORTED_LAYOUT, CUDNN_STATUS_NOT_SUPPORTED_SHARED_MEMORY_INSUFFICIENT,
-                          CUDNN_STATUS_BAD_PARAM, CUDNN_STATUS_BAD_PARAM_OUT_OF_BOUND, CUDNN_STATUS_BAD_PARAM_SHAPE_MISMATCH,
-                          CUDNN_STATUS_BAD_PARAM_NULL_POINTER}) {
+  for (cudnnStatus_t s :
+       {CUDNN_STATUS_NOT_SUPPORTED, CUDNN_STATUS_NOT_SUPPORTED_SHAPE, CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE,
+        CUDNN_STATUS_NOT_SUPPORTED_LAYOUT, CUDNN_STATUS_NOT_SUPPORTED_SHARED_MEMORY_INSUFFICIENT,
+        CUDNN_STATUS_BAD_PARAM, CUDNN_STATUS_BAD_PARAM_OUT_OF_BOUND, CUDNN_STATUS_BAD_PARAM_SHAPE_MISMATCH,
+        CUDNN_STATUS_BAD_PARAM_NULL_POINTER}) {
     SCOPED_TRACE(static_cast<int>(s));
     EXPECT_TRUE(cudnn::is_refusal_status(s));
     EXPECT_EQ(cudnn::status_action(s, false), cudnn::StatusAction::kRefuse);
@@ -169,9 +170,10 @@ TEST(CudnnPlan, NotSupportedAndBadParamAreRefusalsWithEverySubCode) {
 }
 
 TEST(CudnnPlan, OtherStatusesFailUnlessTheAlgorithmIsDroppable) {
-  for (cudnnStatus_t s : {CUDNN_STATUS_EXECUTION_FAILED, CUDNN_STATUS_EXECUTION_FAILED_CUDART, CUDNN_STATUS_INTERNAL_ERROR,
-                          CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED, CUDNN_STATUS_NOT_INITIALIZED,
-                          CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED, CUDNN_STATUS_LICENSE_ERROR}) {
+  for (cudnnStatus_t s :
+       {CUDNN_STATUS_EXECUTION_FAILED, CUDNN_STATUS_EXECUTION_FAILED_CUDART, CUDNN_STATUS_INTERNAL_ERROR,
+        CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED, CUDNN_STATUS_NOT_INITIALIZED,
+        CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED, CUDNN_STATUS_LICENSE_ERROR}) {
     SCOPED_TRACE(static_cast<int>(s));
     EXPECT_FALSE(cudnn::is_refusal_status(s));
     EXPECT_EQ(cudnn::status_action(s, false), cudnn::StatusAction::kFail);
@@ -182,7 +184,8 @@ TEST(CudnnPlan, OtherStatusesFailUnlessTheAlgorithmIsDroppable) {
 TEST(CudnnPlan, RefusalsDescribeTheShape) {
   EXPECT_EQ(cudnn::describe_shape(65536, 1, true, TensorLayout::kTimeMajor),
             "seq_len 65536 batch 1 (equal lengths, time-major)");
-  EXPECT_EQ(cudnn::describe_shape(7, 3, false, TensorLayout::kBatchMajor), "seq_len 7 batch 3 (unequal lengths, batch-major)");
+  EXPECT_EQ(cudnn::describe_shape(7, 3, false, TensorLayout::kBatchMajor),
+            "seq_len 7 batch 3 (unequal lengths, batch-major)");
 }
 
 TEST(CudnnPlan, Bfloat16NeedsCudnn913OnAmpereOrNewer) {
@@ -192,7 +195,8 @@ TEST(CudnnPlan, Bfloat16NeedsCudnn913OnAmpereOrNewer) {
   for (std::size_t v : {91299u, 91202u, 90100u, 90000u}) {
     const std::string why = cudnn::bf16_refusal(v, 9);
     EXPECT_NE(why.find(fmt::format("cuDNN {}.{}.{} has no bfloat16 RNN", v / 10000, v / 100 % 100, v % 100)),
-              std::string::npos) << why;
+              std::string::npos)
+        << why;
     EXPECT_NE(why.find("expected cuDNN 9.13.0 or newer"), std::string::npos) << why;
   }
   const std::string volta = cudnn::bf16_refusal(91900, 7);
@@ -410,17 +414,17 @@ TEST(CudnnPlan, PackWeightImageRejectsDisagreeingPlacements) {
     expect_error([&] { cudnn::pack_weight_image(d, w, DataType::kFloat32, p, image); }, ErrorCode::kInternal,
                  {"cudnn weight space"});
   };
-  broken([](auto& p) { p.pop_back(); });                                   // one missing
-  broken([](auto& p) { p.push_back(p.front()); });                         // one twice
-  broken([](auto& p) { p[0].matrix_dims = {1, 99, 3}; });                  // wrong shape
-  broken([](auto& p) { p[0].matrix_offset = -1; });                        // no matrix
+  broken([](auto& p) { p.pop_back(); });                                                  // one missing
+  broken([](auto& p) { p.push_back(p.front()); });                                        // one twice
+  broken([](auto& p) { p[0].matrix_dims = {1, 99, 3}; });                                 // wrong shape
+  broken([](auto& p) { p[0].matrix_offset = -1; });                                       // no matrix
   broken([&](auto& p) { p[0].matrix_offset = static_cast<std::ptrdiff_t>(bytes) - 4; });  // past the end
-  broken([](auto& p) { p[0].matrix_offset += 1; });                        // misaligned
-  broken([](auto& p) {                                                     // bias on the projection
+  broken([](auto& p) { p[0].matrix_offset += 1; });                                       // misaligned
+  broken([](auto& p) {                                                                    // bias on the projection
     for (auto& q : p)
       if (q.lin_id == 8) q.bias_offset = 0, q.bias_dims = {1, 2, 1};
   });
-  broken([](auto& p) {                                                     // gate without bias
+  broken([](auto& p) {  // gate without bias
     for (auto& q : p)
       if (q.lin_id == 2) q.bias_offset = -1;
   });
@@ -487,8 +491,8 @@ TEST(CudnnPlan, ForwardPlanShapesAndLayout) {
   EXPECT_EQ(plan.c_dims.dims[2], 6);
   EXPECT_EQ(plan.cudnn_lengths, (std::vector<int>{11, 11, 11, 11}));
   EXPECT_TRUE(plan.uniform_lengths);
-  EXPECT_FALSE(plan.has_padding || plan.has_zero_length || plan.reversed_run || plan.finish_y ||
-               plan.y_to_scratch || plan.restore_states);
+  EXPECT_FALSE(plan.has_padding || plan.has_zero_length || plan.reversed_run || plan.finish_y || plan.y_to_scratch ||
+               plan.restore_states);
   r.layout = TensorLayout::kBatchMajor;
   cudnn::plan_forward(d, o, r, plan);
   EXPECT_EQ(plan.layout, CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED);
@@ -503,8 +507,8 @@ TEST(CudnnPlan, ForwardPlanLengths) {
   EXPECT_FALSE(plan.uniform_lengths);
   EXPECT_TRUE(plan.has_zero_length);
   EXPECT_TRUE(plan.has_padding);
-  EXPECT_TRUE(plan.finish_y);         // zero-length rows' y must be zeroed
-  EXPECT_FALSE(plan.y_to_scratch);    // in place on y
+  EXPECT_TRUE(plan.finish_y);       // zero-length rows' y must be zeroed
+  EXPECT_FALSE(plan.y_to_scratch);  // in place on y
   EXPECT_TRUE(plan.restore_states);
 
   // Zero padding alone is cuDNN's paddingFill: no pass of ours.
@@ -601,7 +605,7 @@ TEST(CudnnTransforms, ShiftedIndexMaps) {
   EXPECT_EQ(kernels::shifted_output_source_step(4, 3, 6, false, false, false), 1);
   EXPECT_EQ(kernels::shifted_output_source_step(4, 3, 6, true, false, false), 1);  // reversed: len−1−1
   EXPECT_EQ(kernels::shifted_output_source_step(5, 3, 6, true, false, false), 0);
-  EXPECT_EQ(kernels::shifted_output_source_step(0, 3, 6, true, false, true), 2);   // carry: original 3
+  EXPECT_EQ(kernels::shifted_output_source_step(0, 3, 6, true, false, true), 2);  // carry: original 3
   // Processing order (go_backwards): output t is original T−1−t.
   EXPECT_EQ(kernels::shifted_output_source_step(0, 3, 6, true, true, false), 0);   // original 5
   EXPECT_EQ(kernels::shifted_output_source_step(5, 3, 6, true, true, false), -1);  // original 0: padding
@@ -624,7 +628,7 @@ TEST(CudnnPlan, MasksAsLengthsShiftedOrRefused) {
   EXPECT_FALSE(plan.left_padded);
   EXPECT_EQ(plan.true_lengths, (std::vector<std::int32_t>{2, 4, 0}));
   EXPECT_EQ(plan.cudnn_lengths, (std::vector<int>{2, 4, 1}));
-  EXPECT_FALSE(plan.restore_states);  // no state asked
+  EXPECT_FALSE(plan.restore_states);            // no state asked
   mask = {0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1};  // left-padded
   cudnn::plan_forward(d, {}, r, plan);
   EXPECT_TRUE(plan.left_padded);
@@ -747,7 +751,8 @@ Outputs run_simulated_cudnn(const ModelDesc& d, const Weights& w, const ForwardR
   const bool bm = r.layout == TensorLayout::kBatchMajor;
   ModelDesc run_desc = d;
   if (plan.reversed_run) run_desc.direction = Direction::kForward;
-  std::vector<float> x(static_cast<const float*>(r.x), static_cast<const float*>(r.x) + static_cast<std::size_t>(T) * N * I);
+  std::vector<float> x(static_cast<const float*>(r.x),
+                       static_cast<const float*>(r.x) + static_cast<std::size_t>(T) * N * I);
   if (plan.left_padded) {
     std::vector<float> shifted(x.size());
     for (int s = 0; s < T; ++s)
@@ -762,7 +767,8 @@ Outputs run_simulated_cudnn(const ModelDesc& d, const Weights& w, const ForwardR
     for (int s = 0; s < T; ++s)
       for (int b = 0; b < N; ++b) {
         const int src = kernels::reversed_input_step(s, plan.cudnn_lengths[b]);
-        std::copy_n(&x[kernels::sequence_vector(src, b, T, N, bm) * I], I, &rev[kernels::sequence_vector(s, b, T, N, bm) * I]);
+        std::copy_n(&x[kernels::sequence_vector(src, b, T, N, bm) * I], I,
+                    &rev[kernels::sequence_vector(s, b, T, N, bm) * I]);
       }
     x = rev;
   }
@@ -783,21 +789,23 @@ Outputs run_simulated_cudnn(const ModelDesc& d, const Weights& w, const ForwardR
           const int len = plan.true_lengths[b];
           const bool processing = r.reverse_order == ReverseOutputOrder::kProcessing;
           const bool carry = r.padding == PaddingMode::kCarryLast;
-          const int s = plan.left_padded
-                            ? kernels::shifted_output_source_step(t, len, T, plan.reversed_run, processing,
-                                                                  carry && d.is_reverse_slot(dir))
-                            : kernels::output_source_step(t, len, T, plan.reversed_run, processing,
-                                                          carry && !d.is_reverse_slot(dir));
+          const int s = plan.left_padded ? kernels::shifted_output_source_step(t, len, T, plan.reversed_run, processing,
+                                                                               carry && d.is_reverse_slot(dir))
+                                         : kernels::output_source_step(t, len, T, plan.reversed_run, processing,
+                                                                       carry && !d.is_reverse_slot(dir));
           float* dst = &out.y[kernels::sequence_vector(t, b, T, N, bm) * C + dir * W];
-          if (s < 0) std::fill_n(dst, W, 0.0f);
-          else std::copy_n(&raw.y[kernels::sequence_vector(s, b, T, N, bm) * C + dir * W], W, dst);
+          if (s < 0)
+            std::fill_n(dst, W, 0.0f);
+          else
+            std::copy_n(&raw.y[kernels::sequence_vector(s, b, T, N, bm) * C + dir * W], W, dst);
         }
   }
   if (plan.restore_states) {
     for (int slot = 0; slot < cudnn::num_pseudo_layers(d); ++slot)
       for (int b = 0; b < N; ++b) {
         if (plan.true_lengths[b] != 0) continue;
-        const std::size_t hb = (static_cast<std::size_t>(slot) * N + b) * W, cb = (static_cast<std::size_t>(slot) * N + b) * d.hidden_size;
+        const std::size_t hb = (static_cast<std::size_t>(slot) * N + b) * W,
+                          cb = (static_cast<std::size_t>(slot) * N + b) * d.hidden_size;
         for (int j = 0; j < W; ++j) out.h_n[hb + j] = r.h0 ? static_cast<const float*>(r.h0)[hb + j] : 0.0f;
         for (int j = 0; j < d.hidden_size; ++j) out.c_n[cb + j] = r.c0 ? static_cast<const float*>(r.c0)[cb + j] : 0.0f;
       }
@@ -840,11 +848,13 @@ TEST(CudnnPlan, WorkaroundsReproduceTheReference) {
     if (pick(rng) % 2) r.h0 = h0.data(), r.c0 = c0.data();
     r.padding = pick(rng) % 2 ? PaddingMode::kCarryLast : PaddingMode::kZero;
     if (dir == Direction::kReverse && pick(rng) % 2) r.reverse_order = ReverseOutputOrder::kProcessing;
-    const std::string what = fmt::format("trial {}: {} T {} N {} layout {} lengths {} mask {} h0 {} carry {} processing {}",
-                                         trial, describe(d), T, N, static_cast<int>(r.layout), r.lengths != nullptr,
-                                         rows_kind == 2 ? "prefix" : rows_kind == 3 ? "suffix" : "none",
-                                         r.h0 != nullptr, r.padding == PaddingMode::kCarryLast,
-                                         r.reverse_order == ReverseOutputOrder::kProcessing);
+    const std::string what = fmt::format(
+        "trial {}: {} T {} N {} layout {} lengths {} mask {} h0 {} carry {} processing {}", trial, describe(d), T, N,
+        static_cast<int>(r.layout), r.lengths != nullptr,
+        rows_kind == 2   ? "prefix"
+        : rows_kind == 3 ? "suffix"
+                         : "none",
+        r.h0 != nullptr, r.padding == PaddingMode::kCarryLast, r.reverse_order == ReverseOutputOrder::kProcessing);
     const Outputs want = run_reference(d, w, r);
     const Outputs got = run_simulated_cudnn(d, w, r);
     ASSERT_TRUE(test::all_close(want.y, got.y, 1e-6, 0.0, what + " y"));

@@ -134,9 +134,9 @@ void check_round_trip(const Format& f) {
     const auto bits = static_cast<std::uint16_t>(b);
     const float wide = f.to_float(bits);
     const bool ok = f.is_nan(bits) ? std::isnan(wide) && std::signbit(wide) == bool(bits & 0x8000)
-                    : (bits & 0x7fff) == f.inf_bits() ? std::isinf(wide) && std::signbit(wide) == bool(bits & 0x8000)
-                                                       : static_cast<double>(wide) == f.decode(bits) &&
-                                                             std::signbit(wide) == bool(bits & 0x8000);
+                    : (bits & 0x7fff) == f.inf_bits()
+                        ? std::isinf(wide) && std::signbit(wide) == bool(bits & 0x8000)
+                        : static_cast<double>(wide) == f.decode(bits) && std::signbit(wide) == bool(bits & 0x8000);
     // Back to 16 bits: every pattern, NaN payloads included, comes back as it was.
     const std::uint16_t back = f.from_float(wide);
     if ((!ok || back != bits) && ++failures <= 8)
@@ -156,20 +156,20 @@ TEST(Elements, HalfTiesOverflowAndUnderflow) {
   EXPECT_EQ(float_to_half(1.0f + std::ldexp(1.0f, -11)), 0x3c00);      // tie 1 | 1+2^-10: even 1
   EXPECT_EQ(float_to_half(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);  // tie 1+2^-10 | 1+2^-9: even up
   EXPECT_EQ(float_to_half(0.1f), 0x2e66);
-  EXPECT_EQ(float_to_half(65504.0f), 0x7bff);                           // largest finite
-  EXPECT_EQ(float_to_half(std::nextafter(65520.0f, 0.0f)), 0x7bff);     // just below the midpoint to 2^16
-  EXPECT_EQ(float_to_half(65520.0f), 0x7c00);                           // the midpoint: ties to inf (even)
+  EXPECT_EQ(float_to_half(65504.0f), 0x7bff);                        // largest finite
+  EXPECT_EQ(float_to_half(std::nextafter(65520.0f, 0.0f)), 0x7bff);  // just below the midpoint to 2^16
+  EXPECT_EQ(float_to_half(65520.0f), 0x7c00);                        // the midpoint: ties to inf (even)
   EXPECT_EQ(float_to_half(-1e10f), 0xfc00);
-  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -14)), 0x0400);              // smallest normal
+  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -14)), 0x0400);                          // smallest normal
   EXPECT_EQ(float_to_half(std::ldexp(1.0f, -14) - std::ldexp(1.0f, -25)), 0x0400);  // tie 0x03ff | 0x0400
-  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -24)), 0x0001);              // smallest subnormal
-  EXPECT_EQ(float_to_half(std::ldexp(1.5f, -24)), 0x0002);              // tie 1 | 2 (units of 2^-24): even 2
-  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -25)), 0x0000);              // tie 0 | 1: even 0
+  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -24)), 0x0001);                          // smallest subnormal
+  EXPECT_EQ(float_to_half(std::ldexp(1.5f, -24)), 0x0002);  // tie 1 | 2 (units of 2^-24): even 2
+  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -25)), 0x0000);  // tie 0 | 1: even 0
   EXPECT_EQ(float_to_half(std::nextafter(std::ldexp(1.0f, -25), 1.0f)), 0x0001);
-  EXPECT_EQ(float_to_half(-std::ldexp(1.0f, -26)), 0x8000);             // −0 keeps its sign
-  EXPECT_EQ(float_to_half(float_of(0x7f800001u)), 0x7c01);              // a NaN whose payload would vanish
+  EXPECT_EQ(float_to_half(-std::ldexp(1.0f, -26)), 0x8000);  // −0 keeps its sign
+  EXPECT_EQ(float_to_half(float_of(0x7f800001u)), 0x7c01);   // a NaN whose payload would vanish
   EXPECT_EQ(detail::half_to_float(0x3555), 0.333251953125f);
-  EXPECT_EQ(detail::half_to_float(0x03ff), std::ldexp(1023.0f, -24));   // largest subnormal
+  EXPECT_EQ(detail::half_to_float(0x03ff), std::ldexp(1023.0f, -24));  // largest subnormal
 }
 
 TEST(Elements, BFloat16TiesOverflowAndNaN) {
@@ -178,15 +178,15 @@ TEST(Elements, BFloat16TiesOverflowAndNaN) {
   EXPECT_EQ(float_to_bfloat16(1.0f + 3 * std::ldexp(1.0f, -8)), 0x3f82);  // tie: even up
   EXPECT_EQ(float_to_bfloat16(0.1f), 0x3dcd);
   EXPECT_EQ(float_to_bfloat16(65504.0f), 0x4780);
-  EXPECT_EQ(float_to_bfloat16(std::ldexp(255.0f, 120)), 0x7f7f);          // largest finite
-  EXPECT_EQ(float_to_bfloat16(std::ldexp(511.0f, 119)), 0x7f80);          // midpoint above it: inf (even)
+  EXPECT_EQ(float_to_bfloat16(std::ldexp(255.0f, 120)), 0x7f7f);  // largest finite
+  EXPECT_EQ(float_to_bfloat16(std::ldexp(511.0f, 119)), 0x7f80);  // midpoint above it: inf (even)
   EXPECT_EQ(float_to_bfloat16(std::nextafter(std::ldexp(511.0f, 119), 0.0f)), 0x7f7f);
   EXPECT_EQ(float_to_bfloat16(-FLT_MAX), 0xff80);
-  EXPECT_EQ(float_to_bfloat16(std::nextafter(0.0f, 1.0f)), 0x0000);       // float32 subnormal 2^-149: below half of 2^-133
-  EXPECT_EQ(float_to_bfloat16(float_of(0x00008000u)), 0x0000);            // tie 0 | 0x0001: even 0
-  EXPECT_EQ(float_to_bfloat16(float_of(0x00018000u)), 0x0002);            // tie 0x0001 | 0x0002: even up
-  EXPECT_EQ(float_to_bfloat16(float_of(0xff800001u)), 0xffc0);            // a NaN whose payload would vanish
-  EXPECT_EQ(float_to_bfloat16(float_of(0x7fffffffu)), 0x7fff);            // NaN: no carry into the sign
+  EXPECT_EQ(float_to_bfloat16(std::nextafter(0.0f, 1.0f)), 0x0000);  // float32 subnormal 2^-149: below half of 2^-133
+  EXPECT_EQ(float_to_bfloat16(float_of(0x00008000u)), 0x0000);       // tie 0 | 0x0001: even 0
+  EXPECT_EQ(float_to_bfloat16(float_of(0x00018000u)), 0x0002);       // tie 0x0001 | 0x0002: even up
+  EXPECT_EQ(float_to_bfloat16(float_of(0xff800001u)), 0xffc0);       // a NaN whose payload would vanish
+  EXPECT_EQ(float_to_bfloat16(float_of(0x7fffffffu)), 0x7fff);       // NaN: no carry into the sign
 }
 
 TEST(Elements, ElementBytesAndBadTypes) {

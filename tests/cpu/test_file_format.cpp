@@ -53,7 +53,8 @@ ArrayMap random_state_dict_arrays(std::mt19937_64& rng, ModelDesc* desc) {
   *desc = small_desc(size(rng), size(rng), 1 + static_cast<int>(rng() % 2),
                      rng() % 2 ? Direction::kBidirectional : Direction::kForward);
   ArrayMap arrays;
-  for (const auto& [name, t] : test::random_state_dict(*desc, rng, true)) arrays[name] = Array::from_float32(t.shape, t.data);
+  for (const auto& [name, t] : test::random_state_dict(*desc, rng, true))
+    arrays[name] = Array::from_float32(t.shape, t.data);
   return arrays;
 }
 
@@ -157,8 +158,9 @@ TEST(FileFormatErrors, ContentOfAnotherFormatNamesItTheExtensionAndTheExpectedFo
                {"a.npy", "the content is an .npz archive", "although its name ends in '.npy'", "expected a .npy array",
                 "load_npz"});
   copy_to(dir.file("x.npy"), dir.file("b.npz"));
-  expect_error([&] { load_npz(dir.file("b.npz")); }, ErrorCode::kIoError,
-               {"b.npz", "the content is a .npy array", "although its name ends in '.npz'", "expected an .npz archive"});
+  expect_error(
+      [&] { load_npz(dir.file("b.npz")); }, ErrorCode::kIoError,
+      {"b.npz", "the content is a .npy array", "although its name ends in '.npz'", "expected an .npz archive"});
   expect_error([&] { load_weights(dir.file("b.npz")); }, ErrorCode::kIoError,
                {"b.npz", "a .npy array", "a .npy file holds one array", "numpy.savez"});
   expect_error([&] { load_weight_arrays(dir.file("b.npz")); }, ErrorCode::kIoError, {"b.npz", "a .npy array"});
@@ -200,8 +202,9 @@ TEST(FileFormatErrors, GarbageAndTruncatedFilesNameTheFileAndTheFormatsExpected)
   write_bytes(dir.file("junk.bin"), garbage);
   for (const auto& load : {std::function<void()>([&] { load_weights(dir.file("junk.bin")); }),
                            std::function<void()>([&] { load_weight_arrays(dir.file("junk.bin")); })})
-    expect_error(load, ErrorCode::kIoError,
-                 {"junk.bin", "not a model file lstmrt reads", ".npz", ".safetensors", ".onnx", ".keras", ".weights.h5"});
+    expect_error(
+        load, ErrorCode::kIoError,
+        {"junk.bin", "not a model file lstmrt reads", ".npz", ".safetensors", ".onnx", ".keras", ".weights.h5"});
   expect_error([&] { load_keras_model(dir.file("junk.bin")); }, ErrorCode::kIoError,
                {"junk.bin", "not a Keras model file lstmrt reads", ".keras", ".weights.h5"});
   // Unrecognised content goes to the reader of the only format a loader reads, or the one its
@@ -245,8 +248,8 @@ TEST(DataTypes, EveryValueHasASizeAndANameThatParsesBack) {
     SCOPED_TRACE(to_string(type));
     EXPECT_EQ(detail::element_bytes(type), bytes);
     EXPECT_EQ(data_type_from_string(to_string(type)), type);
-    EXPECT_EQ(is_storage_type(type), type == DataType::kFloat32 || type == DataType::kFloat16 ||
-                                         type == DataType::kBFloat16);
+    EXPECT_EQ(is_storage_type(type),
+              type == DataType::kFloat32 || type == DataType::kFloat16 || type == DataType::kBFloat16);
   }
   // The API's first three values stay where they were.
   EXPECT_EQ(static_cast<int>(DataType::kFloat32), 0);
@@ -289,8 +292,11 @@ TEST(DataTypes, NpyAndNpzRefuseBfloat16NumpyHasNoTypeForIt) {
   expect_error([&] { save_npy(dir.file("b.npy"), a); }, ErrorCode::kInvalidArgument,
                {"b.npy", "bfloat16", "NumPy has no bfloat16", "float32"});
   EXPECT_FALSE(fs::exists(dir.file("b.npy"))) << "nothing is left behind";
-  expect_error([&] { save_npz(dir.file("b.npz"), ArrayMap{{"ok", Array::from_float32({1}, {1.0f})}, {"w", a}}); },
-               ErrorCode::kInvalidArgument, {"bfloat16", "NumPy has no bfloat16"});
+  expect_error(
+      [&] {
+        save_npz(dir.file("b.npz"), ArrayMap{{"ok", Array::from_float32({1}, {1.0f})}, {"w", a}});
+      },
+      ErrorCode::kInvalidArgument, {"bfloat16", "NumPy has no bfloat16"});
   EXPECT_FALSE(fs::exists(dir.file("b.npz")));
   // What ml_dtypes writes for a bfloat16 array: descr '|V2', two raw bytes per element.
   std::string header = "{'descr': '|V2', 'fortran_order': False, 'shape': (3,), }";

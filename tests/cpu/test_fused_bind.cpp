@@ -38,7 +38,7 @@ struct BindCase {
   ForwardRequest req;
   std::vector<LayerWeights> weights;
   UploadStaging staging;
-  std::vector<Range> ranges;  // every buffer bind may point into, by name
+  std::vector<Range> ranges;         // every buffer bind may point into, by name
   std::uintptr_t next = 0x10000000;  // the next free made-up address (256-byte aligned)
 
   const void* take(const std::string& name, std::size_t bytes) {
@@ -230,13 +230,15 @@ void expect_gate(const BindCase& s, const kernels::GateStepParams& g, int layer,
   const std::int64_t slot = static_cast<std::int64_t>(layer) * D * N;
   if (s.key.want_h_n) {
     EXPECT_TRUE(inside(s, g.h_n, D * N * Ho * e, "h_n")) << what;
-    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(g.h_n) - s.range("h_n").base, static_cast<std::uintptr_t>(slot * Ho * e)) << what;
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(g.h_n) - s.range("h_n").base, static_cast<std::uintptr_t>(slot * Ho * e))
+        << what;
   } else {
     EXPECT_EQ(g.h_n, nullptr) << what;
   }
   if (s.key.want_c_n) {
     EXPECT_TRUE(inside(s, g.c_n, D * N * H * e, "c_n")) << what;
-    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(g.c_n) - s.range("c_n").base, static_cast<std::uintptr_t>(slot * H * e)) << what;
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(g.c_n) - s.range("c_n").base, static_cast<std::uintptr_t>(slot * H * e))
+        << what;
   } else {
     EXPECT_EQ(g.c_n, nullptr) << what;
   }
@@ -285,7 +287,8 @@ void expect_bound(const BindCase& s, const BoundCall& call) {
           EXPECT_TRUE(inside(s, p.h0, D * N * Ho * e, "h0")) << what;
           EXPECT_TRUE(inside(s, p.c0, D * N * H * e, "c0")) << what;
           EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p.h0) - s.range("h0").base,
-                    static_cast<std::uintptr_t>(l * D * N * Ho * e)) << what;
+                    static_cast<std::uintptr_t>(l * D * N * Ho * e))
+              << what;
         } else {
           EXPECT_EQ(p.h0, nullptr) << what;
         }
@@ -325,9 +328,7 @@ void expect_bound(const BindCase& s, const BoundCall& call) {
         EXPECT_EQ(call.ops[op.after[0]].stream, planned.wait_layer) << what;
         EXPECT_EQ(op.wait_stream, planned.wait_layer) << what;
         break;
-      case OpKind::kJoin:
-        EXPECT_EQ(static_cast<int>(op.after.size()), m.num_layers - 1) << what;
-        break;
+      case OpKind::kJoin: EXPECT_EQ(static_cast<int>(op.after.size()), m.num_layers - 1) << what; break;
       case OpKind::kFork:
       case OpKind::kRecordEvent: break;
     }
@@ -369,9 +370,9 @@ TEST(FusedBind, Refusals) {
   void* ws = workspace_of(s);
   const std::size_t need = s.plan.workspace.total_bytes;
   test::expect_error([&] { bind_setup(s, nullptr, need); }, ErrorCode::kInvalidArgument, {"no workspace"});
-  test::expect_error([&] { bind_setup(s, ws, need - 1); }, ErrorCode::kInvalidArgument,
-                     {fmt::format("workspace_bytes is {}", need - 1), fmt::format("at least {}", need),
-                      "Lstm::workspace_size"});
+  test::expect_error(
+      [&] { bind_setup(s, ws, need - 1); }, ErrorCode::kInvalidArgument,
+      {fmt::format("workspace_bytes is {}", need - 1), fmt::format("at least {}", need), "Lstm::workspace_size"});
   test::expect_error([&] { bind_setup(s, static_cast<char*>(ws) + 16, need); }, ErrorCode::kInvalidArgument,
                      {"256-byte aligned"});
   BindCase other = s;

@@ -158,22 +158,25 @@ TEST(KernelChoice, ExecutionPlanLines) {
   ASSERT_TRUE(c.grid.usable()) << c.grid.why_not();
   const LayerChoice g = pick(FusedKernel::kPersistent, bi, DataType::kBFloat16, 1, c);
   const PersistentPlan& p = g.persistent;
-  EXPECT_EQ(describe_layer(0, g, 2),
-            fmt::format("layer 0: persistent grid, {} blocks × {} units, {} register rows + {} shared-memory rows, 2 "
-                        "directions",
-                        p.blocks_per_direction, p.units_per_block, p.register_rows, 4 * p.units_per_block - p.register_rows));
+  EXPECT_EQ(
+      describe_layer(0, g, 2),
+      fmt::format("layer 0: persistent grid, {} blocks × {} units, {} register rows + {} shared-memory rows, 2 "
+                  "directions",
+                  p.blocks_per_direction, p.units_per_block, p.register_rows, 4 * p.units_per_block - p.register_rows));
   const ModelDesc small = model(64, Direction::kForward, 16);
   const Pair sc = candidates(small, DataType::kFloat32, 40);
   const LayerChoice cl = pick(FusedKernel::kAuto, small, DataType::kFloat32, 40, sc);
   ASSERT_EQ(cl.kernel, FusedKernel::kCluster);
   const std::string line = describe_layer(3, cl, 1);
-  EXPECT_TRUE(contains(line, fmt::format("layer 3: persistent cluster, {} clusters of {} blocks × {} units ({} rows each)",
-                                         cl.persistent.clusters_per_direction, cl.persistent.blocks_per_direction,
-                                         cl.persistent.units_per_block, cl.persistent.rows_per_cluster)))
+  EXPECT_TRUE(
+      contains(line, fmt::format("layer 3: persistent cluster, {} clusters of {} blocks × {} units ({} rows each)",
+                                 cl.persistent.clusters_per_direction, cl.persistent.blocks_per_direction,
+                                 cl.persistent.units_per_block, cl.persistent.rows_per_cluster)))
       << line;
   EXPECT_TRUE(contains(line, "projected units per block, 1 direction (auto)")) << line;
   const ModelDesc big = model(4096);
-  const LayerChoice fallback = pick(FusedKernel::kPersistent, big, DataType::kFloat32, 1, candidates(big, DataType::kFloat32, 1));
+  const LayerChoice fallback =
+      pick(FusedKernel::kPersistent, big, DataType::kFloat32, 1, candidates(big, DataType::kFloat32, 1));
   EXPECT_EQ(describe_layer(1, fallback, 1), "layer 1: stepwise (" + fallback.note + ")");
   EXPECT_TRUE(contains(fallback.note, "persistent requested: ")) << fallback.note;
 }
@@ -198,7 +201,8 @@ TEST(KernelChoice, CandidatesFromDeviceFacts) {
   VariantCandidate c = variant_candidate(m, DataType::kFloat32, 16, 4, f, FusedKernel::kPersistent);
   EXPECT_TRUE(c.usable()) << c.why_not();
   EXPECT_EQ(queries, 1);
-  EXPECT_EQ(c.plan.total_blocks(), make_persistent_plan(m, DataType::kFloat32, 4, 16, f.limits, FusedKernel::kPersistent).total_blocks());
+  EXPECT_EQ(c.plan.total_blocks(),
+            make_persistent_plan(m, DataType::kFloat32, 4, 16, f.limits, FusedKernel::kPersistent).total_blocks());
   // No cooperative launches: the grid variant is refused without a query, the cluster one is not.
   f.cooperative_launch = false;
   c = variant_candidate(m, DataType::kFloat32, 16, 4, f, FusedKernel::kPersistent);

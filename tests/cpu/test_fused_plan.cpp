@@ -82,8 +82,9 @@ TEST(FusedPlan, RecurrentGemmTargets) {
   EXPECT_EQ(recs[0].gemm.out.offset, 3 * 20);
   EXPECT_EQ(recs[0].gemm.out.ld, 4 * 20);
   // Reverse with lengths (rows at different times) and bidirectional layers use gates_h.
-  for (const FusedPlan& p : {test::plan_for(rev, DataType::kFloat32, key(4, 2, true, true)),
-                             test::plan_for(model(Direction::kBidirectional, 1, 3, 5), DataType::kFloat32, key(4, 2, false, true))}) {
+  for (const FusedPlan& p :
+       {test::plan_for(rev, DataType::kFloat32, key(4, 2, true, true)),
+        test::plan_for(model(Direction::kBidirectional, 1, 3, 5), DataType::kFloat32, key(4, 2, false, true))}) {
     for (const Op& op : gemms(p, GemmRole::kRecurrent)) {
       EXPECT_EQ(op.gemm.out.buffer, BufferKind::kGatesH);
       EXPECT_FALSE(op.gemm.accumulate);
@@ -115,7 +116,7 @@ TEST(FusedPlan, ProjectionEmitsPreviousStepAndChunkEnd) {
   EXPECT_EQ(proj.depth, 6);
   EXPECT_EQ(proj.act.buffer, BufferKind::kMState);
   EXPECT_EQ(proj.weight.buffer, BufferKind::kWeightHr);
-  EXPECT_EQ(proj.out.buffer, BufferKind::kHState);  // straight into the next step's recurrent input
+  EXPECT_EQ(proj.out.buffer, BufferKind::kHState);                // straight into the next step's recurrent input
   EXPECT_EQ(gemms(plan, GemmRole::kRecurrent)[0].gemm.depth, 2);  // W_hh is (4H, P)
 }
 
@@ -206,7 +207,7 @@ TEST(FusedPlan, ChunkStepsKeepGatesInTheL2Budget) {
   const int steps = plan_chunk_steps(big, 1000, 256, false);
   EXPECT_EQ(static_cast<std::size_t>(steps), kGatesChunkBudgetBytes / (256u * 4096u * 4u));
   EXPECT_LE(static_cast<std::size_t>(steps) * 256 * 4096 * 4, kGatesChunkBudgetBytes);
-  EXPECT_EQ(plan_chunk_steps(big, 3, 1, false), 3);        // small: the whole sequence
+  EXPECT_EQ(plan_chunk_steps(big, 3, 1, false), 3);  // small: the whole sequence
   EXPECT_EQ(plan_chunk_steps(model(Direction::kForward, 4, 8, 8), 100, 4, false), kWavefrontChunkSteps);
   EXPECT_EQ(plan_chunk_steps(model(Direction::kBidirectional, 4, 8, 8), 100, 4, false), 100);
   // A step larger than the budget still makes chunks of one step.
@@ -243,7 +244,8 @@ TEST(FusedPlan, BatchMajorInputGemms) {
     }
   // Chunked, N < steps: one batch entry per row.
   g = gemms(test::plan_for(m, DataType::kFloat32, key(9, 2, false, false, TensorLayout::kBatchMajor), 4),
-            GemmRole::kInput)[0].gemm;
+            GemmRole::kInput)[0]
+          .gemm;
   EXPECT_EQ(g.batch, 2);
   EXPECT_EQ(g.rows, 4);
   EXPECT_EQ(g.act.ld, 3);
@@ -356,8 +358,8 @@ TEST(FusedPlan, GemmOperandsStayInsideTheirBuffers) {
               }
               return 0;
             };
-            const std::string what = std::string(to_string(g.role)) + " layer " +
-                                     std::to_string(op.layer) + " chunk " + std::to_string(op.chunk);
+            const std::string what = std::string(to_string(g.role)) + " layer " + std::to_string(op.layer) + " chunk " +
+                                     std::to_string(op.chunk);
             EXPECT_LE(extent(g.act, g.rows, g.depth), capacity(g.act)) << what;
             EXPECT_LE(extent(g.weight, g.cols, g.depth), capacity(g.weight)) << what;
             EXPECT_LE(extent(g.out, g.rows, g.cols), capacity(g.out)) << what;
@@ -404,8 +406,8 @@ void expect_cross_layer_order(const ModelDesc& m, const FusedPlan& plan) {
       const bool overlaps = times.lower_bound(first) != times.end() && *times.lower_bound(first) < last;
       if (overlaps)
         EXPECT_TRUE(order.before(a, b)) << "layer " << writer.layer << " step " << writer.step
-                                        << " writes times the layer above reads in chunk " << reader.chunk
-                                        << " [" << first << ", " << last << ") without ordering";
+                                        << " writes times the layer above reads in chunk " << reader.chunk << " ["
+                                        << first << ", " << last << ") without ordering";
     }
   }
   // The join follows everything.
@@ -537,8 +539,11 @@ TEST(FusedPlan, Errors) {
   test::expect_error([&] { chunk_time_range(m, 0, 5, 2, 6); }, ErrorCode::kInternal, {"chunk 5"});
   CallBuffers empty;
   empty.layers.resize(1);
-  test::expect_error([&] { matrix_address(empty, MatrixRef{BufferKind::kGatesX, 0, 0, 1, 0}, DataType::kFloat32); },
-                     ErrorCode::kInternal, {"gates_x"});
+  test::expect_error(
+      [&] {
+        matrix_address(empty, MatrixRef{BufferKind::kGatesX, 0, 0, 1, 0}, DataType::kFloat32);
+      },
+      ErrorCode::kInternal, {"gates_x"});
 }
 
 }  // namespace

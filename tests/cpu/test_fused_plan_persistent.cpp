@@ -20,13 +20,14 @@ namespace lstmrt::test {
 namespace {
 
 using fused::FusedPlan;
-using lstmrt::FusedKernel;
 using fused::Op;
 using fused::OpKind;
 using fused::Region;
+using lstmrt::FusedKernel;
 
 ModelDesc model(Direction dir, int layers, int I, int H, int P = 0) { return plan_model(dir, layers, I, H, P); }
-fused::PlanKey key(int T, int N, bool lengths = false, bool h0 = false, TensorLayout layout = TensorLayout::kTimeMajor) {
+fused::PlanKey key(int T, int N, bool lengths = false, bool h0 = false,
+                   TensorLayout layout = TensorLayout::kTimeMajor) {
   return plan_key(T, N, lengths, h0, layout);
 }
 
@@ -40,7 +41,7 @@ TEST(FusedPlanPersistent, OneLayerNodeOrder) {
             "0:input 0:persistent8+2 0:join");
   // The same with a projection: the launch emits its own outputs (no emit-only op).
   const FusedPlan proj = test::plan_for(model(Direction::kForward, 1, 3, 5, 2), DataType::kBFloat16, key(3, 2), 0,
-                                   {FusedKernel::kCluster});
+                                        {FusedKernel::kCluster});
   EXPECT_EQ(node_order(proj), "0:clear_persistent 0:fork 0:init_state 0:input 0:persistent0+3 0:join");
 }
 
@@ -51,11 +52,13 @@ TEST(FusedPlanPersistent, StackedLayersDoNotOverlap) {
   const FusedPlan stepwise = test::plan_for(m, DataType::kFloat32, key(10, 2));
   EXPECT_TRUE(stepwise.wavefront);
   EXPECT_EQ(stepwise.chunk_steps, fused::kWavefrontChunkSteps);
-  const FusedPlan plan = test::plan_for(m, DataType::kFloat32, key(10, 2), 0, {FusedKernel::kStepwise, FusedKernel::kPersistent});
+  const FusedPlan plan =
+      test::plan_for(m, DataType::kFloat32, key(10, 2), 0, {FusedKernel::kStepwise, FusedKernel::kPersistent});
   EXPECT_FALSE(plan.wavefront);
   EXPECT_EQ(plan.chunk_steps, 10);
   EXPECT_EQ(plan.chunk_steps, fused::plan_chunk_steps(m, 10, 2, false, false));
-  const FusedPlan chunked = test::plan_for(m, DataType::kFloat32, key(10, 2), 3, {FusedKernel::kPersistent, FusedKernel::kStepwise});
+  const FusedPlan chunked =
+      test::plan_for(m, DataType::kFloat32, key(10, 2), 3, {FusedKernel::kPersistent, FusedKernel::kStepwise});
   EXPECT_FALSE(chunked.wavefront);
   const std::string order = node_order(chunked);
   EXPECT_LT(order.find("0:record@3"), order.find("1:wait0@3")) << order;
@@ -72,7 +75,8 @@ void expect_persistent_plan_valid(const ModelDesc& m, const FusedPlan& plan, con
   ASSERT_EQ(plan.ops.front().kind, OpKind::kClearPersistent);
   ASSERT_EQ(plan.ops.back().kind, OpKind::kJoin);
   EXPECT_FALSE(plan.wavefront);
-  const auto fork = std::find_if(plan.ops.begin(), plan.ops.end(), [](const Op& op) { return op.kind == OpKind::kFork; });
+  const auto fork =
+      std::find_if(plan.ops.begin(), plan.ops.end(), [](const Op& op) { return op.kind == OpKind::kFork; });
   ASSERT_NE(fork, plan.ops.end());
   for (int l = 0; l < L; ++l) {
     const bool persistent = fused::is_persistent(plan.choices[l].kernel);
@@ -118,7 +122,8 @@ void expect_persistent_plan_valid(const ModelDesc& m, const FusedPlan& plan, con
     const Op& later = plan.ops[b];
     if (later.layer == 0 || (later.kind != OpKind::kGemm && later.kind != OpKind::kPersistent)) continue;
     for (std::size_t a = 0; a < plan.ops.size(); ++a)
-      if (plan.ops[a].layer == later.layer - 1 && plan.ops[a].kind != OpKind::kFork && plan.ops[a].kind != OpKind::kJoin)
+      if (plan.ops[a].layer == later.layer - 1 && plan.ops[a].kind != OpKind::kFork &&
+          plan.ops[a].kind != OpKind::kJoin)
         EXPECT_TRUE(order.before(a, b)) << "layer " << later.layer << " op " << b << " may overlap layer "
                                         << later.layer - 1 << " op " << a << " (" << to_string(plan.ops[a].kind) << ")";
   }
@@ -149,8 +154,9 @@ TEST(FusedPlanPersistent, RandomPlansEveryStepOnceInOrder) {
 
 TEST(FusedPlanPersistent, StepwisePlansHaveNoPersistentOps) {
   const ModelDesc m = model(Direction::kBidirectional, 2, 3, 4, 2);
-  for (const FusedPlan& plan : {test::plan_for(m, DataType::kFloat32, key(6, 2)),
-                                test::plan_for(m, DataType::kFloat32, key(6, 2), 2, {FusedKernel::kStepwise, FusedKernel::kStepwise})}) {
+  for (const FusedPlan& plan :
+       {test::plan_for(m, DataType::kFloat32, key(6, 2)),
+        test::plan_for(m, DataType::kFloat32, key(6, 2), 2, {FusedKernel::kStepwise, FusedKernel::kStepwise})}) {
     EXPECT_FALSE(plan.any_persistent());
     for (const Op& op : plan.ops) {
       EXPECT_NE(op.kind, OpKind::kPersistent);
@@ -184,8 +190,7 @@ TEST(FusedPlanPersistent, WorkspacePersistentRegion) {
           // Sized from the planner's grid layout, whatever the device (the grid exchange does not
           // depend on its limits): D directions of h (and m) exchanges for N rows.
           for (const fused::DeviceLimits& lim : {test::kH200Limits, fused::DeviceLimits{20, 65536, 255, 100000, 8}}) {
-            const fused::PersistentPlan pp =
-                fused::make_persistent_plan(m, t, N, T, lim, FusedKernel::kPersistent);
+            const fused::PersistentPlan pp = fused::make_persistent_plan(m, t, N, T, lim, FusedKernel::kPersistent);
             EXPECT_EQ(r.h_exchange.bytes, D * pp.h_exchange.total_bytes) << what;
             EXPECT_EQ(r.m_exchange.bytes, D * pp.m_exchange.total_bytes) << what;
           }
@@ -201,7 +206,8 @@ TEST(FusedPlanPersistent, WorkspacePersistentRegion) {
         }
       }
   // float16 never runs persistent: no region.
-  const fused::WorkspaceLayout half = fused::plan_workspace(model(Direction::kForward, 2, 3, 4), DataType::kFloat16, 5, 2, 5);
+  const fused::WorkspaceLayout half =
+      fused::plan_workspace(model(Direction::kForward, 2, 3, 4), DataType::kFloat16, 5, 2, 5);
   EXPECT_EQ(half.persistent.bytes, 0u);
   EXPECT_EQ(half.layers[1].h_exchange.bytes, 0u);
 }
@@ -212,8 +218,9 @@ TEST(FusedPlanPersistent, WorkspaceBytesCoversPersistentPlans) {
     for (bool lengths : {false, true})
       for (FusedKernel k : {FusedKernel::kStepwise, FusedKernel::kPersistent}) {
         const FusedPlan plan = test::plan_for(m, DataType::kBFloat16, key(300, 64, lengths, true), 0,
-                                         {FusedKernel::kStepwise, k, FusedKernel::kStepwise});
-        EXPECT_LE(plan.workspace.total_bytes, fused::workspace_bytes(m, DataType::kBFloat16, 300, 64, test::kH200Limits))
+                                              {FusedKernel::kStepwise, k, FusedKernel::kStepwise});
+        EXPECT_LE(plan.workspace.total_bytes,
+                  fused::workspace_bytes(m, DataType::kBFloat16, 300, 64, test::kH200Limits))
             << to_string(dir) << " lengths " << lengths << " " << to_string(k);
       }
   }
@@ -223,33 +230,44 @@ TEST(FusedPlanPersistent, WorkspaceBytesCoversPersistentPlans) {
 // chunking only where a persistent variant could serve at all (N·H_out staged in shared memory).
 TEST(FusedPlanPersistent, PersistentChunksAndWorkspace) {
   const ModelDesc m = model(Direction::kForward, 1, 64, 1024);  // 1 layer, I = 64, H = 1024
-  const std::size_t per_step = 32u * 4 * 1024 * 4;                // N = 32: 512 KiB of gates per step
-  EXPECT_EQ(fused::plan_chunk_steps(m, 1000, 32, false, true), static_cast<int>(fused::kGatesChunkBudgetBytes / per_step));
+  const std::size_t per_step = 32u * 4 * 1024 * 4;              // N = 32: 512 KiB of gates per step
+  EXPECT_EQ(fused::plan_chunk_steps(m, 1000, 32, false, true),
+            static_cast<int>(fused::kGatesChunkBudgetBytes / per_step));
   EXPECT_EQ(fused::plan_chunk_steps(m, 1000, 32, false, false),
             static_cast<int>(fused::kPersistentGatesChunkBudgetBytes / per_step));
   const FusedPlan plan = test::plan_for(m, DataType::kFloat32, key(1000, 32), 0, {FusedKernel::kPersistent});
   EXPECT_EQ(plan.chunk_steps, 128);
   EXPECT_LE(plan.workspace.total_bytes, fused::workspace_bytes(m, DataType::kFloat32, 1000, 32, test::kH200Limits));
-  EXPECT_TRUE(fused::persistent_possible(m, DataType::kFloat32, 56, test::kH200Limits));    // 56 · 1024 · 4 = 229,376 B
+  EXPECT_TRUE(fused::persistent_possible(m, DataType::kFloat32, 56, test::kH200Limits));  // 56 · 1024 · 4 = 229,376 B
   EXPECT_FALSE(fused::persistent_possible(m, DataType::kFloat32, 57, test::kH200Limits));
   EXPECT_FALSE(fused::persistent_possible(m, DataType::kFloat16, 1, test::kH200Limits));
   // N = 256: no persistent variant can serve, so the workspace is the stepwise one.
-  EXPECT_EQ(fused::workspace_bytes(m, DataType::kFloat32, 1000, 256, test::kH200Limits),
-            std::max(fused::plan_workspace(m, DataType::kFloat32, 1000, 256, fused::plan_chunk_steps(m, 1000, 256, false)).total_bytes,
-                     fused::plan_workspace(m, DataType::kFloat32, 1000, 256, fused::plan_chunk_steps(m, 1000, 256, true)).total_bytes));
+  EXPECT_EQ(
+      fused::workspace_bytes(m, DataType::kFloat32, 1000, 256, test::kH200Limits),
+      std::max(fused::plan_workspace(m, DataType::kFloat32, 1000, 256, fused::plan_chunk_steps(m, 1000, 256, false))
+                   .total_bytes,
+               fused::plan_workspace(m, DataType::kFloat32, 1000, 256, fused::plan_chunk_steps(m, 1000, 256, true))
+                   .total_bytes));
 }
 
 TEST(FusedPlanPersistent, Errors) {
   const ModelDesc m = model(Direction::kForward, 2, 3, 4);
   expect_error([&] { test::plan_for(m, DataType::kFloat32, key(3, 2), 0, {FusedKernel::kPersistent}); },
                ErrorCode::kInvalidArgument, {"1 per-layer kernel choices", "2 layers"});
-  expect_error([&] { test::plan_for(m, DataType::kFloat16, key(3, 2), 0, {FusedKernel::kStepwise, FusedKernel::kCluster}); },
-               ErrorCode::kInvalidArgument, {"float16"});
-  EXPECT_NO_THROW(test::plan_for(m, DataType::kFloat16, key(3, 2), 0, {FusedKernel::kStepwise, FusedKernel::kStepwise}));
+  expect_error(
+      [&] {
+        test::plan_for(m, DataType::kFloat16, key(3, 2), 0, {FusedKernel::kStepwise, FusedKernel::kCluster});
+      },
+      ErrorCode::kInvalidArgument, {"float16"});
+  EXPECT_NO_THROW(
+      test::plan_for(m, DataType::kFloat16, key(3, 2), 0, {FusedKernel::kStepwise, FusedKernel::kStepwise}));
   // 3000 rows of H_out = 32: 384,000 staged bytes, more than any block's shared memory.
-  expect_error([&] { test::plan_for(model(Direction::kForward, 1, 4, 32), DataType::kFloat32, key(3, 3000), 0,
-                               {FusedKernel::kPersistent}); },
-               ErrorCode::kInvalidArgument, {"N=3000", "H_out=32", "384000", "shared memory"});
+  expect_error(
+      [&] {
+        test::plan_for(model(Direction::kForward, 1, 4, 32), DataType::kFloat32, key(3, 3000), 0,
+                       {FusedKernel::kPersistent});
+      },
+      ErrorCode::kInvalidArgument, {"N=3000", "H_out=32", "384000", "shared memory"});
   EXPECT_STREQ(fused::to_string(OpKind::kPersistent), "persistent");
   EXPECT_STREQ(fused::to_string(OpKind::kClearPersistent), "clear_persistent");
 }
@@ -265,15 +283,19 @@ TEST(FusedPlanPersistent, ChoicesMustServeTheKey) {
   choice.kernel = FusedKernel::kPersistent;
   expect_error([&] { fused::make_plan(m, DataType::kFloat32, k, {choice}, test::kH200Limits); },
                ErrorCode::kInvalidArgument, {"layer 0", "not fitting"});
-  choice.persistent = fused::make_persistent_plan(m, DataType::kFloat32, 3, 5, test::kH200Limits, FusedKernel::kPersistent);
+  choice.persistent =
+      fused::make_persistent_plan(m, DataType::kFloat32, 3, 5, test::kH200Limits, FusedKernel::kPersistent);
   expect_error([&] { fused::make_plan(m, DataType::kFloat32, k, {choice}, test::kH200Limits); },
                ErrorCode::kInvalidArgument, {"3 rows", "N=2"});
-  choice.persistent = fused::make_persistent_plan(m, DataType::kFloat32, 2, 5, test::kH200Limits, FusedKernel::kCluster);
+  choice.persistent =
+      fused::make_persistent_plan(m, DataType::kFloat32, 2, 5, test::kH200Limits, FusedKernel::kCluster);
   expect_error([&] { fused::make_plan(m, DataType::kFloat32, k, {choice}, test::kH200Limits); },
                ErrorCode::kInvalidArgument, {"persistent choice", "cluster"});
-  choice.persistent = fused::make_persistent_plan(m, DataType::kBFloat16, 2, 5, test::kH200Limits, FusedKernel::kPersistent);
+  choice.persistent =
+      fused::make_persistent_plan(m, DataType::kBFloat16, 2, 5, test::kH200Limits, FusedKernel::kPersistent);
   EXPECT_THROW(fused::make_plan(m, DataType::kFloat32, k, {choice}, test::kH200Limits), Error);
-  choice.persistent = fused::make_persistent_plan(m, DataType::kFloat32, 2, 5, test::kH200Limits, FusedKernel::kPersistent);
+  choice.persistent =
+      fused::make_persistent_plan(m, DataType::kFloat32, 2, 5, test::kH200Limits, FusedKernel::kPersistent);
   const FusedPlan plan = fused::make_plan(m, DataType::kFloat32, k, {choice}, test::kH200Limits);
   EXPECT_EQ(plan.choices[0].persistent.total_blocks(), choice.persistent.total_blocks());
   // Staged h beyond a small device's shared memory: refused on that device, planned on an H200.

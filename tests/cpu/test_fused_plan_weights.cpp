@@ -2,7 +2,6 @@
 // and the GEMM alignment arithmetic (src/fused/fused_gemm.hpp).
 #include <gtest/gtest.h>
 
-
 #include "common/expect_error.hpp"
 #include "fused/fused_gemm.hpp"
 #include "fused/fused_weights.hpp"
@@ -49,10 +48,10 @@ TEST(FusedWeights, PacksDirectionsStackedWithSummedBias) {
 TEST(FusedGemm, CommonAlignment) {
   alignas(256) static char buffer[1024];
   EXPECT_EQ(common_alignment(buffer, 4, 64, 0), 256u);
-  EXPECT_EQ(common_alignment(buffer, 4, 3, 0), 4u);      // rows 12 bytes apart
-  EXPECT_EQ(common_alignment(buffer, 2, 8, 0), 16u);     // rows 16 bytes apart
-  EXPECT_EQ(common_alignment(buffer + 8, 4, 64, 0), 8u); // the address itself
-  EXPECT_EQ(common_alignment(buffer, 2, 64, 3), 2u);     // batch entries 6 bytes apart
+  EXPECT_EQ(common_alignment(buffer, 4, 3, 0), 4u);       // rows 12 bytes apart
+  EXPECT_EQ(common_alignment(buffer, 2, 8, 0), 16u);      // rows 16 bytes apart
+  EXPECT_EQ(common_alignment(buffer + 8, 4, 64, 0), 8u);  // the address itself
+  EXPECT_EQ(common_alignment(buffer, 2, 64, 3), 2u);      // batch entries 6 bytes apart
   EXPECT_EQ(common_alignment(buffer, 4, 1024, 4096), 256u);
 }
 

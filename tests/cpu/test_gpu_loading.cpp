@@ -6,8 +6,8 @@
 // never loads anything.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 #include <dlfcn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -32,9 +32,7 @@ std::string slurp(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
-bool mapped(const std::string& fragment) {
-  return slurp("/proc/self/maps").find(fragment) != std::string::npos;
-}
+bool mapped(const std::string& fragment) { return slurp("/proc/self/maps").find(fragment) != std::string::npos; }
 
 bool contains(const std::string& s, const std::string& fragment) { return s.find(fragment) != std::string::npos; }
 
@@ -80,8 +78,8 @@ struct RealLibraries {
 RealLibraries real_libraries() {
   const ChildResult r = in_child([] {
     const detail::GpuLibraries& libs = detail::gpu_libraries();
-    return ChildResult{libs.api != nullptr, libs.cudnn_path + "\n" + libs.cublaslt_path + "\n" + libs.cublas_path +
-                                                "\n" + libs.problem};
+    return ChildResult{libs.api != nullptr,
+                       libs.cudnn_path + "\n" + libs.cublaslt_path + "\n" + libs.cublas_path + "\n" + libs.problem};
   });
   RealLibraries out;
   std::istringstream lines(r.message);
@@ -266,8 +264,9 @@ TEST_F(GpuLoading, ModuleOverrideAndForeignModule) {
   ChildResult r = in_child([] {
     setenv("LSTMRT_GPU_MODULE", "/nonexistent/liblstmrt_gpu.so", 1);
     const detail::GpuLibraries& libs = detail::gpu_libraries();
-    return ChildResult{!libs.api && contains(libs.problem, "the GPU module liblstmrt_gpu.so could not be loaded: tried "
-                                                           "/nonexistent/liblstmrt_gpu.so (absent) (LSTMRT_GPU_MODULE)"),
+    return ChildResult{!libs.api && contains(libs.problem,
+                                             "the GPU module liblstmrt_gpu.so could not be loaded: tried "
+                                             "/nonexistent/liblstmrt_gpu.so (absent) (LSTMRT_GPU_MODULE)"),
                        libs.problem};
   });
   EXPECT_TRUE(r.ok) << r.message;
@@ -276,7 +275,8 @@ TEST_F(GpuLoading, ModuleOverrideAndForeignModule) {
   r = in_child([&] {
     setenv("LSTMRT_GPU_MODULE", real.cublaslt.c_str(), 1);
     const detail::GpuLibraries& libs = detail::gpu_libraries();
-    return ChildResult{!libs.api && contains(libs.problem, "not this build's GPU module: no entry point"), libs.problem};
+    return ChildResult{!libs.api && contains(libs.problem, "not this build's GPU module: no entry point"),
+                       libs.problem};
   });
   EXPECT_TRUE(r.ok) << r.message;
 }
@@ -293,8 +293,9 @@ TEST_F(GpuLoading, CliNeedsNoCudaLibraryToStart) {
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   const std::string info = slurp(dir_.file("info.txt"));
   EXPECT_TRUE(contains(info, "cuDNN: not loadable")) << info;
-  EXPECT_TRUE(contains(info, "GPU module: not loaded: cuDNN 9 (libcudnn.so.9) not found; looked in "
-                             "LSTMRT_GPU_LIBRARY_PATH=/nonexistent"))
+  EXPECT_TRUE(contains(info,
+                       "GPU module: not loaded: cuDNN 9 (libcudnn.so.9) not found; looked in "
+                       "LSTMRT_GPU_LIBRARY_PATH=/nonexistent"))
       << info;
   EXPECT_TRUE(contains(info, "backends usable here: reference")) << info;
 }

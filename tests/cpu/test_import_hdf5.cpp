@@ -106,16 +106,16 @@ TEST(Hdf5Check, RefusesEachPlantedCorruption) {
       {8, "\x02", "superblock version 2"},
       {13, "\x04", "4-byte offsets and 8-byte lengths"},
       {40, le64(1u << 30), "truncated: the superblock says the file has"},
-      {80, le64(0), "its entry caches B-tree 0"},                          // root entry's cached B-tree
-      {96, "\x02", "version 2: expected 1"},                               // root object header version
-      {98, "\x05", "messages but it declares 5"},                          // its message count
+      {80, le64(0), "its entry caches B-tree 0"},  // root entry's cached B-tree
+      {96, "\x02", "version 2: expected 1"},       // root object header version
+      {98, "\x05", "messages but it declares 5"},  // its message count
       {136, "XREE", "no B-tree node signature"},
       {142, "\xff", "a B-tree node with 255 entries"},
-      {680 + 16, le64(4000), "local heap free block at offset 4000"},     // free list head
-      {712 + 24, le64(24), "local heap free block at offset 24"},          // a free list that loops
+      {680 + 16, le64(4000), "local heap free block at offset 4000"},  // free list head
+      {712 + 24, le64(24), "local heap free block at offset 24"},      // a free list that loops
       {1504 + 6, "\xff", "a symbol table node with 255 entries"},
-      {1504 + 8, le64(1u << 20), "a name at heap offset 1048576"},        // first entry's name
-      {2056, "\xff", "global heap object"},                                // the collection's size
+      {1504 + 8, le64(1u << 20), "a name at heap offset 1048576"},  // first entry's name
+      {2056, "\xff", "global heap object"},                         // the collection's size
       {2048, "GCOX", "no global heap collection signature"},
   };
   for (const Case& c : cases) {
@@ -175,8 +175,8 @@ TEST(Hdf5Hostile, CorruptKerasArchivesGiveTheCliOneErrorLine) {
     int code = 0;
     zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_EXCL, &code);
     ASSERT_NE(z, nullptr);
-    for (const auto& [member, data] : {std::pair<const char*, const std::string*>{"config.json", &config},
-                                       {"model.weights.h5", &h5}})
+    for (const auto& [member, data] :
+         {std::pair<const char*, const std::string*>{"config.json", &config}, {"model.weights.h5", &h5}})
       ASSERT_GE(zip_file_add(z, member, zip_source_buffer(z, data->data(), data->size(), 0), 0), 0);
     ASSERT_EQ(zip_close(z), 0);
     const test::ProcessResult r =
@@ -203,22 +203,35 @@ TEST(ChildProcess, ReturnsTheAnswerAndRethrowsErrors) {
   std::vector<std::uint8_t> big(3u << 20);
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::uint8_t>(i * 7);
   EXPECT_EQ(run_in_child([&] { return big; }, "work"), big);  // more than a pipe holds at once
-  test::expect_error([] { run_in_child([]() -> std::vector<std::uint8_t> { throw Error(ErrorCode::kUnsupported, "no"); }, "w"); },
-                     ErrorCode::kUnsupported, {"no"});
+  test::expect_error(
+      [] { run_in_child([]() -> std::vector<std::uint8_t> { throw Error(ErrorCode::kUnsupported, "no"); }, "w"); },
+      ErrorCode::kUnsupported, {"no"});
 }
 
 TEST(ChildProcess, CrashesHangsAndFloodsAreErrors) {
   // Under AddressSanitizer its SEGV handler reports the fault and aborts (abort_on_error=1).
-  test::expect_error([] { run_in_child([]() -> std::vector<std::uint8_t> { ::raise(SIGSEGV); return {}; }, "libfoo"); },
-                     ErrorCode::kIoError,
-                     {test::kSanitizedBuild ? "libfoo was killed by signal SIG" : "libfoo was killed by signal SIGSEGV"});
+  test::expect_error(
+      [] {
+        run_in_child(
+            []() -> std::vector<std::uint8_t> {
+              ::raise(SIGSEGV);
+              return {};
+            },
+            "libfoo");
+      },
+      ErrorCode::kIoError,
+      {test::kSanitizedBuild ? "libfoo was killed by signal SIG" : "libfoo was killed by signal SIGSEGV"});
   test::expect_error([] { run_in_child([]() -> std::vector<std::uint8_t> { std::abort(); }, "libfoo"); },
                      ErrorCode::kIoError, {"libfoo was killed by signal SIGABRT"});
   ChildLimits quick;
   quick.timeout = std::chrono::milliseconds(300);
   test::expect_error(
       [&] {
-        run_in_child([]() -> std::vector<std::uint8_t> { for (;;) ::pause(); }, "libfoo", quick);
+        run_in_child(
+            []() -> std::vector<std::uint8_t> {
+              for (;;) ::pause();
+            },
+            "libfoo", quick);
       },
       ErrorCode::kIoError, {"libfoo did not finish within 0.3 s"});
   ChildLimits small;

@@ -7,8 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,8 +18,8 @@
 #include "common/compare.hpp"
 #include "common/golden_files.hpp"
 #include "lstmrt/import.hpp"
-#include "lstmrt/keras_run.hpp"
 #include "lstmrt/io.hpp"
+#include "lstmrt/keras_run.hpp"
 
 namespace lstmrt::test {
 namespace {
@@ -45,14 +45,16 @@ std::vector<KerasCase> keras_cases() {
 
 void PrintTo(const KerasCase& c, std::ostream* os) { *os << c.name; }
 
-std::string input_file(const KerasCase& c, int k) { return golden_path("keras_import", fmt::format("{}.in{}.npy", c.name, k)); }
+std::string input_file(const KerasCase& c, int k) {
+  return golden_path("keras_import", fmt::format("{}.in{}.npy", c.name, k));
+}
 
 ArrayMap expected_outputs(const KerasCase& c) {
   return load_npz(golden_path("keras_import", c.name + ".expected.npz"));
 }
 
-::testing::AssertionResult same(const Array& want, const std::vector<std::int64_t>& shape, const std::vector<float>& got,
-                                const std::string& what) {
+::testing::AssertionResult same(const Array& want, const std::vector<std::int64_t>& shape,
+                                const std::vector<float>& got, const std::string& what) {
   if (want.shape != shape)
     return ::testing::AssertionFailure() << what << ": shape " << shape_string(shape) << ", expected "
                                          << shape_string(want.shape);
@@ -117,7 +119,8 @@ TEST_P(KerasGolden, CliMatchesKeras) {
   };
   if (!c.chain) {
     EXPECT_EQ(got.size(), static_cast<std::size_t>(c.outputs));
-    for (int k = 0; k < c.outputs; ++k) check(fmt::format("out{}", k), npz_member(expected, fmt::format("out{}", k), "keras"));
+    for (int k = 0; k < c.outputs; ++k)
+      check(fmt::format("out{}", k), npz_member(expected, fmt::format("out{}", k), "keras"));
     return;
   }
   const ImportedModel m = load_keras_model(golden_path("keras_import", c.file));
@@ -154,8 +157,7 @@ Array swapped_01(const Array& a) {
   const std::int64_t A = a.shape[0], B = a.shape[1], C = a.shape[2];
   std::vector<float> out(v.size());
   for (std::int64_t i = 0; i < A; ++i)
-    for (std::int64_t j = 0; j < B; ++j)
-      std::copy_n(v.data() + (i * B + j) * C, C, out.data() + (j * A + i) * C);
+    for (std::int64_t j = 0; j < B; ++j) std::copy_n(v.data() + (i * B + j) * C, C, out.data() + (j * A + i) * C);
   return Array::from_float32({B, A, C}, out);
 }
 
@@ -163,8 +165,8 @@ Array swapped_01(const Array& a) {
 TEST(KerasImportCli, TimeMajorLayoutTransposesSequences) {
   const KerasCase c = named_case("stacked_masked_encoder_decoder");  // outputs: c (N, H), y (N, T, H), h (N, H)
   ScratchDir dir;
-  std::vector<std::string> args = {"run", "--backend", "reference", "--time-major", "--weights",
-                                   golden_path("keras_import", c.file)};
+  std::vector<std::string> args = {"run",          "--backend", "reference",
+                                   "--time-major", "--weights", golden_path("keras_import", c.file)};
   for (int k = 0; k < c.inputs; ++k) {
     save_npy(dir.file(fmt::format("in{}.npy", k)), swapped_01(load_npy(input_file(c, k))));
     args.insert(args.end(), {"--input", dir.file(fmt::format("in{}.npy", k))});
@@ -202,8 +204,9 @@ TEST(KerasImportCli, KerasLayoutIsTheDefaultAndSaidSo) {
   EXPECT_NE(help.output.find("a Keras model takes (B, T, I)"), std::string::npos) << help.output;
   EXPECT_NE(help.output.find("out0, out1, ... in the order of model.outputs"), std::string::npos) << help.output;
   EXPECT_NE(help.output.find("--time-major"), std::string::npos) << help.output;
-  const CommandResult both = run_cli({"run", "--weights", golden_path("keras_import", c.file), "--input",
-                                      input_file(c, 0), "--output", dir.file("o2.npz"), "--time-major", "--batch-first"});
+  const CommandResult both =
+      run_cli({"run", "--weights", golden_path("keras_import", c.file), "--input", input_file(c, 0), "--output",
+               dir.file("o2.npz"), "--time-major", "--batch-first"});
   EXPECT_NE(both.exit_code, 0);
   EXPECT_NE(both.output.find("contradict"), std::string::npos) << both.output;
 }
@@ -238,9 +241,9 @@ TEST(KerasImportCli, InitialStateInputsFromH0C0) {
                        fmt::format("out{}", k)));
     }
     // A wrong state shape, and --input given for the inputs --h0/--c0 already feed.
-    const CommandResult bad = run_cli({"run", "--weights", golden_path("keras_import", c.file), "--input",
-                                       input_file(c, 0), "--h0", input_file(c, 1), "--c0", input_file(c, 2),
-                                       "--output", dir.file("bad.npz")});
+    const CommandResult bad =
+        run_cli({"run", "--weights", golden_path("keras_import", c.file), "--input", input_file(c, 0), "--h0",
+                 input_file(c, 1), "--c0", input_file(c, 2), "--output", dir.file("bad.npz")});
     EXPECT_NE(bad.exit_code, 0);
     EXPECT_NE(bad.output.find("expected (directions="), std::string::npos) << bad.output;
     const CommandResult extra = run_cli({"run", "--weights", golden_path("keras_import", c.file), "--input",
@@ -263,13 +266,14 @@ TEST(KerasImportCli, InputsCountedAndShapesNamed) {
             std::string::npos)
       << one.output;
   save_npy(dir.file("flat.npy"), Array::from_float32({2, 3}, std::vector<float>(6, 0.5f)));
-  const CommandResult flat = run_cli({"run", "--weights", golden_path("keras_import", c.file), "--input",
-                                      input_file(c, 0), "--input", dir.file("flat.npy"), "--output", dir.file("o.npz")});
+  const CommandResult flat =
+      run_cli({"run", "--weights", golden_path("keras_import", c.file), "--input", input_file(c, 0), "--input",
+               dir.file("flat.npy"), "--output", dir.file("o.npz")});
   EXPECT_NE(flat.exit_code, 0);
   EXPECT_NE(flat.output.find("expected (B, T, 1) for input 1 'decoder_input'"), std::string::npos) << flat.output;
-  const CommandResult state = run_cli({"run", "--weights", golden_path("keras_import", c.file), "--input",
-                                       input_file(c, 0), "--input", input_file(c, 1), "--state", "--output",
-                                       dir.file("o.npz")});
+  const CommandResult state =
+      run_cli({"run", "--weights", golden_path("keras_import", c.file), "--input", input_file(c, 0), "--input",
+               input_file(c, 1), "--state", "--output", dir.file("o.npz")});
   EXPECT_NE(state.exit_code, 0);
   EXPECT_NE(state.output.find("is a graph"), std::string::npos) << state.output;
   EXPECT_FALSE(std::filesystem::exists(dir.file("o.npz")));
@@ -353,18 +357,21 @@ TEST(KerasImport, RejectsUnsupportedModelsAndBadFiles) {
   EXPECT_NO_THROW(load_with_config(dir, config));
   expect_error([&] { load_with_config(dir, replaced(config, "\"class_name\": \"LSTM\"", "\"class_name\": \"GRU\"")); },
                ErrorCode::kUnsupported, "layer 'a' (GRU): lstmrt runs InputLayer, Masking, LSTM, Bidirectional");
-  expect_error([&] { load_with_config(dir, replaced(config, "\"activation\": \"tanh\"", "\"activation\": \"softmax\"")); },
-               ErrorCode::kUnsupported, "activation 'softmax'");
-  expect_error([&] { load_with_config(dir, replaced(config, "\"activation\": \"tanh\"", "\"activation\": \"swishy\"")); },
-               ErrorCode::kUnsupported, "unknown Keras activation 'swishy'");
+  expect_error(
+      [&] { load_with_config(dir, replaced(config, "\"activation\": \"tanh\"", "\"activation\": \"softmax\"")); },
+      ErrorCode::kUnsupported, "activation 'softmax'");
+  expect_error(
+      [&] { load_with_config(dir, replaced(config, "\"activation\": \"tanh\"", "\"activation\": \"swishy\"")); },
+      ErrorCode::kUnsupported, "unknown Keras activation 'swishy'");
   expect_error([&] { load_with_config(dir, replaced(config, "\"units\": 5", "\"units\": 6")); }, ErrorCode::kIoError,
                "kernel (layers/lstm/cell/vars) has shape (4, 20): expected (4, 24)");
   expect_error([&] { load_with_config(dir, replaced(config, "\"units\": 5", "\"units\": -5")); }, ErrorCode::kIoError,
                "units -5");
   expect_error([&] { load_with_config(dir, replaced(config, "\"use_bias\": true", "\"use_bias\": 3")); },
                ErrorCode::kIoError, "expected true or false");
-  expect_error([&] { load_with_config(dir, replaced(config, "\"return_sequences\": true", "\"return_sequences\": false")); },
-               ErrorCode::kUnsupported, "not a sequence");
+  expect_error(
+      [&] { load_with_config(dir, replaced(config, "\"return_sequences\": true", "\"return_sequences\": false")); },
+      ErrorCode::kUnsupported, "not a sequence");
   // Groups are found by class and order (layers/lstm_1 for the second LSTM) and checked against the
   // layer name the file records.
   expect_error([&] { load_with_config(dir, replaced(config, "\"name\": \"b\"", "\"name\": \"other\"")); },
@@ -402,14 +409,20 @@ TEST(KerasImport, LengthsOnlyForChainsWithoutMasking) {
   const int T = 3, N = 1, I = 3;
   std::vector<float> x = {0.5f, 0.1f, 0.2f, 0.0f, 0.0f, 0.0f, 0.3f, 0.3f, 0.3f};
   const std::int32_t lengths[] = {3};
-  expect_error([&] { run_model(m, {BackendKind::kReference}, TensorLayout::kBatchMajor, {{{N, T, I}, x.data()}}, lengths); },
-               ErrorCode::kInvalidArgument, "Masking layer sets the mask");
+  expect_error(
+      [&] {
+        run_model(m, {BackendKind::kReference}, TensorLayout::kBatchMajor, {{{N, T, I}, x.data()}}, lengths);
+      },
+      ErrorCode::kInvalidArgument, "Masking layer sets the mask");
   // A mask with a gap (row 0: step 1 is all mask value) is Keras's to honour: it runs.
   const ModelOutputs out = run_model(m, {BackendKind::kReference}, TensorLayout::kBatchMajor, {{{N, T, I}, x.data()}});
   ASSERT_EQ(out.outputs.size(), 3u);
   EXPECT_EQ(out.outputs[0].shape, (std::vector<std::int64_t>{N, T, 3}));
-  expect_error([&] { run_model(m, {BackendKind::kReference}, TensorLayout::kBatchMajor, {{{N, T, I + 1}, x.data()}}); },
-               ErrorCode::kInvalidArgument, "expected (batch, steps, 3)");
+  expect_error(
+      [&] {
+        run_model(m, {BackendKind::kReference}, TensorLayout::kBatchMajor, {{{N, T, I + 1}, x.data()}});
+      },
+      ErrorCode::kInvalidArgument, "expected (batch, steps, 3)");
   expect_error([&] { run_model(m, {BackendKind::kReference}, TensorLayout::kBatchMajor, {}); },
                ErrorCode::kInvalidArgument, "takes 1 input(s)");
 }

@@ -38,8 +38,8 @@ TEST_P(OnnxGolden, CliMatchesTorch) {
   const OnnxCase& c = GetParam();
   const auto file = [&](const char* suffix) { return golden_path("onnx_import", fmt::format("{}{}", c.name, suffix)); };
   ScratchDir dir;
-  std::vector<std::string> args = {"run", "--backend", "reference", "--weights", file(".onnx"), "--input", file(".x.npy"),
-                                   "--output", dir.file("out.npz")};
+  std::vector<std::string> args = {"run",     "--backend",    "reference", "--weights",        file(".onnx"),
+                                   "--input", file(".x.npy"), "--output",  dir.file("out.npz")};
   if (c.batch_first) args.push_back("--batch-first");
   if (c.initial_state) args.insert(args.end(), {"--h0", file(".h0.npy"), "--c0", file(".c0.npy")});
   const CommandResult r = run_cli(args);
@@ -74,7 +74,8 @@ void expect_error(const std::string& path, ErrorCode code, const std::string& ne
 TEST(OnnxImport, RejectsModelsOutsideTheStackShape) {
   const auto bad = [](const char* name) { return golden_path("onnx_import", fmt::format("bad_{}.onnx", name)); };
   expect_error(bad("unsupported_op"), ErrorCode::kUnsupported, "Relu node 'relu_after_lstm' (op Relu)");
-  expect_error(bad("nonzero_state"), ErrorCode::kUnsupported, "initial_h is built from the non-zero constant 'h0_const'");
+  expect_error(bad("nonzero_state"), ErrorCode::kUnsupported,
+               "initial_h is built from the non-zero constant 'h0_const'");
   expect_error(bad("missing_w"), ErrorCode::kInvalidArgument, "input W");
   expect_error(bad("broken_chain"), ErrorCode::kUnsupported, "not from the previous LSTM node's Y");
 }

@@ -35,8 +35,8 @@ std::vector<float> onnx_y(const std::vector<float>& y, int T, int N, int D, int 
       for (int d = 0; d < D; ++d)
         for (int h = 0; h < H; ++h) {
           const std::size_t row = ran_batch_major ? std::size_t(n) * T + t : std::size_t(t) * N + n;
-          const std::size_t at = layout1 ? ((std::size_t(n) * T + t) * D + d) * H + h
-                                         : ((std::size_t(t) * D + d) * N + n) * H + h;
+          const std::size_t at =
+              layout1 ? ((std::size_t(n) * T + t) * D + d) * H + h : ((std::size_t(t) * D + d) * N + n) * H + h;
           out[at] = y[row * D * H + d * H + h];
         }
   return out;

@@ -102,8 +102,8 @@ TEST_P(OnnxLayout1, CliRunsBatchMajorFromTheModel) {
   save_npy(x_path, swap_first_axes(load_npy(golden_path("onnx_import", name + ".x.npy")), "x"));
   for (const bool flag : {false, true}) {
     const std::string out_path = dir.file(fmt::format("out{}.npz", flag));
-    std::vector<std::string> args = {"run", "--backend", "reference", "--weights", model, "--input", x_path,
-                                     "--output", out_path, "--verbose"};
+    std::vector<std::string> args = {"run",     "--backend", "reference", "--weights", model,
+                                     "--input", x_path,      "--output",  out_path,    "--verbose"};
     if (flag) args.push_back("--batch-first");
     const CommandResult r = run_cli(args);
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -131,17 +131,16 @@ TEST(OnnxLayout1, CliRefusesTimeMajorShapedInput) {
     for (onnx::NodeProto* n : lstm_nodes(g)) set_layout(*n, 1);
   });
   save_npy(dir.file("x.npy"), Array::from_float32({2, 3}, {1, 2, 3, 4, 5, 6}));
-  const CommandResult r = run_cli({"run", "--weights", model, "--input", dir.file("x.npy"), "--output",
-                                   dir.file("out.npz")});
+  const CommandResult r =
+      run_cli({"run", "--weights", model, "--input", dir.file("x.npy"), "--output", dir.file("out.npz")});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("(B, T, input_size="), std::string::npos) << r.output;
 }
 
 TEST(OnnxLayout1, RejectsMixedLayoutsInAStack) {
   ScratchDir dir;
-  const std::string model = edited_model(dir, "torch_stack_bidir", [](onnx::GraphProto& g) {
-    set_layout(*lstm_nodes(g).at(1), 1);
-  });
+  const std::string model =
+      edited_model(dir, "torch_stack_bidir", [](onnx::GraphProto& g) { set_layout(*lstm_nodes(g).at(1), 1); });
   expect_error([&] { load_weights(model); }, ErrorCode::kUnsupported,
                {model, "attribute layout is 1 but the first LSTM node's is 0"});
 }
@@ -168,9 +167,8 @@ TEST(OnnxLayout1, RejectsTransposeBeforeTheFirstNode) {
 
 TEST(OnnxLayout1, RejectsALayoutOtherThan0Or1) {
   ScratchDir dir;
-  const std::string model = edited_model(dir, "torch_single", [](onnx::GraphProto& g) {
-    set_layout(*lstm_nodes(g).at(0), 2);
-  });
+  const std::string model =
+      edited_model(dir, "torch_single", [](onnx::GraphProto& g) { set_layout(*lstm_nodes(g).at(0), 2); });
   expect_error([&] { load_weights(model); }, ErrorCode::kInvalidArgument, {"attribute layout is 2", "expected 0"});
 }
 

@@ -35,10 +35,15 @@ class SafetensorsGolden : public ::testing::TestWithParam<SafetensorsCase> {};
 TEST_P(SafetensorsGolden, CliMatchesTorch) {
   const SafetensorsCase& c = GetParam();
   ScratchDir dir;
-  std::vector<std::string> args = {"run", "--backend", "reference",
-                                   "--weights", golden_path("safetensors", fmt::format("{}.safetensors", c.name)),
-                                   "--input", golden_path("safetensors", fmt::format("{}.x.npy", c.name)),
-                                   "--output", dir.file("out.npz")};
+  std::vector<std::string> args = {"run",
+                                   "--backend",
+                                   "reference",
+                                   "--weights",
+                                   golden_path("safetensors", fmt::format("{}.safetensors", c.name)),
+                                   "--input",
+                                   golden_path("safetensors", fmt::format("{}.x.npy", c.name)),
+                                   "--output",
+                                   dir.file("out.npz")};
   if (c.batch_first) args.push_back("--batch-first");
   const CommandResult r = run_cli(args);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -127,9 +132,9 @@ std::string one(const std::string& dtype, const std::string& shape, const std::s
 TEST(SafetensorsImport, RejectsHostileHeaders) {
   const std::vector<std::uint8_t> four = floats_le({1, 2, 3, 4});
   expect_io_error({1, 2, 3}, "too short");
-  expect_io_error(blob("{}", {}, std::uint64_t{1} << 62), "header length");   // huge: nothing allocated
-  expect_io_error(blob(R"({"w": 1})", {}, 4), "not valid JSON");                // cut inside the JSON
-  expect_io_error(blob("{}", {}, 100), "exceeds the 2 bytes");                  // past the end
+  expect_io_error(blob("{}", {}, std::uint64_t{1} << 62), "header length");  // huge: nothing allocated
+  expect_io_error(blob(R"({"w": 1})", {}, 4), "not valid JSON");             // cut inside the JSON
+  expect_io_error(blob("{}", {}, 100), "exceeds the 2 bytes");               // past the end
   expect_io_error(blob("[1, 2]", {}), "expected an object");
   expect_io_error(blob(R"({"w": 3})", {}), "expected an object");
   expect_io_error(blob(R"({"w":{"dtype":"F32","shape":[4]}})", four), "no \"data_offsets\"");
@@ -146,10 +151,12 @@ TEST(SafetensorsImport, RejectsHostileHeaders) {
   expect_io_error(blob(one("F32", "[4]", "[0]"), four), "expected [begin, end]");
   // Overlap, hole, trailing bytes.
   expect_io_error(blob(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                       R"("b":{"dtype":"F32","shape":[3],"data_offsets":[4,16]}})", four),
+                       R"("b":{"dtype":"F32","shape":[3],"data_offsets":[4,16]}})",
+                       four),
                   "overlaps");
   expect_io_error(blob(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-                       R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", four),
+                       R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
+                       four),
                   "a hole");
   expect_io_error(blob(one("F32", "[2]", "[0,8]"), four), "cover 8 bytes of the 16-byte");
 }

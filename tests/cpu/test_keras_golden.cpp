@@ -97,7 +97,9 @@ ModelDesc keras_desc(const KerasCase& c) {
   m.input_size = c.input_size;
   m.hidden_size = c.hidden_size;
   m.num_layers = c.num_layers;
-  m.direction = c.bidirectional ? Direction::kBidirectional : c.go_backwards ? Direction::kReverse : Direction::kForward;
+  m.direction = c.bidirectional  ? Direction::kBidirectional
+                : c.go_backwards ? Direction::kReverse
+                                 : Direction::kForward;
   CellActivations act;
   act.gate = keras_activation(c.recurrent_activation);
   act.cell = act.hidden = keras_activation(c.activation);
@@ -246,7 +248,8 @@ TEST(KerasGoldenPadding, PaddingModeMatters) {
     LoadedCase lc = load_case(c);
     lc.options.padding = lc.options.padding == PaddingMode::kZero ? PaddingMode::kCarryLast : PaddingMode::kZero;
     const HostOutputs out = run_reference(lc, lc.desc);
-    EXPECT_FALSE(all_close(lc.expected.y, out.y, kTolerance, 0.0, name)) << name << " passes with the other padding mode";
+    EXPECT_FALSE(all_close(lc.expected.y, out.y, kTolerance, 0.0, name))
+        << name << " passes with the other padding mode";
     EXPECT_TRUE(all_close(lc.expected.h_n, out.h_n, kTolerance, 0.0, fmt::format("{} h_n", name)));
   }
 }
@@ -292,7 +295,8 @@ TEST(KerasJaxScanPadding, DiffersFromCarryLastOnlyBeforeTheFirstValidStep) {
           const std::size_t e = (static_cast<std::size_t>(b) * T + k) * H + j;
           if (before_first_valid) {
             ++leading_padding;
-            EXPECT_NEAR(lc.expected.y[e], h0[static_cast<std::size_t>(b) * H + j], 1e-6) << "Keras holds h0 at b=" << b << " k=" << k;
+            EXPECT_NEAR(lc.expected.y[e], h0[static_cast<std::size_t>(b) * H + j], 1e-6)
+                << "Keras holds h0 at b=" << b << " k=" << k;
             EXPECT_EQ(lc.expected.y_unroll[e], 0.0f) << "Keras unrolled holds 0 at b=" << b << " k=" << k;
             EXPECT_EQ(out.y[e], 0.0f) << "lstmrt kCarryLast holds 0 at b=" << b << " k=" << k;
           } else {
@@ -318,7 +322,8 @@ TEST(KerasHardSigmoid, Keras3AndOnnxHardSigmoidDiffer) {
   const HostOutputs onnx = run_reference(lc, onnx_desc);
   EXPECT_FALSE(all_close(lc.expected.y, onnx.y, kTolerance, 0.0, "onnx HardSigmoid y"));
   double max_diff = 0.0;
-  for (std::size_t k = 0; k < onnx.y.size(); ++k) max_diff = std::max(max_diff, std::fabs(double(onnx.y[k]) - keras3.y[k]));
+  for (std::size_t k = 0; k < onnx.y.size(); ++k)
+    max_diff = std::max(max_diff, std::fabs(double(onnx.y[k]) - keras3.y[k]));
   EXPECT_GT(max_diff, 1e-2) << "the two hard sigmoids should differ visibly on this model";
   EXPECT_NE(Activation::hard_sigmoid_keras3(), Activation::hard_sigmoid());
 }
@@ -335,7 +340,8 @@ TEST(KerasLeakyRelu, SlopeIsKerassNotOnnxs) {
   onnx_desc.activations[0].cell = onnx_desc.activations[0].hidden = Activation::from_onnx("LeakyRelu");
   const HostOutputs onnx = run_reference(lc, onnx_desc);
   double max_diff = 0.0;
-  for (std::size_t k = 0; k < onnx.y.size(); ++k) max_diff = std::max(max_diff, std::fabs(double(onnx.y[k]) - lc.expected.y[k]));
+  for (std::size_t k = 0; k < onnx.y.size(); ++k)
+    max_diff = std::max(max_diff, std::fabs(double(onnx.y[k]) - lc.expected.y[k]));
   EXPECT_GT(max_diff, 1e-3) << "ONNX's slope should differ visibly from Keras's on this model";
 }
 
@@ -358,19 +364,30 @@ TEST(KerasGoldenCli, RunMatchesKeras) {
     const LoadedCase lc = load_case(c);
     ScratchDir scratch;
     const std::string out_path = scratch.file("out.npz");
-    std::vector<std::string> args = {"run", "--weights", case_file(c, ".weights.npz"), "--input", case_file(c, ".x.npy"),
-                                     "--output", out_path, "--backend", "reference", "--batch-first",
-                                     "--sequences", "--state"};
+    std::vector<std::string> args = {"run",
+                                     "--weights",
+                                     case_file(c, ".weights.npz"),
+                                     "--input",
+                                     case_file(c, ".x.npy"),
+                                     "--output",
+                                     out_path,
+                                     "--backend",
+                                     "reference",
+                                     "--batch-first",
+                                     "--sequences",
+                                     "--state"};
     if (c.go_backwards) args.push_back("--go-backwards");
     if (c.mask != Mask::kNone)
-      args.insert(args.end(), {"--lengths", case_file(c, ".lengths.npy"), "--padding",
-                               c.mask == Mask::kZero ? "zero" : "carry"});
+      args.insert(args.end(),
+                  {"--lengths", case_file(c, ".lengths.npy"), "--padding", c.mask == Mask::kZero ? "zero" : "carry"});
     const CommandResult result = run_cli(args);
     ASSERT_EQ(result.exit_code, 0) << result.output;
     const ArrayMap got = load_npz(out_path);
     EXPECT_TRUE(all_close(lc.expected.y, npz_member(got, "y", out_path).to_float32("y"), kTolerance, 0.0, "CLI y"));
-    EXPECT_TRUE(all_close(lc.expected.h_n, npz_member(got, "h_n", out_path).to_float32("h_n"), kTolerance, 0.0, "CLI h_n"));
-    EXPECT_TRUE(all_close(lc.expected.c_n, npz_member(got, "c_n", out_path).to_float32("c_n"), kTolerance, 0.0, "CLI c_n"));
+    EXPECT_TRUE(
+        all_close(lc.expected.h_n, npz_member(got, "h_n", out_path).to_float32("h_n"), kTolerance, 0.0, "CLI h_n"));
+    EXPECT_TRUE(
+        all_close(lc.expected.c_n, npz_member(got, "c_n", out_path).to_float32("c_n"), kTolerance, 0.0, "CLI c_n"));
     ++checked;
   }
   EXPECT_EQ(checked, 6);

@@ -48,15 +48,11 @@ std::string npy_bytes(const std::string& dict, const std::string& data, int majo
 // The formula make_fixtures.py uses for element k.
 double fixture_value(DataType dtype, std::int64_t k) {
   switch (dtype) {
-    case DataType::kBool:
-      return k % 3 == 1;
-    case DataType::kUint8:
-      return (k * 3 + 7) % 256;
+    case DataType::kBool: return k % 3 == 1;
+    case DataType::kUint8: return (k * 3 + 7) % 256;
     case DataType::kFloat32:
-    case DataType::kFloat64:
-      return (k * 3 - 7) + k / 4.0;
-    default:
-      return k * 3 - 7;
+    case DataType::kFloat64: return (k * 3 - 7) + k / 4.0;
+    default: return k * 3 - 7;
   }
 }
 
@@ -70,20 +66,13 @@ double element(const Array& a, std::int64_t k) {
 double element_of(const Array& a, std::int64_t k) {
   switch (a.dtype) {
     case DataType::kBool:
-    case DataType::kUint8:
-      return element<std::uint8_t>(a, k);
-    case DataType::kInt8:
-      return element<std::int8_t>(a, k);
-    case DataType::kInt16:
-      return element<std::int16_t>(a, k);
-    case DataType::kInt32:
-      return element<std::int32_t>(a, k);
-    case DataType::kInt64:
-      return element<std::int64_t>(a, k);
-    case DataType::kFloat32:
-      return element<float>(a, k);
-    case DataType::kFloat64:
-      return element<double>(a, k);
+    case DataType::kUint8: return element<std::uint8_t>(a, k);
+    case DataType::kInt8: return element<std::int8_t>(a, k);
+    case DataType::kInt16: return element<std::int16_t>(a, k);
+    case DataType::kInt32: return element<std::int32_t>(a, k);
+    case DataType::kInt64: return element<std::int64_t>(a, k);
+    case DataType::kFloat32: return element<float>(a, k);
+    case DataType::kFloat64: return element<double>(a, k);
   }
   return NAN;
 }
@@ -100,7 +89,7 @@ void expect_fixture_values(const Array& a, DataType dtype, const std::vector<std
 }
 
 constexpr DataType kDtypes[] = {DataType::kBool,  DataType::kUint8, DataType::kInt8,    DataType::kInt16,
-                             DataType::kInt32, DataType::kInt64, DataType::kFloat32, DataType::kFloat64};
+                                DataType::kInt32, DataType::kInt64, DataType::kFloat32, DataType::kFloat64};
 
 TEST(NpyRead, EveryDtypeNumpyWrites) {
   for (DataType dtype : kDtypes) {

@@ -71,7 +71,7 @@ TEST(NpzRoundTrip, EveryDtypeAndShapeStoredAndCompressed) {
   test::ScratchDir dir;
   ArrayMap arrays;
   const DataType dtypes[] = {DataType::kBool,  DataType::kUint8, DataType::kInt8,    DataType::kInt16,
-                          DataType::kInt32, DataType::kInt64, DataType::kFloat32, DataType::kFloat64};
+                             DataType::kInt32, DataType::kInt64, DataType::kFloat32, DataType::kFloat64};
   const std::vector<std::vector<std::int64_t>> shapes = {{}, {5}, {0}, {3, 4}, {2, 0, 3}, {2, 3, 2, 2}};
   for (DataType dtype : dtypes)
     for (std::size_t s = 0; s < shapes.size(); ++s)

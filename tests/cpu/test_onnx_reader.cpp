@@ -25,8 +25,10 @@ onnx::TensorProto float_proto(const std::string& name, const std::vector<std::in
   p.set_name(name);
   p.set_data_type(onnx::TensorProto_DataType_FLOAT);
   for (std::int64_t d : shape) p.add_dims(d);
-  if (raw) p.set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
-  else for (float v : values) p.add_float_data(v);
+  if (raw)
+    p.set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
+  else
+    for (float v : values) p.add_float_data(v);
   return p;
 }
 
@@ -38,9 +40,8 @@ onnx::TensorProto float_proto(const std::string& name, const Tensor& t, bool raw
 class ScratchDir {
  public:
   ScratchDir() {
-    path_ = std::filesystem::temp_directory_path() /
-            ("lstmrt_onnx_reader_" + std::to_string(test_seed()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    path_ = std::filesystem::temp_directory_path() / ("lstmrt_onnx_reader_" + std::to_string(test_seed()) + "_" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
@@ -127,28 +128,34 @@ TEST(OnnxTensor, ErrorPaths) {
                {"tensor 'lens' (INT32) has 12 bytes of raw_data, expected 4 elements × 4 bytes = 16"});
   ints.clear_raw_data();
   ints.add_int32_data(1);
-  expect_error([&] { formats_detail::int_tensor_from_proto(ints); }, ErrorCode::kIoError, {"1 values in int32_data, expected 4"});
+  expect_error([&] { formats_detail::int_tensor_from_proto(ints); }, ErrorCode::kIoError,
+               {"1 values in int32_data, expected 4"});
   ints.set_data_type(onnx::TensorProto_DataType_INT64);
-  expect_error([&] { formats_detail::int_tensor_from_proto(ints); }, ErrorCode::kIoError, {"0 values in int64_data, expected 4"});
+  expect_error([&] { formats_detail::int_tensor_from_proto(ints); }, ErrorCode::kIoError,
+               {"0 values in int64_data, expected 4"});
   ints.set_data_type(onnx::TensorProto_DataType_FLOAT);
-  expect_error([&] { formats_detail::int_tensor_from_proto(ints); }, ErrorCode::kInvalidArgument, {"FLOAT, expected INT32 or INT64"});
+  expect_error([&] { formats_detail::int_tensor_from_proto(ints); }, ErrorCode::kInvalidArgument,
+               {"FLOAT, expected INT32 or INT64"});
 }
 
 TEST(OnnxFiles, ReadsTensorAndModelFilesAndNamesBadOnes) {
   ScratchDir dir;
   const onnx::TensorProto p = float_proto("X", {2, 2}, {1, 2, 3, 4}, true);
   write_bytes(dir.file("x.pb"), p.SerializeAsString());
-  EXPECT_EQ(formats_detail::tensor_from_proto(formats_detail::load_tensor_pb(dir.file("x.pb"))).data, (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(formats_detail::tensor_from_proto(formats_detail::load_tensor_pb(dir.file("x.pb"))).data,
+            (std::vector<float>{1, 2, 3, 4}));
   expect_error([&] { formats_detail::load_tensor_pb(dir.file("missing.pb")); }, ErrorCode::kIoError,
                {"missing.pb: cannot open tensor file", "No such file"});
   write_bytes(dir.file("junk.pb"), std::string("\xff\xff\xff\xff\xff", 5));
   expect_error([&] { formats_detail::load_tensor_pb(dir.file("junk.pb")); }, ErrorCode::kIoError,
                {"junk.pb: not a serialized ONNX TensorProto"});
-  expect_error([&] { formats_detail::load_onnx_model(dir.file("junk.pb")); }, ErrorCode::kIoError, {"junk.pb: not an ONNX model"});
+  expect_error([&] { formats_detail::load_onnx_model(dir.file("junk.pb")); }, ErrorCode::kIoError,
+               {"junk.pb: not an ONNX model"});
   expect_error([&] { formats_detail::load_onnx_model(dir.file("none.onnx")); }, ErrorCode::kIoError,
                {"none.onnx: cannot open ONNX model"});
   write_bytes(dir.file("empty.onnx"), onnx::ModelProto().SerializeAsString());
-  expect_error([&] { formats_detail::load_onnx_model(dir.file("empty.onnx")); }, ErrorCode::kIoError, {"empty.onnx: ONNX model has no graph"});
+  expect_error([&] { formats_detail::load_onnx_model(dir.file("empty.onnx")); }, ErrorCode::kIoError,
+               {"empty.onnx: ONNX model has no graph"});
 }
 
 TEST(OnnxFiles, TestDataSetsAreKeyedByNameOrGraphPosition) {
@@ -199,7 +206,8 @@ NodeFixture make_node(int D, int I, int H, bool bias, bool peepholes, std::mt199
   return f;
 }
 
-onnx::AttributeProto& add_attr(onnx::NodeProto& node, const std::string& name, onnx::AttributeProto_AttributeType type) {
+onnx::AttributeProto& add_attr(onnx::NodeProto& node, const std::string& name,
+                               onnx::AttributeProto_AttributeType type) {
   onnx::AttributeProto* a = node.add_attribute();
   a->set_name(name);
   a->set_type(type);
@@ -240,7 +248,8 @@ TEST(OnnxLstmNode, DefaultsAndNames) {
   EXPECT_EQ(n.y, "Y");
   EXPECT_EQ(n.y_h, "Y_h");
   EXPECT_EQ(n.y_c, "Y_c");
-  OnnxLstmWeights o{formats_detail::tensor_from_proto(f.tensors["W"]), formats_detail::tensor_from_proto(f.tensors["R"]),
+  OnnxLstmWeights o{formats_detail::tensor_from_proto(f.tensors["W"]),
+                    formats_detail::tensor_from_proto(f.tensors["R"]),
                     formats_detail::tensor_from_proto(f.tensors["B"]), std::nullopt};
   EXPECT_TRUE(same_weights(n.weights, Weights{from_onnx(o, 1, 3, 5)}));
 }
@@ -302,54 +311,81 @@ TEST(OnnxLstmNode, BadAttributesAndInputsAreNamed) {
   };
   expect_bad([](NodeFixture& f) { f.node.set_op_type("GRU"); }, {"node 'lstm0' is GRU, expected an LSTM"});
   expect_bad([](NodeFixture& f) { f.node.set_domain("com.microsoft"); }, {"com.microsoft.LSTM"});
-  expect_bad([](NodeFixture& f) { set_int(f.node, "hiden_size", 4); }, {"LSTM node 'lstm0'", "unknown attribute 'hiden_size'"});
-  expect_bad([](NodeFixture& f) { set_float(f.node, "hidden_size", 4); }, {"attribute hidden_size has type FLOAT, expected INT"});
+  expect_bad([](NodeFixture& f) { set_int(f.node, "hiden_size", 4); },
+             {"LSTM node 'lstm0'", "unknown attribute 'hiden_size'"});
+  expect_bad([](NodeFixture& f) { set_float(f.node, "hidden_size", 4); },
+             {"attribute hidden_size has type FLOAT, expected INT"});
   expect_bad([](NodeFixture& f) { set_int(f.node, "clip", 1); }, {"attribute clip has type INT, expected FLOAT"});
-  expect_bad([](NodeFixture& f) { set_string(f.node, "activations", "Tanh"); }, {"activations has type STRING, expected STRINGS"});
-  expect_bad([](NodeFixture& f) { set_int(f.node, "layout", 1), set_int(f.node, "layout", 0); }, {"attribute layout is given twice"});
+  expect_bad([](NodeFixture& f) { set_string(f.node, "activations", "Tanh"); },
+             {"activations has type STRING, expected STRINGS"});
+  expect_bad([](NodeFixture& f) { set_int(f.node, "layout", 1), set_int(f.node, "layout", 0); },
+             {"attribute layout is given twice"});
   expect_bad([](NodeFixture& f) { set_string(f.node, "direction", "sideways"); },
              {"attribute direction is 'sideways', expected forward, reverse or bidirectional"});
-  expect_bad([](NodeFixture& f) { set_int(f.node, "layout", 2); }, {"attribute layout is 2, expected 0 (time-major) or 1"});
-  expect_bad([](NodeFixture& f) { set_int(f.node, "input_forget", 2); }, {"attribute input_forget is 2, expected 0 or 1"});
-  expect_bad([](NodeFixture& f) { set_int(f.node, "output_sequence", 3); }, {"attribute output_sequence is 3, expected 0 or 1"});
-  expect_bad([](NodeFixture& f) { set_float(f.node, "clip", -1.0f); }, {"attribute clip is -1, expected a finite value > 0"});
+  expect_bad([](NodeFixture& f) { set_int(f.node, "layout", 2); },
+             {"attribute layout is 2, expected 0 (time-major) or 1"});
+  expect_bad([](NodeFixture& f) { set_int(f.node, "input_forget", 2); },
+             {"attribute input_forget is 2, expected 0 or 1"});
+  expect_bad([](NodeFixture& f) { set_int(f.node, "output_sequence", 3); },
+             {"attribute output_sequence is 3, expected 0 or 1"});
+  expect_bad([](NodeFixture& f) { set_float(f.node, "clip", -1.0f); },
+             {"attribute clip is -1, expected a finite value > 0"});
   expect_bad([](NodeFixture& f) { set_float(f.node, "clip", 0.0f); }, {"attribute clip is 0"});
   expect_bad([](NodeFixture& f) { set_int(f.node, "hidden_size", 0); }, {"attribute hidden_size is 0"});
   expect_bad([](NodeFixture& f) { set_int(f.node, "hidden_size", 5); },
              {"direction forward, hidden_size 5", "W has shape (1, 16, 3), expected (D=1, 4H=20, I=3)"});
   expect_bad([](NodeFixture& f) { set_string(f.node, "direction", "bidirectional"); },
              {"W has shape (1, 16, 3), expected (D=2, 4H=16, I=3)"});
-  expect_bad([](NodeFixture& f) { set_strings(f.node, "activations", {"Sigmoid", "Tanh"}); },
-             {"attribute activations has 2 names, expected 3 per direction (f, g, h) × 1 = 3"});
-  expect_bad([](NodeFixture& f) { set_strings(f.node, "activations", {"Sigmoid", "Swish", "Tanh"}); },
-             {"attribute activations[1] is 'Swish'", "HardSigmoid"});
-  expect_bad([](NodeFixture& f) { set_strings(f.node, "activations", {"hard_sigmoid", "Tanh", "Tanh"}); },
-             {"activations[0] is 'hard_sigmoid'"});
-  expect_bad([](NodeFixture& f) {
-               set_strings(f.node, "activations", {"LeakyRelu", "Tanh", "Tanh"});
-               set_floats(f.node, "activation_alpha", {0.1f, 0.2f});
-             },
-             {"attribute activation_alpha has 2 values, but the activations take only 1"});
-  expect_bad([](NodeFixture& f) {
-               set_strings(f.node, "activations", {"LeakyRelu", "Tanh", "Tanh"});
-               set_floats(f.node, "activation_beta", {0.1f});
-             },
-             {"attribute activation_beta has 1 values, but the activations take only 0"});
+  expect_bad(
+      [](NodeFixture& f) {
+        set_strings(f.node, "activations", {"Sigmoid", "Tanh"});
+      },
+      {"attribute activations has 2 names, expected 3 per direction (f, g, h) × 1 = 3"});
+  expect_bad(
+      [](NodeFixture& f) {
+        set_strings(f.node, "activations", {"Sigmoid", "Swish", "Tanh"});
+      },
+      {"attribute activations[1] is 'Swish'", "HardSigmoid"});
+  expect_bad(
+      [](NodeFixture& f) {
+        set_strings(f.node, "activations", {"hard_sigmoid", "Tanh", "Tanh"});
+      },
+      {"activations[0] is 'hard_sigmoid'"});
+  expect_bad(
+      [](NodeFixture& f) {
+        set_strings(f.node, "activations", {"LeakyRelu", "Tanh", "Tanh"});
+        set_floats(f.node, "activation_alpha", {0.1f, 0.2f});
+      },
+      {"attribute activation_alpha has 2 values, but the activations take only 1"});
+  expect_bad(
+      [](NodeFixture& f) {
+        set_strings(f.node, "activations", {"LeakyRelu", "Tanh", "Tanh"});
+        set_floats(f.node, "activation_beta", {0.1f});
+      },
+      {"attribute activation_beta has 1 values, but the activations take only 0"});
   expect_bad([](NodeFixture& f) { set_floats(f.node, "activation_alpha", {0.1f}); },
              {"activation_alpha/activation_beta given without activations"});
   expect_bad([](NodeFixture& f) { f.node.set_input(0, ""); }, {"input X (input 0) is missing"});
   expect_bad([](NodeFixture& f) { f.node.set_input(2, ""); }, {"input R (input 2) is missing"});
-  expect_bad([](NodeFixture& f) { f.tensors.erase("W"); }, {"input W 'W' is neither an initializer nor a provided input"});
+  expect_bad([](NodeFixture& f) { f.tensors.erase("W"); },
+             {"input W 'W' is neither an initializer nor a provided input"});
   expect_bad([](NodeFixture& f) { f.node.set_input(7, "P"); }, {"input P 'P' is neither"});
   expect_bad([](NodeFixture& f) { f.tensors["B"].set_data_type(onnx::TensorProto_DataType_FLOAT16); },
              {"input B: tensor 'B' has data type FLOAT16, expected FLOAT"});
-  expect_bad([](NodeFixture& f) { f.tensors["W"] = float_proto("W", {16, 3}, std::vector<float>(48), true); },
-             {"input W has shape (16, 3), expected (D, 4H, I)"});
+  expect_bad(
+      [](NodeFixture& f) {
+        f.tensors["W"] = float_proto("W", {16, 3}, std::vector<float>(48), true);
+      },
+      {"input W has shape (16, 3), expected (D, 4H, I)"});
   expect_bad([](NodeFixture& f) { f.tensors["R"] = float_proto("R", {64}, std::vector<float>(64), true); },
              {"input R has shape (64,), expected (D, 4H, H)"});
-  expect_bad([](NodeFixture& f) { f.tensors["B"] = float_proto("B", {1, 16}, std::vector<float>(16), true); },
-             {"B has shape (1, 16), expected (D=1, 8H=32)"});
-  expect_bad([](NodeFixture& f) { f.node.add_input("extra"); }, {"has 9 inputs and 3 outputs, expected at most 8 and 3"});
+  expect_bad(
+      [](NodeFixture& f) {
+        f.tensors["B"] = float_proto("B", {1, 16}, std::vector<float>(16), true);
+      },
+      {"B has shape (1, 16), expected (D=1, 8H=32)"});
+  expect_bad([](NodeFixture& f) { f.node.add_input("extra"); },
+             {"has 9 inputs and 3 outputs, expected at most 8 and 3"});
   // A bad raw_data size inside W keeps its I/O code and gains the node's name.
   NodeFixture f = base;
   f.tensors["W"] = float_proto("W", {1, 16, 3}, std::vector<float>(47), true);

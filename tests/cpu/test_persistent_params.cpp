@@ -74,7 +74,8 @@ std::vector<Op> persistent_ops(const FusedPlan& plan, int layer) {
   return ops;
 }
 
-void expect_params_match(const CallSetup& s, const Op& op, const kernels::PersistentParams& p, const std::string& what) {
+void expect_params_match(const CallSetup& s, const Op& op, const kernels::PersistentParams& p,
+                         const std::string& what) {
   SCOPED_TRACE(what + " chunk " + std::to_string(op.chunk));
   const PersistentPlan& pp = s.persistent;
   const bool cluster = pp.variant == FusedKernel::kCluster;
@@ -405,8 +406,8 @@ TEST(PersistentParams, Errors) {
   test::expect_error([&] { build(s, wrong, s.type); }, ErrorCode::kInternal, {"layer 0 runs stepwise"});
   // A plan that does not fit names its reason.
   CallSetup unfit = s;
-  unfit.persistent = make_persistent_plan(s.desc, s.type, 3, 9, DeviceLimits{132, 65536, 255, 64, 16},
-                                          FusedKernel::kPersistent);
+  unfit.persistent =
+      make_persistent_plan(s.desc, s.type, 3, 9, DeviceLimits{132, 65536, 255, 64, 16}, FusedKernel::kPersistent);
   ASSERT_FALSE(unfit.persistent.fits);
   test::expect_error([&] { build(unfit, op, s.type); }, ErrorCode::kInvalidArgument, {"does not fit", "shared memory"});
   // The cluster plan for a grid layer, a plan for another batch or data type.
@@ -415,7 +416,8 @@ TEST(PersistentParams, Errors) {
   test::expect_error([&] { build(other, op, s.type); }, ErrorCode::kInternal, {"runs persistent", "cluster variant"});
   other.persistent = make_persistent_plan(s.desc, s.type, 4, 9, test::kH200Limits, FusedKernel::kPersistent);
   test::expect_error([&] { build(other, op, s.type); }, ErrorCode::kInternal, {"N=4", "N=3"});
-  other.persistent = make_persistent_plan(s.desc, DataType::kBFloat16, 3, 9, test::kH200Limits, FusedKernel::kPersistent);
+  other.persistent =
+      make_persistent_plan(s.desc, DataType::kBFloat16, 3, 9, test::kH200Limits, FusedKernel::kPersistent);
   test::expect_error([&] { build(other, op, s.type); }, ErrorCode::kInternal, {"data type"});
   // Grid exchanges missing or too small; no abort word.
   CallSetup missing = s;

@@ -65,8 +65,8 @@ TEST(PersistentPlan, OnlyClassicActivationsFit) {
       ModelDesc m = model(8, 0, dir);
       CellActivations& a = m.activations[dir == Direction::kBidirectional ? 1 : 0];
       (slot == 0 ? a.gate : slot == 1 ? a.cell : a.hidden) = Activation::gelu();
-      const PersistentPlan p = fused::make_persistent_plan(m, DataType::kFloat32, 2, 8, test::kH200Limits,
-                                                           FusedKernel::kPersistent);
+      const PersistentPlan p =
+          fused::make_persistent_plan(m, DataType::kFloat32, 2, 8, test::kH200Limits, FusedKernel::kPersistent);
       EXPECT_FALSE(p.fits);
       EXPECT_NE(p.reason.find("gelu"), std::string::npos) << p.reason;
       fused::PlanKey key;
@@ -77,8 +77,8 @@ TEST(PersistentPlan, OnlyClassicActivationsFit) {
     }
   ModelDesc classic = model(8);
   classic.activations[0] = {Activation::hard_sigmoid_keras3(), Activation::softsign(), Activation::leaky_relu(0.2f)};
-  EXPECT_TRUE(fused::make_persistent_plan(classic, DataType::kFloat32, 2, 8, test::kH200Limits,
-                                          FusedKernel::kPersistent).fits);
+  EXPECT_TRUE(
+      fused::make_persistent_plan(classic, DataType::kFloat32, 2, 8, test::kH200Limits, FusedKernel::kPersistent).fits);
 }
 
 TEST(PersistentPlan, GridFitBoundaryOnH200) {
@@ -132,8 +132,8 @@ TEST(PersistentPlan, NoFitReasons) {
   EXPECT_NE(rows.reason.find("N=512"), std::string::npos) << rows.reason;
   DeviceLimits no_clusters = test::kH200Limits;
   no_clusters.max_cluster_size = 0;
-  const PersistentPlan c = plan_for(64, DataType::kFloat32, 1, FusedKernel::kCluster, 0, Direction::kForward,
-                                    no_clusters);
+  const PersistentPlan c =
+      plan_for(64, DataType::kFloat32, 1, FusedKernel::kCluster, 0, Direction::kForward, no_clusters);
   EXPECT_FALSE(c.fits);
   EXPECT_NE(c.reason.find("cluster"), std::string::npos);
   DeviceLimits one_sm = test::kH200Limits;
@@ -148,7 +148,7 @@ TEST(PersistentPlan, NoFitReasons) {
       plan_for(512, DataType::kFloat32, 1, FusedKernel::kPersistent, 0, Direction::kForward, few_registers);
   ASSERT_TRUE(one_tile.fits) << one_tile.reason;
   EXPECT_EQ(one_tile.weight_registers, 32);
-  EXPECT_EQ(one_tile.register_rows, 16);  // 16 registers per row of 512: 2 rows per warp
+  EXPECT_EQ(one_tile.register_rows, 16);      // 16 registers per row of 512: 2 rows per warp
   few_registers.registers_per_sm = 256 * 64;  // nothing left for weights: everything in shared memory
   const PersistentPlan smem_only =
       plan_for(64, DataType::kFloat32, 1, FusedKernel::kPersistent, 0, Direction::kForward, few_registers);
@@ -174,9 +174,12 @@ TEST(PersistentPlan, DeviceLimitsFromQueriedFacts) {
 
 TEST(PersistentPlan, InvalidArgumentsThrow) {
   expect_error([] { plan_for(8, DataType::kFloat32, 0); }, ErrorCode::kInvalidArgument, {"batch 0"});
-  expect_error([] { (void)fused::make_persistent_plan(model(8), DataType::kFloat32, 1, 0, test::kH200Limits,
-                                                      FusedKernel::kPersistent); },
-               ErrorCode::kInvalidArgument, {"seq_len 0"});
+  expect_error(
+      [] {
+        (void)fused::make_persistent_plan(model(8), DataType::kFloat32, 1, 0, test::kH200Limits,
+                                          FusedKernel::kPersistent);
+      },
+      ErrorCode::kInvalidArgument, {"seq_len 0"});
   DeviceLimits bad = test::kH200Limits;
   bad.smem_per_block = 0;
   expect_error([&] { plan_for(8, DataType::kFloat32, 1, FusedKernel::kPersistent, 0, Direction::kForward, bad); },
@@ -268,7 +271,8 @@ void check_plan_invariants(const PersistentPlan& p, const DeviceLimits& lim, con
   EXPECT_TRUE(kernels::persistent_slot_choice(p.register_slots)) << p.register_slots;
   EXPECT_EQ(p.register_rows, std::min(4 * p.units_per_block, p.register_slots * kThreads / 32));
   const int per_register = p.weight_type == DataType::kFloat32 ? 1 : 2;
-  if (p.register_slots > 0) EXPECT_LE(p.cols_per_lane, kernels::persistent_register_columns(p.register_slots, per_register));
+  if (p.register_slots > 0)
+    EXPECT_LE(p.cols_per_lane, kernels::persistent_register_columns(p.register_slots, per_register));
   EXPECT_LE(p.weight_registers, kernels::kPersistentWeightRegisters);
   // The kernel loads element e of thread (warp, lane) from persistent_register_source: with this
   // plan's slots and column slots, every register-resident (row, column) of the slice is loaded by
@@ -397,10 +401,10 @@ TEST(PersistentPlan, RandomShapesRespectBudgetsAndOwnEveryUnitOnce) {
     const int N = pick(1, 80);
     const auto variant = pick(0, 1) ? FusedKernel::kPersistent : FusedKernel::kCluster;
     const PersistentPlan p = fused::make_persistent_plan(model(H, P, dir), type, N, pick(1, 50), lim, variant);
-    const std::string what = fmt::format("H={} P={} D={} N={} {} {} SMs={} regs/SM={} smem={} cluster={}", H, P,
-                                         static_cast<int>(dir), N, type == DataType::kFloat32 ? "fp32" : "bf16",
-                                         to_string(variant), lim.sm_count, lim.registers_per_sm,
-                                         lim.smem_per_block, lim.max_cluster_size);
+    const std::string what =
+        fmt::format("H={} P={} D={} N={} {} {} SMs={} regs/SM={} smem={} cluster={}", H, P, static_cast<int>(dir), N,
+                    type == DataType::kFloat32 ? "fp32" : "bf16", to_string(variant), lim.sm_count,
+                    lim.registers_per_sm, lim.smem_per_block, lim.max_cluster_size);
     if (!p.fits) {
       EXPECT_FALSE(p.reason.empty()) << what;
       continue;

@@ -65,9 +65,9 @@ TEST_P(ReferenceInvariants, BidirectionalIsForwardPlusReverse) {
       for (int b = 0; b < N; ++b)
         for (int c = 0; c < H_out; ++c) half.push_back(at(out.y, t, b, slot * H_out + c, N, 2 * H_out));
     EXPECT_TRUE(test::all_close(part.y, half, kTol, kTol, fmt::format("y half {}", slot)));
-    EXPECT_TRUE(test::all_close(part.h_n, std::vector<float>(out.h_n.begin() + slot * N * H_out,
-                                                             out.h_n.begin() + (slot + 1) * N * H_out),
-                                kTol, kTol, "h_n"));
+    EXPECT_TRUE(test::all_close(
+        part.h_n, std::vector<float>(out.h_n.begin() + slot * N * H_out, out.h_n.begin() + (slot + 1) * N * H_out),
+        kTol, kTol, "h_n"));
   }
 }
 
@@ -91,14 +91,18 @@ TEST_P(ReferenceInvariants, LengthsEqualTruncatedSequences) {
     }
     for (int t = 0; t < T; ++t)
       for (int c = 0; c < C; ++c) {
-        if (t >= len) EXPECT_EQ(at(batch.y, t, b, c, N, C), 0.0f) << "padded y[" << t << "][" << b << "]";
-        else y_row.push_back(at(batch.y, t, b, c, N, C));
+        if (t >= len)
+          EXPECT_EQ(at(batch.y, t, b, c, N, C), 0.0f) << "padded y[" << t << "][" << b << "]";
+        else
+          y_row.push_back(at(batch.y, t, b, c, N, C));
       }
     // initial state of row b
     std::vector<float> h0, c0;
     for (int s = 0; s < S; ++s) {
-      h0.insert(h0.end(), in.h0->begin() + (s * N + b) * m.output_size(), in.h0->begin() + (s * N + b + 1) * m.output_size());
-      c0.insert(c0.end(), in.c0->begin() + (s * N + b) * m.hidden_size, in.c0->begin() + (s * N + b + 1) * m.hidden_size);
+      h0.insert(h0.end(), in.h0->begin() + (s * N + b) * m.output_size(),
+                in.h0->begin() + (s * N + b + 1) * m.output_size());
+      c0.insert(c0.end(), in.c0->begin() + (s * N + b) * m.hidden_size,
+                in.c0->begin() + (s * N + b + 1) * m.hidden_size);
     }
     if (len == 0) {  // zero length: the initial state comes back, nothing else
       EXPECT_EQ(h_row, h0);
@@ -109,7 +113,8 @@ TEST_P(ReferenceInvariants, LengthsEqualTruncatedSequences) {
     alone.seq_len = len;
     alone.batch = 1;
     for (int t = 0; t < len; ++t)
-      alone.x.insert(alone.x.end(), in.x.begin() + (t * N + b) * m.input_size, in.x.begin() + (t * N + b + 1) * m.input_size);
+      alone.x.insert(alone.x.end(), in.x.begin() + (t * N + b) * m.input_size,
+                     in.x.begin() + (t * N + b + 1) * m.input_size);
     alone.h0 = h0;
     alone.c0 = c0;
     HostOutputs ref = test::run_host(lstm, alone);
@@ -123,7 +128,8 @@ TEST_P(ReferenceInvariants, LengthsEqualTruncatedSequences) {
 // model streams its chunks from the end of the sequence backwards.
 TEST_P(ReferenceInvariants, ChunkedEqualsWhole) {
   const bool reverse = GetParam() % 2 == 1;
-  const ModelDesc m = make_desc(3, 5, GetParam() % 3 == 0 ? 4 : 0, 2, reverse ? Direction::kReverse : Direction::kForward);
+  const ModelDesc m =
+      make_desc(3, 5, GetParam() % 3 == 0 ? 4 : 0, 2, reverse ? Direction::kReverse : Direction::kForward);
   const Weights w = random_weights(m, rng(), 0.6f);
   const int T = 9, N = 3, C = m.output_size();
   // Lengths are only chunkable forwards (a reverse pass starts at each row's end).
@@ -195,8 +201,7 @@ TEST_P(ReferenceInvariants, GoBackwardsIsTimeFlippedReverse) {
   const HostOutputs original = test::run_host(lstm, in);
   const HostOutputs processing = test::run_host(lstm, in, {}, PaddingMode::kZero, ReverseOutputOrder::kProcessing);
   std::vector<float> flipped(original.y.size());
-  for (int t = 0; t < T; ++t)
-    std::copy_n(original.y.begin() + (T - 1 - t) * N * C, N * C, flipped.begin() + t * N * C);
+  for (int t = 0; t < T; ++t) std::copy_n(original.y.begin() + (T - 1 - t) * N * C, N * C, flipped.begin() + t * N * C);
   EXPECT_EQ(processing.y, flipped);
   EXPECT_EQ(processing.h_n, original.h_n);
 }

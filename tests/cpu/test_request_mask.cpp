@@ -96,8 +96,8 @@ TEST(MaskRequest, ExclusiveWithLengths) {
 
 // Index of element (t, b, c) of a (T, N, C) / (N, T, C) buffer.
 std::size_t elem(TensorLayout layout, int t, int b, int c, int T, int N, int C) {
-  const std::size_t row = layout == TensorLayout::kTimeMajor ? static_cast<std::size_t>(t) * N + b
-                                                             : static_cast<std::size_t>(b) * T + t;
+  const std::size_t row =
+      layout == TensorLayout::kTimeMajor ? static_cast<std::size_t>(t) * N + b : static_cast<std::size_t>(b) * T + t;
   return row * C + c;
 }
 
@@ -185,7 +185,8 @@ TEST_P(ReferenceMask, EqualsCompactedRowsAndPrefixEqualsLengths) {
     as_lengths.mask.reset();
     as_lengths.lengths = std::vector<std::int32_t>(N);
     analyse_mask(in.mask->data(), T, N, as_lengths.lengths->data());
-    ASSERT_TRUE(test::outputs_close(test::run_host(ref, as_lengths, {}, mc.padding), got, 0.0, 0.0, what + " as lengths"));
+    ASSERT_TRUE(
+        test::outputs_close(test::run_host(ref, as_lengths, {}, mc.padding), got, 0.0, 0.0, what + " as lengths"));
   }
 }
 

@@ -107,9 +107,8 @@ LoadedCase load_case(const TorchCase& c) {
   in.batch = c.batch;
   in.layout = c.batch_first ? TensorLayout::kBatchMajor : TensorLayout::kTimeMajor;
   const Array x = load_npy(case_file(c, ".x.npy"));
-  const std::vector<std::int64_t> x_shape =
-      c.batch_first ? std::vector<std::int64_t>{c.batch, c.seq_len, c.input_size}
-                    : std::vector<std::int64_t>{c.seq_len, c.batch, c.input_size};
+  const std::vector<std::int64_t> x_shape = c.batch_first ? std::vector<std::int64_t>{c.batch, c.seq_len, c.input_size}
+                                                          : std::vector<std::int64_t>{c.seq_len, c.batch, c.input_size};
   EXPECT_EQ(shape_string(x.shape), shape_string(x_shape)) << c.name << ".x.npy";
   in.x = x.to_float32(case_file(c, ".x.npy"));
   if (c.lengths) {
@@ -175,11 +174,17 @@ TEST_P(TorchGolden, CliRunMatchesTorch) {
   const Expected expected = read_outputs(c, case_file(c, ".expected.npz"));
   ScratchDir scratch;
   const std::string out_path = scratch.file("out.npz");
-  std::vector<std::string> args = {"run",      "--weights", case_file(c, ".weights.npz"),
-                                   "--input",  case_file(c, ".x.npy"),
-                                   "--output", out_path,
-                                   "--backend", "reference",
-                                   "--sequences", "--state"};
+  std::vector<std::string> args = {"run",
+                                   "--weights",
+                                   case_file(c, ".weights.npz"),
+                                   "--input",
+                                   case_file(c, ".x.npy"),
+                                   "--output",
+                                   out_path,
+                                   "--backend",
+                                   "reference",
+                                   "--sequences",
+                                   "--state"};
   if (c.batch_first) args.push_back("--batch-first");
   if (c.lengths) args.insert(args.end(), {"--lengths", case_file(c, ".lengths.npy")});
   if (c.initial_state) args.insert(args.end(), {"--h0", case_file(c, ".h0.npy"), "--c0", case_file(c, ".c0.npy")});

@@ -40,7 +40,8 @@ TEST(ModelValidation, NamesTheBadField) {
   bad([](ModelDesc& m) { m.proj_size = -1; }, "proj_size is -1", "expected 0");
   bad([](ModelDesc& m) { m.clip = -1.0f; }, "clip is -1", "> 0");
   bad([](ModelDesc& m) { m.direction = static_cast<Direction>(7); }, "direction is 7", "bidirectional");
-  bad([](ModelDesc& m) { m.activations[0].cell = {static_cast<ActivationKind>(99)}; }, "activations[0].cell", "unknown");
+  bad([](ModelDesc& m) { m.activations[0].cell = {static_cast<ActivationKind>(99)}; }, "activations[0].cell",
+      "unknown");
   bad([](ModelDesc& m) { m.activations[0].gate = Activation::affine(NAN, 1); }, "activations[0].gate", "finite");
   bad([](ModelDesc& m) { m.hidden_size = 1 << 29; }, "elements", "2^31");
   ModelDesc ok = small_model();
@@ -88,10 +89,11 @@ TEST(Activations, DefaultsFollowTheSourceFormat) {
   EXPECT_EQ(Activation::from_keras("squareplus"), Activation::squareplus(4.0f));
   EXPECT_EQ(Activation::from_keras("swish"), Activation::silu());
   EXPECT_EQ(Activation::from_keras("hard_swish"), Activation::hard_silu());
-  const char* keras_names[] = {"sigmoid", "tanh", "relu", "linear", "leaky_relu", "hard_sigmoid", "elu", "softsign",
-                               "softplus", "gelu", "silu", "swish", "selu", "celu", "exponential", "hard_silu",
-                               "hard_swish", "hard_tanh", "hard_shrink", "soft_shrink", "tanh_shrink", "log_sigmoid",
-                               "mish", "relu6", "sparse_plus", "sparse_sigmoid", "squareplus"};
+  const char* keras_names[] = {
+      "sigmoid",     "tanh",      "relu",       "linear",      "leaky_relu",     "hard_sigmoid", "elu",
+      "softsign",    "softplus",  "gelu",       "silu",        "swish",          "selu",         "celu",
+      "exponential", "hard_silu", "hard_swish", "hard_tanh",   "hard_shrink",    "soft_shrink",  "tanh_shrink",
+      "log_sigmoid", "mish",      "relu6",      "sparse_plus", "sparse_sigmoid", "squareplus"};
   for (const char* name : keras_names) {
     ModelDesc m = small_model();
     m.activations[0].gate = m.activations[0].cell = m.activations[0].hidden = Activation::from_keras(name);
@@ -177,7 +179,8 @@ TEST_F(RequestValidation, NamesTheBadFieldAndWritesNothing) {
   bad([&](ForwardRequest& r) { r.h0 = h.data(); }, {"h0 is given without c0"});
   bad([&](ForwardRequest& r) { r.lengths = too_long; }, {"lengths[1] is 3", "0..seq_len 2"});
   bad([&](ForwardRequest& r) { r.lengths = negative; }, {"lengths[1] is -1"});
-  bad([](ForwardRequest& r) { r.reverse_order = ReverseOutputOrder::kProcessing; }, {"go_backwards", "expected reverse"});
+  bad([](ForwardRequest& r) { r.reverse_order = ReverseOutputOrder::kProcessing; },
+      {"go_backwards", "expected reverse"});
   bad([](ForwardRequest& r) { r.padding = static_cast<PaddingMode>(5); }, {"padding is 5"});
   bad([](ForwardRequest& r) { r.layout = static_cast<TensorLayout>(5); }, {"layout is 5"});
   bad([&](ForwardRequest& r) { r.h_n = r.y; }, {"y and h_n are the same buffer"});
@@ -186,8 +189,11 @@ TEST_F(RequestValidation, NamesTheBadFieldAndWritesNothing) {
 
 TEST(BackendChoice, ReferenceRefusesReducedPrecision) {
   const ModelDesc m = small_model();
-  expect_error([&] { Lstm::create(m, random_weights(m, 3, 0.5f), {BackendKind::kReference, DataType::kBFloat16}); },
-               ErrorCode::kUnsupported, {"backend reference", "bfloat16"});
+  expect_error(
+      [&] {
+        Lstm::create(m, random_weights(m, 3, 0.5f), {BackendKind::kReference, DataType::kBFloat16});
+      },
+      ErrorCode::kUnsupported, {"backend reference", "bfloat16"});
 }
 
 TEST(BackendChoice, GpuBackendsWithoutGpuNameTheBackend) {

@@ -253,17 +253,32 @@ TEST(WeightsFileErrors, LayerNumbersOutOfRangeAreNamed) {
   const Array recurrent = Array::from_float32({2, 8}, std::vector<float>(16, 0.1f));
   const Array w = Array::from_float32({1, 8, 3}, std::vector<float>(24, 0.1f));
   const Array r = Array::from_float32({1, 8, 2}, std::vector<float>(16, 0.1f));
-  expect_error([&] { weights_from_arrays({{"layer99999999999/kernel", kernel}, {"layer99999999999/recurrent_kernel", recurrent}}, "k.npz"); },
-               ErrorCode::kIoError, {"k.npz", "'layer99999999999/", "layer number 99999999999 is out of range"});
-  expect_error([&] { weights_from_arrays({{"layer0/kernel", kernel}, {"layer0/recurrent_kernel", recurrent},
-                                          {"layer1234567/forward/kernel", kernel}}, "f.npz"); },
-               ErrorCode::kIoError, {"f.npz", "layer number 1234567 is out of range"});
-  expect_error([&] { weights_from_arrays({{"layer4294967296/W", w}, {"layer4294967296/R", r}}, "o.npz"); },
-               ErrorCode::kIoError, {"o.npz", "'layer4294967296/", "out of range"});
+  expect_error(
+      [&] {
+        weights_from_arrays({{"layer99999999999/kernel", kernel}, {"layer99999999999/recurrent_kernel", recurrent}},
+                            "k.npz");
+      },
+      ErrorCode::kIoError, {"k.npz", "'layer99999999999/", "layer number 99999999999 is out of range"});
+  expect_error(
+      [&] {
+        weights_from_arrays({{"layer0/kernel", kernel},
+                             {"layer0/recurrent_kernel", recurrent},
+                             {"layer1234567/forward/kernel", kernel}},
+                            "f.npz");
+      },
+      ErrorCode::kIoError, {"f.npz", "layer number 1234567 is out of range"});
+  expect_error(
+      [&] {
+        weights_from_arrays({{"layer4294967296/W", w}, {"layer4294967296/R", r}}, "o.npz");
+      },
+      ErrorCode::kIoError, {"o.npz", "'layer4294967296/", "out of range"});
   const Array ih = Array::from_float32({8, 3}, std::vector<float>(24, 0.1f));
   const Array hh = Array::from_float32({8, 2}, std::vector<float>(16, 0.1f));
-  expect_error([&] { weights_from_arrays({{"weight_ih_l99999999999", ih}, {"weight_hh_l99999999999", hh}}, "p.npz"); },
-               ErrorCode::kInvalidArgument, {"p.npz", "weight_ih_l99999999999"});
+  expect_error(
+      [&] {
+        weights_from_arrays({{"weight_ih_l99999999999", ih}, {"weight_hh_l99999999999", hh}}, "p.npz");
+      },
+      ErrorCode::kInvalidArgument, {"p.npz", "weight_ih_l99999999999"});
 }
 
 TEST(WeightsFileErrors, OnnxShapesAndPeepholes) {

@@ -146,7 +146,8 @@ inline Case random_case(std::mt19937_64& rng, const BackendOptions& options, con
   c.want_y = outputs != 2;
   c.want_state = outputs != 0;
   if (lim.keras_options && pick(rng) % 3 == 0) c.padding = PaddingMode::kCarryLast;
-  if (lim.keras_options && d.direction == Direction::kReverse && pick(rng) % 2) c.order = ReverseOutputOrder::kProcessing;
+  if (lim.keras_options && d.direction == Direction::kReverse && pick(rng) % 2)
+    c.order = ReverseOutputOrder::kProcessing;
   return c;
 }
 

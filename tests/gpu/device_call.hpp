@@ -26,8 +26,13 @@ struct DeviceCall {
   DataType t;
   DeviceBytes x, h0, c0, y, h_n, c_n;
   explicit DeviceCall(const Case& cs)
-      : c(cs), t(cs.options.data_type), x(encode(cs.x, t)), h0(encode(cs.h0, t)), c0(encode(cs.c0, t)),
-        y(cs.want_y ? cs.y_count() * storage_bytes(t) : 0), h_n(cs.want_state ? cs.h_count() * storage_bytes(t) : 0),
+      : c(cs),
+        t(cs.options.data_type),
+        x(encode(cs.x, t)),
+        h0(encode(cs.h0, t)),
+        c0(encode(cs.c0, t)),
+        y(cs.want_y ? cs.y_count() * storage_bytes(t) : 0),
+        h_n(cs.want_state ? cs.h_count() * storage_bytes(t) : 0),
         c_n(cs.want_state ? cs.c_count() * storage_bytes(t) : 0) {}
   // Uploads the case's current x, h0, c0 again and poisons the outputs.
   void refresh() {

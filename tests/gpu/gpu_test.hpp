@@ -12,11 +12,11 @@
 #include "system_probe.hpp"
 
 // For test code only: a failing CUDA call fails the test with the call and error named.
-#define LSTMRT_TEST_CUDA(call)                                                                      \
-  do {                                                                                              \
-    const cudaError_t lstmrt_test_status_ = (call);                                                 \
-    ASSERT_EQ(lstmrt_test_status_, cudaSuccess) << #call << ": " << cudaGetErrorName(lstmrt_test_status_) \
-                                                << " (" << cudaGetErrorString(lstmrt_test_status_) << ")"; \
+#define LSTMRT_TEST_CUDA(call)                                                                                    \
+  do {                                                                                                            \
+    const cudaError_t lstmrt_test_status_ = (call);                                                               \
+    ASSERT_EQ(lstmrt_test_status_, cudaSuccess) << #call << ": " << cudaGetErrorName(lstmrt_test_status_) << " (" \
+                                                << cudaGetErrorString(lstmrt_test_status_) << ")";                \
   } while (0)
 
 namespace lstmrt::test {

@@ -174,7 +174,8 @@ TEST_F(CudnnBehaviour, WorkspaceAndReserveRules) {
   smaller.T = 4;
   smaller.x.resize(std::size_t(smaller.T) * c.N * c.desc.input_size);
   smaller.lengths = {4, 0, 3, 1, 2};
-  EXPECT_TRUE(test::matches_reference(smaller, test::run_reference(smaller), test::run_device(lstm, smaller, stream())));
+  EXPECT_TRUE(
+      test::matches_reference(smaller, test::run_reference(smaller), test::run_device(lstm, smaller, stream())));
   Case larger = c;
   larger.T = c.T + 1;
   larger.x = test::random_vector(std::size_t(larger.T) * c.N * c.desc.input_size, rng_);

@@ -56,7 +56,8 @@ TEST_F(CudnnGpuChecks, PaddedOutputsAreZero) {
       for (int t = 0; t < c.T; ++t)
         for (int b = 0; b < c.N; ++b) {
           if (t < c.lengths[b]) continue;
-          const std::size_t v = layout == TensorLayout::kTimeMajor ? std::size_t(t) * c.N + b : std::size_t(b) * c.T + t;
+          const std::size_t v =
+              layout == TensorLayout::kTimeMajor ? std::size_t(t) * c.N + b : std::size_t(b) * c.T + t;
           for (int k = 0; k < C; ++k) nonzero += got.y[v * C + k] != 0.0f;  // NaN counts as non-zero
         }
       std::printf("[cudnn-check] padded outputs (%s, %s): %d non-zero padded values\n",
@@ -78,7 +79,9 @@ TEST_F(CudnnGpuChecks, BidirectionalPerRowLengths) {
     lstm.reserve(c.T, c.N);
     const auto got = test::run_device(lstm, c, stream());
     const bool ok = test::matches_reference(c, test::run_reference(c), got);
-    if (trial == 0) std::printf("[cudnn-check] bidirectional per-row lengths: %s\n", ok ? "reverse pass starts at each row's end" : "MISMATCH");
+    if (trial == 0)
+      std::printf("[cudnn-check] bidirectional per-row lengths: %s\n",
+                  ok ? "reverse pass starts at each row's end" : "MISMATCH");
     EXPECT_TRUE(test::matches_reference(c, test::run_reference(c), got));
   }
 }
@@ -86,8 +89,8 @@ TEST_F(CudnnGpuChecks, BidirectionalPerRowLengths) {
 // Which algorithms serve unequal lengths, projection and each precision on this GPU.
 TEST_F(CudnnGpuChecks, AlgorithmAcceptanceMatrix) {
   std::printf("[cudnn-check] algorithm acceptance (I=H=64, T=16, N=8, 1 layer forward; P=32 for projection)\n");
-  for (CudnnAlgo algo : {CudnnAlgo::kStandard, CudnnAlgo::kPersistStatic, CudnnAlgo::kPersistStaticSmallH,
-                         CudnnAlgo::kPersistDynamic})
+  for (CudnnAlgo algo :
+       {CudnnAlgo::kStandard, CudnnAlgo::kPersistStatic, CudnnAlgo::kPersistStaticSmallH, CudnnAlgo::kPersistDynamic})
     for (DataType type : {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16})
       for (const char* variant : {"equal lengths", "unequal lengths", "projection"}) {
         const bool projection = std::string(variant) == "projection";
@@ -203,10 +206,12 @@ TEST_F(CudnnGpuChecks, RawCudnnWithAZeroLength) {
   const std::vector<int> lengths = {5, 0, 3};
   double fill = 0.0;
   cudnn::RnnDataDesc x_desc = cudnn::RnnDataDesc::create(), y_desc = cudnn::RnnDataDesc::create();
-  const cudnnStatus_t set_x = cudnnSetRNNDataDescriptor(x_desc.get(), CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED,
-                                                        T, N, d.input_size, lengths.data(), &fill);
-  const cudnnStatus_t set_y = cudnnSetRNNDataDescriptor(y_desc.get(), CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED,
-                                                        T, N, d.hidden_size, lengths.data(), &fill);
+  const cudnnStatus_t set_x =
+      cudnnSetRNNDataDescriptor(x_desc.get(), CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED, T, N,
+                                d.input_size, lengths.data(), &fill);
+  const cudnnStatus_t set_y =
+      cudnnSetRNNDataDescriptor(y_desc.get(), CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED, T, N,
+                                d.hidden_size, lengths.data(), &fill);
   cudnnStatus_t sizes = CUDNN_STATUS_NOT_INITIALIZED, forward = CUDNN_STATUS_NOT_INITIALIZED;
   cudaError_t after = cudaSuccess;
   std::size_t work = 0, reserve = 0;
@@ -221,15 +226,16 @@ TEST_F(CudnnGpuChecks, RawCudnnWithAZeroLength) {
     test::DeviceBytes y(std::size_t(T) * N * d.hidden_size * 4), ws(work + 256);
     test::DeviceArray<std::int32_t> d_lengths(N);
     LSTMRT_TEST_CUDA(cudaMemcpy(d_lengths.get(), lengths.data(), N * 4, cudaMemcpyHostToDevice));
-    forward = cudnnRNNForward(handle.get(), rnn.get(), CUDNN_FWD_MODE_INFERENCE, d_lengths.get(), x_desc.get(), x.mem.get(),
-                              y_desc.get(), y.mem.get(), h_desc.get(), nullptr, nullptr, c_desc.get(), nullptr, nullptr,
-                              space.bytes(), space.buffer.get(), work, ws.mem.get(), 0, nullptr);
+    forward = cudnnRNNForward(handle.get(), rnn.get(), CUDNN_FWD_MODE_INFERENCE, d_lengths.get(), x_desc.get(),
+                              x.mem.get(), y_desc.get(), y.mem.get(), h_desc.get(), nullptr, nullptr, c_desc.get(),
+                              nullptr, nullptr, space.bytes(), space.buffer.get(), work, ws.mem.get(), 0, nullptr);
     after = cudaStreamSynchronize(stream());
   }
-  std::printf("[cudnn-check] zero in lengths (cuDNN %zu): SetRNNDataDescriptor x=%s y=%s, GetRNNTempSpaceSizes=%s, "
-              "RNNForward=%s, stream=%s\n",
-              cudnnGetVersion(), status_name(set_x), status_name(set_y), status_name(sizes), status_name(forward),
-              cudaGetErrorName(after));
+  std::printf(
+      "[cudnn-check] zero in lengths (cuDNN %zu): SetRNNDataDescriptor x=%s y=%s, GetRNNTempSpaceSizes=%s, "
+      "RNNForward=%s, stream=%s\n",
+      cudnnGetVersion(), status_name(set_x), status_name(set_y), status_name(sizes), status_name(forward),
+      cudaGetErrorName(after));
   RecordProperty("zero_length_forward", status_name(forward));
   EXPECT_EQ(after, cudaSuccess) << "a zero length broke the CUDA context";
 }

@@ -89,7 +89,8 @@ TEST_F(CudnnTransforms, RestoreStatesTouchesOnlyZeroLengthRows) {
     const int e = pick_(rng_) % 2 ? 4 : 2;
     const bool with_initial = pick_(rng_) % 2;
     const auto lengths = random_lengths(N, 3, true);
-    const auto h_before = random_bytes(std::size_t(S) * N * HW * e), c_before = random_bytes(std::size_t(S) * N * CW * e);
+    const auto h_before = random_bytes(std::size_t(S) * N * HW * e),
+               c_before = random_bytes(std::size_t(S) * N * CW * e);
     const auto h0_host = random_bytes(h_before.size()), c0_host = random_bytes(c_before.size());
     test::DeviceBytes h_n(h_before.size() + kGuardBytes), c_n(c_before.size() + kGuardBytes);
     upload_guarded(h_n, h_before);
@@ -97,16 +98,26 @@ TEST_F(CudnnTransforms, RestoreStatesTouchesOnlyZeroLengthRows) {
     test::DeviceBytes h0(h0_host), c0(c0_host);
     test::DeviceArray<std::int32_t> d_len(N);
     LSTMRT_TEST_CUDA(cudaMemcpy(d_len.get(), lengths.data(), N * 4, cudaMemcpyHostToDevice));
-    kernels::RestoreStatesParams p{h_n.mem.get(), c_n.mem.get(), with_initial ? h0.mem.get() : nullptr,
-                                   with_initial ? c0.mem.get() : nullptr, d_len.get(), S, N, HW, CW, e};
+    kernels::RestoreStatesParams p{h_n.mem.get(),
+                                   c_n.mem.get(),
+                                   with_initial ? h0.mem.get() : nullptr,
+                                   with_initial ? c0.mem.get() : nullptr,
+                                   d_len.get(),
+                                   S,
+                                   N,
+                                   HW,
+                                   CW,
+                                   e};
     kernels::launch_restore_states(p, stream());
     LSTMRT_TEST_CUDA(cudaStreamSynchronize(stream()));
     const std::vector<unsigned char> none;
     const std::string what = fmt::format("restore_states S={} N={} {}/{} initial={}", S, N, HW, CW, with_initial);
-    ASSERT_TRUE(test::bytes_match(test::expected_restore_states(p, HW, h_before, with_initial ? h0_host : none, lengths),
-                                  h_n.download(), "h_n of " + what));
-    ASSERT_TRUE(test::bytes_match(test::expected_restore_states(p, CW, c_before, with_initial ? c0_host : none, lengths),
-                                  c_n.download(), "c_n of " + what));
+    ASSERT_TRUE(
+        test::bytes_match(test::expected_restore_states(p, HW, h_before, with_initial ? h0_host : none, lengths),
+                          h_n.download(), "h_n of " + what));
+    ASSERT_TRUE(
+        test::bytes_match(test::expected_restore_states(p, CW, c_before, with_initial ? c0_host : none, lengths),
+                          c_n.download(), "c_n of " + what));
   }
 }
 

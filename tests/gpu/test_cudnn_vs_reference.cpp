@@ -76,8 +76,8 @@ TEST_F(CudnnVsReference, AutoAlgorithm) {
 // Every explicit algorithm and precision: cuDNN may refuse (kUnsupported, never a crash); when it
 // serves, the result must match.
 TEST_F(CudnnVsReference, EveryAlgorithmServesCorrectlyOrRefusesCleanly) {
-  for (CudnnAlgo algo : {CudnnAlgo::kStandard, CudnnAlgo::kPersistStatic, CudnnAlgo::kPersistStaticSmallH,
-                         CudnnAlgo::kPersistDynamic})
+  for (CudnnAlgo algo :
+       {CudnnAlgo::kStandard, CudnnAlgo::kPersistStatic, CudnnAlgo::kPersistStaticSmallH, CudnnAlgo::kPersistDynamic})
     for (DataType type : {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16}) {
       int served = 0, refused = 0;
       for (int trial = 0; trial < 6; ++trial) {

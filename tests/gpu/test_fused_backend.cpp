@@ -11,8 +11,8 @@
 #include <cstring>
 #include <optional>
 #include <random>
-#include <tuple>
 #include <thread>
+#include <tuple>
 
 #include "common/expect_error.hpp"
 #include "cudnn_test_util.hpp"
@@ -42,7 +42,7 @@ void add_extended_features(Case& c, std::mt19937_64& rng) {
   d.clip = pick(rng) % 2 ? 0.5f + (pick(rng) % 30) / 10.0f : 0.0f;
   const Activation gates[] = {Activation::sigmoid(), Activation::hard_sigmoid(), Activation::hard_sigmoid_keras3()};
   const Activation cells[] = {Activation::tanh(), Activation::softsign(), Activation::scaled_tanh(0.8f, 1.2f),
-                              Activation::relu(), Activation::elu(0.7f), Activation::leaky_relu(0.1f)};
+                              Activation::relu(), Activation::elu(0.7f),  Activation::leaky_relu(0.1f)};
   for (int s = 0; s < 2; ++s) {
     d.activations[s].gate = gates[pick(rng) % 3];
     d.activations[s].cell = cells[pick(rng) % 6];
@@ -73,8 +73,8 @@ Lstm create_fused(const Case& c) {
     for (float e : *v)
       if (std::isfinite(e)) scale = std::max(scale, double(std::fabs(e)));
   const double atol = 2 * tolerance(c.options) * scale;
-  for (auto [x, y, name] : {std::tuple{&a.y, &b.y, "y"}, std::tuple{&a.h_n, &b.h_n, "h_n"},
-                            std::tuple{&a.c_n, &b.c_n, "c_n"}}) {
+  for (auto [x, y, name] :
+       {std::tuple{&a.y, &b.y, "y"}, std::tuple{&a.h_n, &b.h_n, "h_n"}, std::tuple{&a.c_n, &b.c_n, "c_n"}}) {
     auto r = all_close(*x, *y, atol, 0.0, std::string(name) + " of " + c.describe());
     if (!r) return r;
   }
@@ -285,7 +285,8 @@ TEST_F(FusedGpu, WorkspaceErrors) {
   ASSERT_TRUE(ws.ok());
   r.workspace = ws.get();
   r.workspace_bytes = need - 1;
-  expect_error([&] { lstm.forward(r, stream()); }, ErrorCode::kInvalidArgument, {"workspace_bytes", std::to_string(need).c_str()});
+  expect_error([&] { lstm.forward(r, stream()); }, ErrorCode::kInvalidArgument,
+               {"workspace_bytes", std::to_string(need).c_str()});
   r.workspace = ws.get() + 16;
   r.workspace_bytes = need;
   expect_error([&] { lstm.forward(r, stream()); }, ErrorCode::kInvalidArgument, {"aligned"});

@@ -49,12 +49,18 @@ TEST_F(GpuSmoke, DeviceQueryMatchesQuerySystem) {
 
 // Cell options and activations for one probe round: every activation appears in every role.
 CellMathParams round_params(int round, std::mt19937_64& rng) {
-  const Activation acts[] = {Activation::sigmoid(),        Activation::tanh(),
-                             Activation::relu(),           Activation::affine(0.8f, 0.1f),
-                             Activation::leaky_relu(0.2f), Activation::thresholded_relu(0.3f),
-                             Activation::scaled_tanh(1.3f, 0.7f), Activation::hard_sigmoid(0.25f, 0.45f),
-                             Activation::hard_sigmoid_keras3(), Activation::elu(0.6f),
-                             Activation::softsign(),       Activation::softplus()};
+  const Activation acts[] = {Activation::sigmoid(),
+                             Activation::tanh(),
+                             Activation::relu(),
+                             Activation::affine(0.8f, 0.1f),
+                             Activation::leaky_relu(0.2f),
+                             Activation::thresholded_relu(0.3f),
+                             Activation::scaled_tanh(1.3f, 0.7f),
+                             Activation::hard_sigmoid(0.25f, 0.45f),
+                             Activation::hard_sigmoid_keras3(),
+                             Activation::elu(0.6f),
+                             Activation::softsign(),
+                             Activation::softplus()};
   const int k = static_cast<int>(sizeof(acts) / sizeof(acts[0]));
   CellMathParams p{};
   p.gate = kernels::to_act_params(acts[round % k]);
@@ -122,11 +128,10 @@ TEST_F(GpuSmoke, CellMathProbeMatchesHostInstantiation) {
       got_c.push_back(out[k].c), got_h.push_back(out[k].h);
     }
     ASSERT_GE(want_c.size(), in.size() * 99 / 100) << "too many points left out near a thresholded-relu jump";
-    SCOPED_TRACE(testing::Message() << "round " << round << " gate " << static_cast<int>(params.gate.kind)
-                                    << " cell " << static_cast<int>(params.cell.kind) << " hidden "
-                                    << static_cast<int>(params.hidden.kind) << " clip " << params.clip
-                                    << " peepholes " << params.peepholes << " coupled "
-                                    << params.coupled_input_forget);
+    SCOPED_TRACE(testing::Message() << "round " << round << " gate " << static_cast<int>(params.gate.kind) << " cell "
+                                    << static_cast<int>(params.cell.kind) << " hidden "
+                                    << static_cast<int>(params.hidden.kind) << " clip " << params.clip << " peepholes "
+                                    << params.peepholes << " coupled " << params.coupled_input_forget);
     // Device expf/tanhf/log1pf are within 2 ulp of glibc's, and nvcc contracts to FMA: a few ulp.
     EXPECT_TRUE(test::all_close(want_c, got_c, 2e-6, 4e-6, "c"));
     EXPECT_TRUE(test::all_close(want_h, got_h, 2e-6, 4e-6, "h"));

@@ -3,8 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <thread>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "common/compare.hpp"
@@ -35,8 +35,7 @@ void expect_uploaded(const DeviceArray<std::int32_t>& d, const std::vector<std::
   std::vector<std::int32_t> got(want.size() + kGuard);
   LSTMRT_TEST_CUDA(cudaMemcpyAsync(got.data(), d.get(), got.size() * sizeof(std::int32_t), cudaMemcpyDeviceToHost, s));
   LSTMRT_TEST_CUDA(cudaStreamSynchronize(s));
-  for (std::size_t b = 0; b < want.size(); ++b)
-    ASSERT_EQ(got[b], want[b]) << "row " << b << " of " << want.size();
+  for (std::size_t b = 0; b < want.size(); ++b) ASSERT_EQ(got[b], want[b]) << "row " << b << " of " << want.size();
   for (std::size_t g = want.size(); g < got.size(); ++g) ASSERT_EQ(got[g], -1) << "wrote past the end at " << g;
 }
 

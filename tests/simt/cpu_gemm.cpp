@@ -31,10 +31,11 @@ float to_tf32(float v) {
 
 void check(bool ok, const char* what, const fused::GemmCall& g) {
   if (!ok)
-    throw std::invalid_argument(fmt::format(
-        "cpu_gemm: {}: A {}x{} ld {} batch {} stride {}, B {}x{} ld {} batch {} stride {}, C {}x{} ld {} batch {} stride {}",
-        what, g.a.rows, g.a.cols, g.a.ld, g.a.batch, g.a.batch_stride, g.b.rows, g.b.cols, g.b.ld, g.b.batch,
-        g.b.batch_stride, g.c.rows, g.c.cols, g.c.ld, g.c.batch, g.c.batch_stride));
+    throw std::invalid_argument(
+        fmt::format("cpu_gemm: {}: A {}x{} ld {} batch {} stride {}, B {}x{} ld {} batch {} stride {}, C {}x{} ld {} "
+                    "batch {} stride {}",
+                    what, g.a.rows, g.a.cols, g.a.ld, g.a.batch, g.a.batch_stride, g.b.rows, g.b.cols, g.b.ld,
+                    g.b.batch, g.b.batch_stride, g.c.rows, g.c.cols, g.c.ld, g.c.batch, g.c.batch_stride));
 }
 
 }  // namespace

@@ -25,8 +25,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <boost/context/detail/fcontext.hpp>
 #include <fmt/format.h>
+#include <boost/context/detail/fcontext.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -49,7 +49,7 @@ namespace ctx = boost::context::detail;
 
 namespace {
 
-constexpr int kIdlePolls = 256;          // fruitless polls before a fiber counts as idle
+constexpr int kIdlePolls = 256;  // fruitless polls before a fiber counts as idle
 constexpr std::int64_t kFirstJumpNs = 1000;
 #if LSTMRT_SIMT_ASAN
 constexpr std::size_t kStackBytes = std::size_t{512} << 10;  // ASan frames are several times larger
@@ -68,7 +68,7 @@ LaunchStats g_stats;
 struct KernelAttributes {
   int max_dynamic_smem = -1;  // -1: the default limit
   bool non_portable_cluster = false;
-  int static_smem = 0;        // largest seen in a launch
+  int static_smem = 0;  // largest seen in a launch
 };
 std::map<KernelId, KernelAttributes>& attributes() {
   static std::map<KernelId, KernelAttributes> a;
@@ -99,7 +99,8 @@ class StackPool {
     }
     Stack s;
     s.mapping_bytes = kStackBytes + Stack::page();
-    s.mapping = mmap(nullptr, s.mapping_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    s.mapping =
+        mmap(nullptr, s.mapping_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (s.mapping == MAP_FAILED) throw std::runtime_error("simt: mmap of a fiber stack failed");
     mprotect(s.mapping, Stack::page(), PROT_NONE);
     return s;
@@ -138,11 +139,11 @@ struct Fiber {
   bool started = false;
   Stack stack;
   ctx::fcontext_t context = nullptr;
-  Site site;                 // where it waits
+  Site site;                  // where it waits
   std::uint64_t wake_ns = 0;  // kSleep
   std::uint64_t seen_progress = ~std::uint64_t{0};
   int idle_polls = 0;
-  int ready_index = -1;      // position in its block's ready list
+  int ready_index = -1;  // position in its block's ready list
   std::uint64_t shuffle_out = 0;
   void* fake_stack = nullptr;  // ASan
 };
@@ -277,7 +278,8 @@ void Executor::entry(ctx::transfer_t t) {
   } catch (const KernelFault&) {
     // recorded already by fault()
   } catch (const std::exception& e) {
-    ex.record_fault(FaultKind::kKernelException, f.block, f.thread, f.step, std::string("the kernel threw: ") + e.what());
+    ex.record_fault(FaultKind::kKernelException, f.block, f.thread, f.step,
+                    std::string("the kernel threw: ") + e.what());
   }
   ex.thread_exit(f);
 #if LSTMRT_SIMT_ASAN
@@ -415,7 +417,8 @@ cudaError_t Executor::run(const LaunchRequest& r, const std::function<void()>& b
   if (current_) throw std::logic_error("simt: a launch from inside a kernel");
   const DeviceFacts& d = g_facts;
   KernelAttributes& attr = attributes()[r.kernel];
-  if (r.grid < 1 || r.block < 1 || static_cast<int>(r.block) > d.max_threads_per_block) return cudaErrorInvalidConfiguration;
+  if (r.grid < 1 || r.block < 1 || static_cast<int>(r.block) > d.max_threads_per_block)
+    return cudaErrorInvalidConfiguration;
   const int smem_limit = attr.max_dynamic_smem >= 0 ? attr.max_dynamic_smem : d.smem_per_block_default;
   if (r.dynamic_smem > static_cast<std::size_t>(smem_limit)) return cudaErrorInvalidValue;
   if (r.cooperative && r.cluster > 0) return cudaErrorInvalidValue;
@@ -528,8 +531,8 @@ void Executor::stalled() {
   }
   if (stalled_ns_ >= g_facts.deadlock_ns) {
     record_fault(FaultKind::kDeadlock, -1, -1, -1,
-                 fmt::format("every running thread polls without anything changing for {} virtual ns; {}",
-                             stalled_ns_, describe_waiters()));
+                 fmt::format("every running thread polls without anything changing for {} virtual ns; {}", stalled_ns_,
+                             describe_waiters()));
     return;
   }
   clock_ += static_cast<std::uint64_t>(jump_ns_);
@@ -582,15 +585,16 @@ void Executor::sync_block(Site site) {
     for (unsigned t = 0; t < request_.block; ++t)
       if (fibers_[static_cast<std::size_t>(f.block) * request_.block + t].state == State::kBarrier)
         waiting.push_back(static_cast<int>(t));
-    fault(FaultKind::kBarrierDivergence, fmt::format("waits at the barrier at {} while threads {} wait at the barrier at {}",
-                                                     where(site), thread_ranges(waiting), where(b.barrier_site)));
+    fault(FaultKind::kBarrierDivergence,
+          fmt::format("waits at the barrier at {} while threads {} wait at the barrier at {}", where(site),
+                      thread_ranges(waiting), where(b.barrier_site)));
   }
   const int warp = f.thread / 32, lane = f.thread % 32;
   for (const Collective& c : b.warps[warp])
     if (c.mask & (1u << lane))
       fault(FaultKind::kShuffleMissingLane,
-            fmt::format("waits at the barrier at {} while lanes of its warp wait for it in the shuffle at {}", where(site),
-                        where(c.site)));
+            fmt::format("waits at the barrier at {} while lanes of its warp wait for it in the shuffle at {}",
+                        where(site), where(c.site)));
   if (b.arrived == 0) b.barrier_site = site;
   ++b.arrived;
   f.site = site;
@@ -616,15 +620,18 @@ void Executor::cluster_sync(Site site) {
   Cluster& c = clusters_[block_of(f).cluster];
   if (c.exited > 0)
     fault(FaultKind::kBarrierAfterExit,
-          fmt::format("reaches the cluster barrier at {} after {} thread(s) of its cluster exited", where(site), c.exited));
+          fmt::format("reaches the cluster barrier at {} after {} thread(s) of its cluster exited", where(site),
+                      c.exited));
   if (c.arrived > 0 && (c.site.line != site.line || std::strcmp(c.site.file, site.file) != 0))
-    fault(FaultKind::kBarrierDivergence, fmt::format("waits at the cluster barrier at {} while {} thread(s) wait at the "
-                                                     "cluster barrier at {}",
-                                                     where(site), c.arrived, where(c.site)));
+    fault(FaultKind::kBarrierDivergence,
+          fmt::format("waits at the cluster barrier at {} while {} thread(s) wait at the "
+                      "cluster barrier at {}",
+                      where(site), c.arrived, where(c.site)));
   if (block_of(f).arrived > 0)
-    fault(FaultKind::kBarrierDivergence, fmt::format("waits at the cluster barrier at {} while threads of its block wait "
-                                                     "at the block barrier at {}",
-                                                     where(site), where(block_of(f).barrier_site)));
+    fault(FaultKind::kBarrierDivergence,
+          fmt::format("waits at the cluster barrier at {} while threads of its block wait "
+                      "at the block barrier at {}",
+                      where(site), where(block_of(f).barrier_site)));
   if (c.arrived == 0) c.site = site;
   ++c.arrived;
   f.site = site;
@@ -654,11 +661,13 @@ std::uint64_t Executor::shuffle(unsigned mask, std::uint64_t bits, int lane_mask
   const int warp_lanes = std::min(32, static_cast<int>(request_.block) - warp * 32);
   const unsigned warp_bits = warp_lanes == 32 ? ~0u : (1u << warp_lanes) - 1;
   if (!(mask & (1u << lane)))
-    fault(FaultKind::kShuffleMismatch, fmt::format("calls the shuffle at {} with mask {:#010x}, which leaves out its own lane {}",
-                                                   where(site), mask, lane));
+    fault(FaultKind::kShuffleMismatch,
+          fmt::format("calls the shuffle at {} with mask {:#010x}, which leaves out its own lane {}", where(site), mask,
+                      lane));
   if (mask & ~warp_bits)
     fault(FaultKind::kShuffleMissingLane,
-          fmt::format("shuffle at {} with mask {:#010x} names lanes beyond the warp's {}", where(site), mask, warp_lanes));
+          fmt::format("shuffle at {} with mask {:#010x} names lanes beyond the warp's {}", where(site), mask,
+                      warp_lanes));
   for (int l = 0; l < warp_lanes; ++l) {
     if (!(mask & (1u << l)) || l == lane) continue;
     const Fiber& o = fibers_[static_cast<std::size_t>(f.block) * request_.block + warp * 32 + l];
@@ -666,21 +675,23 @@ std::uint64_t Executor::shuffle(unsigned mask, std::uint64_t bits, int lane_mask
       fault(FaultKind::kShuffleMissingLane,
             fmt::format("shuffle at {} with mask {:#010x}: lane {} has exited", where(site), mask, l));
     if (o.state == State::kBarrier || o.state == State::kCluster)
-      fault(FaultKind::kShuffleMissingLane, fmt::format("shuffle at {} with mask {:#010x}: lane {} waits at the barrier at {}",
-                                                        where(site), mask, l, where(o.site)));
+      fault(FaultKind::kShuffleMissingLane,
+            fmt::format("shuffle at {} with mask {:#010x}: lane {} waits at the barrier at {}", where(site), mask, l,
+                        where(o.site)));
   }
   std::vector<Collective>& pending = b.warps[warp];
   Collective* c = nullptr;
   for (Collective& p : pending) {
     if (!(p.mask & mask)) continue;
     if (p.mask != mask)
-      fault(FaultKind::kShuffleMismatch, fmt::format("shuffle at {} with mask {:#010x} while lanes wait in the shuffle at {} "
-                                                     "with mask {:#010x}",
-                                                     where(site), mask, where(p.site), p.mask));
+      fault(FaultKind::kShuffleMismatch,
+            fmt::format("shuffle at {} with mask {:#010x} while lanes wait in the shuffle at {} "
+                        "with mask {:#010x}",
+                        where(site), mask, where(p.site), p.mask));
     if (p.site.line != site.line || std::strcmp(p.site.file, site.file) != 0 || p.lane_mask != lane_mask)
       fault(FaultKind::kShuffleMismatch,
-            fmt::format("shuffle at {} (xor {}) while lanes of the same mask wait in the shuffle at {} (xor {})", where(site),
-                        lane_mask, where(p.site), p.lane_mask));
+            fmt::format("shuffle at {} (xor {}) while lanes of the same mask wait in the shuffle at {} (xor {})",
+                        where(site), lane_mask, where(p.site), p.lane_mask));
     c = &p;
   }
   if (!c) {
@@ -705,8 +716,8 @@ std::uint64_t Executor::shuffle(unsigned mask, std::uint64_t bits, int lane_mask
     const int src = l ^ (lane_mask & 31);
     if (!(mask & (1u << src)))
       fault(FaultKind::kShuffleMismatch,
-            fmt::format("shuffle at {} (xor {}, mask {:#010x}): lane {} reads lane {}, which is not in the mask", where(site),
-                        lane_mask, mask, l, src));
+            fmt::format("shuffle at {} (xor {}, mask {:#010x}): lane {} reads lane {}, which is not in the mask",
+                        where(site), lane_mask, mask, l, src));
     Fiber& o = fibers_[static_cast<std::size_t>(f.block) * request_.block + warp * 32 + l];
     o.shuffle_out = c->values[src];
     if (l != lane) make_ready(o);
@@ -752,9 +763,10 @@ SharedRegion* Executor::region(int block, const void* declaration, std::size_t b
   std::size_t total = request_.dynamic_smem + bytes;
   for (std::size_t i = 1; i < b.regions.size(); ++i) total += b.regions[i]->bytes;
   if (total > static_cast<std::size_t>(g_facts.smem_per_block_optin))
-    fault(FaultKind::kSharedTooLarge, fmt::format("static shared '{}' ({} bytes) brings the block's shared memory to {} "
-                                                  "bytes, beyond the device's {}",
-                                                  name, bytes, total, g_facts.smem_per_block_optin));
+    fault(FaultKind::kSharedTooLarge,
+          fmt::format("static shared '{}' ({} bytes) brings the block's shared memory to {} "
+                      "bytes, beyond the device's {}",
+                      name, bytes, total, g_facts.smem_per_block_optin));
   auto r = std::make_unique<SharedRegion>();
   r->bytes = bytes;
   r->bytes_storage.reset(new unsigned char[bytes > 0 ? bytes : 1]);
@@ -805,11 +817,14 @@ void Executor::access(SharedRegion* r, const void* address, std::size_t bytes, b
     if (!write) {
       if (s.write_epoch == 0) fault(FaultKind::kSharedUninitialized, what() + ": nothing wrote it in this launch");
       if (!exempt && s.writer != kRemote && s.writer != me && s.write_epoch == epoch)
-        fault(FaultKind::kSharedRace,
-              what() + fmt::format(": thread {} wrote it with no barrier in between (read-after-write race)", s.writer));
+        fault(
+            FaultKind::kSharedRace,
+            what() + fmt::format(": thread {} wrote it with no barrier in between (read-after-write race)", s.writer));
       if (!exempt) {
-        if (s.read_epoch == epoch && s.reader != me) s.reader = kMany;
-        else if (s.read_epoch != epoch) s.read_epoch = epoch, s.reader = me;
+        if (s.read_epoch == epoch && s.reader != me)
+          s.reader = kMany;
+        else if (s.read_epoch != epoch)
+          s.read_epoch = epoch, s.reader = me;
       }
       continue;
     }
@@ -817,8 +832,9 @@ void Executor::access(SharedRegion* r, const void* address, std::size_t bytes, b
       fault(FaultKind::kSharedRace,
             what() + fmt::format(": thread {} wrote it with no barrier in between (write-after-write race)", s.writer));
     if (!exempt && s.read_epoch == epoch && s.reader != me && s.reader != kRemote)
-      fault(FaultKind::kSharedRace, what() + (s.reader == kMany ? std::string(": other threads read it")
-                                                              : fmt::format(": thread {} read it", s.reader)) +
+      fault(FaultKind::kSharedRace, what() +
+                                        (s.reader == kMany ? std::string(": other threads read it")
+                                                           : fmt::format(": thread {} read it", s.reader)) +
                                         " with no barrier in between (write-after-read race)");
     s.write_epoch = epoch;
     s.writer = exempt ? kRemote : me;
@@ -870,7 +886,8 @@ const char* to_string(FaultKind kind) {
 
 KernelFault::KernelFault(FaultKind kind, const std::string& kernel, int block, int thread, int step,
                          const std::string& detail)
-    : std::runtime_error(fmt::format("simt: {}{}{}{}: {}: {}", kernel, block >= 0 ? fmt::format(" block {}", block) : "",
+    : std::runtime_error(fmt::format("simt: {}{}{}{}: {}: {}", kernel,
+                                     block >= 0 ? fmt::format(" block {}", block) : "",
                                      thread >= 0 ? fmt::format(" thread {}", thread) : "",
                                      step >= 0 ? fmt::format(" step {}", step) : "", to_string(kind), detail)),
       kind_(kind),
@@ -902,9 +919,7 @@ cudaError_t func_set_attribute(KernelId kernel, cudaFuncAttribute attr, int valu
       if (value < 0 || value + a.static_smem > g_facts.smem_per_block_optin) return cudaErrorInvalidValue;
       a.max_dynamic_smem = value;
       return cudaSuccess;
-    case cudaFuncAttributeNonPortableClusterSizeAllowed:
-      a.non_portable_cluster = value != 0;
-      return cudaSuccess;
+    case cudaFuncAttributeNonPortableClusterSizeAllowed: a.non_portable_cluster = value != 0; return cudaSuccess;
     default: return cudaErrorInvalidValue;
   }
 }

@@ -47,16 +47,16 @@ namespace lstmrt::simt {
 // blocks per launch on small models.
 struct DeviceFacts {
   int sm_count = 132;
-  int sms_per_gpc = 16;                   // clusters never span GPCs
+  int sms_per_gpc = 16;  // clusters never span GPCs
   int max_threads_per_block = 1024;
   int max_threads_per_sm = 2048;
   int max_blocks_per_sm = 32;
   int registers_per_sm = 65536;
-  int registers_per_thread = 255;         // assumed for every kernel (the persistent kernels' budget)
+  int registers_per_thread = 255;  // assumed for every kernel (the persistent kernels' budget)
   int smem_per_sm = 233472;
-  int smem_per_block_optin = 232448;      // with cudaFuncAttributeMaxDynamicSharedMemorySize
-  int smem_per_block_default = 49152;     // dynamic + static without the attribute
-  int max_cluster_size = 16;              // with cudaFuncAttributeNonPortableClusterSizeAllowed
+  int smem_per_block_optin = 232448;   // with cudaFuncAttributeMaxDynamicSharedMemorySize
+  int smem_per_block_default = 49152;  // dynamic + static without the attribute
+  int max_cluster_size = 16;           // with cudaFuncAttributeNonPortableClusterSizeAllowed
   int portable_cluster_size = 8;
   int cooperative_launch = 1;
   int cluster_launch = 1;
@@ -86,11 +86,11 @@ enum class FaultKind {
   kDeadlock,            // no fiber can make progress
   kSharedOutOfBounds,
   kSharedMisaligned,
-  kSharedUninitialized, // a read of shared memory nothing wrote in this launch
-  kSharedRace,          // two threads touch a byte (one writes) with no barrier between
-  kClusterRank,         // map_shared_rank outside the cluster
-  kSharedTooLarge,      // static + dynamic shared memory beyond the device's limit
-  kKernelException,     // the kernel code threw
+  kSharedUninitialized,  // a read of shared memory nothing wrote in this launch
+  kSharedRace,           // two threads touch a byte (one writes) with no barrier between
+  kClusterRank,          // map_shared_rank outside the cluster
+  kSharedTooLarge,       // static + dynamic shared memory beyond the device's limit
+  kKernelException,      // the kernel code threw
 };
 const char* to_string(FaultKind kind);
 

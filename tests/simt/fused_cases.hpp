@@ -72,7 +72,8 @@ inline FusedCase random_fused_case(std::mt19937_64& rng, DataType type = DataTyp
   m.proj_size = m.hidden_size > 1 && pick(0, 2) == 0 ? pick(1, m.hidden_size - 1) : 0;
   m.num_layers = pick(1, 3);
   m.direction = static_cast<Direction>(pick(0, 2));
-  test::randomize_cell_features(m, rng, /*bounded_cell_hidden*/ type != DataType::kFloat32 || math != MathMode::kStrict);
+  test::randomize_cell_features(m, rng,
+                                /*bounded_cell_hidden*/ type != DataType::kFloat32 || math != MathMode::kStrict);
   c.T = pick(1, 8);
   c.N = pick(1, 5);
   c.lengths = pick(0, 1);
@@ -89,7 +90,9 @@ inline FusedCase random_fused_case(std::mt19937_64& rng, DataType type = DataTyp
 }
 
 // Storage rounding of everything the kernels read (x, h0, c0, weights).
-inline std::vector<float> rounded(const std::vector<float>& v, DataType t) { return detail::from_storage(detail::to_storage(v, t), t); }
+inline std::vector<float> rounded(const std::vector<float>& v, DataType t) {
+  return detail::from_storage(detail::to_storage(v, t), t);
+}
 inline Weights rounded(const Weights& w, DataType t) {
   Weights out = w;
   for (LayerWeights& l : out.layers)
@@ -155,9 +158,8 @@ inline FusedRunResult expect_matches_reference(const FusedCase& c, std::uint64_t
   const double atol = strict32 ? tol : tol * scale;
   const double rtol = strict32 ? (damped ? 1e-4 : 1e-3) : 0.0;
   EXPECT_TRUE(test::outputs_close(want, got.out, atol, rtol, describe_case(c)));
-  EXPECT_EQ(got.status.code, kernels::kPersistentOk)
-      << "a persistent kernel gave up at block " << got.status.block << " step " << got.status.step << ": "
-      << describe_case(c);
+  EXPECT_EQ(got.status.code, kernels::kPersistentOk) << "a persistent kernel gave up at block " << got.status.block
+                                                     << " step " << got.status.step << ": " << describe_case(c);
   return got;
 }
 

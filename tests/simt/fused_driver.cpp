@@ -1,7 +1,6 @@
 // The fused backend's plan on the CPU (see fused_driver.hpp).
 #include "simt/fused_driver.hpp"
 
-
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -25,7 +24,9 @@ namespace {
 using fused::OpKind;
 
 // A fake stream handle per layer stream (launches run in issue order; the handle is only passed on).
-cudaStream_t stream_handle(int stream) { return reinterpret_cast<cudaStream_t>(static_cast<std::uintptr_t>(0x5000 + stream)); }
+cudaStream_t stream_handle(int stream) {
+  return reinterpret_cast<cudaStream_t>(static_cast<std::uintptr_t>(0x5000 + stream));
+}
 
 // Host bytes with the alignment the workspace promises (kWorkspaceAlignment), freed on scope exit.
 struct AlignedBytes {
@@ -69,7 +70,8 @@ int execute(const fused::BoundCall& call, DataType type, std::uint64_t seed) {
       for (int dep : op.after) ready = ready && done[dep];
       if (ready) runnable.push_back(s);
     }
-    if (runnable.empty()) detail::fail(ErrorCode::kInternal, "simt driver: the plan's streams wait on each other forever");
+    if (runnable.empty())
+      detail::fail(ErrorCode::kInternal, "simt driver: the plan's streams wait on each other forever");
     const int s = runnable[rng() % runnable.size()];
     const int index = queue[s][head[s]++];
     const fused::BoundOp& op = ops[index];
@@ -81,9 +83,7 @@ int execute(const fused::BoundCall& call, DataType type, std::uint64_t seed) {
         launches += kernels::length_chunk_count(op.upload_count);
         break;
       case OpKind::kInitState: kernels::launch_init_state(op.init, type, stream), ++launches; break;
-      case OpKind::kGemm:
-        cpu_gemm(op.gemm_call, op.gemm_weight, op.gemm_act, op.gemm_out);
-        break;
+      case OpKind::kGemm: cpu_gemm(op.gemm_call, op.gemm_weight, op.gemm_act, op.gemm_out); break;
       case OpKind::kGateStep: kernels::launch_gate_step(op.gate, type, stream), ++launches; break;
       case OpKind::kClearPersistent: std::memset(op.clear, 0, op.clear_bytes); break;  // cudaMemsetAsync
       case OpKind::kPersistent:
@@ -145,8 +145,7 @@ FusedRunResult run_fused(const ModelDesc& desc, const Weights& weights_in, const
   if (opt.planner_registers_per_sm > 0) facts.limits.registers_per_sm = opt.planner_registers_per_sm;
   facts.cooperative_launch = true;
   facts.co_resident = [t](const fused::PersistentPlan& p) {
-    return kernels::persistent_launch_fits(fused::persistent_shape_params(p), t, p.total_blocks(),
-                                           nullptr);
+    return kernels::persistent_launch_fits(fused::persistent_shape_params(p), t, p.total_blocks(), nullptr);
   };
   const fused::PlanKey key = fused::plan_key(req);
   std::vector<fused::LayerChoice> choices(L);

@@ -27,7 +27,7 @@ struct FusedRunOptions {
   DataType type = DataType::kFloat32;
   MathMode math = MathMode::kStrict;
   std::vector<FusedKernel> kernels;  // per layer; empty: every layer stepwise
-  int chunk_steps = 0;                      // > 0: override the plan's chunk length
+  int chunk_steps = 0;               // > 0: override the plan's chunk length
   PaddingMode padding = PaddingMode::kZero;
   ReverseOutputOrder order = ReverseOutputOrder::kOriginal;
   test::Wanted wanted{};
@@ -37,14 +37,14 @@ struct FusedRunOptions {
   // > 0: the planner's registers per SM instead (fewer weight registers: rows split between
   // registers and shared memory; no real device has such a budget, the kernel takes any plan).
   int planner_registers_per_sm = 0;
-  std::uint64_t schedule_seed = 1;          // stream interleaving and every launch's schedule
+  std::uint64_t schedule_seed = 1;  // stream interleaving and every launch's schedule
   std::int64_t timeout_ns = kernels::kPersistentDefaultTimeoutNs;
   int debug_stall_block = -1, debug_stall_step = -1;  // every persistent launch (tests)
 };
 
 struct FusedRunResult {
   test::HostOutputs out;
-  kernels::PersistentStatus status{};  // the persistent kernels' report (code 0: none gave up)
+  kernels::PersistentStatus status{};             // the persistent kernels' report (code 0: none gave up)
   std::vector<fused::PersistentPlan> persistent;  // per layer (fits = false for stepwise layers)
   int kernel_launches = 0, gemms = 0;
 };

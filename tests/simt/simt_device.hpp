@@ -30,8 +30,8 @@
 
 #define LSTMRT_DYNAMIC_SHARED(type, name, align) \
   const ::lstmrt::kernels::dev::SharedPtr<type> name = ::lstmrt::kernels::dev::dynamic_shared<type>(align)
-#define LSTMRT_STATIC_SHARED(type, name, count)    \
-  static const char name##_simt_declaration = 0; \
+#define LSTMRT_STATIC_SHARED(type, name, count)        \
+  static const char name##_simt_declaration = 0;       \
   const ::lstmrt::kernels::dev::SharedPtr<type> name = \
       ::lstmrt::kernels::dev::static_shared<type>(&name##_simt_declaration, count, #name)
 
@@ -214,8 +214,8 @@ inline simt::KernelId kernel_id(Kernel kernel) {
 
 inline void check_runtime(cudaError_t status, const char* call, const char* name) {
   if (status != cudaSuccess)
-    detail::fail(ErrorCode::kCudaError, "{} of {} failed: {} ({}) [SIMT executor]", call, name, cudaGetErrorName(status),
-                 cudaGetErrorString(status));
+    detail::fail(ErrorCode::kCudaError, "{} of {} failed: {} ({}) [SIMT executor]", call, name,
+                 cudaGetErrorName(status), cudaGetErrorString(status));
 }
 
 // Runs `kernel(args...)` in every thread of the launch (parameters copied once, by value, as a

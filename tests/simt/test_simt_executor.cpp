@@ -135,8 +135,9 @@ TEST(SimtExecutor, BarrierDivergence) {
   dev::LaunchShape shape;
   shape.grid = 2;
   shape.block = 128;
-  const KernelFault f = expect_fault([&] { dev::launch("divergent_barrier_kernel", divergent_barrier_kernel, shape, 0); },
-                                     FaultKind::kBarrierDivergence);
+  const KernelFault f =
+      expect_fault([&] { dev::launch("divergent_barrier_kernel", divergent_barrier_kernel, shape, 0); },
+                   FaultKind::kBarrierDivergence);
   EXPECT_GE(f.block(), 0);
   EXPECT_GE(f.thread(), 0);
   EXPECT_NE(std::string(f.what()).find("divergent_barrier_kernel"), std::string::npos) << f.what();
@@ -246,7 +247,10 @@ TEST(SimtExecutor, BoundedWaitGivesUpUnboundedWaitDeadlocks) {
   EXPECT_GT(simt::last_launch_stats().clock_jumps, 0u);
   EXPECT_GE(simt::last_launch_stats().virtual_ns, 500'000);
   const KernelFault f = expect_fault(
-      [&] { dev::launch("wait_kernel", wait_kernel, shape, WaitParams{&flag, gave_up.data(), 0}); }, FaultKind::kDeadlock);
+      [&] {
+        dev::launch("wait_kernel", wait_kernel, shape, WaitParams{&flag, gave_up.data(), 0});
+      },
+      FaultKind::kDeadlock);
   EXPECT_NE(std::string(f.what()).find("polling at test_simt_executor.cpp"), std::string::npos) << f.what();
 }
 
@@ -359,8 +363,8 @@ TEST(SimtExecutor, KernelExceptionIsAFault) {
   simt::ScopedDevice device(small_device(), 1);
   dev::LaunchShape shape;
   shape.block = 32;
-  const KernelFault f = expect_fault([&] { dev::launch("throwing_kernel", throwing_kernel, shape, 0); },
-                                     FaultKind::kKernelException);
+  const KernelFault f =
+      expect_fault([&] { dev::launch("throwing_kernel", throwing_kernel, shape, 0); }, FaultKind::kKernelException);
   EXPECT_EQ(f.thread(), 7);
   EXPECT_NE(std::string(f.what()).find("boom"), std::string::npos);
 }
@@ -411,8 +415,9 @@ TEST(SimtExecutor, RefusesWhatAGpuRefuses) {
   expect_cuda_error([&] { dev::launch("empty_kernel", empty_kernel, shape, 0); }, "cudaErrorInvalidValue");
   dev::func_set_attribute(empty_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 << 10);
   dev::launch("empty_kernel", empty_kernel, shape, 0);
-  expect_cuda_error([&] { dev::func_set_attribute(empty_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 300 << 10); },
-                    "cudaErrorInvalidValue");
+  expect_cuda_error(
+      [&] { dev::func_set_attribute(empty_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 300 << 10); },
+      "cudaErrorInvalidValue");
   shape.block = 2048;
   expect_cuda_error([&] { dev::launch("empty_kernel", empty_kernel, shape, 0); }, "cudaErrorInvalidConfiguration");
   EXPECT_EQ(dev::device_attribute(cudaDevAttrMultiProcessorCount, 0), 8);

@@ -5,7 +5,8 @@
 // models with every feature, float32 / float16 / bfloat16 storage, TF32 math, and named corners:
 // wavefront chunks, per-direction GEMMs, reverse with lengths and go_backwards, zero and full
 // lengths with a projection, row-batched input GEMMs, per-step masks of every pattern (the mask
-// upload and the gate kernel's masked steps); then plans mixing stepwise and persistent layers. Every case runs on a fresh random schedule (stream interleaving and fiber order).
+// upload and the gate kernel's masked steps); then plans mixing stepwise and persistent layers. Every case runs on a
+// fresh random schedule (stream interleaving and fiber order).
 #include <gtest/gtest.h>
 
 #include <random>
@@ -120,9 +121,9 @@ TEST(SimtFusedMixed, RandomModelsMixedKernels) {
     FusedCase c = random_fused_case(rng, k % 2 ? DataType::kBFloat16 : DataType::kFloat32);
     c.facts = FusedCase::small_facts(2 + static_cast<int>(rng() % 5), 1 + static_cast<int>(rng() % 3));
     c.opt.kernels.resize(c.desc.num_layers);
-    for (FusedKernel& kernel : c.opt.kernels) kernel = static_cast<FusedKernel>(1 + rng() % 3);  // stepwise, persistent, cluster
-    c.opt.kernels[rng() % c.desc.num_layers] =
-        k % 4 < 2 ? FusedKernel::kPersistent : FusedKernel::kCluster;
+    for (FusedKernel& kernel : c.opt.kernels)
+      kernel = static_cast<FusedKernel>(1 + rng() % 3);  // stepwise, persistent, cluster
+    c.opt.kernels[rng() % c.desc.num_layers] = k % 4 < 2 ? FusedKernel::kPersistent : FusedKernel::kCluster;
     c.mask.reset();  // masked requests run stepwise (make_plan refuses a persistent layer for them)
     if (!fused::persistent_activation_refusal(c.desc).empty()) {  // so do other than the classic activations
       c.desc.activations = {};

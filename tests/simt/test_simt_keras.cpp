@@ -43,8 +43,9 @@ TEST(SimtKeras, GoldenCasesMatchKeras) {
     Weights w;
     for (int l = 0; l < d.num_layers; ++l)
       for (int dir = 0; dir < d.num_directions(); ++dir) {
-        const std::string prefix = bidir ? fmt::format("layer{}/{}/", l, dir == 0 ? "forward" : "backward")
-                                         : d.num_layers > 1 ? fmt::format("layer{}/", l) : "";
+        const std::string prefix = bidir              ? fmt::format("layer{}/{}/", l, dir == 0 ? "forward" : "backward")
+                                   : d.num_layers > 1 ? fmt::format("layer{}/", l)
+                                                      : "";
         KerasLstmWeights k;
         k.kernel = tensors.at(prefix + "kernel");
         k.recurrent_kernel = tensors.at(prefix + "recurrent_kernel");
@@ -62,7 +63,8 @@ TEST(SimtKeras, GoldenCasesMatchKeras) {
     const ArrayMap expected = load_npz(test::golden_path("keras", stem + ".expected.npz"));
     FusedRunOptions opt;
     const nlohmann::json& padding = c.at("padding");
-    opt.padding = padding.is_string() && padding.get<std::string>() == "carry" ? PaddingMode::kCarryLast : PaddingMode::kZero;
+    opt.padding =
+        padding.is_string() && padding.get<std::string>() == "carry" ? PaddingMode::kCarryLast : PaddingMode::kZero;
     opt.order = backwards ? ReverseOutputOrder::kProcessing : ReverseOutputOrder::kOriginal;
     for (int chunk : {0, 2}) {
       opt.chunk_steps = chunk;
@@ -70,7 +72,8 @@ TEST(SimtKeras, GoldenCasesMatchKeras) {
       const ScopedDevice device(FusedCase::small_facts(4), opt.schedule_seed);
       const FusedRunResult got = run_fused(d, w, in, opt);
       for (const auto& [key, out] : {std::pair<const char*, const std::vector<float>*>{"y", &got.out.y},
-                                     {"h_n", &got.out.h_n}, {"c_n", &got.out.c_n}})
+                                     {"h_n", &got.out.h_n},
+                                     {"c_n", &got.out.c_n}})
         EXPECT_TRUE(test::all_close(test::npz_member(expected, key, stem).to_float32(key), *out, 1e-5, 0.0,
                                     fmt::format("{} {} chunk {}", stem, key, chunk)));
     }

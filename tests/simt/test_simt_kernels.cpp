@@ -46,7 +46,9 @@ class SimtKernels : public ::testing::Test {
     v.resize(host.size() + kGuardBytes, 0xFF);
     return v;
   }
-  static std::vector<unsigned char> poisoned(std::size_t n) { return std::vector<unsigned char>(n + kGuardBytes, 0xFF); }
+  static std::vector<unsigned char> poisoned(std::size_t n) {
+    return std::vector<unsigned char>(n + kGuardBytes, 0xFF);
+  }
 };
 
 TEST_F(SimtKernels, ReverseRowsMatchesHostMap) {
@@ -104,9 +106,9 @@ TEST_F(SimtKernels, ShiftRowsMatchesHostMap) {
     auto dst = poisoned(src.size());
     kernels::ShiftRowsParams p{src.data(), dst.data(), lengths.data(), T, N, C, bm, reversed, e};
     kernels::launch_shift_rows(p, nullptr);
-    ASSERT_TRUE(test::bytes_match(test::expected_shift_rows(p, src, lengths), dst,
-                                  fmt::format("shift_rows T={} N={} C={} e={} batch_major={} reversed={}", T, N, C, e,
-                                              bm, reversed)));
+    ASSERT_TRUE(test::bytes_match(
+        test::expected_shift_rows(p, src, lengths), dst,
+        fmt::format("shift_rows T={} N={} C={} e={} batch_major={} reversed={}", T, N, C, e, bm, reversed)));
   }
 }
 
@@ -128,9 +130,10 @@ TEST_F(SimtKernels, FinishShiftedOutputsMatchesHostMap) {
     auto dst = poisoned(bytes);
     p.src = src.data(), p.dst = dst.data(), p.lengths = lengths.data();
     kernels::launch_finish_shifted_outputs(p, nullptr);
-    ASSERT_TRUE(test::bytes_match(test::expected_finish_shifted_outputs(p, src, lengths), dst,
-                                  fmt::format("finish_shifted_outputs T={} N={} {}x{} reversed={} processing={} carry={}",
-                                              T, N, D, W, p.reversed_run, p.processing, p.carry_last)));
+    ASSERT_TRUE(
+        test::bytes_match(test::expected_finish_shifted_outputs(p, src, lengths), dst,
+                          fmt::format("finish_shifted_outputs T={} N={} {}x{} reversed={} processing={} carry={}", T, N,
+                                      D, W, p.reversed_run, p.processing, p.carry_last)));
   }
 }
 
@@ -155,11 +158,20 @@ TEST_F(SimtKernels, RestoreStatesTouchesOnlyZeroLengthRows) {
     const int e = pick(2) ? 4 : 2;
     const bool with_initial = pick(2);
     const auto lengths = random_lengths(N, 3, true);
-    const auto h_before = random_bytes(std::size_t(S) * N * HW * e), c_before = random_bytes(std::size_t(S) * N * CW * e);
+    const auto h_before = random_bytes(std::size_t(S) * N * HW * e),
+               c_before = random_bytes(std::size_t(S) * N * CW * e);
     const auto h0 = random_bytes(h_before.size()), c0 = random_bytes(c_before.size());
     auto h_n = guarded(h_before), c_n = guarded(c_before);
-    kernels::RestoreStatesParams p{h_n.data(), c_n.data(), with_initial ? h0.data() : nullptr,
-                                   with_initial ? c0.data() : nullptr, lengths.data(), S, N, HW, CW, e};
+    kernels::RestoreStatesParams p{h_n.data(),
+                                   c_n.data(),
+                                   with_initial ? h0.data() : nullptr,
+                                   with_initial ? c0.data() : nullptr,
+                                   lengths.data(),
+                                   S,
+                                   N,
+                                   HW,
+                                   CW,
+                                   e};
     kernels::launch_restore_states(p, nullptr);
     const std::vector<unsigned char> none;
     const std::string what = fmt::format("restore_states S={} N={} {}/{} initial={}", S, N, HW, CW, with_initial);
@@ -196,7 +208,8 @@ TEST_F(SimtKernels, CellMathProbeMatchesHost) {
     kernels::launch_cell_math_probe(params, in.data(), out.data(), count, nullptr);
     for (int i = 0; i < count; ++i) {
       const kernels::CellProbeInput& v = in[i];
-      const kernels::CellResult want = kernels::cell_step(params, v.z_i, v.z_f, v.z_g, v.z_o, v.c_prev, v.p_i, v.p_f, v.p_o);
+      const kernels::CellResult want =
+          kernels::cell_step(params, v.z_i, v.z_f, v.z_g, v.z_o, v.c_prev, v.p_i, v.p_f, v.p_o);
       ASSERT_EQ(std::memcmp(&out[i], &want, sizeof want), 0) << i;
     }
   }

@@ -49,7 +49,8 @@ TEST(SimtPersistent, RandomModelsEveryFeature) {
     // Unbounded cell / hidden activations only on narrow float32 layers (float32 rounding drifts
     // past the tolerance on wide ones, bfloat16 rounding flips a thresholded relu; an indexing or
     // exchange error shows on bounded ones as well).
-    test::randomize_cell_features(m, rng, /*bounded_cell_hidden*/ m.hidden_size > 12 || c.opt.type != DataType::kFloat32,
+    test::randomize_cell_features(m, rng,
+                                  /*bounded_cell_hidden*/ m.hidden_size > 12 || c.opt.type != DataType::kFloat32,
                                   /*classic*/ true);
     c.weight_scale = m.hidden_size > 12 ? 0.25f : 0.6f;
     c.T = pick(1, 6);
@@ -219,8 +220,8 @@ TEST(SimtPersistent, BlocksThatCannotBeCoResidentAreRefused) {
   p.h_exchange = any.data();
   p.abort_flag = reinterpret_cast<std::int32_t*>(any.data());
   p.w_hh = any.data();
-  test::expect_error([&] { kernels::launch_persistent_lstm(p, DataType::kFloat32, 8, nullptr); },
-                     ErrorCode::kCudaError, {"cudaErrorCooperativeLaunchTooLarge"});
+  test::expect_error([&] { kernels::launch_persistent_lstm(p, DataType::kFloat32, 8, nullptr); }, ErrorCode::kCudaError,
+                     {"cudaErrorCooperativeLaunchTooLarge"});
 }
 
 }  // namespace

@@ -12,10 +12,10 @@ namespace {
 
 void check(cudaError_t status, const char* what) {
   if (status == cudaSuccess) return;
-  const ErrorCode code = status == cudaErrorNoDevice || status == cudaErrorInsufficientDriver ||
-                                 status == cudaErrorInvalidDevice
-                             ? ErrorCode::kNoDevice
-                             : ErrorCode::kCudaError;
+  const ErrorCode code =
+      status == cudaErrorNoDevice || status == cudaErrorInsufficientDriver || status == cudaErrorInvalidDevice
+          ? ErrorCode::kNoDevice
+          : ErrorCode::kCudaError;
   throw Error(code, fmt::format("{}: {} ({})", what, cudaGetErrorString(status), cudaGetErrorName(status)));
 }
 
@@ -90,7 +90,6 @@ class CudaDevice final : public Device {
   void activate() override { check(cudaSetDevice(ordinal_), "cudaSetDevice"); }
 
  private:
-
   int ordinal_;
   cudaStream_t stream_ = nullptr;
 };

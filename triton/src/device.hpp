@@ -27,9 +27,9 @@ struct StateCopy {
   void* pool = nullptr;
   void* batch = nullptr;
   const std::int32_t* slots = nullptr;
-  int rows = 0;       // R
-  int batch_n = 0;    // N
-  int width = 0;      // W
+  int rows = 0;     // R
+  int batch_n = 0;  // N
+  int width = 0;    // W
   std::size_t element_bytes = 4;
 };
 
@@ -38,10 +38,10 @@ class Device {
   virtual ~Device() = default;
   virtual bool is_host() const = 0;  // device memory is host memory (no staging copies needed)
   virtual std::string name() const = 0;
-  virtual int ordinal() const = 0;   // CUDA device, -1 for the host
-  virtual void activate() = 0;       // make it the calling thread's current device
+  virtual int ordinal() const = 0;  // CUDA device, -1 for the host
+  virtual void activate() = 0;      // make it the calling thread's current device
 
-  virtual void* allocate(std::size_t bytes) = 0;          // device memory
+  virtual void* allocate(std::size_t bytes) = 0;  // device memory
   virtual void release(void* p) noexcept = 0;
   virtual void* allocate_staging(std::size_t bytes) = 0;  // host memory the device copies fast (pinned)
   virtual void release_staging(void* p) noexcept = 0;
@@ -53,9 +53,9 @@ class Device {
   void copy(void* dst, const void* src, std::size_t bytes) {
     if (bytes) copy_2d(dst, bytes, src, bytes, bytes, 1);
   }
-  virtual void zero(void* dst, std::size_t bytes) = 0;    // device memory
-  virtual void gather_state(const StateCopy& c) = 0;      // batch[r, n] = pool[slots[n], r]
-  virtual void scatter_state(const StateCopy& c) = 0;     // pool[slots[n], r] = batch[r, n]
+  virtual void zero(void* dst, std::size_t bytes) = 0;  // device memory
+  virtual void gather_state(const StateCopy& c) = 0;    // batch[r, n] = pool[slots[n], r]
+  virtual void scatter_state(const StateCopy& c) = 0;   // pool[slots[n], r] = batch[r, n]
   // out (rows, W) = merge(in[:, :W], in[:, W:]) for in (rows, 2W), elements of type t.
   virtual void merge_halves(MergeMode mode, const void* in, void* out, std::size_t rows, int width, DataType t) = 0;
   virtual void synchronize() = 0;

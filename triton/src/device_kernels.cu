@@ -59,12 +59,12 @@ int launch_state_copy(const StateCopy& c, bool to_batch, cudaStream_t stream) {
   if (total == 0) return cudaSuccess;
   if (c.element_bytes == 4)
     state_copy_kernel<std::uint32_t><<<blocks_for(total), kThreads, 0, stream>>>(
-        static_cast<std::uint32_t*>(c.pool), static_cast<std::uint32_t*>(c.batch), c.slots, c.rows, c.batch_n,
-        c.width, to_batch);
+        static_cast<std::uint32_t*>(c.pool), static_cast<std::uint32_t*>(c.batch), c.slots, c.rows, c.batch_n, c.width,
+        to_batch);
   else if (c.element_bytes == 2)
     state_copy_kernel<std::uint16_t><<<blocks_for(total), kThreads, 0, stream>>>(
-        static_cast<std::uint16_t*>(c.pool), static_cast<std::uint16_t*>(c.batch), c.slots, c.rows, c.batch_n,
-        c.width, to_batch);
+        static_cast<std::uint16_t*>(c.pool), static_cast<std::uint16_t*>(c.batch), c.slots, c.rows, c.batch_n, c.width,
+        to_batch);
   else
     return cudaErrorInvalidValue;
   return cudaGetLastError();

@@ -28,8 +28,8 @@ template <typename Copy>
 void copy_state_rows(Copy copy, void* dst, const void* src, int off, int B, int R, int N, int W, std::size_t e) {
   const std::size_t w = static_cast<std::size_t>(W) * e;
   for (int r = 0; r < R; ++r)
-    copy(static_cast<char*>(dst) + r * w, R * w, static_cast<const char*>(src) + batch_index(r, off, 0, N, W) * e, w,
-         w, static_cast<std::size_t>(B));
+    copy(static_cast<char*>(dst) + r * w, R * w, static_cast<const char*>(src) + batch_index(r, off, 0, N, W) * e, w, w,
+         static_cast<std::size_t>(B));
 }
 
 void host_copy_2d(void* dst, std::size_t dpitch, const void* src, std::size_t spitch, std::size_t width,
@@ -41,9 +41,9 @@ void host_copy_2d(void* dst, std::size_t dpitch, const void* src, std::size_t sp
 }  // namespace
 
 std::uint64_t now_ns() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
 }
 
 std::size_t TensorView::bytes() const {
@@ -61,20 +61,30 @@ std::int64_t TensorView::numel() const {
 // One stage's batch buffers and, under the sequence batcher, its state pool.
 struct Executor::StageBuffers {
   explicit StageBuffers(Device& d)
-      : h_in_stage(d, DeviceBuffer::Side::kStaging), c_in_stage(d, DeviceBuffer::Side::kStaging),
-        h_in(d, DeviceBuffer::Side::kDevice), c_in(d, DeviceBuffer::Side::kDevice),
-        h_out(d, DeviceBuffer::Side::kDevice), c_out(d, DeviceBuffer::Side::kDevice),
-        y(d, DeviceBuffer::Side::kDevice), merged(d, DeviceBuffer::Side::kDevice),
-        h_pool(d, DeviceBuffer::Side::kDevice), c_pool(d, DeviceBuffer::Side::kDevice) {}
+      : h_in_stage(d, DeviceBuffer::Side::kStaging),
+        c_in_stage(d, DeviceBuffer::Side::kStaging),
+        h_in(d, DeviceBuffer::Side::kDevice),
+        c_in(d, DeviceBuffer::Side::kDevice),
+        h_out(d, DeviceBuffer::Side::kDevice),
+        c_out(d, DeviceBuffer::Side::kDevice),
+        y(d, DeviceBuffer::Side::kDevice),
+        merged(d, DeviceBuffer::Side::kDevice),
+        h_pool(d, DeviceBuffer::Side::kDevice),
+        c_pool(d, DeviceBuffer::Side::kDevice) {}
   DeviceBuffer h_in_stage, c_in_stage, h_in, c_in, h_out, c_out, y, merged, h_pool, c_pool;
 };
 
 Executor::Executor(const ServingConfig& config, const ServedModel& served, std::unique_ptr<Device> device,
                    const BackendOptions& options)
-    : config_(config), served_(served), device_(std::move(device)),
-      x_stage_(*device_, DeviceBuffer::Side::kStaging), x_dev_(*device_, DeviceBuffer::Side::kDevice),
-      slots_stage_(*device_, DeviceBuffer::Side::kStaging), slots_dev_(*device_, DeviceBuffer::Side::kDevice),
-      last_dev_(*device_, DeviceBuffer::Side::kDevice), last_merged_dev_(*device_, DeviceBuffer::Side::kDevice) {
+    : config_(config),
+      served_(served),
+      device_(std::move(device)),
+      x_stage_(*device_, DeviceBuffer::Side::kStaging),
+      x_dev_(*device_, DeviceBuffer::Side::kDevice),
+      slots_stage_(*device_, DeviceBuffer::Side::kStaging),
+      slots_dev_(*device_, DeviceBuffer::Side::kDevice),
+      last_dev_(*device_, DeviceBuffer::Side::kDevice),
+      last_merged_dev_(*device_, DeviceBuffer::Side::kDevice) {
   element_bytes_ = detail::element_bytes(options.data_type);
   for (const ImportedStage& stage : served_.model.stages) {
     lstms_.push_back(Lstm::create(stage.desc, stage.weights, options));
@@ -82,10 +92,12 @@ Executor::Executor(const ServingConfig& config, const ServedModel& served, std::
   }
   const MemorySpace wanted = device_->is_host() ? MemorySpace::kHost : MemorySpace::kDevice;
   if (lstms_.front().memory_space() != wanted)
-    throw Error(ErrorCode::kUnsupported,
-                fmt::format("backend {} computes in {} memory but the instance runs on {}", lstms_.front().backend_name(),
-                            wanted == MemorySpace::kHost ? "device" : "host", device_->name()));
-  for (int i = 0; i < 3; ++i) downloads_.push_back(std::make_unique<DeviceBuffer>(*device_, DeviceBuffer::Side::kStaging));
+    throw Error(
+        ErrorCode::kUnsupported,
+        fmt::format("backend {} computes in {} memory but the instance runs on {}", lstms_.front().backend_name(),
+                    wanted == MemorySpace::kHost ? "device" : "host", device_->name()));
+  for (int i = 0; i < 3; ++i)
+    downloads_.push_back(std::make_unique<DeviceBuffer>(*device_, DeviceBuffer::Side::kStaging));
   if (config_.sequence.enabled) {
     store_ = std::make_unique<SequenceStore>(config_.sequence.slots, config_.sequence.idle_microseconds);
     ensure_pool();
@@ -362,11 +374,11 @@ void Executor::run_items(std::vector<Item>& items, const std::vector<ExecRequest
     const std::int64_t B = item.B;
     const bool wanted[3] = {r.want_y, r.want_h_n, r.want_c_n};
     const char* names[3] = {"y", "h_n", "c_n"};
-    const std::vector<std::int64_t> shapes[3] = {
-        model.return_sequences ? std::vector<std::int64_t>{B, item.T, lg.output_width}
-                               : std::vector<std::int64_t>{B, lg.output_width},
-        {B, lg.state_rows, lg.hidden_out},
-        {B, lg.state_rows, lg.hidden}};
+    const std::vector<std::int64_t> shapes[3] = {model.return_sequences
+                                                     ? std::vector<std::int64_t>{B, item.T, lg.output_width}
+                                                     : std::vector<std::int64_t>{B, lg.output_width},
+                                                 {B, lg.state_rows, lg.hidden_out},
+                                                 {B, lg.state_rows, lg.hidden}};
     try {
       for (int k = 0; k < 3; ++k) {
         if (!wanted[k]) continue;

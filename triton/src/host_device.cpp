@@ -42,8 +42,8 @@ class HostDevice final : public Device {
 
   void merge_halves(MergeMode mode, const void* in, void* out, std::size_t rows, int width, DataType t) override {
     if (t != DataType::kFloat32)
-      throw Error(ErrorCode::kUnsupported, fmt::format("host merge of {} data: the host computes float32 only",
-                                                       lstmrt::to_string(t)));
+      throw Error(ErrorCode::kUnsupported,
+                  fmt::format("host merge of {} data: the host computes float32 only", lstmrt::to_string(t)));
     const float* a = static_cast<const float*>(in);
     float* o = static_cast<float*>(out);
     for (std::size_t r = 0; r < rows; ++r)

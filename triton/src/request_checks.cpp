@@ -50,7 +50,8 @@ Executor::Item Executor::check(const ExecRequest& r, std::size_t index, std::uin
   auto check_memory = [&](const TensorView& t, const char* name) {
     if (device_->is_host())
       for (const TensorView::Chunk& c : t.chunks)
-        if (c.on_device) bad_request(r, fmt::format("input '{}' is in GPU memory: a KIND_CPU instance takes host memory", name));
+        if (c.on_device)
+          bad_request(r, fmt::format("input '{}' is in GPU memory: a KIND_CPU instance takes host memory", name));
   };
   // x: (B, T, I)
   if (!r.x) bad_request(r, "no input 'x': expected x of shape [B, T, input_size]");
@@ -89,7 +90,8 @@ Executor::Item Executor::check(const ExecRequest& r, std::size_t index, std::uin
         std::memcpy(&v, raw.data() + 8 * b, 8);
       }
       if (v < 0 || v > item.T)
-        bad_request(r, fmt::format("input 'lengths': row {} has length {}: expected 0..{} (the steps in x)", b, v, item.T));
+        bad_request(
+            r, fmt::format("input 'lengths': row {} has length {}: expected 0..{} (the steps in x)", b, v, item.T));
       item.lengths.push_back(static_cast<std::int32_t>(v));
     }
   }
@@ -101,7 +103,8 @@ Executor::Item Executor::check(const ExecRequest& r, std::size_t index, std::uin
       for (int t = 0; t < item.T; ++t) {
         const std::uint8_t* step = raw.data() + (static_cast<std::size_t>(b) * item.T + t) * I * e;
         bool valid = false;
-        for (int i = 0; i < I && !valid; ++i) valid = detail::load_element(step + i * e, data) != served_.model.mask_value;
+        for (int i = 0; i < I && !valid; ++i)
+          valid = detail::load_element(step + i * e, data) != served_.model.mask_value;
         if (valid && length != t)
           bad_request(r, fmt::format("input 'x': row {} has a valid step {} after masked step {}: expected "
                                      "right-padded rows (the Masking layer's valid steps a prefix of each row)",
@@ -113,18 +116,19 @@ Executor::Item Executor::check(const ExecRequest& r, std::size_t index, std::uin
   }
   // h0 / c0: (B, L·D, H_out) / (B, L·D, H)
   const StageGeometry& g = served_.stages.front();
-  for (auto [t, name, width] : {std::tuple<const TensorView*, const char*, int>{r.h0, "h0", g.hidden_out},
-                                {r.c0, "c0", g.hidden}}) {
+  for (auto [t, name, width] :
+       {std::tuple<const TensorView*, const char*, int>{r.h0, "h0", g.hidden_out}, {r.c0, "c0", g.hidden}}) {
     if (!t) continue;
     if (served_.stages.size() != 1)
       bad_request(r, fmt::format("input '{}': the model has {} stages: initial states are taken by one-stage models",
                                  name, served_.stages.size()));
-    if (t->type != data) bad_request(r, fmt::format("input '{}' is {}: expected {}", name, t->type_name, triton_name(data)));
+    if (t->type != data)
+      bad_request(r, fmt::format("input '{}' is {}: expected {}", name, t->type_name, triton_name(data)));
     if (t->shape != std::vector<std::int64_t>{item.B, g.state_rows, width} ||
         t->bytes() != static_cast<std::size_t>(t->numel()) * e)
-      bad_request(r, fmt::format("input '{}' has shape {}: expected [{}, {}, {}] (B, L·D, {})", name,
-                                 shape_string(t->shape), item.B, g.state_rows, width,
-                                 std::string(name) == "h0" ? "H_out" : "H"));
+      bad_request(
+          r, fmt::format("input '{}' has shape {}: expected [{}, {}, {}] (B, L·D, {})", name, shape_string(t->shape),
+                         item.B, g.state_rows, width, std::string(name) == "h0" ? "H_out" : "H"));
     check_memory(*t, name);
   }
   if (config_.sequence.enabled) {

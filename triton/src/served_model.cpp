@@ -28,7 +28,8 @@ void check_dims(const ServingConfig& c, const TensorConfig& t, const std::vector
   for (std::size_t i = 0; ok && i < want.size(); ++i) ok = t.dims[i] == -1 || want[i] == -1 || t.dims[i] == want[i];
   for (std::size_t i = 0; ok && i < want.size(); ++i) ok = want[i] != -1 || t.dims[i] == -1 || t.dims[i] > 0;
   if (!ok)
-    bad(c, fmt::format("tensor '{}' has dims {}: expected {} ({}{}; -1 = any)", t.name, dims_string(t.dims), dims_string(want), meaning,
+    bad(c, fmt::format("tensor '{}' has dims {}: expected {} ({}{}; -1 = any)", t.name, dims_string(t.dims),
+                       dims_string(want), meaning,
                        c.batching() ? ", batch dimension left out as max_batch_size > 0"
                                     : ", batch dimension included as max_batch_size is 0"));
 }
@@ -104,8 +105,8 @@ void check_tensors(const ServingConfig& c, const ServedModel& s) {
       // (B)). Unbatched: dims [N] or [-1]. Either way one length per row.
       const bool one = t.dims.size() == 1 && (c.batching() ? t.dims[0] == 1 : (t.dims[0] == -1 || t.dims[0] > 0));
       if (!one)
-        bad(c, fmt::format("tensor 'lengths' has dims {}: expected {} (one length per batch row)",
-                           dims_string(t.dims), c.batching() ? "[1] (with reshape: { shape: [ ] })" : "[-1]"));
+        bad(c, fmt::format("tensor 'lengths' has dims {}: expected {} (one length per batch row)", dims_string(t.dims),
+                           c.batching() ? "[1] (with reshape: { shape: [ ] })" : "[-1]"));
     } else if (name == "h0" || name == "c0") {
       if (s.stages.size() != 1)
         bad(c, fmt::format("input '{}': the model has {} stages; initial states are taken by one-stage models only",

@@ -24,14 +24,14 @@ struct StageGeometry {
 };
 
 struct ServedModel {
-  ImportedChain model;                 // the stages; for non-Keras files one stage, return_sequences
-  std::vector<StageGeometry> stages;   // one per model.stages entry
+  ImportedChain model;                // the stages; for non-Keras files one stage, return_sequences
+  std::vector<StageGeometry> stages;  // one per model.stages entry
 
   int input_size() const { return stages.front().input_width; }
   const StageGeometry& last() const { return stages.back(); }
   // Width of y per step (return_sequences) or of the one output row (without).
   int output_width() const { return last().output_width; }
-  std::string describe() const;        // one line per stage, for the server log
+  std::string describe() const;  // one line per stage, for the server log
 };
 
 // Loads `path` (dispatching on the extension like `lstmrt run --weights`). Throws lstmrt::Error
@@ -42,7 +42,8 @@ StageGeometry stage_geometry(const ImportedStage& stage, int input_width);
 // Checks the configuration's inputs and outputs against the model: names among x, lengths, h0,
 // c0 / y, h_n, c_n; element types (dtype for data, INT32/INT64 for lengths); dims (-1 or the
 // model's size; rank with or without the batch dimension); x present, at least one output; h0/c0
-// only for a one-stage model; forward-only stages under the sequence batcher. Throws Error(kInvalidArgument) naming the tensor and what was expected.
+// only for a one-stage model; forward-only stages under the sequence batcher. Throws Error(kInvalidArgument) naming the
+// tensor and what was expected.
 void check_tensors(const ServingConfig& config, const ServedModel& served);
 
 }  // namespace lstmrt::serving

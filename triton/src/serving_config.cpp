@@ -62,10 +62,12 @@ void apply_parameter(ServingConfig& c, const std::string& key, const std::string
   if (key == "model_file") {
     c.model_file = value;
   } else if (key == "backend") {
-    c.options.kind = choose<BackendKind>(m, key, value,
-                                         std::vector<std::pair<std::string, BackendKind>>{
-                                             {"auto", BackendKind::kAuto}, {"cudnn", BackendKind::kCudnn},
-                                             {"fused", BackendKind::kFused}, {"reference", BackendKind::kReference}});
+    c.options.kind =
+        choose<BackendKind>(m, key, value,
+                            std::vector<std::pair<std::string, BackendKind>>{{"auto", BackendKind::kAuto},
+                                                                             {"cudnn", BackendKind::kCudnn},
+                                                                             {"fused", BackendKind::kFused},
+                                                                             {"reference", BackendKind::kReference}});
   } else if (key == "dtype") {
     std::vector<std::pair<std::string, DataType>> v;
     for (DataType t : kStorageTypes) v.emplace_back(to_string(t), t);
@@ -76,9 +78,9 @@ void apply_parameter(ServingConfig& c, const std::string& key, const std::string
       v.emplace_back(to_string(k), k);
     c.options.fused_kernel = choose<FusedKernel>(m, key, value, v);
   } else if (key == "math") {
-    c.options.math = choose<MathMode>(m, key, value,
-                                      std::vector<std::pair<std::string, MathMode>>{{"strict", MathMode::kStrict},
-                                                                                    {"tf32", MathMode::kTF32}});
+    c.options.math = choose<MathMode>(
+        m, key, value,
+        std::vector<std::pair<std::string, MathMode>>{{"strict", MathMode::kStrict}, {"tf32", MathMode::kTF32}});
   } else if (key == "cudnn_algo") {
     std::vector<std::pair<std::string, CudnnAlgo>> v;
     for (CudnnAlgo a : {CudnnAlgo::kAuto, CudnnAlgo::kStandard, CudnnAlgo::kPersistStatic,
@@ -96,9 +98,7 @@ void apply_parameter(ServingConfig& c, const std::string& key, const std::string
 
 }  // namespace
 
-std::string known_parameters() {
-  return "model_file, backend, dtype, fused_kernel, math, cudnn_algo, reserve_steps";
-}
+std::string known_parameters() { return "model_file, backend, dtype, fused_kernel, math, cudnn_algo, reserve_steps"; }
 
 const TensorConfig* ServingConfig::input(const std::string& name) const {
   auto it = inputs.find(name);
@@ -121,7 +121,8 @@ ServingConfig parse_serving_config(const std::string& text) {
   c.model_name = config.value("name", "");
   const std::string& m = c.model_name;
   try {
-    if (config.contains("max_batch_size")) c.max_batch_size = static_cast<int>(to_int(config.at("max_batch_size"), m, "max_batch_size"));
+    if (config.contains("max_batch_size"))
+      c.max_batch_size = static_cast<int>(to_int(config.at("max_batch_size"), m, "max_batch_size"));
     if (c.max_batch_size < 0) bad(m, fmt::format("max_batch_size is {}: expected >= 0", c.max_batch_size));
     if (config.contains("parameters")) {
       for (const auto& [key, v] : config.at("parameters").items()) {
@@ -131,19 +132,22 @@ ServingConfig parse_serving_config(const std::string& text) {
       }
     }
     if (c.model_file.empty())
-      bad(m, "no model file: expected parameters { key: \"model_file\" value: { string_value: \"model.onnx\" } } "
-             "naming a .npz, .safetensors, .onnx, .keras or .h5 file in the version directory");
+      bad(m,
+          "no model file: expected parameters { key: \"model_file\" value: { string_value: \"model.onnx\" } } "
+          "naming a .npz, .safetensors, .onnx, .keras or .h5 file in the version directory");
     if (c.model_file.find('/') != std::string::npos || c.model_file == "." || c.model_file == "..")
       bad(m, fmt::format("parameter model_file is '{}': expected a file name in the version directory, "
-                         "without a path", c.model_file));
+                         "without a path",
+                         c.model_file));
     c.inputs = parse_tensors(config, "input", m);
     c.outputs = parse_tensors(config, "output", m);
     if (config.contains("sequence_batching") && config.at("sequence_batching").is_object()) {
       const json& s = config.at("sequence_batching");
       c.sequence.enabled = true;
       if (s.contains("state") && !s.at("state").empty())
-        bad(m, "sequence_batching has a state section: lstmrt keeps each sequence's h and c itself; remove "
-               "sequence_batching.state");
+        bad(m,
+            "sequence_batching has a state section: lstmrt keeps each sequence's h and c itself; remove "
+            "sequence_batching.state");
       c.sequence.slots = std::max(1, c.max_batch_size);
       c.sequence.oldest = s.contains("oldest");
       if (c.sequence.oldest) {
@@ -152,8 +156,8 @@ ServingConfig parse_serving_config(const std::string& text) {
         if (candidates > 0) c.sequence.slots = static_cast<int>(candidates);
       }
       if (s.contains("max_sequence_idle_microseconds")) {
-        const std::int64_t idle = to_int(s.at("max_sequence_idle_microseconds"), m,
-                                         "sequence_batching.max_sequence_idle_microseconds");
+        const std::int64_t idle =
+            to_int(s.at("max_sequence_idle_microseconds"), m, "sequence_batching.max_sequence_idle_microseconds");
         if (idle > 0) c.sequence.idle_microseconds = static_cast<std::uint64_t>(idle);
       }
     }

@@ -28,25 +28,25 @@ namespace lstmrt::serving {
 
 struct TensorConfig {
   std::string name;
-  std::optional<DataType> type;                 // empty: a Triton type lstmrt has none for
-  std::string type_name;                        // as written in the config ("TYPE_FP32"), for messages
-  std::vector<std::int64_t> dims;               // -1 = any; batch dimension excluded when batching
+  std::optional<DataType> type;    // empty: a Triton type lstmrt has none for
+  std::string type_name;           // as written in the config ("TYPE_FP32"), for messages
+  std::vector<std::int64_t> dims;  // -1 = any; batch dimension excluded when batching
   bool optional = false;
 };
 
 struct SequenceConfig {
-  bool enabled = false;       // sequence_batching present
-  bool oldest = false;        // strategy oldest (else direct)
-  int slots = 1;              // sequences one instance holds at once: max_candidate_sequences (oldest)
-                              // or max_batch_size (direct), at least 1
+  bool enabled = false;                       // sequence_batching present
+  bool oldest = false;                        // strategy oldest (else direct)
+  int slots = 1;                              // sequences one instance holds at once: max_candidate_sequences (oldest)
+                                              // or max_batch_size (direct), at least 1
   std::uint64_t idle_microseconds = 1000000;  // max_sequence_idle_microseconds (Triton's default 1 s)
 };
 
 struct ServingConfig {
   std::string model_name;
-  int max_batch_size = 0;     // 0 = no batching by Triton: dims carry the batch dimension
+  int max_batch_size = 0;  // 0 = no batching by Triton: dims carry the batch dimension
   std::string model_file;
-  BackendOptions options;     // kind (for GPU instances), data_type, math, fused_kernel, cudnn_algo
+  BackendOptions options;  // kind (for GPU instances), data_type, math, fused_kernel, cudnn_algo
   int reserve_steps = 0;
   std::map<std::string, TensorConfig> inputs, outputs;
   SequenceConfig sequence;

@@ -120,7 +120,8 @@ TRITONSERVER_Error* TRITONBACKEND_ModelInstanceName(TRITONBACKEND_ModelInstance*
 TRITONSERVER_Error* TRITONBACKEND_ModelInstanceKind(TRITONBACKEND_ModelInstance* instance,
                                                     TRITONSERVER_InstanceGroupKind* kind);
 TRITONSERVER_Error* TRITONBACKEND_ModelInstanceDeviceId(TRITONBACKEND_ModelInstance* instance, std::int32_t* device_id);
-TRITONSERVER_Error* TRITONBACKEND_ModelInstanceModel(TRITONBACKEND_ModelInstance* instance, TRITONBACKEND_Model** model);
+TRITONSERVER_Error* TRITONBACKEND_ModelInstanceModel(TRITONBACKEND_ModelInstance* instance,
+                                                     TRITONBACKEND_Model** model);
 TRITONSERVER_Error* TRITONBACKEND_ModelInstanceState(TRITONBACKEND_ModelInstance* instance, void** state);
 TRITONSERVER_Error* TRITONBACKEND_ModelInstanceSetState(TRITONBACKEND_ModelInstance* instance, void* state);
 TRITONSERVER_Error* TRITONBACKEND_ModelInstanceReportStatistics(TRITONBACKEND_ModelInstance* instance,
@@ -129,12 +130,9 @@ TRITONSERVER_Error* TRITONBACKEND_ModelInstanceReportStatistics(TRITONBACKEND_Mo
                                                                 const std::uint64_t compute_start_ns,
                                                                 const std::uint64_t compute_end_ns,
                                                                 const std::uint64_t exec_end_ns);
-TRITONSERVER_Error* TRITONBACKEND_ModelInstanceReportBatchStatistics(TRITONBACKEND_ModelInstance* instance,
-                                                                     const std::uint64_t batch_size,
-                                                                     const std::uint64_t exec_start_ns,
-                                                                     const std::uint64_t compute_start_ns,
-                                                                     const std::uint64_t compute_end_ns,
-                                                                     const std::uint64_t exec_end_ns);
+TRITONSERVER_Error* TRITONBACKEND_ModelInstanceReportBatchStatistics(
+    TRITONBACKEND_ModelInstance* instance, const std::uint64_t batch_size, const std::uint64_t exec_start_ns,
+    const std::uint64_t compute_start_ns, const std::uint64_t compute_end_ns, const std::uint64_t exec_end_ns);
 
 // Request: id (may be null), sequence correlation ID (unsigned, or a string), flags, inputs,
 // requested outputs; released with TRITONSERVER_REQUEST_RELEASE_ALL once answered.
@@ -156,9 +154,9 @@ TRITONSERVER_Error* TRITONBACKEND_InputProperties(TRITONBACKEND_Input* input, co
                                                   TRITONSERVER_DataType* datatype, const std::int64_t** shape,
                                                   std::uint32_t* dims_count, std::uint64_t* byte_size,
                                                   std::uint32_t* buffer_count);
-TRITONSERVER_Error* TRITONBACKEND_InputBuffer(TRITONBACKEND_Input* input, const std::uint32_t index, const void** buffer,
-                                              std::uint64_t* buffer_byte_size, TRITONSERVER_MemoryType* memory_type,
-                                              std::int64_t* memory_type_id);
+TRITONSERVER_Error* TRITONBACKEND_InputBuffer(TRITONBACKEND_Input* input, const std::uint32_t index,
+                                              const void** buffer, std::uint64_t* buffer_byte_size,
+                                              TRITONSERVER_MemoryType* memory_type, std::int64_t* memory_type_id);
 
 // Response: one per request; every output and its buffer is created before the next response of
 // the same request. Send passes ownership to the server (error may be null; the caller keeps it).

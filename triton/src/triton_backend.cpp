@@ -166,10 +166,12 @@ class ResponseSink final : public OutputSink {
     check(TRITONBACKEND_OutputBuffer(output, &buffer, bytes, &memory, &memory_id), "TRITONBACKEND_OutputBuffer");
     if (memory == TRITONSERVER_MEMORY_GPU && !instance_.gpu)
       throw Error(ErrorCode::kUnsupported, fmt::format("output '{}' was given GPU memory: a KIND_CPU instance writes "
-                                                       "host memory", name));
+                                                       "host memory",
+                                                       name));
     if (memory == TRITONSERVER_MEMORY_GPU && memory_id != instance_.device_id)
       throw Error(ErrorCode::kUnsupported, fmt::format("output '{}' was given memory of GPU {}: the instance runs on "
-                                                       "GPU {}", name, memory_id, instance_.device_id));
+                                                       "GPU {}",
+                                                       name, memory_id, instance_.device_id));
     return {buffer, memory == TRITONSERVER_MEMORY_GPU};
   }
 
@@ -191,10 +193,10 @@ TRITONSERVER_Error* TRITONBACKEND_Initialize(TRITONBACKEND_Backend*) {
     std::uint32_t major = 0, minor = 0;
     check(TRITONBACKEND_ApiVersion(&major, &minor), "TRITONBACKEND_ApiVersion");
     if (major != kTritonBackendApiMajor || minor < kTritonBackendApiMinor)
-      throw lstmrt::Error(lstmrt::ErrorCode::kUnsupported,
-                          fmt::format("lstmrt backend: the server's backend API is {}.{}: expected {}.{} or a later {}.x",
-                                      major, minor, kTritonBackendApiMajor, kTritonBackendApiMinor,
-                                      kTritonBackendApiMajor));
+      throw lstmrt::Error(
+          lstmrt::ErrorCode::kUnsupported,
+          fmt::format("lstmrt backend: the server's backend API is {}.{}: expected {}.{} or a later {}.x", major, minor,
+                      kTritonBackendApiMajor, kTritonBackendApiMinor, kTritonBackendApiMajor));
     // gpu_available() probes the driver only; cuDNN/cuBLAS and lstmrt's GPU module load with the
     // first KIND_GPU instance.
     log(TRITONSERVER_LOG_INFO, fmt::format("lstmrt {} backend (backend API {}.{}, server {}.{}); GPU here: {}",
@@ -228,8 +230,8 @@ TRITONSERVER_Error* TRITONBACKEND_ModelInitialize(TRITONBACKEND_Model* model) {
     const std::string path = fmt::format("{}/{}/{}", location, version, state->config.model_file);
     state->served = load_served_model(path);
     check_tensors(state->config, state->served);
-    log(TRITONSERVER_LOG_INFO, fmt::format("lstmrt: model '{}' version {}: {}", state->config.model_name, version,
-                                           state->served.describe()));
+    log(TRITONSERVER_LOG_INFO,
+        fmt::format("lstmrt: model '{}' version {}: {}", state->config.model_name, version, state->served.describe()));
     check(TRITONBACKEND_ModelSetState(model, state.get()), "TRITONBACKEND_ModelSetState");
     state.release();
   });
@@ -281,9 +283,9 @@ TRITONSERVER_Error* TRITONBACKEND_ModelInstanceInitialize(TRITONBACKEND_ModelIns
       state->device_id = device_id;
       device = cuda_device(device_id);
     } else {
-      throw lstmrt::Error(lstmrt::ErrorCode::kUnsupported,
-                          fmt::format("instance '{}' has kind {}: expected KIND_CPU or KIND_GPU", state->name,
-                                      static_cast<int>(kind)));
+      throw lstmrt::Error(
+          lstmrt::ErrorCode::kUnsupported,
+          fmt::format("instance '{}' has kind {}: expected KIND_CPU or KIND_GPU", state->name, static_cast<int>(kind)));
     }
     state->executor = std::make_unique<Executor>(config, state->model->served, std::move(device), options);
     log(TRITONSERVER_LOG_INFO, fmt::format("lstmrt: instance '{}': {}", state->name, state->executor->describe()));

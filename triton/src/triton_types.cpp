@@ -11,20 +11,13 @@ struct TritonType {
 
 // Every TRITONSERVER_DataType, in the enum's order (kTypes[v].value == v).
 constexpr TritonType kTypes[] = {
-    {TRITONSERVER_TYPE_INVALID, "INVALID", std::nullopt},
-    {TRITONSERVER_TYPE_BOOL, "BOOL", DataType::kBool},
-    {TRITONSERVER_TYPE_UINT8, "UINT8", DataType::kUint8},
-    {TRITONSERVER_TYPE_UINT16, "UINT16", std::nullopt},
-    {TRITONSERVER_TYPE_UINT32, "UINT32", std::nullopt},
-    {TRITONSERVER_TYPE_UINT64, "UINT64", std::nullopt},
-    {TRITONSERVER_TYPE_INT8, "INT8", DataType::kInt8},
-    {TRITONSERVER_TYPE_INT16, "INT16", DataType::kInt16},
-    {TRITONSERVER_TYPE_INT32, "INT32", DataType::kInt32},
-    {TRITONSERVER_TYPE_INT64, "INT64", DataType::kInt64},
-    {TRITONSERVER_TYPE_FP16, "FP16", DataType::kFloat16},
-    {TRITONSERVER_TYPE_FP32, "FP32", DataType::kFloat32},
-    {TRITONSERVER_TYPE_FP64, "FP64", DataType::kFloat64},
-    {TRITONSERVER_TYPE_BYTES, "BYTES", std::nullopt},
+    {TRITONSERVER_TYPE_INVALID, "INVALID", std::nullopt},  {TRITONSERVER_TYPE_BOOL, "BOOL", DataType::kBool},
+    {TRITONSERVER_TYPE_UINT8, "UINT8", DataType::kUint8},  {TRITONSERVER_TYPE_UINT16, "UINT16", std::nullopt},
+    {TRITONSERVER_TYPE_UINT32, "UINT32", std::nullopt},    {TRITONSERVER_TYPE_UINT64, "UINT64", std::nullopt},
+    {TRITONSERVER_TYPE_INT8, "INT8", DataType::kInt8},     {TRITONSERVER_TYPE_INT16, "INT16", DataType::kInt16},
+    {TRITONSERVER_TYPE_INT32, "INT32", DataType::kInt32},  {TRITONSERVER_TYPE_INT64, "INT64", DataType::kInt64},
+    {TRITONSERVER_TYPE_FP16, "FP16", DataType::kFloat16},  {TRITONSERVER_TYPE_FP32, "FP32", DataType::kFloat32},
+    {TRITONSERVER_TYPE_FP64, "FP64", DataType::kFloat64},  {TRITONSERVER_TYPE_BYTES, "BYTES", std::nullopt},
     {TRITONSERVER_TYPE_BF16, "BF16", DataType::kBFloat16},
 };
 constexpr std::string_view kConfigPrefix = "TYPE_";

@@ -125,7 +125,8 @@ inline std::vector<float> batch_first(const std::vector<float>& v, int R, int B,
   std::vector<float> out(v.size());
   for (int r = 0; r < R; ++r)
     for (int b = 0; b < B; ++b)
-      for (int w = 0; w < W; ++w) out[(static_cast<std::size_t>(b) * R + r) * W + w] = v[(static_cast<std::size_t>(r) * B + b) * W + w];
+      for (int w = 0; w < W; ++w)
+        out[(static_cast<std::size_t>(b) * R + r) * W + w] = v[(static_cast<std::size_t>(r) * B + b) * W + w];
   return out;
 }
 

@@ -144,19 +144,19 @@ TEST(Executor, BadRequestsFailAloneAndTheirBatchIsServed) {
     cases.back().exec.want_y = cases.back().exec.want_h_n = true;
     cases.back().exec.label = fmt::format("'r{}'", k);
   }
-  cases[1].x->view.shape = {2, 3, 4};                      // wrong input size
-  cases[2].x->view.type = DataType::kFloat64;              // wrong dtype
+  cases[1].x->view.shape = {2, 3, 4};          // wrong input size
+  cases[2].x->view.type = DataType::kFloat64;  // wrong dtype
   cases[2].x->view.type_name = "FP64";
-  cases[3].exec.x = nullptr;                               // no x
-  auto long_lengths = int_tensor({1, 9}, false, rng);      // longer than T
+  cases[3].exec.x = nullptr;                           // no x
+  auto long_lengths = int_tensor({1, 9}, false, rng);  // longer than T
   cases[4].exec.lengths = &long_lengths->view;
   auto bad_h0 = float_tensor(std::vector<float>(2 * 4 * 3), {2, 3, 4}, rng);  // (B, R, H) with R = 3
   cases[5].exec.h0 = &bad_h0->view;
-  auto short_lengths = int_tensor({1}, true, rng);         // one length for two rows
+  auto short_lengths = int_tensor({1}, true, rng);  // one length for two rows
   cases[6].exec.lengths = &short_lengths->view;
-  cases[7].x->view.chunks.pop_back();                      // fewer bytes than the shape
+  cases[7].x->view.chunks.pop_back();  // fewer bytes than the shape
   if (cases[7].x->view.chunks.empty()) cases[7].x->view.chunks.push_back({cases[7].x->values.data(), 4, false});
-  cases[8].x->view.type = std::nullopt;                    // a Triton type lstmrt has none for
+  cases[8].x->view.type = std::nullopt;  // a Triton type lstmrt has none for
   cases[8].x->view.type_name = "UINT16";
 
   std::vector<ExecRequest> requests;
@@ -204,10 +204,10 @@ TEST(Executor, SequencesServedChunkByChunkEqualTheWholeSequence) {
 
     struct Sequence {
       SequenceKey key;
-      Case whole;                  // the whole sequence, B = 1
-      HostOutputs want;            // its reference answer
-      std::vector<int> cuts;       // chunk boundaries 0 = c0 < c1 < ... = T
-      std::size_t next = 0;        // next chunk
+      Case whole;             // the whole sequence, B = 1
+      HostOutputs want;       // its reference answer
+      std::vector<int> cuts;  // chunk boundaries 0 = c0 < c1 < ... = T
+      std::size_t next = 0;   // next chunk
     };
     std::vector<Sequence> seqs(static_cast<std::size_t>(pick(3, 6)));
     for (std::size_t s = 0; s < seqs.size(); ++s) {
@@ -300,11 +300,11 @@ TEST(Executor, SequenceRequestsThatBreakTheRulesFailAlone) {
     return c;
   };
   std::vector<Case> cases;
-  cases.push_back(step(SequenceKey::of(1), true, false));              // fine: starts 1
-  cases.push_back(step(SequenceKey::of(2), false, false));             // unknown sequence
-  cases.push_back(step(SequenceKey::of(3), true, false, 2));           // two rows
+  cases.push_back(step(SequenceKey::of(1), true, false));                 // fine: starts 1
+  cases.push_back(step(SequenceKey::of(2), false, false));                // unknown sequence
+  cases.push_back(step(SequenceKey::of(3), true, false, 2));              // two rows
   cases.push_back(step(SequenceKey::of(std::uint64_t{0}), true, false));  // no correlation ID
-  cases.push_back(step(SequenceKey::of(1), false, false));             // 1 again in the same batch
+  cases.push_back(step(SequenceKey::of(1), false, false));                // 1 again in the same batch
   std::vector<ExecRequest> requests;
   for (const Case& c : cases) requests.push_back(c.exec);
   HostSink sink;
@@ -359,8 +359,8 @@ TEST(Executor, KerasStageChainsEqualRunModel) {
     const int B = static_cast<int>(xa.shape[0]), T = static_cast<int>(xa.shape[1]), I = static_cast<int>(xa.shape[2]);
     BackendOptions ref;
     ref.kind = BackendKind::kReference;
-    const ModelOutputs all = run_model(load_keras_model(dir + name + ".keras"), ref, TensorLayout::kBatchMajor,
-                                       {{xa.shape, x.data()}});
+    const ModelOutputs all =
+        run_model(load_keras_model(dir + name + ".keras"), ref, TensorLayout::kBatchMajor, {{xa.shape, x.data()}});
     struct {
       std::vector<float> y, h_n, c_n;
       std::vector<std::int64_t> y_shape, h_n_shape, c_n_shape;
@@ -370,7 +370,8 @@ TEST(Executor, KerasStageChainsEqualRunModel) {
     std::vector<std::unique_ptr<OwnedTensor>> xs;
     std::vector<ExecRequest> requests;
     for (int b = 0; b < B; ++b) {
-      xs.push_back(float_tensor(std::vector<float>(x.begin() + b * T * I, x.begin() + (b + 1) * T * I), {1, T, I}, rng));
+      xs.push_back(
+          float_tensor(std::vector<float>(x.begin() + b * T * I, x.begin() + (b + 1) * T * I), {1, T, I}, rng));
       ExecRequest r;
       r.x = &xs.back()->view;
       r.want_y = r.want_h_n = r.want_c_n = true;

@@ -14,8 +14,8 @@ using lstmrt::test::expect_error;
 
 // A configuration in the JSON form the server writes (64-bit numbers as strings, as protobuf's
 // JSON printer may emit them), with the tensors of a model with I = 3, L·D = 2, H = 5.
-std::string config_json(const std::string& parameters, const std::string& extra = "",
-                        const std::string& inputs = "", const std::string& outputs = "", int max_batch = 16) {
+std::string config_json(const std::string& parameters, const std::string& extra = "", const std::string& inputs = "",
+                        const std::string& outputs = "", int max_batch = 16) {
   const std::string in = inputs.empty() ? R"([
       {"name": "x", "data_type": "TYPE_FP32", "dims": ["-1", "3"], "allow_ragged_batch": true},
       {"name": "lengths", "data_type": "TYPE_INT64", "dims": ["1"], "optional": true},
@@ -43,11 +43,11 @@ ServedModel small_model(int layers = 2) {
 }
 
 TEST(ServingConfig, ParsesParametersTensorsAndSequenceBatching) {
-  const ServingConfig c = parse_serving_config(config_json(
-      kModelFile + R"(, "backend": {"string_value": "fused"}, "dtype": {"string_value": "bfloat16"},
+  const ServingConfig c = parse_serving_config(
+      config_json(kModelFile + R"(, "backend": {"string_value": "fused"}, "dtype": {"string_value": "bfloat16"},
         "fused_kernel": {"string_value": "persistent"}, "math": {"string_value": "tf32"},
         "cudnn_algo": {"string_value": "persist_static"}, "reserve_steps": {"string_value": "64"})",
-      R"(, "sequence_batching": {"max_sequence_idle_microseconds": "2500000",
+                  R"(, "sequence_batching": {"max_sequence_idle_microseconds": "2500000",
             "oldest": {"max_candidate_sequences": 300}, "state": []})"));
   EXPECT_EQ(c.model_name, "m");
   EXPECT_EQ(c.max_batch_size, 16);
@@ -117,14 +117,17 @@ TEST(ServingConfig, TensorsMatchingTheModelPass) {
 
 TEST(ServingConfig, TensorsNotMatchingTheModelAreNamed) {
   const auto check = [](const std::string& in, const std::string& out, int max_batch = 16, int layers = 2) {
-    return [=] { check_tensors(parse_serving_config(config_json(kModelFile, "", in, out, max_batch)), small_model(layers)); };
+    return [=] {
+      check_tensors(parse_serving_config(config_json(kModelFile, "", in, out, max_batch)), small_model(layers));
+    };
   };
   const std::string x = R"({"name": "x", "data_type": "TYPE_FP32", "dims": [-1, 3]})";
   const std::string y = R"([{"name": "y", "data_type": "TYPE_FP32", "dims": [-1, 5]}])";
   expect_error(check(R"([{"name": "x", "data_type": "TYPE_FP32", "dims": [-1, 4]}])", y), ErrorCode::kInvalidArgument,
                {"tensor 'x' has dims [-1, 4]", "expected [-1, 3]", "input_size 3"});
   expect_error(check(R"([{"name": "x", "data_type": "TYPE_FP32", "dims": [-1, 3]}])", y, 0),
-               ErrorCode::kInvalidArgument, {"tensor 'x' has dims [-1, 3]", "expected [-1, -1, 3]", "batch dimension included"});
+               ErrorCode::kInvalidArgument,
+               {"tensor 'x' has dims [-1, 3]", "expected [-1, -1, 3]", "batch dimension included"});
   expect_error(check(R"([{"name": "x", "data_type": "TYPE_FP64", "dims": [-1, 3]}])", y), ErrorCode::kInvalidArgument,
                {"tensor 'x' is TYPE_FP64", "expected TYPE_FP32"});
   expect_error(check(R"([{"name": "x", "data_type": "TYPE_UINT16", "dims": [-1, 3]}])", y), ErrorCode::kInvalidArgument,

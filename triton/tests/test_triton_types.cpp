@@ -20,11 +20,11 @@ struct Expected {
   int value;
   std::size_t bytes;
 };
-constexpr Expected kExpected[] = {
-    {DataType::kBool, "BOOL", 1, 1},    {DataType::kUint8, "UINT8", 2, 1},  {DataType::kInt8, "INT8", 6, 1},
-    {DataType::kInt16, "INT16", 7, 2},  {DataType::kInt32, "INT32", 8, 4},  {DataType::kInt64, "INT64", 9, 8},
-    {DataType::kFloat16, "FP16", 10, 2}, {DataType::kFloat32, "FP32", 11, 4}, {DataType::kFloat64, "FP64", 12, 8},
-    {DataType::kBFloat16, "BF16", 14, 2}};
+constexpr Expected kExpected[] = {{DataType::kBool, "BOOL", 1, 1},     {DataType::kUint8, "UINT8", 2, 1},
+                                  {DataType::kInt8, "INT8", 6, 1},     {DataType::kInt16, "INT16", 7, 2},
+                                  {DataType::kInt32, "INT32", 8, 4},   {DataType::kInt64, "INT64", 9, 8},
+                                  {DataType::kFloat16, "FP16", 10, 2}, {DataType::kFloat32, "FP32", 11, 4},
+                                  {DataType::kFloat64, "FP64", 12, 8}, {DataType::kBFloat16, "BF16", 14, 2}};
 
 TEST(TritonTypes, EveryDataTypeRoundTripsThroughEachSpelling) {
   std::set<DataType> seen;
@@ -48,8 +48,8 @@ TEST(TritonTypes, EveryDataTypeRoundTripsThroughEachSpelling) {
 }
 
 TEST(TritonTypes, TypesLstmrtHasNoneForMapToNothing) {
-  for (const auto& [name, value] : {std::pair<const char*, int>{"INVALID", 0}, {"UINT16", 3}, {"UINT32", 4},
-                                    {"UINT64", 5}, {"BYTES", 13}}) {
+  for (const auto& [name, value] :
+       {std::pair<const char*, int>{"INVALID", 0}, {"UINT16", 3}, {"UINT32", 4}, {"UINT64", 5}, {"BYTES", 13}}) {
     SCOPED_TRACE(name);
     EXPECT_EQ(data_type_from_triton(std::string(name)), std::nullopt);
     EXPECT_EQ(data_type_from_triton("TYPE_" + std::string(name)), std::nullopt);
