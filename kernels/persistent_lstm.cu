@@ -230,8 +230,9 @@ __global__ void __launch_bounds__(kThreads, 1) persistent_lstm_kernel(const __gr
     hx.global = reinterpret_cast<uint64_t*>(static_cast<char*>(p.h_exchange) + d * p.h_exchange_bytes);
     if (projected) mx.global = reinterpret_cast<uint64_t*>(static_cast<char*>(p.m_exchange) + d * p.m_exchange_bytes);
   } else {
-    const int64_t h_values = 2LL * p.rows_per_cluster * Ho * 4, h_total = h_values + 2LL * p.blocks_per_direction * 4;
-    const int64_t m_values = 2LL * p.rows_per_cluster * H * 4;
+    const int64_t h_values = persistent_exchange_values_bytes(0, p.rows_per_cluster, Ho);
+    const int64_t h_total = persistent_exchange_bytes(0, p.rows_per_cluster, Ho, p.blocks_per_direction);
+    const int64_t m_values = persistent_exchange_values_bytes(0, p.rows_per_cluster, H);
     hx.values = dev::shared_cast<float>(smem + p.smem.exchange);
     hx.tags = dev::shared_cast<int32_t>(smem + p.smem.exchange + h_values);
     mx.values = dev::shared_cast<float>(smem + p.smem.exchange + h_total);

@@ -215,6 +215,18 @@ LSTMRT_HD inline int persistent_slot(int ls) { return ls & 1; }
 // first wait is for persistent_tag(tag_base + advance, 0), so no stale entry ever matches.
 LSTMRT_HD inline int32_t persistent_tags_per_launch(int step_count) { return step_count + 1; }
 
+// Bytes of one exchanged vector (h, or m with a projection): `width` values for each of `rows`
+// rows in 2 slots (step parity). Grid variant, per-value tags: one 8-byte {float value, int32 tag}
+// entry per value. Cluster variant, per-slice tags: 4-byte float values, then one int32 tag per
+// slot and source block (`blocks`). The planner (src/fused/persistent_plan.cpp exchange_layout),
+// the workspace layout (src/fused/fused_plan.cpp) and the kernel's receive buffers use these.
+LSTMRT_HD inline int64_t persistent_exchange_values_bytes(int per_value_tags, int rows, int width) {
+  return 2LL * rows * width * (per_value_tags ? 8 : 4);
+}
+LSTMRT_HD inline int64_t persistent_exchange_bytes(int per_value_tags, int rows, int width, int blocks) {
+  return persistent_exchange_values_bytes(per_value_tags, rows, width) + (per_value_tags ? 0 : 2LL * blocks * 4);
+}
+
 // Whether the kernel is instantiated for `slots` register row slots.
 LSTMRT_HD inline bool persistent_slot_choice(int slots) {
   for (int i = 0; i < kPersistentSlotChoiceCount; ++i)

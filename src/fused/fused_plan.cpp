@@ -7,6 +7,7 @@
 
 #include "common/check.hpp"
 #include "fused/persistent_plan.hpp"
+#include "kernels/persistent_lstm.hpp"
 #include "request_mask.hpp"
 
 namespace lstmrt::fused {
@@ -302,9 +303,9 @@ void add_chunk(const ModelDesc& desc, const PlanKey& key, int l, int c, int chun
 
 ExchangeBytes grid_exchange_bytes(const ModelDesc& desc, DataType type, int batch) {
   if (type == DataType::kFloat16) return {};
-  const ExchangeLayout h = exchange_layout(TagGranularity::kPerValue, batch, desc.output_size(), 0);
-  const ExchangeLayout m = exchange_layout(TagGranularity::kPerValue, batch, desc.hidden_size, 0);
-  return {h.total_bytes, desc.proj_size > 0 ? m.total_bytes : 0};
+  const std::size_t h = kernels::persistent_exchange_bytes(1, batch, desc.output_size(), 0);
+  const std::size_t m = kernels::persistent_exchange_bytes(1, batch, desc.hidden_size, 0);
+  return {h, desc.proj_size > 0 ? m : 0};
 }
 
 WorkspaceLayout plan_workspace(const ModelDesc& desc, DataType type, int seq_len, int batch, int chunk_steps) {

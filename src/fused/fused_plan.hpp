@@ -221,8 +221,8 @@ struct SequenceStrides {
 SequenceStrides output_strides(const ModelDesc& desc, const PlanKey& key, int layer);
 
 // One direction's grid-variant exchange bytes of a layer for `batch` rows (h, and m with a
-// projection; 0 for float16): per-value tags, N rows (persistent_plan.hpp exchange_layout), the
-// same on every device.
+// projection; 0 for float16): per-value tags, N rows (kernels/persistent_lstm.hpp
+// persistent_exchange_bytes), the same on every device.
 struct ExchangeBytes {
   std::size_t h = 0, m = 0;
 };

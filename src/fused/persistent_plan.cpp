@@ -36,24 +36,20 @@ PersistentPlan no_fit(PersistentPlan p, std::string reason) {
   return p;
 }
 
-}  // namespace
-
+// The planner's view of one exchange (sizes from the kernel header's persistent_exchange_bytes).
 ExchangeLayout exchange_layout(TagGranularity tags, int rows, int width, int blocks) {
   ExchangeLayout x;
   x.tags = tags;
   x.rows = rows;
   x.width = width;
   x.blocks = blocks;
-  const std::size_t entries = static_cast<std::size_t>(x.slots) * rows * width;
-  if (tags == TagGranularity::kPerValue) {
-    x.values_bytes = entries * 8;
-    x.total_bytes = x.values_bytes;
-  } else {
-    x.values_bytes = entries * sizeof(float);
-    x.total_bytes = x.values_bytes + static_cast<std::size_t>(x.slots) * blocks * sizeof(std::int32_t);
-  }
+  const int per_value = tags == TagGranularity::kPerValue;
+  x.values_bytes = static_cast<std::size_t>(kernels::persistent_exchange_values_bytes(per_value, rows, width));
+  x.total_bytes = static_cast<std::size_t>(kernels::persistent_exchange_bytes(per_value, rows, width, blocks));
   return x;
 }
+
+}  // namespace
 
 std::string persistent_activation_refusal(const ModelDesc& desc) {
   for (int d = 0; d < desc.num_directions(); ++d) {

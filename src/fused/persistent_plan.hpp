@@ -82,8 +82,6 @@ struct ExchangeLayout {
   std::size_t value_offset(int slot, int row, int unit) const;
   std::size_t tag_offset(int slot, int row, int unit, int block) const;  // unit (kPerValue) or block (kPerSlice)
 };
-// `blocks` counts only for kPerSlice (one tag per source block and slot).
-ExchangeLayout exchange_layout(TagGranularity tags, int rows, int width, int blocks);
 
 // Per-block shared memory regions (bytes from the block's dynamic shared memory start).
 struct SmemRegion {
