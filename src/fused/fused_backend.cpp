@@ -164,7 +164,10 @@ class FusedBackend final : public Backend {
     const fused::PlanKey key = fused::plan_key(req);
     Prepared* p = nullptr;
     for (auto& candidate : prepared_)
-      if (candidate->plan.key == key && candidate->requested == request.kernel) p = candidate.get();
+      if (candidate->plan.key == key && candidate->requested == request.kernel) {
+        p = candidate.get();
+        break;
+      }
     if (!p) {  // choose → plan, once per key and requested variant
       auto made = std::make_unique<Prepared>();
       made->requested = request.kernel;
@@ -185,7 +188,7 @@ class FusedBackend final : public Backend {
           "backend fused has {} workspace bytes and T={} N={} needs {}: call Lstm::reserve({}, {}) first or "
           "pass a workspace",
           workspace_bytes, req.seq_len, req.batch, p->plan.workspace.total_bytes, req.seq_len, req.batch);
-    if (p->call.addresses != fused::call_addresses(req, workspace, workspace_bytes) || p->call.ops.empty()) {
+    if (p->call.addresses != fused::call_addresses(req, workspace, workspace_bytes)) {
       fused::BindInputs in;
       in.workspace = workspace;
       in.workspace_bytes = workspace_bytes;

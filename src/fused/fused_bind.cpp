@@ -29,16 +29,9 @@ BoundCall bind(const ModelDesc& desc, DataType type, const FusedPlan& plan, cons
                     in.workspace_bytes, need, req.seq_len, req.batch);
   if (reinterpret_cast<std::uintptr_t>(in.workspace) % kWorkspaceAlignment != 0)
     detail::invalid("workspace is not {}-byte aligned: expected an address as cudaMalloc returns", kWorkspaceAlignment);
-  const PlanKey& k = plan.key;
-  if (k.seq_len != req.seq_len || k.batch != req.batch || k.layout != req.layout ||
-      k.has_lengths != (req.lengths != nullptr) || k.has_mask != (req.mask != nullptr) ||
-      k.has_initial_state != (req.h0 != nullptr) || k.want_y != (req.y != nullptr) ||
-      k.want_h_n != (req.h_n != nullptr) || k.want_c_n != (req.c_n != nullptr) || k.padding != req.padding ||
-      k.reverse_order != req.reverse_order)
-    detail::fail(ErrorCode::kInternal,
-                 "fused bind: a plan for T={} N={} bound to a request with T={} N={} or other "
-                 "inputs, outputs or options (the plan is made for the request's key)",
-                 k.seq_len, k.batch, req.seq_len, req.batch);
+  if (const PlanKey key = plan_key(req); key != plan.key)
+    detail::fail(ErrorCode::kInternal, "fused bind: a plan for {} bound to a request {}", to_string(plan.key),
+                 to_string(key));
   const int L = desc.num_layers;
   if (!in.weights || static_cast<int>(in.weights->size()) != L)
     detail::fail(ErrorCode::kInternal, "fused bind: weights for {} layers, the model has {}",
@@ -49,15 +42,7 @@ BoundCall bind(const ModelDesc& desc, DataType type, const FusedPlan& plan, cons
                  req.batch);
 
   CallBuffers b = call_buffers(plan.workspace, in.workspace, req);
-  for (int l = 0; l < L; ++l) {
-    const LayerWeights& w = (*in.weights)[l];
-    LayerBuffers& lb = b.layers[l];
-    lb.w_ih = w.w_ih;
-    lb.w_hh = w.w_hh;
-    lb.w_hr = w.w_hr;
-    lb.bias = w.bias;
-    lb.peephole = w.peephole;
-  }
+  for (int l = 0; l < L; ++l) b.layers[l].weights = (*in.weights)[l];
 
   static std::atomic<std::uint64_t> generations{0};
   BoundCall call;
@@ -89,7 +74,6 @@ BoundCall bind(const ModelDesc& desc, DataType type, const FusedPlan& plan, cons
         break;
       case OpKind::kInitState: bound.init = init_state_params(desc, plan, op.layer, b, type); break;
       case OpKind::kGemm:
-        bound.gemm = op.gemm;
         bound.gemm_call = gemm_call(op.gemm, type, in.math);
         bound.gemm_act = matrix_address(b, op.gemm.act, type);
         bound.gemm_weight = matrix_address(b, op.gemm.weight, type);

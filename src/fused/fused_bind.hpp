@@ -21,15 +21,6 @@
 
 namespace lstmrt::fused {
 
-// One layer's packed weights (fused_weights.hpp), wherever they live (device or host memory).
-struct LayerWeights {
-  const void* w_ih = nullptr;       // (D·4H, I_l) data type
-  const void* w_hh = nullptr;       // (D, 4H, H_out) data type
-  const void* w_hr = nullptr;       // (D, P, H) data type; null without a projection
-  const float* bias = nullptr;      // (D, 4H)
-  const float* peephole = nullptr;  // (D, 3H); null without peepholes
-};
-
 // The addresses a bound call (and a CUDA graph captured from it) has baked in.
 struct CallAddresses {
   const void* x = nullptr;
@@ -67,8 +58,7 @@ struct BoundOp {
   kernels::GateStepParams gate{};          // kGateStep
   kernels::PersistentParams persistent{};  // kPersistent
   int blocks = 0;                          // kPersistent: blocks of the launch
-  GemmOp gemm;                             // kGemm: the plan's GEMM,
-  GemmCall gemm_call;                      //   the cuBLASLt call it is, and its operands:
+  GemmCall gemm_call;                      // kGemm: the cuBLASLt call of the plan's GemmOp, and its operands:
   const void* gemm_act = nullptr;
   const void* gemm_weight = nullptr;
   void* gemm_out = nullptr;

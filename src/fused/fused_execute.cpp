@@ -50,12 +50,12 @@ void Executor::run(CallGraph& graph, const BoundCall& call, GemmRunner* gemm, Da
     LSTMRT_CUDA_CHECK(cudaGraphLaunch(graph.exec, caller));
     return;
   }
-  for (const BoundOp& op : call.ops)
-    if (op.kind == OpKind::kGemm && gemm) gemm->prepare(op.gemm_call, op.gemm_act, op.gemm_weight, op.gemm_out);
   if (!use_graph) {
     enqueue(call, gemm, type, caller, true);
     return;
   }
+  for (const BoundOp& op : call.ops)  // the cuBLASLt heuristic queries stay out of the capture
+    if (op.kind == OpKind::kGemm && gemm) gemm->prepare(op.gemm_call, op.gemm_act, op.gemm_weight, op.gemm_out);
   graph.generation = 0;  // until the capture below succeeds
   LSTMRT_CUDA_CHECK(cudaStreamBeginCapture(caller, cudaStreamCaptureModeThreadLocal));
   cudaGraph_t captured = nullptr;

@@ -23,9 +23,9 @@ const void* base_of(const CallBuffers& b, BufferKind kind, int layer) {
     case BufferKind::kHState: return l.h_state;
     case BufferKind::kMState: return l.m_state;
     case BufferKind::kCState: return l.c_state;
-    case BufferKind::kWeightIh: return l.w_ih;
-    case BufferKind::kWeightHh: return l.w_hh;
-    case BufferKind::kWeightHr: return l.w_hr;
+    case BufferKind::kWeightIh: return l.weights.w_ih;
+    case BufferKind::kWeightHh: return l.weights.w_hh;
+    case BufferKind::kWeightHr: return l.weights.w_hr;
   }
   return nullptr;
 }
@@ -118,8 +118,8 @@ kernels::GateStepParams gate_step_params(const ModelDesc& desc, const FusedPlan&
   p.gates_row_stride = op.gates_row_stride;
   p.gates_x = static_cast<const float*>(lb.gates_x);
   p.gates_h = static_cast<const float*>(lb.gates_h);
-  p.bias = lb.bias;
-  p.peephole = desc.peepholes ? lb.peephole : nullptr;
+  p.bias = lb.weights.bias;
+  p.peephole = desc.peepholes ? lb.weights.peephole : nullptr;
   p.c_state = static_cast<float*>(lb.c_state);
   p.h_state = lb.h_state;
   p.m_state = lb.m_state;

@@ -13,6 +13,15 @@
 
 namespace lstmrt::fused {
 
+// One layer's packed weights (fused_weights.hpp), wherever they live (device or host memory).
+struct LayerWeights {
+  const void* w_ih = nullptr;       // (D·4H, I_l) data type
+  const void* w_hh = nullptr;       // (D, 4H, H_out) data type
+  const void* w_hr = nullptr;       // (D, P, H) data type; null without a projection
+  const float* bias = nullptr;      // (D, 4H)
+  const float* peephole = nullptr;  // (D, 3H); null without peepholes
+};
+
 // Where every buffer of one call starts.
 struct LayerBuffers {
   void* gates_x = nullptr;
@@ -25,11 +34,7 @@ struct LayerBuffers {
   void* cublas_workspace = nullptr;
   void* h_exchange = nullptr;  // grid persistent exchanges (workspace's persistent region)
   void* m_exchange = nullptr;
-  const void* w_ih = nullptr;
-  const void* w_hh = nullptr;
-  const void* w_hr = nullptr;
-  const float* bias = nullptr;
-  const float* peephole = nullptr;
+  LayerWeights weights;
 };
 
 struct CallBuffers {

@@ -109,8 +109,8 @@ kernels::PersistentParams persistent_params(const ModelDesc& desc, const FusedPl
   p.step_count = op.step_count;
   const bool cluster = pp.variant == FusedKernel::kCluster;
   const SmemLayout& s = pp.smem;
-  p.w_hh = lb.w_hh;
-  p.w_hr = desc.proj_size > 0 ? lb.w_hr : nullptr;
+  p.w_hh = lb.weights.w_hh;
+  p.w_hr = desc.proj_size > 0 ? lb.weights.w_hr : nullptr;
   if (cluster) {
     // The receive buffers as the kernel places them: h (values, then per-slice tags), m right after.
     if (pp.h_exchange.total_bytes + pp.m_exchange.total_bytes > s.exchange.bytes)

@@ -295,7 +295,7 @@ void expect_bound(const BindCase& s, const BoundCall& call) {
         break;
       }
       case OpKind::kGemm: {
-        const GemmOp& g = op.gemm;
+        const GemmOp& g = planned.gemm;
         expect_operand(s, op.gemm_act, g.act, g.rows, g.depth, g.batch, what + " act");
         expect_operand(s, op.gemm_weight, g.weight, g.cols, g.depth, g.batch, what + " weight");
         const bool top_y = g.out.buffer == BufferKind::kLayerOut && l == m.num_layers - 1;

@@ -62,8 +62,8 @@ void place(CallSetup& s, const PlanKey& key, int chunk_steps) {
   s.w_hh.resize(1);
   s.w_hr.resize(1);
   for (LayerBuffers& b : s.buffers.layers) {
-    b.w_hh = s.w_hh.data();
-    b.w_hr = s.w_hr.data();
+    b.weights.w_hh = s.w_hh.data();
+    b.weights.w_hr = s.w_hr.data();
   }
 }
 
@@ -150,8 +150,8 @@ void expect_params_match(const CallSetup& s, const Op& op, const kernels::Persis
   EXPECT_EQ(p.smem.total, L.total_bytes);
   EXPECT_EQ(p.smem.w_hh_ld, L.w_hh_ld);
   EXPECT_EQ(p.smem.w_hr_ld, L.w_hr_ld);
-  EXPECT_EQ(p.w_hh, s.buffers.layers[s.layer].w_hh);
-  EXPECT_EQ(p.w_hr, s.desc.proj_size > 0 ? s.buffers.layers[s.layer].w_hr : nullptr);
+  EXPECT_EQ(p.w_hh, s.buffers.layers[s.layer].weights.w_hh);
+  EXPECT_EQ(p.w_hr, s.desc.proj_size > 0 ? s.buffers.layers[s.layer].weights.w_hr : nullptr);
 
   // Exchanges: grid = direction d's buffer at base + d·bytes inside the layer's workspace region
   // (itself inside the persistent region, after the abort area); cluster = shared memory.
