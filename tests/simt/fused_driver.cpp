@@ -10,7 +10,6 @@
 #include "fused/fused_choose.hpp"
 #include "fused/fused_weights.hpp"
 #include "fused/gemm_call.hpp"
-#include "fused/persistent_params.hpp"
 #include "kernels/cell_math_params.hpp"
 #include "kernels/fused_step.hpp"
 #include "kernels/upload_lengths.hpp"
@@ -140,13 +139,11 @@ FusedRunResult run_fused(const ModelDesc& desc, const Weights& weights_in, const
   // usable), plan and bind, as the backend does (fused_backend.cpp), on host memory.
   std::vector<FusedKernel> kernels = opt.kernels;
   if (kernels.empty()) kernels.assign(L, FusedKernel::kStepwise);
-  fused::DeviceFacts facts;
-  facts.limits = opt.limits ? *opt.limits : fused::device_limits(kernels::persistent_device_info(0));
+  // The backend's own device facts, asked of the executor's device (its occupancy answers the
+  // co-residency query); tests may override the planner's limits.
+  fused::DeviceFacts facts = fused::query_device_facts(0, t);
+  if (opt.limits) facts.limits = *opt.limits;
   if (opt.planner_registers_per_sm > 0) facts.limits.registers_per_sm = opt.planner_registers_per_sm;
-  facts.cooperative_launch = true;
-  facts.co_resident = [t](const fused::PersistentPlan& p) {
-    return kernels::persistent_launch_fits(fused::persistent_shape_params(p), t, p.total_blocks(), nullptr);
-  };
   const fused::PlanKey key = fused::plan_key(req);
   std::vector<fused::LayerChoice> choices(L);
   result.persistent.resize(L);

@@ -31,8 +31,8 @@ struct FusedRunOptions {
   PaddingMode padding = PaddingMode::kZero;
   ReverseOutputOrder order = ReverseOutputOrder::kOriginal;
   test::Wanted wanted{};
-  // Planner limits for the persistent layers; default: fused::device_limits of
-  // kernels::persistent_device_info(0), i.e. the executor's DeviceFacts (as the backend does).
+  // Planner limits for the persistent layers; default: those of fused::query_device_facts(0), i.e.
+  // the executor's DeviceFacts (as the backend does).
   std::optional<fused::DeviceLimits> limits;
   // > 0: the planner's registers per SM instead (fewer weight registers: rows split between
   // registers and shared memory; no real device has such a budget, the kernel takes any plan).
